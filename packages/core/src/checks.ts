@@ -1,0 +1,159 @@
+/**
+ * Oracles over a quiescent machine (every CPU parked at a user-mode preemption point, or stopped):
+ * the structural invariants of DESIGN.md §3 and the end-of-run owned-word comparison of the backing
+ * store. They read shared memory only, so they run in any thread.
+ */
+import { WORDS_PER_PAGE } from './config.js';
+import { PTE_P, PTE_RW, tableIndex } from './hw/pte.js';
+import * as L from './layout.js';
+import { type Machine } from './machine.js';
+import { VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotifyOf } from './kernel/mm.js';
+
+export interface CheckFinding {
+  readonly kind: 'invariant' | 'lost-write';
+  readonly message: string;
+  readonly details: Record<string, unknown>;
+}
+
+/** Calls fn(vpn, pteIndex, pteLow) for every present leaf PTE of `mm`. */
+export function forEachPte(m: Machine, mm: number, fn: (vpn: number, pte: number, lo: number) => void): void {
+  const mem = m.mem;
+  const walk = (table: number, level: number, base: number) => {
+    for (let i = 0; i < 512; i++) {
+      const idx = table * WORDS_PER_PAGE + i * 2;
+      const e = Atomics.load(mem, idx);
+      if (!(e & PTE_P)) continue;
+      const vpn = base + i * 2 ** (9 * (level - 1));
+      if (level === 1) fn(vpn, idx, e);
+      else walk(e >>> 12, level - 1, vpn);
+    }
+  };
+  walk(Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3), 4, 0);
+}
+
+/** The PTE (low half) translating `vpn` in `mm`, or 0. */
+export function lookupPte(m: Machine, mm: number, vpn: number): number {
+  let table = Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3);
+  for (let level = 4; level >= 1; level--) {
+    const e = Atomics.load(m.mem, table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2);
+    if (!(e & PTE_P)) return 0;
+    if (level === 1) return e;
+    table = e >>> 12;
+  }
+  return 0;
+}
+
+function vmaOf(m: Machine, mm: number, vpn: number): number {
+  const lay = m.layout;
+  for (let s = 0; s < lay.vmasPerMm; s++) {
+    const v = lay.vma(mm, s);
+    if (m.meta[v + L.VMA_FLAGS] && vpn >= m.meta[v + L.VMA_START]! && vpn < m.meta[v + L.VMA_END]!) return v;
+  }
+  return -1;
+}
+
+/**
+ * The structural invariants, at a stop-the-world checkpoint or at the end:
+ * 1. in a write-notify VMA, a writable PTE implies PG_dirty on its page;
+ * 2. a writable TLB entry implies a writable PTE for the same frame;
+ * 3. a dirty buffer implies a dirty or under-writeback page;
+ * 4. every frame's mapcount equals the PTEs that map it, and its reference count is the mapcount
+ *    plus one for the page cache.
+ */
+export function checkInvariants(m: Machine, limit = 10): CheckFinding[] {
+  const out: CheckFinding[] = [];
+  const lay = m.layout;
+  const meta = m.meta;
+  const add = (message: string, details: Record<string, unknown>) => {
+    if (out.length < limit) out.push({ kind: 'invariant', message, details });
+  };
+  const mapped = new Int32Array(lay.frames);
+  for (let mm = 0; mm < lay.procs; mm++) {
+    forEachPte(m, mm, (vpn, _pte, lo) => {
+      const pfn = lo >>> 12;
+      mapped[pfn]!++;
+      const v = vmaOf(m, mm, vpn);
+      if (v < 0) {
+        add(`PTE outside any VMA: mm ${mm} vpn 0x${vpn.toString(16)}`, { mm, vpn, pfn });
+        return;
+      }
+      const vf = meta[v + L.VMA_FLAGS]! & ~VM_INUSE;
+      const file = meta[v + L.VMA_FILE]!;
+      const prot = meta[v + L.VMA_PROT]!;
+      // Write-notify by construction (shared writable, vm_page_prot without the write bit), or by
+      // the heuristic applied to the VMA as it stands (so a bug that drops the read-only protection
+      // is still judged by what the VMA should be).
+      const wn = ((vf & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) && !(prot & PTE_RW)) || vmaWantsWritenotifyOf(m, vf, prot, file);
+      if (wn && lo & PTE_RW && !(Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty)) {
+        add(`writable PTE of a clean page in a write-notify VMA: mm ${mm} vpn 0x${vpn.toString(16)} frame ${pfn} (file ${file} page ${meta[lay.page(pfn) + L.PG_INDEX]})`, { invariant: 'writable-pte-implies-dirty', mm, vpn, pfn, file });
+      }
+    });
+  }
+  for (let c = 0; c < lay.cpus; c++) {
+    const b = lay.cpu(c);
+    const am = meta[b + L.C_ACTIVE_MM]!;
+    const entries = lay.l1Sets * lay.l1Ways + lay.l2Sets * lay.l2Ways;
+    for (let e = 0; e < entries; e++) {
+      const t = b + lay.tlbL1Off + e * L.TLB_FIELDS;
+      const vpn = meta[t + L.TLB_TAG]!;
+      if (vpn === -1 || !(meta[t + L.TLB_PERM]! & L.TLBP_W)) continue;
+      const lo = am >= 0 ? lookupPte(m, am, vpn) : 0;
+      if (am < 0 || !(lo & PTE_RW) || lo >>> 12 !== meta[t + L.TLB_PFN]) {
+        add(`writable TLB entry without a writable PTE: cpu${c} vpn 0x${vpn.toString(16)} frame ${meta[t + L.TLB_PFN]} (PTE ${lo ? '0x' + (lo >>> 0).toString(16) : 'none'})`, { invariant: 'writable-tlb-implies-writable-pte', cpu: c, vpn });
+      }
+    }
+  }
+  for (let f = 1; f < lay.frames; f++) {
+    const p = lay.page(f);
+    const kind = meta[p + L.PG_KIND]!;
+    if (kind !== L.FrameKind.PageCache && kind !== L.FrameKind.Anon) continue;
+    const flags = meta[p + L.PG_FLAGS]!;
+    if (kind === L.FrameKind.PageCache && flags & L.PG_private && !(flags & (L.PG_dirty | L.PG_writeback))) {
+      for (let i = 0; i < lay.buffersPerPage; i++) {
+        if (meta[lay.bh(f, i)]! & L.BH_Dirty) {
+          add(`dirty buffer ${i} on a clean page: frame ${f} (file ${meta[p + L.PG_MAPPING]! - 1} page ${meta[p + L.PG_INDEX]})`, { invariant: 'dirty-buffer-implies-dirty-page', pfn: f });
+          break;
+        }
+      }
+    }
+    const mc = meta[p + L.PG_MAPCOUNT]!;
+    if (mc !== mapped[f]) add(`mapcount ${mc} but ${mapped[f]} PTEs map frame ${f}`, { invariant: 'mapcount', pfn: f });
+    const cached = kind === L.FrameKind.PageCache && meta[p + L.PG_MAPPING]! > 0 ? 1 : 0;
+    if (meta[p + L.PG_COUNT] !== mapped[f]! + cached) {
+      add(`reference count ${meta[p + L.PG_COUNT]} of frame ${f}, expected ${mapped[f]! + cached} (${mapped[f]} PTEs${cached ? ' + page cache' : ''})`, { invariant: 'refcount', pfn: f });
+    }
+  }
+  return out;
+}
+
+/** Where word `w` of the disk/shadow arrays lives: file, page and word within the page. */
+export function locateWord(m: Machine, w: number): { file: number; page: number; word: number } {
+  const pageSlot = Math.floor(w / WORDS_PER_PAGE);
+  let file = 0;
+  for (; file < m.layout.nfiles - 1; file++) {
+    const b = m.layout.file(file);
+    if (pageSlot < m.meta[b + L.F_BASE]! + m.meta[b + L.F_PAGES]!) break;
+  }
+  return { file, page: pageSlot - m.meta[m.layout.file(file) + L.F_BASE]!, word: w % WORDS_PER_PAGE };
+}
+
+/**
+ * The end-of-run owned-word check: after the final sync, the backing store must hold the last value
+ * each word's owner wrote (kept in the shadow buffer). One finding per differing word, up to `limit`.
+ */
+export function checkBackingStore(m: Machine, limit = 10): CheckFinding[] {
+  const out: CheckFinding[] = [];
+  const { disk, shadow } = m;
+  for (let w = 0; w < shadow.length; w++) {
+    if (disk[w] !== shadow[w]) {
+      if (out.length >= limit) break;
+      const at = locateWord(m, w);
+      out.push({
+        kind: 'lost-write',
+        message: `lost write at file ${at.file} page ${at.page} word ${at.word}: the backing store holds ${disk[w]} after the final sync, the owner last wrote ${shadow[w]}`,
+        details: { ...at, expected: shadow[w], seen: disk[w], when: 'final' },
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,259 @@
+/**
+ * Machine configuration: everything that sizes the shared memory or changes the model's behaviour.
+ * The harness builds it from flags; the lower packages only read it. `validateConfig` refuses a
+ * configuration that does not fit before anything is allocated.
+ */
+
+export interface TlbGeometry {
+  readonly sets: number;
+  readonly ways: number;
+}
+
+/** One simulated file: its size and the properties `vma_wants_writenotify` looks at. */
+export interface FileSpec {
+  /** Size in 4 KiB pages. */
+  readonly pages: number;
+  /** The backing device accounts dirty pages (`mapping_cap_account_dirty`). */
+  readonly accountDirty: boolean;
+  /** The file's mmap hook changes `vm_page_prot` (so `vma_wants_writenotify` says no). */
+  readonly mmapHookChangesProt: boolean;
+}
+
+/** Historical bug switches (DESIGN.md §5). Each restores one mistake of the kernel. */
+export const BUG_IDS = [
+  'mkclean-under-private-lock',
+  'strip-buffers-unlocked',
+  'clean-before-mkclean',
+  'no-remote-flush',
+  'no-flush-wait',
+  'racy-pte-update',
+  'mprotect-ignores-writenotify',
+  'flush-after-set',
+] as const;
+export type BugId = (typeof BUG_IDS)[number];
+
+export interface KernelConfig {
+  /** Shared-dirty-page tracking (the seed patch). False restores the linux-2.6.18 behaviour. */
+  readonly writeNotify: boolean;
+  readonly bugs: readonly BugId[];
+  /** Ranges of more pages than this become a full flush (Linux: tlb_single_page_flush_ceiling = 33). */
+  readonly flushCeiling: number;
+  /** Lock validator on or off. */
+  readonly lockdep: boolean;
+}
+
+export interface CostModel {
+  readonly tlbHit: number;
+  readonly l2Hit: number;
+  readonly walkLevel: number;
+  readonly faultEntry: number;
+  readonly ipiSend: number;
+  readonly ipiReceive: number;
+  readonly lockAcquire: number;
+  readonly pageCopy: number;
+}
+
+/** Kernel threads: periods in simulated cycles of the CPU that hosts each (0 = off). */
+export interface DaemonConfig {
+  /** Background writeback (pdflush / wb_kupdate). */
+  readonly flusherPeriod: number;
+  /** Start background writeback when this many pages are dirty (balance_dirty_pages). */
+  readonly dirtyThreshold: number;
+  /** Pages one flusher pass writes at most. */
+  readonly flusherBatch: number;
+  /** ext3 data=ordered journal commit: writes dirty buffers, leaves PG_dirty. */
+  readonly journalPeriod: number;
+  /** Memory-pressure reclaim (kswapd): evicts clean pages. */
+  readonly reclaimPeriod: number;
+  /** Pages one reclaim pass tries to evict. */
+  readonly reclaimBatch: number;
+  /** Free frames below which allocation wakes direct reclaim. */
+  readonly lowWatermark: number;
+}
+
+export interface MachineConfig {
+  readonly cpus: number;
+  readonly procs: number;
+  readonly memoryBytes: number;
+  readonly files: readonly FileSpec[];
+  /** Bytes per buffer head; PAGE_SIZE / blockSize buffers per page. */
+  readonly blockSize: number;
+  /** L1 dTLB and second-level TLB (null: one level only). */
+  readonly tlb: { readonly l1: TlbGeometry; readonly l2: TlbGeometry | null };
+  readonly vmasPerMm: number;
+  readonly seed: number;
+  readonly kernel: KernelConfig;
+  readonly costs: CostModel;
+  /** Host milliseconds a CPU may spin on a lock or wait for acknowledgements before the watchdog fires. */
+  readonly watchdogMs: number;
+  /** Seeded perturbation at preemption points: probability (0..1) of a short random delay. */
+  readonly perturb: number;
+  readonly daemons: DaemonConfig;
+}
+
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+export const WORDS_PER_PAGE = PAGE_SIZE / 4;
+/** Simulated user address space ends here (2^43): every VPN fits a signed 32-bit integer. */
+export const TASK_SIZE = 2 ** 43;
+export const MAX_CPUS = 32;
+export const MAX_MEMORY_BYTES = 4 * 1024 ** 3;
+export const MAX_FILES = 64;
+
+export const DEFAULT_COSTS: CostModel = {
+  tlbHit: 1,
+  l2Hit: 7,
+  walkLevel: 25,
+  faultEntry: 600,
+  ipiSend: 300,
+  ipiReceive: 500,
+  lockAcquire: 20,
+  pageCopy: 1000,
+};
+
+export const DEFAULT_DAEMONS: DaemonConfig = {
+  flusherPeriod: 400_000,
+  dirtyThreshold: 64,
+  flusherBatch: 16,
+  journalPeriod: 300_000,
+  reclaimPeriod: 500_000,
+  reclaimBatch: 16,
+  lowWatermark: 32,
+};
+
+export const DEFAULT_KERNEL: KernelConfig = {
+  writeNotify: true,
+  bugs: [],
+  flushCeiling: 33,
+  lockdep: true,
+};
+
+export function defaultConfig(overrides: Partial<MachineConfig> = {}): MachineConfig {
+  return {
+    cpus: 4,
+    procs: 1,
+    memoryBytes: 64 * 1024 * 1024,
+    files: [{ pages: 64, accountDirty: true, mmapHookChangesProt: false }],
+    blockSize: 1024,
+    tlb: { l1: { sets: 16, ways: 4 }, l2: { sets: 128, ways: 12 } },
+    vmasPerMm: 32,
+    seed: 1,
+    kernel: DEFAULT_KERNEL,
+    costs: DEFAULT_COSTS,
+    watchdogMs: 5000,
+    perturb: 0,
+    daemons: DEFAULT_DAEMONS,
+    ...overrides,
+  };
+}
+
+/** A configuration the machine cannot be built from. The CLI maps it to exit status 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+/** Throws ConfigError naming the first field that does not fit. Allocates nothing. */
+export function validateConfig(c: MachineConfig): void {
+  const int = (v: number, name: string, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+    }
+  };
+  int(c.cpus, 'cpus', 1, MAX_CPUS);
+  int(c.procs, 'procs', 1, c.cpus);
+  if (!Number.isInteger(c.memoryBytes) || c.memoryBytes % PAGE_SIZE !== 0) {
+    throw new ConfigError(`memory must be a whole number of 4 KiB pages, got ${c.memoryBytes} bytes`);
+  }
+  if (c.memoryBytes > MAX_MEMORY_BYTES) {
+    throw new ConfigError(`memory ${c.memoryBytes} bytes does not fit: at most ${MAX_MEMORY_BYTES} (4 GiB, 20-bit PFNs)`);
+  }
+  if (!isPow2(c.blockSize) || c.blockSize < 512 || c.blockSize > PAGE_SIZE) {
+    throw new ConfigError(`block size must be a power of two from 512 to 4096, got ${c.blockSize}`);
+  }
+  for (const [lvl, g] of [['l1', c.tlb.l1], ['l2', c.tlb.l2]] as const) {
+    if (!g) continue;
+    if (!isPow2(g.sets) || g.sets > 4096) throw new ConfigError(`tlb ${lvl} sets must be a power of two up to 4096, got ${g.sets}`);
+    int(g.ways, `tlb ${lvl} ways`, 1, 32);
+  }
+  int(c.vmasPerMm, 'vmasPerMm', 4, 1024);
+  if (c.files.length === 0 || c.files.length > MAX_FILES) {
+    throw new ConfigError(`a machine needs 1 to ${MAX_FILES} files, got ${c.files.length}`);
+  }
+  c.files.forEach((f, i) => int(f.pages, `files[${i}].pages`, 1, 1 << 20));
+  int(c.kernel.flushCeiling, 'flushCeiling', 1, 1 << 20);
+  if (!(c.perturb >= 0 && c.perturb <= 1)) throw new ConfigError(`perturb must be within 0..1, got ${c.perturb}`);
+  if (!(c.watchdogMs > 0)) throw new ConfigError(`watchdog must be positive, got ${c.watchdogMs}`);
+  const frames = c.memoryBytes / PAGE_SIZE;
+  // Each process needs a PML4, PDPT, PD and a few PTs; plus enough frames to run at all.
+  const minFrames = c.procs * 8 + 64;
+  if (frames < minFrames) {
+    throw new ConfigError(`memory ${c.memoryBytes} bytes does not fit: ${c.procs} process(es) need at least ${minFrames} frames (${minFrames * 4} KiB)`);
+  }
+}
+
+export const hasBug = (c: MachineConfig, id: BugId): boolean => c.kernel.bugs.includes(id);
+
+/** Historical kernels (DESIGN.md §5). */
+export const KERNEL_PRESETS = {
+  /** No write notification: dirty state only in PTE D bits, harvested at unmap, reclaim and msync. */
+  'linux-2.6.18': { writeNotify: false, bugs: [] as BugId[] },
+  /** The seed as released. */
+  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set'] as BugId[] },
+  /** With the fixes (the default). */
+  'linux-2.6.20': { writeNotify: true, bugs: [] as BugId[] },
+} as const;
+export type KernelPreset = keyof typeof KERNEL_PRESETS;
+
+/** What each bug switch restores, the commit that fixed it, and what the oracles should find. */
+export const BUG_CATALOGUE: Readonly<Record<BugId, { restores: string; fixedBy: string; expected: string; harmful: boolean }>> = {
+  'mkclean-under-private-lock': {
+    restores: 'try_to_free_buffers clears the page dirty via page_mkclean while holding private_lock (what the seed\'s fs/buffer.c hunk fixed)',
+    fixedBy: 'the seed, "mm: tracking shared dirty pages" (2.6.19)',
+    expected: 'lockdep (circular dependency); under stress a real AB-BA deadlock caught by the watchdog',
+    harmful: true,
+  },
+  'strip-buffers-unlocked': {
+    restores: '2.6.19 as released: try_to_free_buffers clears the dirty state after private_lock is dropped',
+    fixedBy: 'ecdfc9787fe5 (2.6.20)',
+    expected: 'lost-write',
+    harmful: true,
+  },
+  'clean-before-mkclean': {
+    restores: '2.6.19 clear_page_dirty_for_io: clear PG_dirty, then page_mkclean, without re-dirtying the buffers (the rtorrent corruption; needs the journal flusher)',
+    fixedBy: '7658cc289288 (2.6.20-rc3, 2.6.19.2)',
+    expected: 'lost-write',
+    harmful: true,
+  },
+  'no-remote-flush': {
+    restores: 'page_mkclean flushes only the local TLB',
+    fixedBy: '(never in Linux: a model mutation)',
+    expected: 'lost-write',
+    harmful: true,
+  },
+  'no-flush-wait': {
+    restores: 'the flush initiator does not wait for acknowledgements',
+    fixedBy: '(never in Linux: a model mutation)',
+    expected: 'lost-write',
+    harmful: true,
+  },
+  'racy-pte-update': {
+    restores: 'PTEs updated by a plain read-modify-write instead of an atomic clear (change_pte_range)',
+    fixedBy: '(the 2001 ptep_get_and_clear discussion; never released)',
+    expected: 'lost-write (a lost dirty bit, visible on mappings without write notification)',
+    harmful: true,
+  },
+  'mprotect-ignores-writenotify': {
+    restores: 'mprotect makes clean pages of a write-notify VMA writable',
+    fixedBy: 'the seed (mprotect_fixup dirty_accountable)',
+    expected: 'invariant or lost-write',
+    harmful: true,
+  },
+  'flush-after-set': {
+    restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',
+    fixedBy: 'c2fda5fed81e (2.6.20-rc2) — it broke virtual-cache machines and s390; harmless on x86',
+    expected: 'nothing (control: no false positive)',
+    harmful: false,
+  },
+};

@@ -1,0 +1,648 @@
+/**
+ * One simulated x86-64 CPU: its TLB (two levels, set-associative, LRU), the page walk, the
+ * hardware dirty-bit rules, page-fault entry, IPI delivery and preemption points.
+ *
+ * A Cpu object lives in the thread that runs that CPU (a worker, or the test thread in single-thread
+ * tests) and owns its per-CPU area in shared memory: only it writes its TLB, its counters and its
+ * held-lock stack; other threads read them (checkers, the watchdog, the harness).
+ *
+ * Hot path (`load`/`store` on an L1 TLB hit): one preemption-point decrement, one set scan over a
+ * shared Int32Array with plain reads, one plain data access. No allocation, no BigInt, no Atomics.
+ */
+import { type MachineConfig, WORDS_PER_PAGE } from '../config.js';
+import * as L from '../layout.js';
+import { CTR, CTR_COUNT, type Machine } from '../machine.js';
+import { Rng } from '../random.js';
+import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
+
+/** Thrown to unwind a CPU when the machine stops (violation, watchdog, abort). */
+export class MachineStop extends Error {
+  override readonly name = 'MachineStop';
+}
+
+/** A user access the kernel refused (SIGSEGV). */
+export class SegvError extends Error {
+  override readonly name = 'SegvError';
+  constructor(
+    readonly addr: number,
+    readonly errcode: number,
+  ) {
+    super(`SIGSEGV at 0x${addr.toString(16)} (error code 0x${errcode.toString(16)})`);
+  }
+}
+
+export interface Violation {
+  readonly kind: string;
+  readonly message: string;
+  readonly cpu?: number;
+  readonly details?: Record<string, unknown>;
+}
+
+/** What the CPU calls into: the kernel's fault handler. */
+export interface KernelEntry {
+  /** Handles a page fault at `addr` with x86 error code `errcode`; throws SegvError if the access is bad. */
+  pageFault(cpu: Cpu, addr: number, errcode: number): void;
+}
+
+/** Accesses between two slow paths of the preemption point. */
+export const PREEMPT_INTERVAL = 256;
+const SPIN_BEFORE_SLEEP = 200;
+const LRU_RENORM = 1 << 30;
+
+export class Cpu {
+  readonly meta: Int32Array;
+  readonly mem: Int32Array;
+  readonly lay: L.Layout;
+  readonly config: MachineConfig;
+  /** Index of this CPU's area in meta. */
+  readonly base: number;
+  readonly bit: number;
+  /** This CPU's counters (a slice of the stats buffer). */
+  readonly ctr: Float64Array;
+  readonly rng: Rng;
+  kernel: KernelEntry | null = null;
+
+  /** The mm of the task this CPU runs (-1: none yet). */
+  mmId = -1;
+  /** Countdown to the next slow path of the preemption point. */
+  budget = PREEMPT_INTERVAL;
+  /** Set when the run's host-time deadline has passed. */
+  timeUp = false;
+  deadline = 0;
+  /** Violations this CPU found. */
+  readonly violations: Violation[] = [];
+  /** Called at user-mode preemption slow paths: kernel threads, checkpoints, schedulers. */
+  readonly userHooks: Array<(cpu: Cpu) => void> = [];
+  /** Lockdep: chains (held-class mask × new class) already validated on this CPU. */
+  readonly lockdepCache = new Set<number>();
+  /** In single-thread tests: the other CPUs, serviced while this one waits (no real concurrency). */
+  peers: Cpu[] | null = null;
+
+  private readonly l1Base: number;
+  private readonly l1Mask: number;
+  private readonly l1SetStride: number;
+  private readonly l2Base: number;
+  private readonly l2Mask: number;
+  private readonly l2SetStride: number;
+  private lru = 1;
+  private accesses = 0;
+  private tlbHits = 0;
+  private inHook = false;
+  private readonly perturb: number;
+
+  constructor(
+    readonly m: Machine,
+    readonly id: number,
+  ) {
+    this.meta = m.meta;
+    this.mem = m.mem;
+    this.lay = m.layout;
+    this.config = m.config;
+    this.base = m.layout.cpu(id);
+    this.bit = 1 << id;
+    this.ctr = m.stats.subarray(id * CTR_COUNT, (id + 1) * CTR_COUNT);
+    this.rng = new Rng(m.config.seed, 1000 + id);
+    const lay = m.layout;
+    this.l1Base = this.base + lay.tlbL1Off;
+    this.l1Mask = lay.l1Sets - 1;
+    this.l1SetStride = lay.l1Ways * L.TLB_FIELDS;
+    this.l2Base = this.base + lay.tlbL2Off;
+    this.l2Mask = lay.l2Sets - 1;
+    this.l2SetStride = lay.l2Ways * L.TLB_FIELDS;
+    this.perturb = m.config.perturb;
+  }
+
+  // ------------------------------------------------------------------ user-mode accesses
+
+  /** Loads the 32-bit word at virtual address `addr` (the low two bits are ignored). */
+  load(addr: number): number {
+    if (--this.budget <= 0) this.preemptSlow();
+    const vpn = (addr / 4096) | 0;
+    const t = this.meta;
+    let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
+    const end = e + this.l1SetStride;
+    for (; e < end; e += L.TLB_FIELDS) {
+      if (t[e] === vpn) {
+        t[e + L.TLB_LRU] = ++this.lru;
+        this.accesses++;
+        this.tlbHits++;
+        return this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)]!;
+      }
+    }
+    return this.loadSlow(addr, vpn);
+  }
+
+  /** Stores `value` to the 32-bit word at `addr`. */
+  store(addr: number, value: number): void {
+    if (--this.budget <= 0) this.preemptSlow();
+    const vpn = (addr / 4096) | 0;
+    const t = this.meta;
+    let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
+    const end = e + this.l1SetStride;
+    for (; e < end; e += L.TLB_FIELDS) {
+      if (t[e] === vpn) {
+        if ((t[e + L.TLB_PERM]! & (L.TLBP_W | L.TLBP_D)) === (L.TLBP_W | L.TLBP_D)) {
+          // Writable and dirty in the TLB: straight to memory, no PTE access. This is why a stale
+          // entry keeps writing until its CPU has flushed it.
+          t[e + L.TLB_LRU] = ++this.lru;
+          this.accesses++;
+          this.tlbHits++;
+          this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)] = value;
+          return;
+        }
+        break;
+      }
+    }
+    this.storeSlow(addr, vpn, value);
+  }
+
+  /** Locked add (x86 `lock xadd`): needs a writable translation, returns the old value. */
+  xadd(addr: number, delta: number): number {
+    const pfn = this.translate(addr, true);
+    return Atomics.add(this.mem, pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2), delta);
+  }
+
+  private loadSlow(addr: number, vpn: number): number {
+    const pfn = this.translate(addr, false);
+    this.accesses++;
+    return this.mem[pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2)]!;
+  }
+
+  private storeSlow(addr: number, vpn: number, value: number): void {
+    void vpn;
+    const pfn = this.translate(addr, true);
+    this.accesses++;
+    this.mem[pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2)] = value;
+  }
+
+  /**
+   * The full translation path for an access that missed the L1 fast path: L1/L2 lookup, the
+   * hardware dirty-bit update, the page walk, and page faults, retried until the access may proceed.
+   * Returns the PFN; the TLB then holds the translation.
+   */
+  translate(addr: number, write: boolean): number {
+    const vpn = (addr / 4096) | 0;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 64) throw new Error(`access at 0x${addr.toString(16)} keeps faulting: the fault handler makes no progress`);
+      let e = this.tlbFind(vpn);
+      if (e >= 0) {
+        const perm = this.meta[e + L.TLB_PERM]!;
+        if (!write) {
+          this.ctr[CTR.tlbHits]!++;
+          this.meta[e + L.TLB_LRU] = ++this.lru;
+          return this.meta[e + L.TLB_PFN]!;
+        }
+        if (perm & L.TLBP_W) {
+          if (perm & L.TLBP_D) {
+            this.meta[e + L.TLB_LRU] = ++this.lru;
+            return this.meta[e + L.TLB_PFN]!;
+          }
+          // Writable but clean in the TLB: the CPU does a locked read-modify-write of the PTE to set
+          // D, re-walking the tables; if the PTE is no longer present or writable, that is a fault.
+          this.invlpg(vpn);
+        } else {
+          // A write through a read-only translation faults; the fault drops the stale entry.
+          this.pageFault(addr, PF_PROT | PF_WRITE | PF_USER);
+          continue;
+        }
+      }
+      e = this.walk(vpn, write);
+      if (e >= 0) return e;
+      this.pageFault(addr, this.walkErr);
+    }
+  }
+
+  // ------------------------------------------------------------------ TLB
+
+  /** Index of the L1 entry translating `vpn` (promoting from L2 on an L2 hit), or -1. */
+  private tlbFind(vpn: number): number {
+    const t = this.meta;
+    let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
+    for (const end = e + this.l1SetStride; e < end; e += L.TLB_FIELDS) if (t[e] === vpn) return e;
+    if (this.l2SetStride === 0) {
+      this.ctr[CTR.tlbMisses]!++;
+      return -1;
+    }
+    e = this.l2Base + (vpn & this.l2Mask) * this.l2SetStride;
+    for (const end = e + this.l2SetStride; e < end; e += L.TLB_FIELDS) {
+      if (t[e] === vpn) {
+        this.ctr[CTR.tlbL2Hits]!++;
+        this.ctr[CTR.cycles]! += this.config.costs.l2Hit;
+        t[e + L.TLB_LRU] = ++this.lru;
+        return this.fillL1(vpn, t[e + L.TLB_PFN]!, t[e + L.TLB_PERM]!);
+      }
+    }
+    this.ctr[CTR.tlbMisses]!++;
+    return -1;
+  }
+
+  private victim(setBase: number, stride: number): number {
+    const t = this.meta;
+    let best = setBase;
+    let bestLru = Infinity;
+    for (let e = setBase, end = setBase + stride; e < end; e += L.TLB_FIELDS) {
+      if (t[e] === -1) return e;
+      if (t[e + L.TLB_LRU]! < bestLru) {
+        bestLru = t[e + L.TLB_LRU]!;
+        best = e;
+      }
+    }
+    return best;
+  }
+
+  private fillL1(vpn: number, pfn: number, perm: number): number {
+    const t = this.meta;
+    const e = this.victim(this.l1Base + (vpn & this.l1Mask) * this.l1SetStride, this.l1SetStride);
+    t[e] = vpn;
+    t[e + L.TLB_PFN] = pfn;
+    t[e + L.TLB_PERM] = perm;
+    t[e + L.TLB_LRU] = ++this.lru;
+    return e;
+  }
+
+  /** Caches a translation in both levels (the L2 is inclusive). */
+  private tlbFill(vpn: number, pfn: number, perm: number): void {
+    if (this.l2SetStride !== 0) {
+      const t = this.meta;
+      const s = this.l2Base + (vpn & this.l2Mask) * this.l2SetStride;
+      let e = -1;
+      for (let i = s, end = s + this.l2SetStride; i < end; i += L.TLB_FIELDS) if (t[i] === vpn) e = i;
+      if (e < 0) e = this.victim(s, this.l2SetStride);
+      t[e] = vpn;
+      t[e + L.TLB_PFN] = pfn;
+      t[e + L.TLB_PERM] = perm;
+      t[e + L.TLB_LRU] = ++this.lru;
+    }
+    const t = this.meta;
+    let s = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
+    for (const end = s + this.l1SetStride; s < end; s += L.TLB_FIELDS) {
+      if (t[s] === vpn) {
+        t[s + L.TLB_PFN] = pfn;
+        t[s + L.TLB_PERM] = perm;
+        return;
+      }
+    }
+    this.fillL1(vpn, pfn, perm);
+  }
+
+  /** INVLPG: drops the translation of one page from every level. Owner CPU only. */
+  invlpg(vpn: number): void {
+    const t = this.meta;
+    let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
+    for (const end = e + this.l1SetStride; e < end; e += L.TLB_FIELDS) if (t[e] === vpn) t[e] = -1;
+    if (this.l2SetStride === 0) return;
+    e = this.l2Base + (vpn & this.l2Mask) * this.l2SetStride;
+    for (const end = e + this.l2SetStride; e < end; e += L.TLB_FIELDS) if (t[e] === vpn) t[e] = -1;
+  }
+
+  /** CR3 write: drops every (non-global) translation. Owner CPU only. */
+  flushAllLocal(): void {
+    const t = this.meta;
+    const end = this.base + this.lay.cpuStride;
+    for (let e = this.l1Base; e < end; e += L.TLB_FIELDS) t[e] = -1;
+  }
+
+  // ------------------------------------------------------------------ page walk
+
+  /** Error code of the last failed walk. */
+  walkErr = 0;
+
+  /**
+   * The hardware page walk (SDM vol. 3 §4.10.2): four levels from CR3, setting A in each entry with a
+   * locked compare-and-swap before caching, and D in the final entry on a write. Permissions are the
+   * AND of R/W and U/S over all levels. Returns the PFN and fills the TLB, or -1 with `walkErr` set.
+   */
+  walk(vpn: number, write: boolean): number {
+    this.ctr[CTR.cycles]! += 4 * this.config.costs.walkLevel;
+    const am = this.meta[this.base + L.C_ACTIVE_MM]!;
+    if (am < 0) {
+      this.walkErr = (write ? PF_WRITE : 0) | PF_USER;
+      return -1;
+    }
+    let table = Atomics.load(this.meta, this.lay.mm(am) + L.MM_CR3);
+    let rw = PTE_RW;
+    let us = PTE_US;
+    for (let level = 4; level >= 1; level--) {
+      const idx = table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2;
+      for (;;) {
+        const old = Atomics.load(this.mem, idx);
+        if (!(old & PTE_P)) {
+          this.walkErr = (write ? PF_WRITE : 0) | PF_USER;
+          return -1;
+        }
+        const allowW = rw & old & PTE_RW;
+        const allowU = us & old & PTE_US;
+        if (!allowU || (write && !allowW)) {
+          this.walkErr = PF_PROT | (write ? PF_WRITE : 0) | PF_USER;
+          return -1;
+        }
+        let nw = old | PTE_A;
+        if (level === 1 && write) nw |= PTE_D;
+        if (nw !== old && Atomics.compareExchange(this.mem, idx, old, nw) !== old) continue;
+        rw = allowW;
+        us = allowU;
+        if (level === 1) {
+          const pfn = nw >>> 12;
+          const perm = (rw ? L.TLBP_W : 0) | L.TLBP_U | (nw & PTE_D ? L.TLBP_D : 0);
+          this.tlbFill(vpn, pfn, perm);
+          return pfn;
+        }
+        table = nw >>> 12;
+        break;
+      }
+    }
+    return -1;
+  }
+
+  /** Raises a page fault: CR2 and the error code go to the per-CPU area, then the kernel runs. */
+  pageFault(addr: number, errcode: number): void {
+    const vpn = (addr / 4096) | 0;
+    // A page fault invalidates the TLB entries for the faulting address (SDM §4.10.4.1).
+    this.invlpg(vpn);
+    const b = this.base;
+    this.meta[b + L.C_CR2_LO] = addr % 2 ** 32 | 0;
+    this.meta[b + L.C_CR2_HI] = Math.floor(addr / 2 ** 32);
+    this.meta[b + L.C_ERRCODE] = errcode;
+    this.ctr[CTR.cycles]! += this.config.costs.faultEntry;
+    if (!this.kernel) throw new Error(`cpu${this.id}: page fault with no kernel attached`);
+    this.meta[b + L.C_IN_KERNEL]!++;
+    try {
+      this.kernel.pageFault(this, addr, errcode);
+    } finally {
+      this.meta[b + L.C_IN_KERNEL]!--;
+    }
+  }
+
+  /** Does this CPU's TLB (any level) hold a translation for `vpn`? For checkers in any thread. */
+  static tlbHolds(m: Machine, cpu: number, vpn: number): { pfn: number; perm: number } | null {
+    const lay = m.layout;
+    const b = lay.cpu(cpu);
+    const levels: Array<[number, number, number]> = [[lay.tlbL1Off, lay.l1Sets, lay.l1Ways]];
+    if (lay.l2Sets) levels.push([lay.tlbL2Off, lay.l2Sets, lay.l2Ways]);
+    for (const [off, sets, ways] of levels) {
+      const s = b + off + (vpn & (sets - 1)) * ways * L.TLB_FIELDS;
+      for (let e = s; e < s + ways * L.TLB_FIELDS; e += L.TLB_FIELDS) {
+        if (Atomics.load(m.meta, e) === vpn) return { pfn: m.meta[e + L.TLB_PFN]!, perm: m.meta[e + L.TLB_PERM]! };
+      }
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------ preemption points
+
+  /** A preemption point: a counter decrement; every PREEMPT_INTERVAL the slow path runs. */
+  preempt(): void {
+    if (--this.budget <= 0) this.preemptSlow();
+  }
+
+  /** Publishes the hot-path counters to the stats buffer. */
+  publishCounters(): void {
+    this.ctr[CTR.accesses]! += this.accesses;
+    this.ctr[CTR.tlbHits]! += this.tlbHits;
+    this.ctr[CTR.cycles]! += this.accesses * this.config.costs.tlbHit;
+    this.accesses = 0;
+    this.tlbHits = 0;
+  }
+
+  /**
+   * The slow path of the preemption point: stop requests, interrupts (when enabled), perturbation,
+   * and in user mode the hooks (kernel threads, checkpoints, the host-time deadline).
+   */
+  preemptSlow(): void {
+    this.budget = PREEMPT_INTERVAL;
+    this.publishCounters();
+    if (this.lru > LRU_RENORM) this.renormLru();
+    if (Atomics.load(this.meta, L.G_STOP) > L.StopReason.Finished) throw new MachineStop('machine stopped');
+    this.pollInterrupts();
+    if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();
+    if (this.meta[this.base + L.C_IN_KERNEL] === 0 && !this.inHook) {
+      if (this.deadline && Date.now() >= this.deadline) this.timeUp = true;
+      if (this.userHooks.length) {
+        this.inHook = true;
+        try {
+          for (const h of this.userHooks) h(this);
+        } finally {
+          this.inHook = false;
+        }
+      }
+    }
+  }
+
+  /** KCSAN-style random short delay to widen race windows. */
+  private delay(): void {
+    const n = 50 + this.rng.below(2000);
+    let x = 0;
+    for (let i = 0; i < n; i++) x = (x + i) | 0;
+    if (x === 42) this.budget++;
+  }
+
+  private renormLru(): void {
+    const t = this.meta;
+    const end = this.base + this.lay.cpuStride;
+    for (let e = this.l1Base; e < end; e += L.TLB_FIELDS) t[e + L.TLB_LRU] = t[e] === -1 ? 0 : 1;
+    this.lru = 2;
+  }
+
+  /** Services pending IPIs if interrupts are enabled. */
+  pollInterrupts(): void {
+    if (this.meta[this.base + L.C_IRQ] === 0) return;
+    if (Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.serviceIpis();
+    if (this.peers) for (const p of this.peers) if (p !== this) p.serviceIpisIfEnabled();
+  }
+
+  /** Stops this CPU if the machine is stopping. */
+  checkStop(): void {
+    if (Atomics.load(this.meta, L.G_STOP) > L.StopReason.Finished) throw new MachineStop('machine stopped');
+  }
+
+  // ------------------------------------------------------------------ interrupts and IPIs
+
+  /** local_irq_save: clears the interrupt flag and returns the previous state. */
+  irqSave(): number {
+    const f = this.meta[this.base + L.C_IRQ]!;
+    this.meta[this.base + L.C_IRQ] = 0;
+    return f;
+  }
+
+  /** local_irq_restore: restores the flag; pending interrupts are taken at once if it is set. */
+  irqRestore(flags: number): void {
+    this.meta[this.base + L.C_IRQ] = flags;
+    if (flags) this.pollInterrupts();
+  }
+
+  serviceIpisIfEnabled(): void {
+    if (this.meta[this.base + L.C_IRQ] !== 0 && Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.serviceIpis();
+  }
+
+  /**
+   * The flush-IPI handler (i386 smp_invalidate_interrupt): for each initiator with a request for us,
+   * flush the requested range if we are running its mm, or leave the mm if we only borrow it lazily,
+   * then acknowledge by clearing our bit in the initiator's ack mask.
+   */
+  serviceIpis(): void {
+    const meta = this.meta;
+    let pending = Atomics.exchange(meta, this.base + L.C_IPI_PENDING, 0);
+    while (pending !== 0) {
+      const src = 31 - Math.clz32(pending);
+      pending &= ~(1 << src);
+      const sb = this.lay.cpu(src);
+      const mm = Atomics.load(meta, sb + L.C_FLUSH_MM);
+      const active = meta[this.base + L.C_ACTIVE_MM];
+      if (mm === active) {
+        if (meta[this.base + L.C_TLB_STATE] === L.TLBSTATE_OK) {
+          if (Atomics.load(meta, sb + L.C_FLUSH_ALL)) this.flushAllLocal();
+          else {
+            const end = Atomics.load(meta, sb + L.C_FLUSH_END);
+            for (let v = Atomics.load(meta, sb + L.C_FLUSH_START); v < end; v++) this.invlpg(v);
+          }
+        } else this.leaveMm();
+      }
+      this.ctr[CTR.ipisReceived]!++;
+      this.ctr[CTR.cycles]! += this.config.costs.ipiReceive;
+      Atomics.and(meta, sb + L.C_FLUSH_ACK, ~this.bit);
+    }
+  }
+
+  /**
+   * Sends a flush request for [start, end) of `mm` (or all of it) to every CPU in `targets` and, unless
+   * `wait` is false, returns only when each has acknowledged. While waiting it services its own
+   * interrupts, so two CPUs flushing each other cannot deadlock.
+   * Postcondition (wait = true): no CPU in `targets` will translate with the flushed entries.
+   */
+  sendFlushIpis(mm: number, start: number, end: number, all: boolean, targets: number, wait: boolean): void {
+    if (targets === 0) return;
+    const meta = this.meta;
+    const b = this.base;
+    Atomics.store(meta, b + L.C_FLUSH_MM, mm);
+    Atomics.store(meta, b + L.C_FLUSH_START, start);
+    Atomics.store(meta, b + L.C_FLUSH_END, end);
+    Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
+    Atomics.store(meta, b + L.C_FLUSH_ACK, targets);
+    let n = 0;
+    for (let t = targets; t !== 0; ) {
+      const c = 31 - Math.clz32(t);
+      t &= ~(1 << c);
+      const cb = this.lay.cpu(c);
+      Atomics.or(meta, cb + L.C_IPI_PENDING, this.bit);
+      this.wake(c);
+      n++;
+    }
+    this.ctr[CTR.ipisSent]! += n;
+    this.ctr[CTR.cycles]! += n * this.config.costs.ipiSend;
+    if (!wait) return;
+    if (Atomics.load(meta, b + L.C_FLUSH_ACK) === 0) return;
+    this.beginWait(L.WaitKind.FlushAck, targets);
+    let spins = 0;
+    while (Atomics.load(meta, b + L.C_FLUSH_ACK) !== 0) {
+      // Interrupts stay enabled while a flush waits (flush_tlb_others must not run with them off).
+      this.serviceIpisIfEnabled();
+      if (this.peers) for (const p of this.peers) p.serviceIpisIfEnabled();
+      if ((++spins & 1023) === 0) {
+        this.checkStop();
+        this.checkWatchdog();
+        if (spins > 8192) Atomics.wait(meta, b + L.C_FLUSH_ACK, Atomics.load(meta, b + L.C_FLUSH_ACK), 0.05);
+      }
+    }
+    this.endWait();
+  }
+
+  /** Wakes CPU `c` if it sleeps (idle, or waiting on a lock word). */
+  wake(c: number): void {
+    const cb = this.lay.cpu(c);
+    const s = Atomics.load(this.meta, cb + L.C_SLEEP_ADDR);
+    if (s >= 0) Atomics.notify(this.meta, s);
+  }
+
+  /** Wakes every CPU (stop requests). */
+  wakeAll(): void {
+    for (let c = 0; c < this.lay.cpus; c++) if (c !== this.id) this.wake(c);
+  }
+
+  /**
+   * Sleeps on meta[idx] while it holds `expected`, at most `ms`; interrupts sent meanwhile wake us
+   * (the sender notifies our published sleep address).
+   */
+  sleepOn(idx: number, expected: number, ms: number): void {
+    const b = this.base;
+    Atomics.store(this.meta, b + L.C_SLEEP_ADDR, idx);
+    if (this.meta[b + L.C_IRQ] === 0 || Atomics.load(this.meta, b + L.C_IPI_PENDING) === 0) {
+      Atomics.wait(this.meta, idx, expected, ms);
+    }
+    Atomics.store(this.meta, b + L.C_SLEEP_ADDR, -1);
+  }
+
+  // ------------------------------------------------------------------ mm switching (lazy TLB)
+
+  /** switch_mm: runs `mm` on this CPU; reloads CR3 (full flush) unless it was lazily kept. */
+  switchMm(mm: number): void {
+    const meta = this.meta;
+    const b = this.base;
+    const prev = meta[b + L.C_ACTIVE_MM]!;
+    if (prev !== mm && prev >= 0) Atomics.and(meta, this.lay.mm(prev) + L.MM_CPU_MASK, ~this.bit);
+    meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
+    const was = Atomics.or(meta, this.lay.mm(mm) + L.MM_CPU_MASK, this.bit);
+    meta[b + L.C_ACTIVE_MM] = mm;
+    // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
+    // CR3 must be reloaded.
+    if (prev !== mm || !(was & this.bit)) this.flushAllLocal();
+    this.mmId = mm;
+  }
+
+  /** A kernel thread starts on this CPU: it borrows the current mm lazily (enter_lazy_tlb). */
+  enterLazy(): void {
+    if (this.meta[this.base + L.C_ACTIVE_MM]! >= 0) this.meta[this.base + L.C_TLB_STATE] = L.TLBSTATE_LAZY;
+  }
+
+  /** The kernel thread is done: back to the task's mm. */
+  leaveLazy(): void {
+    if (this.mmId >= 0) this.switchMm(this.mmId);
+  }
+
+  /** leave_mm: a lazy CPU asked to flush drops the mm instead (and stops getting its IPIs). */
+  leaveMm(): void {
+    const b = this.base;
+    const am = this.meta[b + L.C_ACTIVE_MM]!;
+    if (am >= 0) Atomics.and(this.meta, this.lay.mm(am) + L.MM_CPU_MASK, ~this.bit);
+    this.meta[b + L.C_ACTIVE_MM] = -1;
+    this.flushAllLocal();
+    this.ctr[CTR.leaveMm]!++;
+  }
+
+  // ------------------------------------------------------------------ waits and the watchdog
+
+  private waitStart = 0;
+
+  beginWait(kind: L.WaitKind, obj: number): void {
+    const b = this.base;
+    this.meta[b + L.C_WAIT_OBJ] = obj;
+    this.meta[b + L.C_WAIT_SINCE] = Date.now() & 0x7fffffff;
+    Atomics.store(this.meta, b + L.C_WAIT_KIND, kind);
+    this.waitStart = Date.now();
+  }
+
+  endWait(): void {
+    Atomics.store(this.meta, this.base + L.C_WAIT_KIND, L.WaitKind.None);
+  }
+
+  /** Fires the watchdog if the current wait has lasted longer than the threshold. */
+  checkWatchdog(): void {
+    if (Date.now() - this.waitStart > this.config.watchdogMs) this.onWatchdog?.(this);
+  }
+
+  /** Set by the kernel: builds the deadlock report and stops the machine. */
+  onWatchdog: ((cpu: Cpu) => void) | null = null;
+
+  // ------------------------------------------------------------------ violations
+
+  /**
+   * Reports a violation found by an oracle and stops the machine: every CPU unwinds at its next
+   * preemption point. Never returns.
+   */
+  violation(kind: string, message: string, details?: Record<string, unknown>): never {
+    this.violations.push({ kind, message, cpu: this.id, ...(details ? { details } : {}) });
+    Atomics.compareExchange(this.meta, L.G_VIOLATION, 0, this.id + 1);
+    Atomics.store(this.meta, L.G_STOP, kind === 'deadlock' ? L.StopReason.Watchdog : L.StopReason.Violation);
+    this.wakeAll();
+    throw new MachineStop(`${kind}: ${message}`);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Buffer heads (fs/buffer.c): each page-cache page has PAGE_SIZE / blockSize buffers, one Int32 of
+ * state each, attached while PG_private is set. The buffer list is guarded by the file's private_lock.
+ */
+import { hasBug } from '../config.js';
+import type { Cpu } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { assertHeld, spinLock, spinUnlock } from '../locks.js';
+import { LockClass, S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { diskWord } from './filemap.js';
+import { pageFlags } from './mm.js';
+import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
+
+export const privateLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_PRIVATE_LOCK;
+
+/** create_empty_buffers: attaches buffers with `state` to a page (page locked, or not yet visible). */
+export function createEmptyBuffers(cpu: Cpu, pfn: number, state: number): void {
+  const n = cpu.lay.buffersPerPage;
+  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), state | L.BH_Mapped);
+  Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_private);
+}
+
+/**
+ * __set_page_dirty_buffers (2.6.20): under private_lock mark every buffer dirty; then TestSetPageDirty;
+ * then under tree_lock tag the page dirty in the index. Returns true if the page was newly dirtied.
+ */
+export function setPageDirtyBuffers(cpu: Cpu, pfn: number, file: number): boolean {
+  const meta = cpu.meta;
+  const pl = privateLock(cpu, file);
+  spinLock(cpu, pl, LockClass.PrivateLock, S.__set_page_dirty_buffers);
+  if (pageFlags(cpu, pfn) & L.PG_private) {
+    const n = cpu.lay.buffersPerPage;
+    for (let i = 0; i < n; i++) Atomics.or(meta, cpu.lay.bh(pfn, i), L.BH_Dirty);
+  }
+  spinUnlock(cpu, pl);
+  return testSetPageDirtyAndTag(cpu, pfn, file);
+}
+
+
+function bufferBusy(cpu: Cpu, pfn: number): boolean {
+  const n = cpu.lay.buffersPerPage;
+  for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & L.BH_Dirty) return true;
+  return false;
+}
+
+/** drop_buffers: detaches the buffers unless one is busy (dirty). private_lock held. */
+function dropBuffers(cpu: Cpu, pfn: number, file: number): boolean {
+  assertHeld(cpu, privateLock(cpu, file), 'private_lock');
+  if (bufferBusy(cpu, pfn)) return false;
+  const n = cpu.lay.buffersPerPage;
+  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), 0);
+  Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_private);
+  return true;
+}
+
+/**
+ * try_to_free_buffers: drops the buffers of a page (page locked, not under writeback).
+ *
+ * 2.6.20 (ecdfc9787fe5): under private_lock, drop the buffers and cancel the page's dirty state
+ * without page_mkclean. "If the filesystem writes its buffers by hand (eg ext3) then we can have
+ * clean buffers against a dirty page. We clean the page here."
+ * Bug `strip-buffers-unlocked` (2.6.19 as released, the seed): clear_page_dirty — which runs
+ * page_mkclean — after private_lock is dropped; a set_page_dirty in between is lost.
+ * Bug `mkclean-under-private-lock` (before the seed): clear_page_dirty with page_mkclean under
+ * private_lock, inverting private_lock -> i_mmap_lock -> pte lock against zap_pte_range.
+ */
+export function tryToFreeBuffers(cpu: Cpu, pfn: number, file: number): boolean {
+  if (pageFlags(cpu, pfn) & L.PG_writeback) return false;
+  const pl = privateLock(cpu, file);
+  spinLock(cpu, pl, LockClass.PrivateLock, S.try_to_free_buffers);
+  const ret = dropBuffers(cpu, pfn, file);
+  if (hasBug(cpu.config, 'mkclean-under-private-lock')) {
+    if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
+    spinUnlock(cpu, pl);
+  } else if (hasBug(cpu.config, 'strip-buffers-unlocked')) {
+    spinUnlock(cpu, pl);
+    if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
+  } else {
+    if (ret) cancelDirtyPage(cpu, pfn);
+    spinUnlock(cpu, pl);
+  }
+  return ret;
+}
+
+/** Copies buffer `i` of a page to the backing store. */
+function writeBlock(cpu: Cpu, pfn: number, file: number, index: number, i: number): void {
+  const words = 1024 / cpu.lay.buffersPerPage;
+  const src = pfn * 1024 + i * words;
+  cpu.m.disk.set(cpu.mem.subarray(src, src + words), diskWord(cpu, file, index) + i * words);
+  cpu.ctr[CTR.bufferWrites]!++;
+}
+
+/**
+ * block_write_full_page (writepage): writes only the page's dirty buffers, clearing their dirty bits,
+ * under PG_writeback; a page without buffers gets dirty ones first. Enters with the page locked and
+ * PG_dirty just cleared by clear_page_dirty_for_io; returns with the page unlocked.
+ */
+export function blockWriteFullPage(cpu: Cpu, pfn: number, file: number, index: number): void {
+  const meta = cpu.meta;
+  if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
+  Atomics.or(meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_writeback);
+  const n = cpu.lay.buffersPerPage;
+  for (let i = 0; i < n; i++) {
+    if (Atomics.and(meta, cpu.lay.bh(pfn, i), ~L.BH_Dirty) & L.BH_Dirty) writeBlock(cpu, pfn, file, index, i);
+  }
+  cpu.ctr[CTR.pagesWritten]!++;
+  cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
+  Atomics.and(meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_writeback);
+}
+
+/**
+ * The ext3 data=ordered journal commit (journal_submit_data_buffers): writes the dirty buffers of a
+ * dirty page to the backing store and clears their dirty bits, without the page lock and without
+ * touching PG_dirty. This is what makes the rtorrent corruption reachable with `clean-before-mkclean`.
+ */
+export function journalWritePage(cpu: Cpu, pfn: number, file: number, index: number): void {
+  const pl = privateLock(cpu, file);
+  spinLock(cpu, pl, LockClass.PrivateLock, S.ext3_journal_commit);
+  const has = (pageFlags(cpu, pfn) & L.PG_private) !== 0 && cpu.meta[cpu.lay.page(pfn) + L.PG_MAPPING] === file + 1;
+  let mask = 0;
+  if (has) {
+    const n = cpu.lay.buffersPerPage;
+    for (let i = 0; i < n; i++) if (Atomics.and(cpu.meta, cpu.lay.bh(pfn, i), ~L.BH_Dirty) & L.BH_Dirty) mask |= 1 << i;
+  }
+  spinUnlock(cpu, pl);
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) writeBlock(cpu, pfn, file, index, i);
+}

@@ -1,0 +1,100 @@
+/**
+ * Kernel threads, each hosted by one CPU and run at that CPU's user-mode preemption points when due
+ * (in simulated cycles): the background flusher (pdflush / wb_kupdate, also woken by
+ * balance_dirty_pages), the ext3 data=ordered journal commit (kjournald), and kswapd. While one runs
+ * the CPU borrows the interrupted task's mm lazily (enter_lazy_tlb), as a real kernel thread does.
+ * A pass is a sequence of work items; nothing is half done between passes.
+ */
+import type { Cpu } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { journalWritePage } from './buffer.js';
+import { findGetPage, filePages, tagOf } from './filemap.js';
+import { putPage } from './mm.js';
+import { writebackPage } from './page-writeback.js';
+import { reclaimPages } from './vmscan.js';
+
+/** Runs `fn` as a kernel thread on `cpu`. */
+export function asKernelThread<T>(cpu: Cpu, fn: () => T): T {
+  cpu.enterLazy();
+  cpu.meta[cpu.base + L.C_IN_KERNEL]!++;
+  try {
+    return fn();
+  } finally {
+    cpu.meta[cpu.base + L.C_IN_KERNEL]!--;
+    cpu.leaveLazy();
+  }
+}
+
+/** One background-writeback pass: up to `batch` dirty pages, round-robin over the files. */
+export function flusherPass(cpu: Cpu, batch: number, cursor: { file: number; index: number }): number {
+  const meta = cpu.meta;
+  const nfiles = cpu.lay.nfiles;
+  let written = 0;
+  let scanned = 0;
+  const total = cpu.lay.filePagesTotal;
+  while (written < batch && scanned < total) {
+    const pages = filePages(cpu, cursor.file);
+    if (cursor.index >= pages) {
+      cursor.file = (cursor.file + 1) % nfiles;
+      cursor.index = 0;
+      continue;
+    }
+    const i = cursor.index++;
+    scanned++;
+    if (Atomics.load(meta, tagOf(cpu, cursor.file, i)) && writebackPage(cpu, cursor.file, i, S.write_cache_pages)) written++;
+  }
+  cpu.ctr[CTR.flusherRuns]!++;
+  return written;
+}
+
+/** One journal commit: writes the dirty buffers of every dirty page, leaving PG_dirty set. */
+export function journalPass(cpu: Cpu): void {
+  const meta = cpu.meta;
+  for (let f = 0; f < cpu.lay.nfiles; f++) {
+    const pages = filePages(cpu, f);
+    for (let i = 0; i < pages; i++) {
+      if (!Atomics.load(meta, tagOf(cpu, f, i))) continue;
+      const pfn = findGetPage(cpu, f, i);
+      if (pfn < 0) continue;
+      if (Atomics.load(meta, cpu.lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty) journalWritePage(cpu, pfn, f, i);
+      putPage(cpu, pfn);
+    }
+  }
+  cpu.ctr[CTR.journalRuns]!++;
+}
+
+/** Installs the kernel threads this CPU hosts as a user-mode preemption hook. */
+export function installDaemons(cpu: Cpu): void {
+  const d = cpu.config.daemons;
+  const n = cpu.lay.cpus;
+  const hostsFlusher = d.flusherPeriod > 0 && cpu.id === 0;
+  const hostsJournal = d.journalPeriod > 0 && cpu.id === 1 % n;
+  const hostsReclaim = d.reclaimPeriod > 0 && cpu.id === 2 % n;
+  if (!hostsFlusher && !hostsJournal && !hostsReclaim) return;
+  const cursor = { file: 0, index: 0 };
+  const cycles = () => cpu.ctr[CTR.cycles]!;
+  let nextFlush = d.flusherPeriod;
+  let nextJournal = d.journalPeriod;
+  let nextReclaim = d.reclaimPeriod;
+  cpu.userHooks.push(() => {
+    const now = cycles();
+    if (hostsFlusher && (now >= nextFlush || Atomics.load(cpu.meta, L.G_FLUSH_KICK))) {
+      Atomics.store(cpu.meta, L.G_FLUSH_KICK, 0);
+      nextFlush = now + d.flusherPeriod;
+      asKernelThread(cpu, () => flusherPass(cpu, d.flusherBatch, cursor));
+    }
+    if (hostsJournal && now >= nextJournal) {
+      nextJournal = now + d.journalPeriod;
+      asKernelThread(cpu, () => journalPass(cpu));
+    }
+    if (hostsReclaim && (now >= nextReclaim || Atomics.load(cpu.meta, L.G_NR_FREE) < d.lowWatermark)) {
+      nextReclaim = now + d.reclaimPeriod;
+      asKernelThread(cpu, () => {
+        cpu.ctr[CTR.reclaimRuns]!++;
+        reclaimPages(cpu, d.reclaimBatch);
+      });
+    }
+  });
+}

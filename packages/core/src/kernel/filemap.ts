@@ -1,0 +1,128 @@
+/**
+ * The page cache (mm/filemap.c): one index per file, under the file's tree_lock, mapping file pages
+ * to frames, with a dirty tag per page (the radix tree's PAGECACHE_TAG_DIRTY). Slot values: frame + 1,
+ * 0 for never cached, -1 for evicted (a shadow entry, so a later read counts as a refault).
+ */
+import type { Cpu } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from '../locks.js';
+import { LockClass, S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { WORDS_PER_PAGE } from '../config.js';
+import { createEmptyBuffers } from './buffer.js';
+import { allocFrame, getPage, OutOfMemory, pageFlags, putPage } from './mm.js';
+
+export const treeLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_TREE_LOCK;
+export const slotOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.pcacheBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
+export const tagOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.tagBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
+/** First word of the backing-store block of file page `index`. */
+export const diskWord = (cpu: Cpu, file: number, index: number): number => (cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index) * WORDS_PER_PAGE;
+export const filePages = (cpu: Cpu, file: number): number => cpu.meta[cpu.lay.file(file) + L.F_PAGES]!;
+
+/** find_get_page: the cached frame of (file, index) with a reference taken, or -1. */
+export function findGetPage(cpu: Cpu, file: number, index: number): number {
+  const tl = treeLock(cpu, file);
+  const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.find_get_page);
+  const v = cpu.meta[slotOf(cpu, file, index)]!;
+  const pfn = v > 0 ? v - 1 : -1;
+  if (pfn >= 0) getPage(cpu, pfn);
+  spinUnlockIrqrestore(cpu, tl, flags);
+  return pfn;
+}
+
+/**
+ * add_to_page_cache: inserts a new, locked frame at (file, index). Returns false if another CPU
+ * cached the page first. On success the page cache holds its own reference.
+ */
+function addToPageCache(cpu: Cpu, pfn: number, file: number, index: number): { added: boolean; refault: boolean } {
+  const tl = treeLock(cpu, file);
+  const meta = cpu.meta;
+  const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.add_to_page_cache);
+  const slot = slotOf(cpu, file, index);
+  const v = meta[slot]!;
+  if (v > 0) {
+    spinUnlockIrqrestore(cpu, tl, flags);
+    return { added: false, refault: false };
+  }
+  const p = cpu.lay.page(pfn);
+  Atomics.or(meta, p + L.PG_FLAGS, L.PG_locked);
+  Atomics.store(meta, p + L.PG_MAPPING, file + 1);
+  Atomics.store(meta, p + L.PG_INDEX, index);
+  getPage(cpu, pfn);
+  meta[slot] = pfn + 1;
+  meta[tagOf(cpu, file, index)] = 0;
+  Atomics.add(meta, cpu.lay.file(file) + L.F_NRPAGES, 1);
+  spinUnlockIrqrestore(cpu, tl, flags);
+  return { added: true, refault: v < 0 };
+}
+
+/**
+ * Reads (file, index) into the page cache if absent (page_cache_read + readpage), and returns the
+ * frame, uptodate, with a reference for the caller.
+ */
+export function readCachePage(cpu: Cpu, file: number, index: number): number {
+  for (;;) {
+    let pfn = findGetPage(cpu, file, index);
+    if (pfn >= 0) {
+      if (!(pageFlags(cpu, pfn) & L.PG_uptodate)) {
+        // Another CPU is reading it in: wait for the page lock (wait_on_page_locked).
+        lockPage(cpu, pfn, S.filemap_nopage);
+        unlockPage(cpu, pfn);
+        if (!(pageFlags(cpu, pfn) & L.PG_uptodate) || cpu.meta[cpu.lay.page(pfn) + L.PG_MAPPING] !== file + 1) {
+          putPage(cpu, pfn);
+          continue;
+        }
+      }
+      return pfn;
+    }
+    pfn = allocFrame(cpu, L.FrameKind.PageCache);
+    if (pfn < 0) throw new OutOfMemory();
+    const r = addToPageCache(cpu, pfn, file, index);
+    if (!r.added) {
+      putPage(cpu, pfn);
+      continue;
+    }
+    // readpage (mpage / block_read_full_page): fill from the backing store, attach clean buffers.
+    // The page is locked (add_to_page_cache locked it) until it is uptodate.
+    const lock = cpu.lay.page(pfn) + L.PG_FLAGS;
+    adoptPageLock(cpu, pfn, S.add_to_page_cache);
+    const src = diskWord(cpu, file, index);
+    cpu.mem.set(cpu.m.disk.subarray(src, src + WORDS_PER_PAGE), pfn * WORDS_PER_PAGE);
+    cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
+    createEmptyBuffers(cpu, pfn, L.BH_Uptodate | L.BH_Mapped);
+    Atomics.or(cpu.meta, lock, L.PG_uptodate);
+    cpu.ctr[CTR.pageReads]!++;
+    if (r.refault) cpu.ctr[CTR.refaults]!++;
+    unlockPage(cpu, pfn);
+    return pfn;
+  }
+}
+
+/**
+ * remove_from_page_cache for reclaim (__remove_mapping): under tree_lock, only if nobody but the page
+ * cache and the caller holds a reference (page_count == 2). Leaves a shadow entry. Page locked.
+ */
+export function removeFromPageCache(cpu: Cpu, pfn: number): boolean {
+  const meta = cpu.meta;
+  const p = cpu.lay.page(pfn);
+  const file = meta[p + L.PG_MAPPING]! - 1;
+  const index = meta[p + L.PG_INDEX]!;
+  const tl = treeLock(cpu, file);
+  const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.remove_from_page_cache);
+  if (Atomics.load(meta, p + L.PG_COUNT) !== 2 || Atomics.load(meta, p + L.PG_FLAGS) & L.PG_dirty) {
+    spinUnlockIrqrestore(cpu, tl, flags);
+    return false;
+  }
+  meta[slotOf(cpu, file, index)] = -1;
+  meta[tagOf(cpu, file, index)] = 0;
+  Atomics.store(meta, p + L.PG_MAPPING, 0);
+  Atomics.sub(meta, cpu.lay.file(file) + L.F_NRPAGES, 1);
+  spinUnlockIrqrestore(cpu, tl, flags);
+  putPage(cpu, pfn); // the page cache's reference
+  return true;
+}
+
+/** Tags (file, index) dirty in the index if the page is still cached there. Called with tree_lock held. */
+export function tagDirtyLocked(cpu: Cpu, file: number, index: number, pfn: number): void {
+  if (cpu.meta[slotOf(cpu, file, index)] === pfn + 1) cpu.meta[tagOf(cpu, file, index)] = 1;
+}

@@ -1,0 +1,64 @@
+/**
+ * The kernel's entry points as the CPUs see them: the page-fault handler and the system calls,
+ * each entered in kernel mode (C_IN_KERNEL, so checkpoints and kernel threads never start inside a
+ * half-done path), and the end-of-run sync that makes the backing store complete.
+ */
+import type { Cpu, KernelEntry } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { asKernelThread, installDaemons } from './daemons.js';
+import { handleMmFault } from './memory.js';
+import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';
+import { doFsync } from './page-writeback.js';
+import { reclaimPages } from './vmscan.js';
+
+export class Kernel implements KernelEntry {
+  pageFault(cpu: Cpu, addr: number, errcode: number): void {
+    handleMmFault(cpu, addr, errcode);
+  }
+}
+
+const KERNEL = new Kernel();
+
+/** Boots `cpu` into its task: the kernel entry, the task's mm, and the kernel threads it hosts. */
+export function bootCpu(cpu: Cpu, mm: number, daemons = true): void {
+  cpu.kernel = KERNEL;
+  cpu.switchMm(mm);
+  Atomics.store(cpu.meta, cpu.base + L.C_STATE, L.CpuState.Running);
+  if (daemons) installDaemons(cpu);
+}
+
+function syscall<T>(cpu: Cpu, fn: () => T): T {
+  cpu.meta[cpu.base + L.C_IN_KERNEL]!++;
+  try {
+    return fn();
+  } finally {
+    cpu.meta[cpu.base + L.C_IN_KERNEL]!--;
+  }
+}
+
+export const sysMmap = (cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, flags: number, special?: SpecialMapping) =>
+  syscall(cpu, () => doMmap(cpu, file, pgoff, pages, prot, flags, special));
+export const sysMunmap = (cpu: Cpu, addr: number, pages: number) => syscall(cpu, () => doMunmap(cpu, addr, pages));
+export const sysMprotect = (cpu: Cpu, addr: number, pages: number, prot: number) => syscall(cpu, () => doMprotect(cpu, addr, pages, prot));
+export const sysMsync = (cpu: Cpu, addr: number, pages: number, flags: number) => syscall(cpu, () => doMsync(cpu, addr, pages, flags));
+export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(cpu, file));
+/** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
+export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.lay.frames));
+
+/**
+ * The end-of-run sync, on one CPU while the others idle: the PTE dirty bits of every shared mapping
+ * of every process are moved into the pages, then every file is written back. Afterwards the backing
+ * store holds everything the CPUs wrote, unless the kernel lost a write.
+ */
+export function finalSync(cpu: Cpu): void {
+  asKernelThread(cpu, () => {
+    const lay = cpu.lay;
+    for (let mm = 0; mm < lay.procs; mm++) {
+      for (let s = 0; s < lay.vmasPerMm; s++) {
+        const v = lay.vma(mm, s);
+        if (cpu.meta[v + L.VMA_FLAGS]) harvestDirty(cpu, mm, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
+      }
+    }
+    for (let f = 0; f < lay.nfiles; f++) doFsync(cpu, f);
+  });
+}

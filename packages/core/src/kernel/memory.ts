@@ -1,0 +1,239 @@
+/**
+ * Page faults and unmapping (mm/memory.c, 2.6.20): handle_mm_fault -> handle_pte_fault ->
+ * do_no_page / do_wp_page, and zap_pte_range.
+ */
+import type { Cpu } from '../hw/cpu.js';
+import { SegvError } from '../hw/cpu.js';
+import { mkPte, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
+import * as L from '../layout.js';
+import { downRead, spinLock, spinUnlock, upRead } from '../locks.js';
+import { LockClass, S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { filePages, readCachePage } from './filemap.js';
+import {
+  allocFrame,
+  findVma,
+  getPage,
+  OutOfMemory,
+  pteLockOf,
+  pteOffset,
+  putPage,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  vmaMm,
+} from './mm.js';
+import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
+import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
+import { FlushCause, flushTlbPage, flushTlbRange } from './tlbflush.js';
+import { WORDS_PER_PAGE } from '../config.js';
+
+export const mmapSem = (cpu: Cpu, mm: number): number => cpu.lay.mm(mm) + L.MM_SEM;
+
+/** maybe_mkwrite: writable only if the VMA is. */
+const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pte | PTE_RW : pte);
+
+/**
+ * do_page_fault / handle_mm_fault: takes mmap_sem for reading, finds the VMA, checks the access
+ * against its flags (SIGSEGV otherwise) and handles the PTE.
+ */
+export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
+  const mm = cpu.mmId;
+  const vpn = (addr / 4096) | 0;
+  const write = (errcode & PF_WRITE) !== 0;
+  const sem = mmapSem(cpu, mm);
+  downRead(cpu, sem, LockClass.MmapSem, S.handle_mm_fault);
+  try {
+    const v = findVma(cpu, mm, vpn);
+    if (v < 0) throw new SegvError(addr, errcode);
+    const flags = cpu.meta[v + L.VMA_FLAGS]!;
+    if (write ? !(flags & VM_WRITE) : !(flags & (VM_READ | VM_WRITE))) throw new SegvError(addr, errcode);
+    const pte = pteOffset(cpu, mm, vpn, true);
+    handlePteFault(cpu, mm, v, vpn, pte, write);
+  } finally {
+    upRead(cpu, sem);
+  }
+}
+
+/**
+ * handle_pte_fault: not present -> do_no_page; present but read-only on a write -> do_wp_page;
+ * otherwise a spurious or access-flag fault: make the PTE young (and dirty on a write) and flush.
+ */
+function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
+  const entry = Atomics.load(cpu.mem, pte);
+  if (!(entry & PTE_P)) {
+    doNoPage(cpu, mm, v, vpn, pte, write);
+    return;
+  }
+  const ptl = pteLockOf(cpu, pte);
+  spinLock(cpu, ptl, LockClass.PteLock, S.handle_pte_fault);
+  if (Atomics.load(cpu.mem, pte) !== entry) {
+    spinUnlock(cpu, ptl);
+    return;
+  }
+  if (write && !(entry & PTE_RW)) {
+    doWpPage(cpu, mm, v, vpn, pte, ptl, entry);
+    return;
+  }
+  cpu.ctr[CTR.faultsOther]!++;
+  const nw = entry | PTE_A | (write ? PTE_D : 0);
+  if (nw !== entry) {
+    // ptep_set_access_flags (i386 2.6.20): a store of the low half, then flush_tlb_page.
+    Atomics.store(cpu.mem, pte, nw);
+    flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
+  } else if (write) flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
+  spinUnlock(cpu, ptl);
+}
+
+/**
+ * do_no_page: find or read the file page into the page cache (filemap_nopage), copy it for a write
+ * to a private mapping, and install it under the pte lock with the VMA's vm_page_prot — read-only for
+ * a write-notify VMA, so the first write faults. A write fault maps it writable and dirty and, after
+ * the pte lock is released, dirties the page (set_page_dirty_balance).
+ */
+function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
+  const meta = cpu.meta;
+  const flags = meta[v + L.VMA_FLAGS]!;
+  const file = meta[v + L.VMA_FILE]!;
+  const pgoff = meta[v + L.VMA_PGOFF]! + (vpn - meta[v + L.VMA_START]!);
+  if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * 4096, write ? PF_WRITE : 0); // SIGBUS
+  cpu.ctr[CTR.faultsNotPresent]!++;
+  let page = readCachePage(cpu, file, pgoff);
+  let anon = false;
+  if (write && !(flags & VM_SHARED)) {
+    // Copy-on-write of a private file mapping: a new anonymous page.
+    const copy = allocFrame(cpu, L.FrameKind.Anon);
+    if (copy < 0) {
+      putPage(cpu, page);
+      throw new OutOfMemory();
+    }
+    cpu.mem.copyWithin(copy * WORDS_PER_PAGE, page * WORDS_PER_PAGE, (page + 1) * WORDS_PER_PAGE);
+    putPage(cpu, page);
+    page = copy;
+    anon = true;
+    cpu.ctr[CTR.cowFaults]!++;
+  }
+  const ptl = pteLockOf(cpu, pte);
+  let dirtyPage = -1;
+  spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
+  if (Atomics.load(cpu.mem, pte) === 0) {
+    let entry = mkPte(page, meta[v + L.VMA_PROT]!);
+    if (write) entry = maybeMkwrite(entry | PTE_D, flags);
+    Atomics.store(cpu.mem, pte, entry);
+    pageAddFileRmap(cpu, page);
+    Atomics.add(meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
+    if (write && !anon) {
+      dirtyPage = page;
+      getPage(cpu, dirtyPage);
+    }
+  } else {
+    putPage(cpu, page); // another CPU mapped it first
+  }
+  spinUnlock(cpu, ptl);
+  if (dirtyPage >= 0) {
+    setPageDirtyBalance(cpu, dirtyPage);
+    putPage(cpu, dirtyPage);
+  }
+}
+
+/**
+ * do_wp_page, shared writable branch (write notification): reuse the page — the PTE made young,
+ * dirty and writable under the pte lock (ptep_set_access_flags, which on i386 also flushes the page
+ * from every TLB) — then, after the pte lock is released, set_page_dirty_balance. A private mapping
+ * gets a copy. Enters with the pte lock held; returns with it released.
+ */
+function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl: number, orig: number): void {
+  const meta = cpu.meta;
+  const flags = meta[v + L.VMA_FLAGS]!;
+  const old = orig >>> 12;
+  if ((flags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED)) {
+    cpu.ctr[CTR.faultsWriteNotify]!++;
+    const dirtyPage = old;
+    getPage(cpu, dirtyPage);
+    const entry = maybeMkwrite(orig | PTE_A | PTE_D, flags);
+    Atomics.store(cpu.mem, pte, entry);
+    flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
+    spinUnlock(cpu, ptl);
+    setPageDirtyBalance(cpu, dirtyPage);
+    putPage(cpu, dirtyPage);
+    return;
+  }
+  // wp_page_copy: private mapping. Copy outside the lock, then re-check the PTE.
+  cpu.ctr[CTR.cowFaults]!++;
+  getPage(cpu, old);
+  spinUnlock(cpu, ptl);
+  const copy = allocFrame(cpu, L.FrameKind.Anon);
+  if (copy < 0) {
+    putPage(cpu, old);
+    throw new OutOfMemory();
+  }
+  cpu.mem.copyWithin(copy * WORDS_PER_PAGE, old * WORDS_PER_PAGE, (old + 1) * WORDS_PER_PAGE);
+  spinLock(cpu, ptl, LockClass.PteLock, S.do_wp_page);
+  if (Atomics.load(cpu.mem, pte) === orig) {
+    Atomics.exchange(cpu.mem, pte, 0);
+    flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
+    Atomics.store(cpu.mem, pte, mkPte(copy, (orig & 0xfff) | PTE_RW | PTE_D | PTE_A));
+    pageAddFileRmap(cpu, copy);
+    pageRemoveRmap(cpu, old);
+    putPage(cpu, old); // the old PTE's reference
+  } else {
+    putPage(cpu, copy);
+  }
+  spinUnlock(cpu, ptl);
+  putPage(cpu, old); // ours
+}
+
+/**
+ * zap_pte_range over [start, end) of one VMA (munmap, exit): under each pte lock clear each PTE
+ * atomically; a dirty PTE dirties its page (set_page_dirty, taking private_lock under the pte lock).
+ * TLB flushing is batched per page table (mmu_gather), except that a dirty shared PTE is flushed
+ * before its pte lock is dropped (1cf35d47712d): otherwise writeback could clean the page while a
+ * stale writable TLB entry still writes to it. Returns the pages zapped. Caller holds mmap_sem.
+ */
+export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): number {
+  const mm = vmaMm(cpu.lay, v);
+  const flags = cpu.meta[v + L.VMA_FLAGS]!;
+  const mem = cpu.mem;
+  let zapped = 0;
+  let vpn = start;
+  while (vpn < end) {
+    const tableEnd = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
+    const first = pteOffset(cpu, mm, vpn, false);
+    if (first < 0) {
+      vpn = tableEnd;
+      continue;
+    }
+    const ptl = pteLockOf(cpu, first);
+    spinLock(cpu, ptl, LockClass.PteLock, S.zap_pte_range);
+    const gathered: number[] = [];
+    let gStart = -1;
+    let gEnd = -1;
+    let forceFlush = false;
+    for (let x = vpn; x < tableEnd; x++) {
+      const pte = first + (x - vpn) * 2;
+      const entry = Atomics.exchange(mem, pte, 0); // ptep_get_and_clear_full
+      if (!(entry & PTE_P)) continue;
+      const page = entry >>> 12;
+      if (gStart < 0) gStart = x;
+      gEnd = x + 1;
+      if (entry & PTE_D) {
+        setPageDirty(cpu, page);
+        if (flags & VM_SHARED) forceFlush = true;
+      }
+      pageRemoveRmap(cpu, page);
+      Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
+      gathered.push(page);
+      zapped++;
+    }
+    if (forceFlush) {
+      flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+      gStart = -1;
+    }
+    spinUnlock(cpu, ptl);
+    // tlb_finish_mmu: flush what was not flushed yet, then free the pages.
+    if (gStart >= 0) flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+    for (const p of gathered) putPage(cpu, p);
+    vpn = tableEnd;
+  }
+  return zapped;
+}

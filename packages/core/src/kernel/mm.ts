@@ -1,0 +1,227 @@
+/**
+ * Memory-management primitives: the frame allocator (zone free list), page references, VMA flags and
+ * lookup, vma_wants_writenotify, and the kernel's page-table walk with page-table allocation.
+ */
+import type { Cpu } from '../hw/cpu.js';
+import { ENTRIES_PER_TABLE, mkPte, PTE_A, PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, tableIndex } from '../hw/pte.js';
+import * as L from '../layout.js';
+import { spinLock, spinUnlock } from '../locks.js';
+import { LockClass, S } from '../lockorder.js';
+import { WORDS_PER_PAGE } from '../config.js';
+import type { Machine } from '../machine.js';
+
+// ---- vm_flags (include/linux/mm.h, 2.6.20 values) ----
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;
+export const VM_SHARED = 0x8;
+export const VM_MAYREAD = 0x10;
+export const VM_MAYWRITE = 0x20;
+export const VM_MAYSHARE = 0x80;
+export const VM_PFNMAP = 0x400;
+export const VM_INSERTPAGE = 0x02000000;
+/** Slot-in-use marker (not a kernel flag): a VMA slot with flags 0 is free. */
+export const VM_INUSE = 0x40000000;
+
+/** Page protections as PTE flag bits (x86 pgtable.h). */
+export const PAGE_NONE = 0;
+export const PAGE_SHARED = PTE_P | PTE_RW | PTE_US | PTE_A;
+export const PAGE_COPY = PTE_P | PTE_US | PTE_A;
+export const PAGE_READONLY = PTE_P | PTE_US | PTE_A;
+/** The bits pte_modify replaces; PFN, A and D are kept. */
+export const PAGE_PROT_MASK = PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD;
+
+/**
+ * protection_map[vm_flags & (VM_READ|VM_WRITE|VM_EXEC|VM_SHARED)]: private writable mappings are
+ * copy-on-write (read-only PTEs); shared writable ones are writable.
+ */
+export function protectionMap(flags: number): number {
+  const rw = flags & (VM_READ | VM_WRITE | VM_EXEC);
+  if (rw === 0) return PAGE_NONE;
+  if (flags & VM_WRITE) return flags & VM_SHARED ? PAGE_SHARED : PAGE_COPY;
+  return PAGE_READONLY;
+}
+
+// ---- frames ----
+
+/** __alloc_pages: one zeroed frame of `kind` with a reference count of 1, or -1 when memory is exhausted. */
+export function allocFrame(cpu: Cpu, kind: L.FrameKind): number {
+  const meta = cpu.meta;
+  const lay = cpu.lay;
+  spinLock(cpu, L.G_ZONE_LOCK, LockClass.ZoneLock, S.__alloc_pages);
+  const f = meta[L.G_FREE_HEAD]!;
+  if (f >= 0) {
+    meta[L.G_FREE_HEAD] = meta[lay.page(f) + L.PG_NEXT]!;
+    Atomics.sub(meta, L.G_NR_FREE, 1);
+  }
+  spinUnlock(cpu, L.G_ZONE_LOCK);
+  if (f < 0) return -1;
+  const p = lay.page(f);
+  cpu.mem.fill(0, f * WORDS_PER_PAGE, (f + 1) * WORDS_PER_PAGE);
+  Atomics.store(meta, p + L.PG_FLAGS, 0);
+  Atomics.store(meta, p + L.PG_MAPPING, 0);
+  Atomics.store(meta, p + L.PG_INDEX, 0);
+  Atomics.store(meta, p + L.PG_MAPCOUNT, 0);
+  Atomics.store(meta, p + L.PG_KIND, kind);
+  Atomics.store(meta, p + L.PG_COUNT, 1);
+  return f;
+}
+
+/** Returns a frame to the free list. The reference count must already be zero. */
+function freeFrame(cpu: Cpu, f: number): void {
+  const meta = cpu.meta;
+  const p = cpu.lay.page(f);
+  Atomics.store(meta, p + L.PG_KIND, L.FrameKind.Free);
+  Atomics.store(meta, p + L.PG_MAPPING, 0);
+  Atomics.store(meta, p + L.PG_FLAGS, 0);
+  spinLock(cpu, L.G_ZONE_LOCK, LockClass.ZoneLock, S.__free_pages);
+  meta[p + L.PG_NEXT] = meta[L.G_FREE_HEAD]!;
+  meta[L.G_FREE_HEAD] = f;
+  Atomics.add(meta, L.G_NR_FREE, 1);
+  spinUnlock(cpu, L.G_ZONE_LOCK);
+}
+
+export function getPage(cpu: Cpu, pfn: number): void {
+  Atomics.add(cpu.meta, cpu.lay.page(pfn) + L.PG_COUNT, 1);
+}
+
+/** get_page_unless_zero: a reference to a page that may be being freed concurrently. */
+export function getPageUnlessZero(cpu: Cpu, pfn: number): boolean {
+  const i = cpu.lay.page(pfn) + L.PG_COUNT;
+  for (;;) {
+    const c = Atomics.load(cpu.meta, i);
+    if (c <= 0) return false;
+    if (Atomics.compareExchange(cpu.meta, i, c, c + 1) === c) return true;
+  }
+}
+
+/** put_page: drops a reference; the last one frees the frame. */
+export function putPage(cpu: Cpu, pfn: number): void {
+  const left = Atomics.sub(cpu.meta, cpu.lay.page(pfn) + L.PG_COUNT, 1) - 1;
+  if (left === 0) freeFrame(cpu, pfn);
+  else if (left < 0) throw new Error(`put_page on free frame ${pfn}`);
+}
+
+export const pageFlags = (cpu: Cpu, pfn: number): number => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS);
+export const setPageFlag = (cpu: Cpu, pfn: number, f: number): number => Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, f);
+export const clearPageFlag = (cpu: Cpu, pfn: number, f: number): number => Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~f);
+/** File id of a page-cache page, or -1. */
+export const pageMapping = (cpu: Cpu, pfn: number): number => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPPING) - 1;
+export const pageIndex = (cpu: Cpu, pfn: number): number => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_INDEX);
+export const pageMapped = (cpu: Cpu, pfn: number): boolean => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT) > 0;
+
+// ---- VMAs ----
+
+export interface VmaView {
+  readonly slot: number;
+  readonly idx: number;
+  readonly flags: number;
+  readonly start: number;
+  readonly end: number;
+  readonly pgoff: number;
+  readonly file: number;
+  readonly prot: number;
+}
+
+/** find_vma: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Caller holds mmap_sem. */
+export function findVma(cpu: Cpu, mm: number, vpn: number): number {
+  const meta = cpu.meta;
+  const n = cpu.lay.vmasPerMm;
+  for (let s = 0; s < n; s++) {
+    const v = cpu.lay.vma(mm, s);
+    if (meta[v + L.VMA_FLAGS] !== 0 && vpn >= meta[v + L.VMA_START]! && vpn < meta[v + L.VMA_END]!) return v;
+  }
+  return -1;
+}
+
+export function readVma(meta: Int32Array, v: number): VmaView {
+  return {
+    slot: v,
+    idx: v,
+    flags: Atomics.load(meta, v + L.VMA_FLAGS),
+    start: Atomics.load(meta, v + L.VMA_START),
+    end: Atomics.load(meta, v + L.VMA_END),
+    pgoff: Atomics.load(meta, v + L.VMA_PGOFF),
+    file: Atomics.load(meta, v + L.VMA_FILE),
+    prot: Atomics.load(meta, v + L.VMA_PROT),
+  };
+}
+
+/** The mm owning the VMA at meta index `v`. */
+export function vmaMm(lay: L.Layout, v: number): number {
+  return Math.floor((v - lay.vmaBase) / (lay.vmasPerMm * L.VMA_STRIDE));
+}
+
+/**
+ * vma_wants_writenotify (2.6.20 include/linux/mm.h), every condition of the seed's heuristic:
+ * shared and writable; the file's mmap hook did not change the page protection; not a special
+ * (VM_PFNMAP / VM_INSERTPAGE) mapping; and the file's backing accounts dirty pages.
+ */
+export function vmaWantsWritenotify(cpu: Cpu, flags: number, prot: number, file: number): boolean {
+  if (!cpu.config.kernel.writeNotify) return false; // linux-2.6.18: no write notification at all
+  if ((flags & (VM_WRITE | VM_SHARED)) !== (VM_WRITE | VM_SHARED)) return false;
+  // (no file here has a page_mkwrite operation, which would say yes at this point)
+  if (prot !== protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED))) return false;
+  if (flags & (VM_PFNMAP | VM_INSERTPAGE)) return false;
+  return file >= 0 && mappingCapAccountDirty(cpu, file);
+}
+
+export const mappingCapAccountDirty = (cpu: Cpu, file: number): boolean => cpu.meta[cpu.lay.file(file) + L.F_ACCOUNT_DIRTY] === 1;
+
+// ---- page tables ----
+
+const PAGE_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D; // _PAGE_TABLE for intermediate levels
+
+/**
+ * Walks `mm`'s tables to the PTE of `vpn` and returns its word index in physical memory (the low half),
+ * or -1 if a level is missing and `alloc` is false. With `alloc`, missing levels are allocated under
+ * mm->page_table_lock (__pte_alloc). Caller holds mmap_sem.
+ */
+export function pteOffset(cpu: Cpu, mm: number, vpn: number, alloc: boolean): number {
+  const mem = cpu.mem;
+  let table = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CR3);
+  for (let level = 4; level > 1; level--) {
+    const idx = table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2;
+    let e = Atomics.load(mem, idx);
+    if (!(e & PTE_P)) {
+      if (!alloc) return -1;
+      const ptl = cpu.lay.mm(mm) + L.MM_PT_LOCK;
+      const fresh = allocFrame(cpu, L.FrameKind.PageTable);
+      if (fresh < 0) throw new OutOfMemory();
+      spinLock(cpu, ptl, LockClass.PageTableLock, S.__pte_alloc);
+      e = Atomics.load(mem, idx);
+      if (!(e & PTE_P)) {
+        e = mkPte(fresh, PAGE_TABLE);
+        Atomics.store(mem, idx, e);
+        spinUnlock(cpu, ptl);
+      } else {
+        spinUnlock(cpu, ptl);
+        putPage(cpu, fresh);
+      }
+    }
+    table = e >>> 12;
+  }
+  return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
+}
+
+/** The split pte lock of the page-table page holding PTE word `pteIdx` (pte_lockptr). */
+export const pteLockOf = (cpu: Cpu, pteIdx: number): number => cpu.lay.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL;
+
+/** VPNs covered by one page table. */
+export const PTRS_PER_PTE = ENTRIES_PER_TABLE;
+
+export class OutOfMemory extends Error {
+  override readonly name = 'OutOfMemory';
+  constructor() {
+    super('out of memory: no free frame and nothing reclaimable');
+  }
+}
+
+/** vma_wants_writenotify over a Machine, for checkers outside any CPU. */
+export function vmaWantsWritenotifyOf(m: Machine, flags: number, prot: number, file: number): boolean {
+  if (!m.config.kernel.writeNotify) return false;
+  if ((flags & (VM_WRITE | VM_SHARED)) !== (VM_WRITE | VM_SHARED)) return false;
+  if (prot !== protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED))) return false;
+  if (flags & (VM_PFNMAP | VM_INSERTPAGE)) return false;
+  return file >= 0 && m.meta[m.layout.file(file) + L.F_ACCOUNT_DIRTY] === 1;
+}

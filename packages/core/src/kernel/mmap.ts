@@ -1,0 +1,331 @@
+/**
+ * Address-space system calls (mm/mmap.c, mm/mprotect.c, mm/msync.c): mmap, munmap, mprotect and
+ * msync, all under mmap_sem. VMAs of a file are linked on its i_mmap list under i_mmap_lock.
+ */
+import { hasBug, TASK_SIZE } from '../config.js';
+import type { Cpu } from '../hw/cpu.js';
+import { PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW } from '../hw/pte.js';
+import * as L from '../layout.js';
+import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from '../locks.js';
+import { LockClass, S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { filePages } from './filemap.js';
+import { mmapSem, zapPteRange } from './memory.js';
+import {
+  PAGE_PROT_MASK,
+  protectionMap,
+  pteLockOf,
+  pteOffset,
+  VM_EXEC,
+  VM_INSERTPAGE,
+  VM_INUSE,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  vmaWantsWritenotify,
+} from './mm.js';
+import { setPageDirty, syncFileRange } from './page-writeback.js';
+import { iMmapLock } from './rmap.js';
+import { FlushCause, flushTlbPage, flushTlbRange } from './tlbflush.js';
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
+export const MS_ASYNC = 1;
+export const MS_SYNC = 4;
+
+/** What a file's driver mmap hook may do to a new VMA (remap_pfn_range, vm_insert_page). */
+export type SpecialMapping = 'none' | 'pfnmap' | 'insertpage';
+
+export class SyscallError extends Error {
+  override readonly name = 'SyscallError';
+  constructor(
+    readonly errno: string,
+    message: string,
+  ) {
+    super(`${errno}: ${message}`);
+  }
+}
+
+const MMAP_BASE_VPN = 2 ** 30; // 0x400_0000_0000
+const TASK_SIZE_VPN = TASK_SIZE / 4096;
+
+function protToFlags(prot: number): number {
+  return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
+}
+
+/** get_unmapped_area: first gap of `n` pages from the mmap base. mmap_sem held. */
+function getUnmappedArea(cpu: Cpu, mm: number, n: number): number {
+  const used: Array<[number, number]> = [];
+  for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
+    const v = cpu.lay.vma(mm, s);
+    if (cpu.meta[v + L.VMA_FLAGS]) used.push([cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!]);
+  }
+  used.sort((a, b) => a[0] - b[0]);
+  let cand = MMAP_BASE_VPN;
+  for (const [s, e] of used) {
+    if (e <= cand) continue;
+    if (cand + n <= s) break;
+    cand = e;
+  }
+  if (cand + n > TASK_SIZE_VPN) throw new SyscallError('ENOMEM', 'no room in the address space');
+  return cand;
+}
+
+function freeSlot(cpu: Cpu, mm: number): number {
+  for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
+    const v = cpu.lay.vma(mm, s);
+    if (cpu.meta[v + L.VMA_FLAGS] === 0) return v;
+  }
+  throw new SyscallError('ENOMEM', `more than ${cpu.lay.vmasPerMm} mappings in one process`);
+}
+
+/** Writes a VMA slot and links it on the file's i_mmap list (vma_link, under i_mmap_lock). */
+function vmaLink(cpu: Cpu, v: number, flags: number, start: number, end: number, pgoff: number, file: number, prot: number): void {
+  const meta = cpu.meta;
+  const il = iMmapLock(cpu, file);
+  spinLock(cpu, il, LockClass.IMmapLock, S.do_mmap_pgoff);
+  Atomics.store(meta, v + L.VMA_START, start);
+  Atomics.store(meta, v + L.VMA_END, end);
+  Atomics.store(meta, v + L.VMA_PGOFF, pgoff);
+  Atomics.store(meta, v + L.VMA_FILE, file);
+  Atomics.store(meta, v + L.VMA_PROT, prot);
+  Atomics.store(meta, v + L.VMA_FLAGS, flags | VM_INUSE);
+  Atomics.store(meta, v + L.VMA_LINKED, 1);
+  spinUnlock(cpu, il);
+}
+
+/**
+ * do_mmap_pgoff for a file: creates the VMA. A shared writable mapping that wants write notification
+ * (vma_wants_writenotify) gets vm_page_prot without the write bit, so the first write to every clean
+ * page faults. Returns the start address.
+ */
+export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, mapFlags: number, special: SpecialMapping = 'none'): number {
+  if (file < 0 || file >= cpu.lay.nfiles) throw new SyscallError('EBADF', `no file ${file}`);
+  if (!Number.isInteger(pages) || pages <= 0) throw new SyscallError('EINVAL', `length of ${pages} pages`);
+  if (pgoff < 0 || pgoff + pages > filePages(cpu, file)) throw new SyscallError('EINVAL', `pages ${pgoff}..${pgoff + pages} beyond the file's ${filePages(cpu, file)}`);
+  if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'mappings without PROT_READ are not modelled');
+  const shared = mapFlags === MAP_SHARED;
+  const mm = cpu.mmId;
+  const sem = mmapSem(cpu, mm);
+  downWrite(cpu, sem, LockClass.MmapSem, S.do_mmap_pgoff);
+  try {
+    let flags = protToFlags(prot) | VM_MAYREAD | VM_MAYWRITE;
+    if (shared) flags |= VM_SHARED | VM_MAYSHARE;
+    if (special === 'pfnmap') flags |= VM_PFNMAP;
+    if (special === 'insertpage') flags |= VM_INSERTPAGE;
+    let vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED));
+    // The file's mmap hook: some drivers change the protection (pgprot_noncached).
+    if (cpu.meta[cpu.lay.file(file) + L.F_HOOK_PROT]) vmProt |= PTE_PCD | PTE_PWT;
+    if (vmaWantsWritenotify(cpu, flags, vmProt, file)) vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC));
+    const start = getUnmappedArea(cpu, mm, pages);
+    const v = freeSlot(cpu, mm);
+    vmaLink(cpu, v, flags, start, start + pages, pgoff, file, vmProt);
+    cpu.ctr[CTR.mmaps]!++;
+    return start * 4096;
+  } finally {
+    upWrite(cpu, sem);
+  }
+}
+
+/** Splits VMA `v` at `at` (start < at < end): `v` keeps the front, the returned slot the back. */
+function splitVma(cpu: Cpu, mm: number, v: number, at: number): number {
+  const meta = cpu.meta;
+  const nv = freeSlot(cpu, mm);
+  const start = meta[v + L.VMA_START]!;
+  const file = meta[v + L.VMA_FILE]!;
+  vmaLink(cpu, nv, meta[v + L.VMA_FLAGS]! & ~VM_INUSE, at, meta[v + L.VMA_END]!, meta[v + L.VMA_PGOFF]! + (at - start), file, meta[v + L.VMA_PROT]!);
+  const il = iMmapLock(cpu, file);
+  spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
+  Atomics.store(meta, v + L.VMA_END, at);
+  spinUnlock(cpu, il);
+  return nv;
+}
+
+/** VMAs of `mm` overlapping [s, e), split so that each lies wholly inside it. mmap_sem write-held. */
+function isolateRange(cpu: Cpu, mm: number, s: number, e: number): number[] {
+  const meta = cpu.meta;
+  const overlapping: number[] = [];
+  for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
+    const v = cpu.lay.vma(mm, slot);
+    if (meta[v + L.VMA_FLAGS] && meta[v + L.VMA_END]! > s && meta[v + L.VMA_START]! < e) overlapping.push(v);
+  }
+  const out: number[] = [];
+  for (let v of overlapping) {
+    if (meta[v + L.VMA_START]! < s) v = splitVma(cpu, mm, v, s);
+    if (meta[v + L.VMA_END]! > e) splitVma(cpu, mm, v, e);
+    out.push(v);
+  }
+  return out;
+}
+
+/** do_munmap: zaps the range's PTEs, then removes or trims the VMAs. */
+export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
+  const s = Math.floor(addr / 4096);
+  const e = s + pages;
+  if (addr % 4096 || pages <= 0) throw new SyscallError('EINVAL', 'munmap of an unaligned or empty range');
+  const mm = cpu.mmId;
+  const sem = mmapSem(cpu, mm);
+  downWrite(cpu, sem, LockClass.MmapSem, S.do_munmap);
+  try {
+    for (const v of isolateRange(cpu, mm, s, e)) {
+      zapPteRange(cpu, v, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
+      const il = iMmapLock(cpu, cpu.meta[v + L.VMA_FILE]!);
+      spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
+      Atomics.store(cpu.meta, v + L.VMA_LINKED, 0);
+      Atomics.store(cpu.meta, v + L.VMA_FLAGS, 0);
+      spinUnlock(cpu, il);
+    }
+    cpu.ctr[CTR.munmaps]!++;
+  } finally {
+    upWrite(cpu, sem);
+  }
+}
+
+/**
+ * change_pte_range: each present PTE of [start, end) is updated by clear-then-set
+ * (ptep_get_and_clear, pte_modify, set_pte_at), never by a plain read-modify-write, because the
+ * hardware may set D in between. With `dirtyAccountable` (a write-notify VMA made writable), only
+ * PTEs already dirty become writable; clean ones stay read-only so their first write still faults.
+ * Bug `racy-pte-update`: a plain read, then a write of the modified value.
+ */
+function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newprot: number, dirtyAccountable: boolean): void {
+  const mem = cpu.mem;
+  const racy = hasBug(cpu.config, 'racy-pte-update');
+  let vpn = start;
+  while (vpn < end) {
+    const tableEnd = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
+    const first = pteOffset(cpu, mm, vpn, false);
+    if (first < 0) {
+      vpn = tableEnd;
+      continue;
+    }
+    const ptl = pteLockOf(cpu, first);
+    spinLock(cpu, ptl, LockClass.PteLock, S.change_pte_range);
+    for (let x = vpn; x < tableEnd; x++) {
+      const pte = first + (x - vpn) * 2;
+      if (!(Atomics.load(mem, pte) & PTE_P)) continue;
+      let old: number;
+      if (racy) {
+        old = mem[pte]!;
+        cpu.preempt(); // the window in which the hardware may set D
+      } else old = Atomics.exchange(mem, pte, 0);
+      let nw = (old & ~PAGE_PROT_MASK) | (newprot & PAGE_PROT_MASK);
+      if (dirtyAccountable && nw & PTE_D) nw |= PTE_RW;
+      Atomics.store(mem, pte, nw);
+    }
+    spinUnlock(cpu, ptl);
+    vpn = tableEnd;
+  }
+}
+
+/**
+ * mprotect_fixup: new flags and vm_page_prot for the range; a VMA that wants write notification keeps
+ * clean pages read-only (dirty_accountable). "mprotect() is taught about the new behaviour as well.
+ * However it overrides the last condition" (the seed): vm_page_prot is recomputed first, so a file
+ * whose mmap hook changed the protection becomes write-notify here.
+ * Bug `mprotect-ignores-writenotify`: vm_page_prot is the shared-writable protection for all pages.
+ */
+export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number): void {
+  const s = Math.floor(addr / 4096);
+  const e = s + pages;
+  if (addr % 4096 || pages <= 0) throw new SyscallError('EINVAL', 'mprotect of an unaligned or empty range');
+  if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'PROT_NONE is not modelled');
+  const mm = cpu.mmId;
+  const sem = mmapSem(cpu, mm);
+  downWrite(cpu, sem, LockClass.MmapSem, S.mprotect_fixup);
+  try {
+    for (const v of isolateRange(cpu, mm, s, e)) {
+      const meta = cpu.meta;
+      const newflags = (meta[v + L.VMA_FLAGS]! & ~(VM_READ | VM_WRITE | VM_EXEC)) | protToFlags(prot);
+      let vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED));
+      let dirtyAccountable = false;
+      const file = meta[v + L.VMA_FILE]!;
+      if (!hasBug(cpu.config, 'mprotect-ignores-writenotify') && vmaWantsWritenotify(cpu, newflags & ~VM_INUSE, vmProt, file)) {
+        vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC));
+        dirtyAccountable = true;
+      }
+      Atomics.store(meta, v + L.VMA_FLAGS, newflags);
+      Atomics.store(meta, v + L.VMA_PROT, vmProt);
+      const vs = meta[v + L.VMA_START]!;
+      const ve = meta[v + L.VMA_END]!;
+      changePteRange(cpu, mm, vs, ve, vmProt, dirtyAccountable);
+      flushTlbRange(cpu, mm, vs, ve, FlushCause.Mprotect);
+    }
+    cpu.ctr[CTR.mprotects]!++;
+  } finally {
+    upWrite(cpu, sem);
+  }
+}
+
+/**
+ * msync: for mappings without write notification the dirty state lives in the PTEs and is harvested
+ * here (2.6.18 msync_pte_range: ptep_clear_flush_dirty, then set_page_dirty); with MS_SYNC the
+ * file range is then written back (mmap_sem dropped around it, as 2.6.20 sys_msync does).
+ */
+export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): void {
+  const s = Math.floor(addr / 4096);
+  const e = s + pages;
+  const mm = cpu.mmId;
+  const sem = mmapSem(cpu, mm);
+  const ranges: Array<[number, number, number]> = [];
+  downRead(cpu, sem, LockClass.MmapSem, S.sys_msync);
+  try {
+    for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
+      const v = cpu.lay.vma(mm, slot);
+      const vf = cpu.meta[v + L.VMA_FLAGS]!;
+      if (!vf || !(vf & VM_SHARED)) continue;
+      const start = cpu.meta[v + L.VMA_START]!;
+      const end = cpu.meta[v + L.VMA_END]!;
+      const a = Math.max(s, start);
+      const b = Math.min(e, end);
+      if (a >= b) continue;
+      const file = cpu.meta[v + L.VMA_FILE]!;
+      // A write-notify VMA (its vm_page_prot lacks the write bit) keeps dirty state in the pages.
+      if (!(vf & VM_WRITE) || cpu.meta[v + L.VMA_PROT]! & PTE_RW) harvestDirty(cpu, mm, a, b);
+      const pg = cpu.meta[v + L.VMA_PGOFF]! + (a - start);
+      ranges.push([file, pg, pg + (b - a)]);
+    }
+  } finally {
+    upRead(cpu, sem);
+  }
+  cpu.ctr[CTR.msyncs]!++;
+  if (flags & MS_SYNC) for (const [file, first, end] of ranges) syncFileRange(cpu, file, first, end, S.sys_msync);
+}
+
+/** msync_pte_range: moves PTE dirty bits into the pages (ptep_clear_flush_dirty + set_page_dirty). */
+export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number): number {
+  let n = 0;
+  let vpn = start;
+  while (vpn < end) {
+    const tableEnd = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
+    const first = pteOffset(cpu, mm, vpn, false);
+    if (first < 0) {
+      vpn = tableEnd;
+      continue;
+    }
+    const ptl = pteLockOf(cpu, first);
+    spinLock(cpu, ptl, LockClass.PteLock, S.sys_msync);
+    for (let x = vpn; x < tableEnd; x++) {
+      const pte = first + (x - vpn) * 2;
+      const cur = Atomics.load(cpu.mem, pte);
+      if (!(cur & PTE_P) || !(cur & PTE_D)) continue;
+      const old = Atomics.and(cpu.mem, pte, ~PTE_D);
+      if (old & PTE_D) {
+        flushTlbPage(cpu, mm, x, FlushCause.Msync);
+        setPageDirty(cpu, old >>> 12);
+        n++;
+      }
+    }
+    spinUnlock(cpu, ptl);
+    vpn = tableEnd;
+  }
+  return n;
+}
+

@@ -1,0 +1,147 @@
+/**
+ * Dirty state and writeback (mm/page-writeback.c, mm/filemap.c): set_page_dirty, the order of
+ * clear_page_dirty_for_io, writing one page, fsync/msync of a file, and dirty accounting.
+ */
+import { hasBug } from '../config.js';
+import type { Cpu } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from '../locks.js';
+import { LockClass, S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
+import { findGetPage, filePages, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
+import { mappingCapAccountDirty, pageMapping, putPage } from './mm.js';
+import { pageMkclean } from './rmap.js';
+
+function accountDirtied(cpu: Cpu, file: number, delta: number): void {
+  Atomics.add(cpu.meta, L.G_NR_DIRTY, delta);
+  Atomics.add(cpu.meta, cpu.lay.file(file) + L.F_NRDIRTY, delta);
+}
+
+/** TestSetPageDirty, then (if newly dirty) account and tag it under tree_lock. */
+export function testSetPageDirtyAndTag(cpu: Cpu, pfn: number, file: number): boolean {
+  const p = cpu.lay.page(pfn);
+  if (Atomics.or(cpu.meta, p + L.PG_FLAGS, L.PG_dirty) & L.PG_dirty) return false;
+  const tl = treeLock(cpu, file);
+  const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.__set_page_dirty_buffers);
+  if (Atomics.load(cpu.meta, p + L.PG_MAPPING) === file + 1) {
+    accountDirtied(cpu, file, 1);
+    tagDirtyLocked(cpu, file, Atomics.load(cpu.meta, p + L.PG_INDEX), pfn);
+  }
+  spinUnlockIrqrestore(cpu, tl, flags);
+  return true;
+}
+
+/** TestClearPageDirty with the accounting. */
+export function testClearPageDirty(cpu: Cpu, pfn: number): boolean {
+  if (Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_dirty) & L.PG_dirty) {
+    const file = pageMapping(cpu, pfn);
+    if (file >= 0) accountDirtied(cpu, file, -1);
+    return true;
+  }
+  return false;
+}
+
+/** set_page_dirty: file pages through __set_page_dirty_buffers, anonymous ones by the flag alone. */
+export function setPageDirty(cpu: Cpu, pfn: number): boolean {
+  const file = pageMapping(cpu, pfn);
+  if (file >= 0) return setPageDirtyBuffers(cpu, pfn, file);
+  return (Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_dirty) & L.PG_dirty) === 0;
+}
+
+/**
+ * set_page_dirty_balance: dirties the page and, past the dirty threshold, asks the background
+ * flusher to run (balance_dirty_pages_ratelimited).
+ */
+export function setPageDirtyBalance(cpu: Cpu, pfn: number): void {
+  if (setPageDirty(cpu, pfn) && Atomics.load(cpu.meta, L.G_NR_DIRTY) > cpu.config.daemons.dirtyThreshold) {
+    Atomics.store(cpu.meta, L.G_FLUSH_KICK, 1);
+  }
+}
+
+/** cancel_dirty_page (2.6.20): drops the dirty state without touching the PTEs. */
+export function cancelDirtyPage(cpu: Cpu, pfn: number): void {
+  testClearPageDirty(cpu, pfn);
+}
+
+/**
+ * 2.6.19 clear_page_dirty / test_clear_page_dirty: TestClearPageDirty, then page_mkclean if the
+ * mapping accounts dirty pages. Used by the restored try_to_free_buffers bugs.
+ */
+export function clearPageDirty2619(cpu: Cpu, pfn: number, site: number): boolean {
+  void site;
+  if (!testClearPageDirty(cpu, pfn)) return false;
+  const file = pageMapping(cpu, pfn);
+  if (file >= 0 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify) pageMkclean(cpu, pfn);
+  return true;
+}
+
+/**
+ * clear_page_dirty_for_io (after 7658cc289288, "VM: Fix nasty and subtle race in shared mmap'ed page
+ * writeback"): page_mkclean first and, if it found a dirty or writable PTE, set_page_dirty again —
+ * which re-dirties every buffer, so writepage writes what went through the old PTE — and only then
+ * test-and-clear PG_dirty. Page locked. Returns true if the page was dirty (write it).
+ *
+ * Bug `clean-before-mkclean` (2.6.19): TestClearPageDirty first, then page_mkclean, and the buffers
+ * are not re-dirtied: if the journal already wrote them, writepage writes nothing (rtorrent).
+ */
+export function clearPageDirtyForIo(cpu: Cpu, pfn: number): boolean {
+  const file = pageMapping(cpu, pfn);
+  const accounting = file >= 0 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify;
+  if (hasBug(cpu.config, 'clean-before-mkclean')) {
+    if (!testClearPageDirty(cpu, pfn)) return false;
+    if (accounting) pageMkclean(cpu, pfn);
+    return true;
+  }
+  if (accounting && pageMkclean(cpu, pfn)) setPageDirty(cpu, pfn);
+  return testClearPageDirty(cpu, pfn);
+}
+
+/**
+ * Writes one cached page of `file` if it is dirty (the body of write_cache_pages for one page):
+ * lock it, check it is still this file's, clear_page_dirty_for_io, writepage. Returns true if written.
+ */
+export function writebackPage(cpu: Cpu, file: number, index: number, site: number): boolean {
+  const pfn = findGetPage(cpu, file, index);
+  if (pfn < 0) return false;
+  lockPage(cpu, pfn, site);
+  let written = false;
+  const p = cpu.lay.page(pfn);
+  if (Atomics.load(cpu.meta, p + L.PG_MAPPING) === file + 1 && Atomics.load(cpu.meta, p + L.PG_INDEX) === index) {
+    if (clearPageDirtyForIo(cpu, pfn)) {
+      clearDirtyTag(cpu, file, index, pfn);
+      blockWriteFullPage(cpu, pfn, file, index);
+      written = true;
+    } else clearDirtyTag(cpu, file, index, pfn);
+  }
+  unlockPage(cpu, pfn);
+  putPage(cpu, pfn);
+  return written;
+}
+
+/** set_page_writeback's side: a page no longer dirty loses its dirty tag. */
+function clearDirtyTag(cpu: Cpu, file: number, index: number, pfn: number): void {
+  const tl = treeLock(cpu, file);
+  const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.write_cache_pages);
+  if (!(Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty)) cpu.meta[tagOf(cpu, file, index)] = 0;
+  spinUnlockIrqrestore(cpu, tl, flags);
+}
+
+/**
+ * do_fsync / filemap_write_and_wait over [first, end) of `file`: writes every page tagged dirty.
+ * Returns the number of pages written.
+ */
+export function syncFileRange(cpu: Cpu, file: number, first: number, end: number, site: number): number {
+  let n = 0;
+  const last = Math.min(end, filePages(cpu, file));
+  for (let i = Math.max(0, first); i < last; i++) {
+    if (Atomics.load(cpu.meta, tagOf(cpu, file, i)) !== 0 && writebackPage(cpu, file, i, site)) n++;
+  }
+  return n;
+}
+
+/** fsync(file): every dirty page of the file. */
+export function doFsync(cpu: Cpu, file: number): number {
+  cpu.ctr[CTR.msyncs]!++;
+  return syncFileRange(cpu, file, 0, filePages(cpu, file), S.do_fsync);
+}

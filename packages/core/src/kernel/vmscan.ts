@@ -1,0 +1,54 @@
+/**
+ * Page reclaim (mm/vmscan.c shrink_page_list, simplified to a clock over the frames): evicts clean,
+ * unlocked page-cache pages — unmapping them first (try_to_unmap, which moves dirty PTE bits into the
+ * page), then dropping their buffers (try_to_free_buffers) and removing them from the page cache.
+ * A later access faults the page back in from the backing store (a refault).
+ */
+import type { Cpu } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { trylockPage, unlockPage } from '../locks.js';
+import { S } from '../lockorder.js';
+import { CTR } from '../machine.js';
+import { tryToFreeBuffers } from './buffer.js';
+import { removeFromPageCache } from './filemap.js';
+import { getPageUnlessZero, pageFlags, pageMapped, putPage } from './mm.js';
+import { tryToUnmap } from './rmap.js';
+
+/** shrink_page_list for one page, locked and referenced by the caller. Returns true if evicted. */
+function shrinkPage(cpu: Cpu, pfn: number, file: number): boolean {
+  if (pageFlags(cpu, pfn) & L.PG_writeback) return false;
+  if (pageMapped(cpu, pfn) && !tryToUnmap(cpu, pfn)) return false;
+  // A dirty page whose buffers the journal already wrote reaches try_to_free_buffers with clean
+  // buffers; that is the case its "clean buffers against a dirty page" comment is about.
+  if (pageFlags(cpu, pfn) & L.PG_private && !tryToFreeBuffers(cpu, pfn, file)) return false;
+  if (pageFlags(cpu, pfn) & L.PG_dirty) return false;
+  return removeFromPageCache(cpu, pfn);
+}
+
+/** One reclaim pass: tries to evict up to `batch` pages. Returns the number evicted. */
+export function reclaimPages(cpu: Cpu, batch: number): number {
+  const meta = cpu.meta;
+  const lay = cpu.lay;
+  let evicted = 0;
+  for (let tries = 0; tries < batch * 8 && evicted < batch; tries++) {
+    const pfn = (Atomics.add(meta, L.G_CLOCK_HAND, 1) >>> 0) % lay.frames;
+    const p = lay.page(pfn);
+    if (Atomics.load(meta, p + L.PG_KIND) !== L.FrameKind.PageCache) continue;
+    if (!getPageUnlessZero(cpu, pfn)) continue;
+    const file = Atomics.load(meta, p + L.PG_MAPPING) - 1;
+    if (Atomics.load(meta, p + L.PG_KIND) !== L.FrameKind.PageCache || file < 0) {
+      putPage(cpu, pfn);
+      continue;
+    }
+    if (!trylockPage(cpu, pfn, S.shrink_page_list)) {
+      putPage(cpu, pfn);
+      continue;
+    }
+    const ok = Atomics.load(meta, p + L.PG_MAPPING) === file + 1 && shrinkPage(cpu, pfn, file);
+    unlockPage(cpu, pfn);
+    putPage(cpu, pfn);
+    if (ok) evicted++;
+  }
+  cpu.ctr[CTR.evicted]! += evicted;
+  return evicted;
+}

@@ -1,0 +1,262 @@
+/**
+ * The shared-memory layout: every offset into the machine's SharedArrayBuffers is named here and
+ * nowhere else. All offsets are indices into Int32Array views (4-byte units) unless stated.
+ *
+ * ```
+ *  physmem SAB  (Int32Array mem32)      frame f occupies words [f*1024, f*1024+1024)
+ *  +-------+-------+-------+-----      data pages, page-cache pages and page-table pages alike;
+ *  | f0    | f1    | f2    | ...       a page-table entry is two words: low half (flags, PFN 12..31)
+ *  +-------+-------+-------+-----      and high half (NX); flags change only with Atomics on the low half
+ *
+ *  meta SAB     (Int32Array meta)
+ *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+
+ *  | global | struct page  | buffer | per-CPU    | mm   | vma      | files | page   | dirty  | lockdep |
+ *  | fields | frames*PG_*  | heads  | areas+TLBs | slots| slots    | (a_s) | cache  | tags   | edges   |
+ *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+
+ *
+ *  disk SAB     (Int32Array)  backing store: file f page i at words [(fileBase[f]+i)*1024, +1024)
+ *  shadow SAB   (Int32Array)  owned-word oracle: last value each word's owner wrote (same indexing)
+ *  stats SAB    (Float64Array) per-CPU counters, cpus * CTR_COUNT, written by their CPU only
+ * ```
+ */
+import { type MachineConfig, PAGE_SIZE, WORDS_PER_PAGE } from './config.js';
+
+// ---- global fields ----
+export const G_STOP = 0; // 0 running, else StopReason
+export const G_VIOLATION = 1; // first CPU to report a violation claims it (cpu+1)
+export const G_ZONE_LOCK = 2; // spinlock (2 words) over the free list
+export const G_FREE_HEAD = 4; // first free frame, -1 none
+export const G_NR_FREE = 5;
+export const G_LRU_LOCK = 6; // spinlock (2 words): reclaim's scan
+export const G_CLOCK_HAND = 8; // reclaim's clock position
+export const G_CHECKPOINT = 9; // stop-the-world request sequence number
+export const G_PARKED = 10; // CPUs parked at the current checkpoint
+export const G_NR_DIRTY = 11; // pages with PG_dirty (balance_dirty_pages' input)
+export const G_RUNNING = 12; // CPUs still running their workload
+export const G_FLUSH_KICK = 13; // balance_dirty_pages asks the background flusher to run
+export const G_RECLAIM_REQ = 14; // pending drop_caches requests
+export const G_MAX_UNACCOUNTED = 15; // most pages seen dirty only in PTEs
+export const G_FIELDS = 32;
+
+export const enum StopReason {
+  Finished = 1,
+  Violation = 2,
+  Watchdog = 3,
+  Abort = 4,
+}
+
+// ---- struct page (PAGE_STRIDE words per frame) ----
+export const PG_FLAGS = 0;
+export const PG_MAPPING = 1; // file id + 1; 0 = anonymous / page table / free
+export const PG_INDEX = 2; // page index in the file
+export const PG_MAPCOUNT = 3; // number of PTEs that map the page
+export const PG_COUNT = 4; // reference count
+export const PG_PTL = 5; // split pte lock word (page-table pages), 2 words
+export const PG_WAITERS = 7; // sleepers on PG_locked
+export const PG_NEXT = 8; // free-list link
+export const PG_KIND = 9; // FrameKind
+export const PAGE_STRIDE = 10;
+
+export const enum FrameKind {
+  Free = 0,
+  PageTable = 1,
+  PageCache = 2,
+  Anon = 3,
+  Reserved = 4,
+}
+
+/** Page flag bits (in PG_FLAGS), after include/linux/page-flags.h. */
+export const PG_locked = 1 << 0;
+export const PG_error = 1 << 1;
+export const PG_referenced = 1 << 2;
+export const PG_uptodate = 1 << 3;
+export const PG_dirty = 1 << 4;
+export const PG_lru = 1 << 5;
+export const PG_private = 1 << 11; // has buffer heads
+export const PG_writeback = 1 << 12;
+export const PG_reclaim = 1 << 17;
+
+/** Buffer-head state bits (one Int32 per buffer). */
+export const BH_Uptodate = 1 << 0;
+export const BH_Dirty = 1 << 1;
+export const BH_Mapped = 1 << 5;
+
+// ---- per-CPU area ----
+export const C_IPI_PENDING = 0; // bitmask of initiator CPUs with a flush request for us; idle CPUs wait here
+export const C_FLUSH_MM = 1; // this CPU's outgoing request: mm id
+export const C_FLUSH_START = 2; // first VPN
+export const C_FLUSH_END = 3; // VPN past the end
+export const C_FLUSH_ALL = 4; // 1: flush every non-global entry
+export const C_FLUSH_ACK = 5; // bitmask of targets that have not acknowledged yet
+export const C_IRQ = 6; // interrupt flag (1 = enabled)
+export const C_STATE = 7; // CpuState
+export const C_SLEEP_ADDR = 8; // meta index this CPU sleeps on (-1 none), so IPIs can wake it
+export const C_ACTIVE_MM = 9; // mm whose page tables CR3 points at (-1: init_mm)
+export const C_TLB_STATE = 10; // TLBSTATE_OK / TLBSTATE_LAZY
+export const C_WAIT_KIND = 11; // WaitKind
+export const C_WAIT_OBJ = 12; // lock index or ack mask
+export const C_WAIT_SINCE = 13; // host ms (low 31 bits) when the wait began
+export const C_CR2_LO = 14;
+export const C_CR2_HI = 15;
+export const C_ERRCODE = 16;
+export const C_HELD_DEPTH = 17;
+export const C_IN_KERNEL = 18; // nesting depth of kernel paths (0: user mode)
+export const C_PARKED_AT = 19; // checkpoint sequence this CPU parked for
+export const C_HELD = 24; // HELD_MAX records of HELD_FIELDS
+export const HELD_MAX = 24;
+export const HELD_LOCK = 0;
+export const HELD_CLASS = 1;
+export const HELD_SITE = 2;
+export const HELD_FIELDS = 3;
+export const C_FIXED = C_HELD + HELD_MAX * HELD_FIELDS;
+
+export const enum CpuState {
+  Starting = 0,
+  Running = 1,
+  Idle = 2,
+  Parked = 3,
+  Done = 4,
+}
+export const enum WaitKind {
+  None = 0,
+  Spin = 1,
+  FlushAck = 2,
+  RwsemRead = 3,
+  RwsemWrite = 4,
+  PageLock = 5,
+}
+export const TLBSTATE_OK = 1;
+export const TLBSTATE_LAZY = 2;
+
+// ---- TLB entries (inside the per-CPU area) ----
+export const TLB_TAG = 0; // VPN, -1 invalid
+export const TLB_PFN = 1;
+export const TLB_PERM = 2; // TLBP_* bits
+export const TLB_LRU = 3; // last-use stamp
+export const TLB_FIELDS = 4;
+export const TLBP_W = 1; // effective R/W
+export const TLBP_U = 2; // effective U/S
+export const TLBP_D = 4; // D bit of the final entry at fill time
+
+// ---- mm_struct ----
+export const MM_CR3 = 0; // PFN of the PML4
+export const MM_SEM = 1; // rw-semaphore: 3 words (count, waiters, writers waiting)
+export const MM_PT_LOCK = 4; // page_table_lock: 2 words
+export const MM_CPU_MASK = 6; // cpu_vm_mask
+export const MM_USERS = 7;
+export const MM_RSS = 8;
+export const MM_STRIDE = 10;
+
+// ---- vm_area_struct ----
+export const VMA_FLAGS = 0; // VM_* bits; 0 = free slot
+export const VMA_START = 1; // first VPN
+export const VMA_END = 2; // VPN past the end
+export const VMA_PGOFF = 3; // file page of VMA_START
+export const VMA_FILE = 4; // file id, -1 anonymous
+export const VMA_PROT = 5; // vm_page_prot: PTE flag bits (low half)
+export const VMA_LINKED = 6; // on the file's i_mmap list (changed under i_mmap_lock)
+export const VMA_STRIDE = 8;
+
+// ---- address_space (per file) ----
+export const F_IMMAP_LOCK = 0; // 2 words
+export const F_PRIVATE_LOCK = 2; // 2 words
+export const F_TREE_LOCK = 4; // 2 words
+export const F_NRPAGES = 6;
+export const F_NRDIRTY = 7;
+export const F_ACCOUNT_DIRTY = 8;
+export const F_HOOK_PROT = 9;
+export const F_PAGES = 10; // size in pages
+export const F_BASE = 11; // first slot of this file in page-cache / tag / disk arrays
+export const F_STRIDE = 12;
+
+export const LOCKDEP_MAX_CLASSES = 16;
+
+export class Layout {
+  readonly frames: number;
+  readonly cpus: number;
+  readonly procs: number;
+  readonly buffersPerPage: number;
+  readonly l1Sets: number;
+  readonly l1Ways: number;
+  readonly l2Sets: number;
+  readonly l2Ways: number;
+  readonly vmasPerMm: number;
+  readonly nfiles: number;
+  readonly filePagesTotal: number;
+
+  readonly pageBase: number;
+  readonly bhBase: number;
+  readonly cpuBase: number;
+  readonly cpuStride: number;
+  /** Offset of the L1 TLB inside a per-CPU area; the L2 follows it. */
+  readonly tlbL1Off: number;
+  readonly tlbL2Off: number;
+  readonly mmBase: number;
+  readonly vmaBase: number;
+  readonly fileBase: number;
+  readonly pcacheBase: number;
+  readonly tagBase: number;
+  readonly lockdepBase: number;
+  readonly metaWords: number;
+
+  constructor(c: MachineConfig) {
+    this.frames = c.memoryBytes / PAGE_SIZE;
+    this.cpus = c.cpus;
+    this.procs = c.procs;
+    this.buffersPerPage = PAGE_SIZE / c.blockSize;
+    this.l1Sets = c.tlb.l1.sets;
+    this.l1Ways = c.tlb.l1.ways;
+    this.l2Sets = c.tlb.l2?.sets ?? 0;
+    this.l2Ways = c.tlb.l2?.ways ?? 0;
+    this.vmasPerMm = c.vmasPerMm;
+    this.nfiles = c.files.length;
+    this.filePagesTotal = c.files.reduce((s, f) => s + f.pages, 0);
+
+    let o = G_FIELDS;
+    this.pageBase = o;
+    o += this.frames * PAGE_STRIDE;
+    this.bhBase = o;
+    o += this.frames * this.buffersPerPage;
+    this.tlbL1Off = C_FIXED;
+    this.tlbL2Off = this.tlbL1Off + this.l1Sets * this.l1Ways * TLB_FIELDS;
+    this.cpuStride = this.tlbL2Off + this.l2Sets * this.l2Ways * TLB_FIELDS;
+    this.cpuBase = o;
+    o += this.cpus * this.cpuStride;
+    this.mmBase = o;
+    o += this.procs * MM_STRIDE;
+    this.vmaBase = o;
+    o += this.procs * this.vmasPerMm * VMA_STRIDE;
+    this.fileBase = o;
+    o += this.nfiles * F_STRIDE;
+    this.pcacheBase = o;
+    o += this.filePagesTotal;
+    this.tagBase = o;
+    o += this.filePagesTotal;
+    this.lockdepBase = o;
+    o += LOCKDEP_MAX_CLASSES * LOCKDEP_MAX_CLASSES;
+    this.metaWords = o;
+  }
+
+  page(pfn: number): number {
+    return this.pageBase + pfn * PAGE_STRIDE;
+  }
+  bh(pfn: number, i: number): number {
+    return this.bhBase + pfn * this.buffersPerPage + i;
+  }
+  cpu(id: number): number {
+    return this.cpuBase + id * this.cpuStride;
+  }
+  mm(id: number): number {
+    return this.mmBase + id * MM_STRIDE;
+  }
+  vma(mm: number, slot: number): number {
+    return this.vmaBase + (mm * this.vmasPerMm + slot) * VMA_STRIDE;
+  }
+  file(id: number): number {
+    return this.fileBase + id * F_STRIDE;
+  }
+  /** Bytes of all shared buffers together: what the machine would allocate. */
+  totalBytes(): number {
+    return this.frames * PAGE_SIZE + this.metaWords * 4 + 2 * this.filePagesTotal * WORDS_PER_PAGE * 4;
+  }
+}

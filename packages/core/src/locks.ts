@@ -1,0 +1,231 @@
+/**
+ * Locks in shared memory, built on Atomics and correct under real workers: spinlocks (2 words: owner
+ * CPU + 1, sleepers), the rw-semaphore behind mmap_sem (3 words: count, sleepers, writers waiting) and
+ * the page lock (PG_locked in the page's flags). A waiter spins with interrupts serviced (when
+ * enabled), then after a bounded spin sleeps on the lock word with Atomics.wait, so that more
+ * simulated CPUs than host cores does not collapse throughput. Every acquisition goes through the
+ * lock validator (lockdep.ts) and pushes a record on the CPU's held-lock stack in shared memory.
+ */
+import { type Cpu, MachineStop } from './hw/cpu.js';
+import * as L from './layout.js';
+import { lockdepAcquire } from './lockdep.js';
+import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
+import { CTR } from './machine.js';
+
+const SPINS_BEFORE_SLEEP = 64;
+const SLEEP_MS = 1;
+
+function validate(cpu: Cpu, cls: LockClass, site: number): void {
+  if (!cpu.config.kernel.lockdep) return;
+  const report = lockdepAcquire(cpu, cls, site);
+  if (report) cpu.violation('lockdep', report, { class: LOCK_CLASS_NAMES[cls], site: SITE_NAMES[site] });
+}
+
+function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+  const b = cpu.base;
+  const d = cpu.meta[b + L.C_HELD_DEPTH]!;
+  if (d >= L.HELD_MAX) throw new Error(`cpu${cpu.id}: more than ${L.HELD_MAX} locks held`);
+  const h = b + L.C_HELD + d * L.HELD_FIELDS;
+  cpu.meta[h + L.HELD_LOCK] = idx;
+  cpu.meta[h + L.HELD_CLASS] = cls;
+  cpu.meta[h + L.HELD_SITE] = site;
+  Atomics.store(cpu.meta, b + L.C_HELD_DEPTH, d + 1);
+}
+
+function popHeld(cpu: Cpu, idx: number): void {
+  const b = cpu.base;
+  const meta = cpu.meta;
+  const d = meta[b + L.C_HELD_DEPTH]!;
+  for (let i = d - 1; i >= 0; i--) {
+    const h = b + L.C_HELD + i * L.HELD_FIELDS;
+    if (meta[h + L.HELD_LOCK] === idx) {
+      for (let j = i; j < d - 1; j++) {
+        const to = b + L.C_HELD + j * L.HELD_FIELDS;
+        meta[to] = meta[to + L.HELD_FIELDS]!;
+        meta[to + 1] = meta[to + L.HELD_FIELDS + 1]!;
+        meta[to + 2] = meta[to + L.HELD_FIELDS + 2]!;
+      }
+      Atomics.store(meta, b + L.C_HELD_DEPTH, d - 1);
+      return;
+    }
+  }
+  throw new Error(`cpu${cpu.id}: releasing lock@${idx} which it does not hold`);
+}
+
+/** Does this CPU hold the lock at meta index `idx`? */
+export function holds(cpu: Cpu, idx: number): boolean {
+  const b = cpu.base;
+  const d = cpu.meta[b + L.C_HELD_DEPTH]!;
+  for (let i = 0; i < d; i++) if (cpu.meta[b + L.C_HELD + i * L.HELD_FIELDS + L.HELD_LOCK] === idx) return true;
+  return false;
+}
+
+/** Precondition assertion, as the kernel's lockdep_assert_held: the caller must hold `idx`. */
+export function assertHeld(cpu: Cpu, idx: number, what: string): void {
+  if (!holds(cpu, idx)) throw new Error(`cpu${cpu.id}: ${what} must be held here`);
+}
+
+/** Blocks until `cond()` holds, servicing interrupts, then sleeping on meta[idx]; watchdog-checked. */
+function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolean, sleepersIdx: number): void {
+  const meta = cpu.meta;
+  cpu.beginWait(kind, idx);
+  cpu.ctr[CTR.lockContended]!++;
+  let spins = 0;
+  for (;;) {
+    cpu.pollInterrupts();
+    if (tryTake()) break;
+    spins++;
+    if ((spins & 15) === 0) {
+      cpu.checkStop();
+      cpu.checkWatchdog();
+    }
+    if (spins > SPINS_BEFORE_SLEEP) {
+      const v = Atomics.load(meta, idx);
+      Atomics.add(meta, sleepersIdx, 1);
+      if (!tryTake()) cpu.sleepOn(idx, v, SLEEP_MS);
+      else {
+        Atomics.sub(meta, sleepersIdx, 1);
+        break;
+      }
+      Atomics.sub(meta, sleepersIdx, 1);
+    }
+  }
+  cpu.endWait();
+}
+
+// ------------------------------------------------------------------ spinlocks
+
+/** spin_lock: returns with the lock held. `idx` is the lock's first word in meta. */
+export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+  cpu.preempt();
+  validate(cpu, cls, site);
+  const meta = cpu.meta;
+  const me = cpu.id + 1;
+  if (Atomics.compareExchange(meta, idx, 0, me) !== 0) {
+    if (Atomics.load(meta, idx) === me) {
+      cpu.violation('deadlock', `recursive locking: cpu${cpu.id} takes ${LOCK_CLASS_NAMES[cls]} (lock@${idx}) again at ${SITE_NAMES[site]}`);
+    }
+    waitLoop(cpu, idx, L.WaitKind.Spin, () => Atomics.compareExchange(meta, idx, 0, me) === 0, idx + 1);
+  }
+  cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+  pushHeld(cpu, idx, cls, site);
+}
+
+export function spinTrylock(cpu: Cpu, idx: number, cls: LockClass, site: number): boolean {
+  cpu.preempt();
+  if (Atomics.compareExchange(cpu.meta, idx, 0, cpu.id + 1) !== 0) return false;
+  pushHeld(cpu, idx, cls, site);
+  return true;
+}
+
+/** spin_unlock. */
+export function spinUnlock(cpu: Cpu, idx: number): void {
+  popHeld(cpu, idx);
+  const meta = cpu.meta;
+  if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
+  Atomics.store(meta, idx, 0);
+  if (Atomics.load(meta, idx + 1) > 0) Atomics.notify(meta, idx, 1);
+}
+
+/** spin_lock_irqsave: interrupts off, then the lock; returns the saved flags. */
+export function spinLockIrqsave(cpu: Cpu, idx: number, cls: LockClass, site: number): number {
+  const flags = cpu.irqSave();
+  spinLock(cpu, idx, cls, site);
+  return flags;
+}
+
+export function spinUnlockIrqrestore(cpu: Cpu, idx: number, flags: number): void {
+  spinUnlock(cpu, idx);
+  cpu.irqRestore(flags);
+}
+
+// ------------------------------------------------------------------ rw-semaphore (mmap_sem)
+
+const SEM_COUNT = 0;
+const SEM_SLEEPERS = 1;
+const SEM_WRITERS = 2;
+
+/** down_read: shared; new readers wait while a writer waits, so writers are not starved. */
+export function downRead(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+  cpu.preempt();
+  validate(cpu, cls, site);
+  const meta = cpu.meta;
+  const take = () => {
+    const c = Atomics.load(meta, idx + SEM_COUNT);
+    return c >= 0 && Atomics.load(meta, idx + SEM_WRITERS) === 0 && Atomics.compareExchange(meta, idx + SEM_COUNT, c, c + 1) === c;
+  };
+  if (!take()) waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemRead, take, idx + SEM_SLEEPERS);
+  pushHeld(cpu, idx, cls, site);
+}
+
+export function upRead(cpu: Cpu, idx: number): void {
+  popHeld(cpu, idx);
+  const meta = cpu.meta;
+  Atomics.sub(meta, idx + SEM_COUNT, 1);
+  if (Atomics.load(meta, idx + SEM_SLEEPERS) > 0) Atomics.notify(meta, idx + SEM_COUNT);
+}
+
+/** down_write: exclusive. */
+export function downWrite(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+  cpu.preempt();
+  validate(cpu, cls, site);
+  const meta = cpu.meta;
+  const take = () => Atomics.compareExchange(meta, idx + SEM_COUNT, 0, -1) === 0;
+  if (!take()) {
+    Atomics.add(meta, idx + SEM_WRITERS, 1);
+    try {
+      waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemWrite, take, idx + SEM_SLEEPERS);
+    } finally {
+      Atomics.sub(meta, idx + SEM_WRITERS, 1);
+    }
+  }
+  pushHeld(cpu, idx, cls, site);
+}
+
+export function upWrite(cpu: Cpu, idx: number): void {
+  popHeld(cpu, idx);
+  const meta = cpu.meta;
+  Atomics.store(meta, idx + SEM_COUNT, 0);
+  if (Atomics.load(meta, idx + SEM_SLEEPERS) > 0) Atomics.notify(meta, idx + SEM_COUNT);
+}
+
+// ------------------------------------------------------------------ page lock (PG_locked)
+
+/** lock_page: sleeps until PG_locked is ours. */
+export function lockPage(cpu: Cpu, pfn: number, site: number): void {
+  cpu.preempt();
+  validate(cpu, LockClass.PageLock, site);
+  const meta = cpu.meta;
+  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const take = () => (Atomics.or(meta, f, L.PG_locked) & L.PG_locked) === 0;
+  if (!take()) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.lay.page(pfn) + L.PG_WAITERS);
+  pushHeld(cpu, f, LockClass.PageLock, site);
+}
+
+/** TestSetPageLocked: takes the page lock only if it is free. */
+export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
+  cpu.preempt();
+  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  if (Atomics.or(cpu.meta, f, L.PG_locked) & L.PG_locked) return false;
+  pushHeld(cpu, f, LockClass.PageLock, site);
+  return true;
+}
+
+/** Records a page lock set atomically elsewhere (add_to_page_cache locks the new page under tree_lock). */
+export function adoptPageLock(cpu: Cpu, pfn: number, site: number): void {
+  validate(cpu, LockClass.PageLock, site);
+  pushHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, LockClass.PageLock, site);
+}
+
+export function unlockPage(cpu: Cpu, pfn: number): void {
+  const meta = cpu.meta;
+  const p = cpu.lay.page(pfn);
+  popHeld(cpu, p + L.PG_FLAGS);
+  Atomics.and(meta, p + L.PG_FLAGS, ~L.PG_locked);
+  if (Atomics.load(meta, p + L.PG_WAITERS) > 0) Atomics.notify(meta, p + L.PG_FLAGS);
+}
+
+export const pageLocked = (meta: Int32Array, lay: L.Layout, pfn: number): boolean =>
+  (Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_locked) !== 0;
+
+export { MachineStop };

@@ -1,0 +1,160 @@
+/**
+ * The machine's shared memory: allocation (main thread) and attachment (any thread), with the
+ * boot-time initialisation of the free list, the processes' page-table roots and the files.
+ */
+import { type MachineConfig, validateConfig, WORDS_PER_PAGE } from './config.js';
+import * as L from './layout.js';
+
+export interface MachineBuffers {
+  readonly physmem: SharedArrayBuffer;
+  readonly meta: SharedArrayBuffer;
+  readonly disk: SharedArrayBuffer;
+  readonly shadow: SharedArrayBuffer;
+  readonly stats: SharedArrayBuffer;
+}
+
+/** Per-CPU counters in the stats buffer (Float64, written only by their CPU). */
+export const CTR = {
+  accesses: 0,
+  loads: 1,
+  stores: 2,
+  tlbHits: 3,
+  tlbL2Hits: 4,
+  tlbMisses: 5,
+  faultsNotPresent: 6,
+  faultsWriteNotify: 7,
+  faultsOther: 8,
+  ipisSent: 9,
+  ipisReceived: 10,
+  flushesPage: 11,
+  flushesRange: 12,
+  flushesFull: 13,
+  flushesElided: 14,
+  shootdownsMkclean: 15,
+  shootdownsMunmap: 16,
+  shootdownsMprotect: 17,
+  shootdownsFault: 18,
+  shootdownsReclaim: 19,
+  cycles: 20,
+  pagesCleaned: 21,
+  pagesWritten: 22,
+  bufferWrites: 23,
+  evicted: 24,
+  refaults: 25,
+  pageReads: 26,
+  msyncs: 27,
+  mmaps: 28,
+  munmaps: 29,
+  mprotects: 30,
+  leaveMm: 31,
+  lockContended: 32,
+  ops: 33,
+  threadId: 34,
+  flusherRuns: 35,
+  journalRuns: 36,
+  reclaimRuns: 37,
+  checkpoints: 38,
+  cowFaults: 39,
+} as const;
+export type CounterName = keyof typeof CTR;
+export const CTR_COUNT = 48;
+
+export class Machine {
+  readonly layout: L.Layout;
+  readonly mem: Int32Array;
+  readonly meta: Int32Array;
+  readonly disk: Int32Array;
+  readonly shadow: Int32Array;
+  readonly stats: Float64Array;
+
+  private constructor(
+    readonly config: MachineConfig,
+    readonly buffers: MachineBuffers,
+  ) {
+    this.layout = new L.Layout(config);
+    this.mem = new Int32Array(buffers.physmem);
+    this.meta = new Int32Array(buffers.meta);
+    this.disk = new Int32Array(buffers.disk);
+    this.shadow = new Int32Array(buffers.shadow);
+    this.stats = new Float64Array(buffers.stats);
+  }
+
+  /** Validates the configuration, allocates every shared buffer and boots the machine. */
+  static create(config: MachineConfig): Machine {
+    validateConfig(config);
+    const lay = new L.Layout(config);
+    const diskWords = lay.filePagesTotal * WORDS_PER_PAGE;
+    const m = new Machine(config, {
+      physmem: new SharedArrayBuffer(lay.frames * 4096),
+      meta: new SharedArrayBuffer(lay.metaWords * 4),
+      disk: new SharedArrayBuffer(diskWords * 4),
+      shadow: new SharedArrayBuffer(diskWords * 4),
+      stats: new SharedArrayBuffer(config.cpus * CTR_COUNT * 8),
+    });
+    m.boot();
+    return m;
+  }
+
+  /** Views over buffers created elsewhere (a CPU worker, a checker). */
+  static attach(config: MachineConfig, buffers: MachineBuffers): Machine {
+    return new Machine(config, buffers);
+  }
+
+  private boot(): void {
+    const { meta, layout: lay, config } = this;
+    // Frame 0 stays reserved (a zero PFN is never handed out, as on x86 where it is firmware's).
+    meta[lay.page(0) + L.PG_KIND] = L.FrameKind.Reserved;
+    let head = -1;
+    for (let f = lay.frames - 1; f >= 1; f--) {
+      meta[lay.page(f) + L.PG_NEXT] = head;
+      head = f;
+    }
+    meta[L.G_FREE_HEAD] = head;
+    meta[L.G_NR_FREE] = lay.frames - 1;
+    for (let c = 0; c < lay.cpus; c++) {
+      const b = lay.cpu(c);
+      meta[b + L.C_IRQ] = 1;
+      meta[b + L.C_SLEEP_ADDR] = -1;
+      meta[b + L.C_ACTIVE_MM] = -1;
+      meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
+      const entries = lay.l1Sets * lay.l1Ways + lay.l2Sets * lay.l2Ways;
+      for (let e = 0; e < entries; e++) meta[b + lay.tlbL1Off + e * L.TLB_FIELDS + L.TLB_TAG] = -1;
+    }
+    for (let p = 0; p < lay.procs; p++) {
+      const pml4 = this.bootAllocFrame(L.FrameKind.PageTable);
+      meta[lay.mm(p) + L.MM_CR3] = pml4;
+      meta[lay.mm(p) + L.MM_USERS] = 1;
+    }
+    let base = 0;
+    config.files.forEach((f, i) => {
+      const b = lay.file(i);
+      meta[b + L.F_ACCOUNT_DIRTY] = f.accountDirty ? 1 : 0;
+      meta[b + L.F_HOOK_PROT] = f.mmapHookChangesProt ? 1 : 0;
+      meta[b + L.F_PAGES] = f.pages;
+      meta[b + L.F_BASE] = base;
+      base += f.pages;
+    });
+    meta[L.G_RUNNING] = config.cpus;
+  }
+
+  private bootAllocFrame(kind: L.FrameKind): number {
+    const { meta, layout: lay } = this;
+    const f = meta[L.G_FREE_HEAD]!;
+    meta[L.G_FREE_HEAD] = meta[lay.page(f) + L.PG_NEXT]!;
+    meta[L.G_NR_FREE]!--;
+    meta[lay.page(f) + L.PG_KIND] = kind;
+    meta[lay.page(f) + L.PG_COUNT] = 1;
+    return f;
+  }
+
+  counter(cpu: number, name: CounterName): number {
+    return this.stats[cpu * CTR_COUNT + CTR[name]]!;
+  }
+
+  /** Sum of one counter over all CPUs. */
+  total(name: CounterName): number {
+    let s = 0;
+    for (let c = 0; c < this.config.cpus; c++) s += this.counter(c, name);
+    return s;
+  }
+}

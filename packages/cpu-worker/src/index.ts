@@ -1,0 +1,17 @@
+/**
+ * @smpsim/cpu-worker — one simulated CPU per worker thread: the parent-side handle, the control-plane
+ * protocol, the CPU API workloads run against, and the built-in workloads.
+ */
+export { CpuWorker } from './handle.js';
+export type { CpuSetup, CpuRunResult, CpuWorkerApi, TlbEntryView } from './protocol.js';
+export { CpuApi, type MmapOptions } from './api.js';
+export { runCpu } from './runner.js';
+export {
+  type Workload,
+  type WorkloadOptions,
+  isWorkload,
+  loadWorkload,
+  resolveWorkload,
+  BUILTIN_WORKLOADS,
+  WorkloadError,
+} from './workload.js';

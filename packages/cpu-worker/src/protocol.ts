@@ -1,0 +1,49 @@
+/**
+ * The control plane between the harness and a CPU worker (typed, over comlink). Set-up, the run
+ * itself, and inspection between phases travel as messages; the machine's state never does — it is
+ * in the SharedArrayBuffers both sides attach to.
+ */
+import type { MachineBuffers, MachineConfig, Violation } from '@smpsim/core';
+
+export interface CpuSetup {
+  readonly config: MachineConfig;
+  readonly buffers: MachineBuffers;
+  readonly cpu: number;
+  /** The process (mm) this CPU's task belongs to. */
+  readonly proc: number;
+  readonly workloadUrl: string;
+  readonly ops: number;
+  /** Host time (Date.now()) at which the workload stops; 0 for none. */
+  readonly deadline: number;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  /** Stop-the-world invariant checks every this many simulated cycles of CPU 0 (0: only at the end). */
+  readonly checkEvery: number;
+  /** Run the kernel threads (flusher, journal, reclaim) this CPU hosts. */
+  readonly daemons: boolean;
+}
+
+export interface CpuRunResult {
+  readonly cpu: number;
+  readonly threadId: number;
+  readonly violations: Violation[];
+  /** What the workload's run() returned. */
+  readonly result: unknown;
+  /** Host milliseconds the workload ran. */
+  readonly runMs: number;
+}
+
+export interface TlbEntryView {
+  readonly level: 1 | 2;
+  readonly vpn: number;
+  readonly pfn: number;
+  readonly writable: boolean;
+  readonly dirty: boolean;
+}
+
+/** What a CPU worker exposes. */
+export interface CpuWorkerApi {
+  setup(s: CpuSetup): Promise<{ threadId: number }>;
+  run(): Promise<CpuRunResult>;
+  /** This CPU's TLB contents, read by its own thread. */
+  tlb(): Promise<TlbEntryView[]>;
+}

@@ -1,0 +1,1 @@
+import { test } from 'uvu'; test('x', () => {}); test.run();

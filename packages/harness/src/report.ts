@@ -1,0 +1,31 @@
+/** Human-readable run summaries. */
+import type { RunSummary } from './run.js';
+
+const fmt = (n: number) => (n >= 1e9 ? (n / 1e9).toFixed(2) + 'G' : n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : String(Math.round(n)));
+
+export function formatSummary(s: RunSummary): string {
+  const st = s.stats;
+  const c = s.config;
+  const secs = Math.max(st.workloadMs, 1) / 1000;
+  const lines = [
+    `smpsim: ${c.workload} on ${c.cpus} CPU(s) in ${c.procs} process(es), kernel ${c.kernel}${c.bugs.length ? ' with ' + c.bugs.join(', ') : ''}, seed ${s.seed}`,
+    `  host: ${c.hostCores} core(s)${c.cpus > c.hostCores ? ` (simulated CPUs outnumber them ${(c.cpus / c.hostCores).toFixed(1)}:1)` : ''}, ${(st.hostWallMs / 1000).toFixed(2)} s wall`,
+    `  ops ${fmt(st.ops)}, accesses ${fmt(st.accesses)} (${fmt(st.accesses / secs / c.cpus)}/s per CPU), ${fmt(st.simCycles)} simulated cycles`,
+    `  TLB: ${fmt(st.tlb.hits)} hits, ${fmt(st.tlb.l2Hits)} L2 hits, ${fmt(st.tlb.misses)} misses (TLB ${c.tlb})`,
+    `  faults: ${fmt(st.faults.notPresent)} not-present, ${fmt(st.faults.writeNotify)} write-notify, ${fmt(st.faults.cow)} cow, ${fmt(st.faults.other)} other`,
+    `  shootdowns: ${fmt(st.shootdowns.ipisSent)} IPIs; flushes ${fmt(st.shootdowns.flushesPage)} page, ${fmt(st.shootdowns.flushesRange)} range, ${fmt(st.shootdowns.flushesFull)} full, ${fmt(st.shootdowns.flushesElided)} local-only; by cause: mkclean ${fmt(st.shootdowns.byCause.mkclean)}, munmap ${fmt(st.shootdowns.byCause.munmap)}, mprotect ${fmt(st.shootdowns.byCause.mprotect)}, fault ${fmt(st.shootdowns.byCause.fault)}, reclaim ${fmt(st.shootdowns.byCause.reclaim)}`,
+    `  writeback: ${fmt(st.writeback.pagesCleaned)} pages cleaned, ${fmt(st.writeback.pagesWritten)} written, ${fmt(st.writeback.bufferWrites)} buffer writes; reclaim: ${fmt(st.reclaim.evicted)} evicted, ${fmt(st.reclaim.refaults)} refaults`,
+  ];
+  if (s.ok) lines.push('  result: ok, no violation');
+  else {
+    lines.push(`  result: ${s.violations.length} violation(s)`);
+    for (const v of s.violations) {
+      lines.push('');
+      lines.push(`VIOLATION ${v.kind}${v.cpu !== undefined ? ` (cpu${v.cpu})` : ''}:`);
+      lines.push(v.message.replace(/^/gm, '  '));
+    }
+    lines.push('');
+    lines.push(`reproduce: ${s.reproduce}`);
+  }
+  return lines.join('\n');
+}

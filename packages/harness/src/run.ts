@@ -1,0 +1,328 @@
+import { availableParallelism } from 'node:os';
+/**
+ * Machine assembly and one run: from options to a configuration, the shared memory, one CPU worker per
+ * simulated CPU, the run, the end-of-run oracles, and the summary object `--json` prints.
+ */
+import {
+  BUG_IDS,
+  type BugId,
+  checkBackingStore,
+  ConfigError,
+  CTR,
+  DEFAULT_DAEMONS,
+  defaultConfig,
+  type DaemonConfig,
+  KERNEL_PRESETS,
+  type KernelPreset,
+  layout as L,
+  Machine,
+  type MachineConfig,
+  StopReason,
+  type Violation,
+} from '@smpsim/core';
+import { CpuWorker, loadWorkload, resolveWorkload, type CpuRunResult } from '@smpsim/cpu-worker';
+import { UsageError } from './parse.js';
+
+export interface RunOptions {
+  cpus: number;
+  procs: number;
+  workload: string;
+  /** Operations per CPU; 0 with a duration: run until the duration has passed. */
+  ops: number;
+  durationMs: number;
+  seed: number;
+  memoryBytes: number;
+  tlb: MachineConfig['tlb'];
+  params: Record<string, string | number | boolean>;
+  bugs: BugId[];
+  kernel: KernelPreset;
+  lockdep: boolean;
+  watchdogMs: number;
+  perturb: number;
+  checkEvery: number;
+  daemons: boolean;
+  daemonConfig: Partial<DaemonConfig>;
+  flushCeiling: number;
+  /** Directory relative paths (workload modules) are resolved against. */
+  cwd: string;
+}
+
+export const DEFAULT_RUN: RunOptions = {
+  cpus: 4,
+  procs: 1,
+  workload: 'dirty-share',
+  ops: 0,
+  durationMs: 3000,
+  seed: 1,
+  memoryBytes: 64 * 1024 * 1024,
+  tlb: { l1: { sets: 16, ways: 4 }, l2: { sets: 128, ways: 12 } },
+  params: {},
+  bugs: [],
+  kernel: 'linux-2.6.20',
+  lockdep: true,
+  watchdogMs: 5000,
+  perturb: 0,
+  checkEvery: 0,
+  daemons: true,
+  daemonConfig: {},
+  flushCeiling: 33,
+  cwd: process.cwd(),
+};
+
+export interface RunSummary {
+  ok: boolean;
+  seed: number;
+  reproduce: string;
+  violations: Violation[];
+  config: {
+    cpus: number;
+    procs: number;
+    workload: string;
+    ops: number;
+    durationMs: number;
+    memoryBytes: number;
+    tlb: string;
+    kernel: string;
+    bugs: string[];
+    hostCores: number;
+  };
+  stats: {
+    perCpu: Array<{ cpu: number; threadId: number; accesses: number; ops: number; cycles: number; runMs: number }>;
+    accesses: number;
+    ops: number;
+    tlb: { hits: number; l2Hits: number; misses: number };
+    faults: { notPresent: number; writeNotify: number; other: number; cow: number };
+    shootdowns: {
+      ipisSent: number;
+      ipisReceived: number;
+      flushesPage: number;
+      flushesRange: number;
+      flushesFull: number;
+      flushesElided: number;
+      leaveMm: number;
+      byCause: { mkclean: number; munmap: number; mprotect: number; fault: number; reclaim: number };
+    };
+    writeback: { pagesCleaned: number; pagesWritten: number; bufferWrites: number; pageReads: number; flusherRuns: number; journalRuns: number };
+    reclaim: { evicted: number; refaults: number; runs: number };
+    syscalls: { mmap: number; munmap: number; mprotect: number; msync: number };
+    checkpoints: number;
+    lockContended: number;
+    simCycles: number;
+    hostWallMs: number;
+    workloadMs: number;
+  };
+  results: unknown[];
+}
+
+/** Builds the machine configuration for a run (throws ConfigError / UsageError on bad input). */
+export function buildConfig(o: RunOptions, files: MachineConfig['files']): MachineConfig {
+  for (const b of o.bugs) if (!BUG_IDS.includes(b)) throw new UsageError(`unknown bug '${b}' (see: smpsim bugs)`);
+  const preset = KERNEL_PRESETS[o.kernel];
+  if (!preset) throw new UsageError(`unknown kernel '${o.kernel}' (one of: ${Object.keys(KERNEL_PRESETS).join(', ')})`);
+  const bugs = [...new Set([...preset.bugs, ...o.bugs])];
+  return defaultConfig({
+    cpus: o.cpus,
+    procs: o.procs,
+    memoryBytes: o.memoryBytes,
+    files,
+    tlb: o.tlb,
+    seed: o.seed,
+    kernel: { writeNotify: preset.writeNotify, bugs, flushCeiling: o.flushCeiling, lockdep: o.lockdep },
+    watchdogMs: o.watchdogMs,
+    perturb: o.perturb,
+    daemons: { ...DEFAULT_DAEMONS, ...o.daemonConfig },
+  });
+}
+
+/** The command line that repeats a run. */
+export function reproduceCommand(o: RunOptions): string {
+  const a = ['npx smpsim run', `--cpus ${o.cpus}`];
+  if (o.procs !== 1) a.push(`--procs ${o.procs}`);
+  a.push(`--workload ${o.workload}`);
+  if (o.ops) a.push(`--ops ${o.ops}`);
+  else a.push(`--duration ${o.durationMs}ms`);
+  a.push(`--seed ${o.seed}`);
+  if (o.memoryBytes !== DEFAULT_RUN.memoryBytes) a.push(`--memory ${o.memoryBytes}`);
+  const t = (g: { sets: number; ways: number }) => `${g.sets}x${g.ways}`;
+  if (JSON.stringify(o.tlb) !== JSON.stringify(DEFAULT_RUN.tlb)) a.push(`--tlb ${t(o.tlb.l1)}${o.tlb.l2 ? ',' + t(o.tlb.l2) : ''}`);
+  if (o.kernel !== DEFAULT_RUN.kernel) a.push(`--kernel ${o.kernel}`);
+  for (const b of o.bugs) a.push(`--bug ${b}`);
+  if (!o.lockdep) a.push('--lockdep off');
+  if (o.watchdogMs !== DEFAULT_RUN.watchdogMs) a.push(`--watchdog ${o.watchdogMs}ms`);
+  if (o.perturb) a.push(`--perturb ${o.perturb}`);
+  if (o.checkEvery) a.push(`--check-every ${o.checkEvery}`);
+  if (!o.daemons) a.push('--no-daemons');
+  if (o.flushCeiling !== DEFAULT_RUN.flushCeiling) a.push(`--flush-ceiling ${o.flushCeiling}`);
+  for (const [k, v] of Object.entries(o.params)) a.push(`--param ${k}=${v}`);
+  return a.join(' ');
+}
+
+/** Worker threads kept between runs, so short runs pay no thread start-up. */
+export class CpuWorkerPool {
+  private idle: CpuWorker[] = [];
+
+  acquire(n: number): CpuWorker[] {
+    const out: CpuWorker[] = [];
+    while (out.length < n) {
+      const w = this.idle.pop();
+      if (!w) out.push(CpuWorker.spawn());
+      else if (w.alive) out.push(w);
+    }
+    return out;
+  }
+
+  release(ws: CpuWorker[]): void {
+    for (const w of ws) if (w.alive) this.idle.push(w);
+  }
+
+  async close(): Promise<void> {
+    const ws = this.idle;
+    this.idle = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+function hostCores(): number {
+  return availableParallelism();
+}
+
+/**
+ * Runs one machine. Resolves with the summary; a violation is in `violations` (ok: false). Throws
+ * UsageError, ConfigError or WorkloadError for bad input, before any worker starts.
+ */
+export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerPool): Promise<RunSummary> {
+  const o: RunOptions = { ...DEFAULT_RUN, ...partial, params: { ...(partial.params ?? {}) } };
+  if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
+  const url = await resolveWorkload(o.workload, o.cwd);
+  const workload = await loadWorkload(url);
+  let files: MachineConfig['files'];
+  try {
+    files = workload.files({ cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params });
+  } catch (e) {
+    throw new ConfigError(`workload ${workload.name}: files(): ${(e as Error).message}`);
+  }
+  const config = buildConfig(o, files);
+  const m = Machine.create(config);
+  const own = !pool;
+  const p = pool ?? new CpuWorkerPool();
+  const workers = p.acquire(o.cpus);
+  const t0 = Date.now();
+  const violations: Violation[] = [];
+  let results: CpuRunResult[] = [];
+  let broken = false;
+  try {
+    const deadline = o.ops ? 0 : Date.now() + o.durationMs;
+    await Promise.all(
+      workers.map((w, cpu) =>
+        w.setup({
+          config,
+          buffers: m.buffers,
+          cpu,
+          proc: cpu % o.procs,
+          workloadUrl: url,
+          ops: o.ops,
+          deadline,
+          params: o.params,
+          checkEvery: o.checkEvery,
+          daemons: o.daemons,
+        }),
+      ),
+    );
+    const limitMs = (o.ops ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the run did not finish within ${Math.round(limitMs / 1000)} s of host time`)), limitMs);
+    });
+    try {
+      results = await Promise.race([Promise.all(workers.map((w) => w.run())), timeout]);
+    } catch (e) {
+      broken = true;
+      Atomics.store(m.meta, L.G_STOP, StopReason.Abort);
+      violations.push({ kind: 'hang', message: (e as Error).message });
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (e) {
+    broken = true;
+    throw e;
+  } finally {
+    if (broken) await Promise.all(workers.map((w) => w.terminate()));
+    else p.release(workers);
+    if (own) await p.close();
+  }
+  const hostWallMs = Date.now() - t0;
+  for (const r of results) violations.push(...r.violations);
+  if (violations.length === 0 && workload.oracle === 'owned-words' && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) {
+    for (const f of checkBackingStore(m)) violations.push({ kind: f.kind, message: f.message, details: f.details });
+  }
+  return summarize(o, m, workload.name, results, violations, hostWallMs);
+}
+
+function summarize(o: RunOptions, m: Machine, workloadName: string, results: CpuRunResult[], violations: Violation[], hostWallMs: number): RunSummary {
+  const t = (n: keyof typeof CTR) => m.total(n);
+  const tlbs = (g: { sets: number; ways: number }) => `${g.sets}x${g.ways}`;
+  return {
+    ok: violations.length === 0,
+    seed: o.seed,
+    reproduce: reproduceCommand(o),
+    violations,
+    config: {
+      cpus: o.cpus,
+      procs: o.procs,
+      workload: workloadName,
+      ops: o.ops,
+      durationMs: o.ops ? 0 : o.durationMs,
+      memoryBytes: o.memoryBytes,
+      tlb: `${tlbs(m.config.tlb.l1)}${m.config.tlb.l2 ? ',' + tlbs(m.config.tlb.l2) : ''}`,
+      kernel: o.kernel,
+      bugs: [...m.config.kernel.bugs],
+      hostCores: hostCores(),
+    },
+    stats: {
+      perCpu: Array.from({ length: o.cpus }, (_, c) => ({
+        cpu: c,
+        threadId: m.counter(c, 'threadId'),
+        accesses: m.counter(c, 'accesses'),
+        ops: m.counter(c, 'ops'),
+        cycles: m.counter(c, 'cycles'),
+        runMs: results.find((r) => r.cpu === c)?.runMs ?? 0,
+      })),
+      accesses: t('accesses'),
+      ops: t('ops'),
+      tlb: { hits: t('tlbHits'), l2Hits: t('tlbL2Hits'), misses: t('tlbMisses') },
+      faults: { notPresent: t('faultsNotPresent'), writeNotify: t('faultsWriteNotify'), other: t('faultsOther'), cow: t('cowFaults') },
+      shootdowns: {
+        ipisSent: t('ipisSent'),
+        ipisReceived: t('ipisReceived'),
+        flushesPage: t('flushesPage'),
+        flushesRange: t('flushesRange'),
+        flushesFull: t('flushesFull'),
+        flushesElided: t('flushesElided'),
+        leaveMm: t('leaveMm'),
+        byCause: {
+          mkclean: t('shootdownsMkclean'),
+          munmap: t('shootdownsMunmap'),
+          mprotect: t('shootdownsMprotect'),
+          fault: t('shootdownsFault'),
+          reclaim: t('shootdownsReclaim'),
+        },
+      },
+      writeback: {
+        pagesCleaned: t('pagesCleaned'),
+        pagesWritten: t('pagesWritten'),
+        bufferWrites: t('bufferWrites'),
+        pageReads: t('pageReads'),
+        flusherRuns: t('flusherRuns'),
+        journalRuns: t('journalRuns'),
+      },
+      reclaim: { evicted: t('evicted'), refaults: t('refaults'), runs: t('reclaimRuns') },
+      syscalls: { mmap: t('mmaps'), munmap: t('munmaps'), mprotect: t('mprotects'), msync: t('msyncs') },
+      checkpoints: t('checkpoints'),
+      lockContended: t('lockContended'),
+      simCycles: Math.max(...Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'cycles'))),
+      hostWallMs,
+      workloadMs: Math.max(0, ...results.map((r) => r.runMs)),
+    },
+    results: results.map((r) => r.result),
+  };
+}
