@@ -1,1 +1,0 @@
-import { test } from 'uvu'; test('x', () => {}); test.run();
