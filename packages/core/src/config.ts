@@ -40,6 +40,8 @@ export interface KernelConfig {
   readonly flushCeiling: number;
   /** Lock validator on or off. */
   readonly lockdep: boolean;
+  /** Per-class lock statistics (/proc/lock_stat). */
+  readonly lockStat: boolean;
 }
 
 export interface CostModel {
@@ -69,6 +71,11 @@ export interface DaemonConfig {
   readonly reclaimBatch: number;
   /** Free frames below which allocation wakes direct reclaim. */
   readonly lowWatermark: number;
+  /**
+   * Buffer-head pressure (buffer_heads_over_limit): reclaim also strips the buffers of mapped pages
+   * as it moves them to the inactive list (2.6.20 refill_inactive_zone -> pagevec_strip).
+   */
+  readonly stripBuffers: boolean;
 }
 
 export interface MachineConfig {
@@ -119,6 +126,7 @@ export const DEFAULT_DAEMONS: DaemonConfig = {
   reclaimPeriod: 500_000,
   reclaimBatch: 16,
   lowWatermark: 32,
+  stripBuffers: true,
 };
 
 export const DEFAULT_KERNEL: KernelConfig = {
@@ -126,6 +134,7 @@ export const DEFAULT_KERNEL: KernelConfig = {
   bugs: [],
   flushCeiling: 33,
   lockdep: true,
+  lockStat: false,
 };
 
 export function defaultConfig(overrides: Partial<MachineConfig> = {}): MachineConfig {
@@ -136,7 +145,7 @@ export function defaultConfig(overrides: Partial<MachineConfig> = {}): MachineCo
     files: [{ pages: 64, accountDirty: true, mmapHookChangesProt: false }],
     blockSize: 1024,
     tlb: { l1: { sets: 16, ways: 4 }, l2: { sets: 128, ways: 12 } },
-    vmasPerMm: 32,
+    vmasPerMm: 256,
     seed: 1,
     kernel: DEFAULT_KERNEL,
     costs: DEFAULT_COSTS,

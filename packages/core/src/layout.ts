@@ -36,6 +36,8 @@ export const G_RUNNING = 12; // CPUs still running their workload
 export const G_FLUSH_KICK = 13; // balance_dirty_pages asks the background flusher to run
 export const G_RECLAIM_REQ = 14; // pending drop_caches requests
 export const G_MAX_UNACCOUNTED = 15; // most pages seen dirty only in PTEs
+/** Four spare spinlocks (2 words each) for tests and experiments: G_TEST_LOCKS + 2 * i. */
+export const G_TEST_LOCKS = 16;
 export const G_FIELDS = 32;
 
 export const enum StopReason {

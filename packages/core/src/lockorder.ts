@@ -39,7 +39,7 @@ export const LOCK_CLASS_NAMES: readonly string[] = [
   '&mm->mmap_sem',
   'PG_locked',
   '&mapping->i_mmap_lock',
-  'ptlock_ptr(page)',
+  'pte lock (ptlock_ptr(page))',
   '&mapping->private_lock',
   '&mapping->tree_lock',
   '&mm->page_table_lock',

@@ -10,7 +10,7 @@ import { type Cpu, MachineStop } from './hw/cpu.js';
 import * as L from './layout.js';
 import { lockdepAcquire } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
-import { CTR } from './machine.js';
+import { CTR, LS, LS_FIELDS } from './machine.js';
 
 const SPINS_BEFORE_SLEEP = 64;
 const SLEEP_MS = 1;
@@ -24,6 +24,10 @@ function validate(cpu: Cpu, cls: LockClass, site: number): void {
 function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
   const b = cpu.base;
   const d = cpu.meta[b + L.C_HELD_DEPTH]!;
+  if (cpu.lockstat) {
+    cpu.holdStartNs[d] = performance.now() * 1e6;
+    cpu.holdStartCy[d] = cpu.ctr[CTR.cycles]!;
+  }
   if (d >= L.HELD_MAX) throw new Error(`cpu${cpu.id}: more than ${L.HELD_MAX} locks held`);
   const h = b + L.C_HELD + d * L.HELD_FIELDS;
   cpu.meta[h + L.HELD_LOCK] = idx;
@@ -39,17 +43,51 @@ function popHeld(cpu: Cpu, idx: number): void {
   for (let i = d - 1; i >= 0; i--) {
     const h = b + L.C_HELD + i * L.HELD_FIELDS;
     if (meta[h + L.HELD_LOCK] === idx) {
+      if (cpu.lockstat) recordHold(cpu, meta[h + L.HELD_CLASS]!, i);
       for (let j = i; j < d - 1; j++) {
         const to = b + L.C_HELD + j * L.HELD_FIELDS;
         meta[to] = meta[to + L.HELD_FIELDS]!;
         meta[to + 1] = meta[to + L.HELD_FIELDS + 1]!;
         meta[to + 2] = meta[to + L.HELD_FIELDS + 2]!;
+        cpu.holdStartNs[j] = cpu.holdStartNs[j + 1]!;
+        cpu.holdStartCy[j] = cpu.holdStartCy[j + 1]!;
       }
       Atomics.store(meta, b + L.C_HELD_DEPTH, d - 1);
       return;
     }
   }
   throw new Error(`cpu${cpu.id}: releasing lock@${idx} which it does not hold`);
+}
+
+// ---- lock statistics (/proc/lock_stat) ----
+
+function recordTimes(ls: Float64Array, o: number, count: number, minF: number, ns: number, cy: number): void {
+  // fields: min, max, total for ns at minF..minF+2, then the same for cycles
+  if (count === 1 || ns < ls[o + minF]!) ls[o + minF] = ns;
+  if (ns > ls[o + minF + 1]!) ls[o + minF + 1] = ns;
+  ls[o + minF + 2]! += ns;
+  if (count === 1 || cy < ls[o + minF + 3]!) ls[o + minF + 3] = cy;
+  if (cy > ls[o + minF + 4]!) ls[o + minF + 4] = cy;
+  ls[o + minF + 5]! += cy;
+}
+
+/** An acquisition of class `cls`; `waitStartNs` >= 0 if it had to wait (a contention). */
+function recordAcquire(cpu: Cpu, cls: number, waitStartNs: number, waitStartCy: number, bounced: boolean): void {
+  const ls = cpu.lockstat!;
+  const o = cls * LS_FIELDS;
+  ls[o + LS.acquisitions]!++;
+  if (bounced) ls[o + LS.acqBounces]!++;
+  if (waitStartNs >= 0) {
+    const n = ++ls[o + LS.contentions]!;
+    if (bounced) ls[o + LS.conBounces]!++;
+    recordTimes(ls, o, n, LS.waitMinNs, performance.now() * 1e6 - waitStartNs, cpu.ctr[CTR.cycles]! - waitStartCy);
+  }
+}
+
+function recordHold(cpu: Cpu, cls: number, i: number): void {
+  const ls = cpu.lockstat!;
+  const o = cls * LS_FIELDS;
+  recordTimes(ls, o, ls[o + LS.acquisitions]!, LS.holdMinNs, performance.now() * 1e6 - cpu.holdStartNs[i]!, cpu.ctr[CTR.cycles]! - cpu.holdStartCy[i]!);
 }
 
 /** Does this CPU hold the lock at meta index `idx`? */
@@ -75,6 +113,7 @@ function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolea
     cpu.pollInterrupts();
     if (tryTake()) break;
     spins++;
+    cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
     if ((spins & 15) === 0) {
       cpu.checkStop();
       cpu.checkWatchdog();
@@ -95,25 +134,47 @@ function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolea
 
 // ------------------------------------------------------------------ spinlocks
 
-/** spin_lock: returns with the lock held. `idx` is the lock's first word in meta. */
+/**
+ * spin_lock: returns with the lock held. `idx` is the lock's first word in meta: 0 never taken,
+ * cpu + 1 while held, -(cpu + 1) after that CPU released it (so lock-stat can count bounces).
+ */
 export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
   cpu.preempt();
   validate(cpu, cls, site);
   const meta = cpu.meta;
   const me = cpu.id + 1;
-  if (Atomics.compareExchange(meta, idx, 0, me) !== 0) {
-    if (Atomics.load(meta, idx) === me) {
+  let cur = Atomics.load(meta, idx);
+  let waitNs = -1;
+  let waitCy = 0;
+  if (cur > 0 || Atomics.compareExchange(meta, idx, cur, me) !== cur) {
+    if (cur === me) {
       cpu.violation('deadlock', `recursive locking: cpu${cpu.id} takes ${LOCK_CLASS_NAMES[cls]} (lock@${idx}) again at ${SITE_NAMES[site]}`);
     }
-    waitLoop(cpu, idx, L.WaitKind.Spin, () => Atomics.compareExchange(meta, idx, 0, me) === 0, idx + 1);
+    if (cpu.lockstat) {
+      waitNs = performance.now() * 1e6;
+      waitCy = cpu.ctr[CTR.cycles]!;
+    }
+    waitLoop(
+      cpu,
+      idx,
+      L.WaitKind.Spin,
+      () => {
+        cur = Atomics.load(meta, idx);
+        return cur <= 0 && Atomics.compareExchange(meta, idx, cur, me) === cur;
+      },
+      idx + 1,
+    );
   }
   cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+  if (cpu.lockstat) recordAcquire(cpu, cls, waitNs, waitCy, cur !== 0 && cur !== -me);
   pushHeld(cpu, idx, cls, site);
 }
 
 export function spinTrylock(cpu: Cpu, idx: number, cls: LockClass, site: number): boolean {
   cpu.preempt();
-  if (Atomics.compareExchange(cpu.meta, idx, 0, cpu.id + 1) !== 0) return false;
+  const cur = Atomics.load(cpu.meta, idx);
+  if (cur > 0 || Atomics.compareExchange(cpu.meta, idx, cur, cpu.id + 1) !== cur) return false;
+  if (cpu.lockstat) recordAcquire(cpu, cls, -1, 0, cur !== 0 && cur !== -(cpu.id + 1));
   pushHeld(cpu, idx, cls, site);
   return true;
 }
@@ -123,7 +184,7 @@ export function spinUnlock(cpu: Cpu, idx: number): void {
   popHeld(cpu, idx);
   const meta = cpu.meta;
   if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
-  Atomics.store(meta, idx, 0);
+  Atomics.store(meta, idx, -(cpu.id + 1));
   if (Atomics.load(meta, idx + 1) > 0) Atomics.notify(meta, idx, 1);
 }
 
@@ -137,6 +198,14 @@ export function spinLockIrqsave(cpu: Cpu, idx: number, cls: LockClass, site: num
 export function spinUnlockIrqrestore(cpu: Cpu, idx: number, flags: number): void {
   spinUnlock(cpu, idx);
   cpu.irqRestore(flags);
+}
+
+let statStartCy = 0;
+/** Start of a possible wait, for lock-stat (host ns; -1 when lock-stat is off). */
+function statStart(cpu: Cpu): number {
+  if (!cpu.lockstat) return -1;
+  statStartCy = cpu.ctr[CTR.cycles]!;
+  return performance.now() * 1e6;
 }
 
 // ------------------------------------------------------------------ rw-semaphore (mmap_sem)
@@ -154,7 +223,10 @@ export function downRead(cpu: Cpu, idx: number, cls: LockClass, site: number): v
     const c = Atomics.load(meta, idx + SEM_COUNT);
     return c >= 0 && Atomics.load(meta, idx + SEM_WRITERS) === 0 && Atomics.compareExchange(meta, idx + SEM_COUNT, c, c + 1) === c;
   };
-  if (!take()) waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemRead, take, idx + SEM_SLEEPERS);
+  const w = statStart(cpu);
+  const contended = !take();
+  if (contended) waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemRead, take, idx + SEM_SLEEPERS);
+  if (cpu.lockstat) recordAcquire(cpu, cls, contended ? w : -1, statStartCy, false);
   pushHeld(cpu, idx, cls, site);
 }
 
@@ -171,7 +243,9 @@ export function downWrite(cpu: Cpu, idx: number, cls: LockClass, site: number): 
   validate(cpu, cls, site);
   const meta = cpu.meta;
   const take = () => Atomics.compareExchange(meta, idx + SEM_COUNT, 0, -1) === 0;
-  if (!take()) {
+  const w = statStart(cpu);
+  const contended = !take();
+  if (contended) {
     Atomics.add(meta, idx + SEM_WRITERS, 1);
     try {
       waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemWrite, take, idx + SEM_SLEEPERS);
@@ -179,6 +253,7 @@ export function downWrite(cpu: Cpu, idx: number, cls: LockClass, site: number): 
       Atomics.sub(meta, idx + SEM_WRITERS, 1);
     }
   }
+  if (cpu.lockstat) recordAcquire(cpu, cls, contended ? w : -1, statStartCy, false);
   pushHeld(cpu, idx, cls, site);
 }
 
@@ -198,7 +273,10 @@ export function lockPage(cpu: Cpu, pfn: number, site: number): void {
   const meta = cpu.meta;
   const f = cpu.lay.page(pfn) + L.PG_FLAGS;
   const take = () => (Atomics.or(meta, f, L.PG_locked) & L.PG_locked) === 0;
-  if (!take()) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.lay.page(pfn) + L.PG_WAITERS);
+  const w = statStart(cpu);
+  const contended = !take();
+  if (contended) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.lay.page(pfn) + L.PG_WAITERS);
+  if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, contended ? w : -1, statStartCy, false);
   pushHeld(cpu, f, LockClass.PageLock, site);
 }
 
@@ -207,6 +285,7 @@ export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
   cpu.preempt();
   const f = cpu.lay.page(pfn) + L.PG_FLAGS;
   if (Atomics.or(cpu.meta, f, L.PG_locked) & L.PG_locked) return false;
+  if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
   pushHeld(cpu, f, LockClass.PageLock, site);
   return true;
 }
@@ -214,6 +293,7 @@ export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
 /** Records a page lock set atomically elsewhere (add_to_page_cache locks the new page under tree_lock). */
 export function adoptPageLock(cpu: Cpu, pfn: number, site: number): void {
   validate(cpu, LockClass.PageLock, site);
+  if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
   pushHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, LockClass.PageLock, site);
 }
 

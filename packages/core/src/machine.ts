@@ -4,6 +4,7 @@
  */
 import { type MachineConfig, validateConfig, WORDS_PER_PAGE } from './config.js';
 import * as L from './layout.js';
+import { LOCK_CLASS_COUNT, LOCK_CLASS_NAMES } from './lockorder.js';
 
 export interface MachineBuffers {
   readonly physmem: SharedArrayBuffer;
@@ -11,7 +12,29 @@ export interface MachineBuffers {
   readonly disk: SharedArrayBuffer;
   readonly shadow: SharedArrayBuffer;
   readonly stats: SharedArrayBuffer;
+  readonly lockstat: SharedArrayBuffer;
 }
+
+/** Lock statistics per CPU and class (Float64), after /proc/lock_stat; times in host ns and cycles. */
+export const LS = {
+  conBounces: 0,
+  contentions: 1,
+  waitMinNs: 2,
+  waitMaxNs: 3,
+  waitTotalNs: 4,
+  waitMinCy: 5,
+  waitMaxCy: 6,
+  waitTotalCy: 7,
+  acqBounces: 8,
+  acquisitions: 9,
+  holdMinNs: 10,
+  holdMaxNs: 11,
+  holdTotalNs: 12,
+  holdMinCy: 13,
+  holdMaxCy: 14,
+  holdTotalCy: 15,
+} as const;
+export const LS_FIELDS = 16;
 
 /** Per-CPU counters in the stats buffer (Float64, written only by their CPU). */
 export const CTR = {
@@ -66,6 +89,7 @@ export class Machine {
   readonly disk: Int32Array;
   readonly shadow: Int32Array;
   readonly stats: Float64Array;
+  readonly lockstat: Float64Array;
 
   private constructor(
     readonly config: MachineConfig,
@@ -77,6 +101,7 @@ export class Machine {
     this.disk = new Int32Array(buffers.disk);
     this.shadow = new Int32Array(buffers.shadow);
     this.stats = new Float64Array(buffers.stats);
+    this.lockstat = new Float64Array(buffers.lockstat);
   }
 
   /** Validates the configuration, allocates every shared buffer and boots the machine. */
@@ -90,6 +115,7 @@ export class Machine {
       disk: new SharedArrayBuffer(diskWords * 4),
       shadow: new SharedArrayBuffer(diskWords * 4),
       stats: new SharedArrayBuffer(config.cpus * CTR_COUNT * 8),
+      lockstat: new SharedArrayBuffer(config.cpus * LOCK_CLASS_COUNT * LS_FIELDS * 8),
     });
     m.boot();
     return m;
@@ -157,4 +183,57 @@ export class Machine {
     for (let c = 0; c < this.config.cpus; c++) s += this.counter(c, name);
     return s;
   }
+
+  /** Lock statistics per class, summed over CPUs (classes never acquired are left out). */
+  lockStats(): LockStatRow[] {
+    const rows: LockStatRow[] = [];
+    for (let k = 0; k < LOCK_CLASS_COUNT; k++) {
+      const sum = new Float64Array(LS_FIELDS);
+      sum[LS.waitMinNs] = sum[LS.waitMinCy] = sum[LS.holdMinNs] = sum[LS.holdMinCy] = Infinity;
+      for (let c = 0; c < this.config.cpus; c++) {
+        const b = (c * LOCK_CLASS_COUNT + k) * LS_FIELDS;
+        const ls = this.lockstat;
+        for (const f of [LS.conBounces, LS.contentions, LS.waitTotalNs, LS.waitTotalCy, LS.acqBounces, LS.acquisitions, LS.holdTotalNs, LS.holdTotalCy]) sum[f]! += ls[b + f]!;
+        for (const f of [LS.waitMaxNs, LS.waitMaxCy, LS.holdMaxNs, LS.holdMaxCy]) sum[f] = Math.max(sum[f]!, ls[b + f]!);
+        if (ls[b + LS.contentions]! > 0) for (const f of [LS.waitMinNs, LS.waitMinCy]) sum[f] = Math.min(sum[f]!, ls[b + f]!);
+        if (ls[b + LS.acquisitions]! > 0) for (const f of [LS.holdMinNs, LS.holdMinCy]) sum[f] = Math.min(sum[f]!, ls[b + f]!);
+      }
+      const acq = sum[LS.acquisitions]!;
+      if (acq === 0) continue;
+      const con = sum[LS.contentions]!;
+      const fin = (x: number) => (Number.isFinite(x) ? x : 0);
+      rows.push({
+        class: LOCK_CLASS_NAMES[k]!,
+        conBounces: sum[LS.conBounces]!,
+        contentions: con,
+        waitNs: { min: con ? fin(sum[LS.waitMinNs]!) : 0, max: sum[LS.waitMaxNs]!, total: sum[LS.waitTotalNs]!, avg: con ? sum[LS.waitTotalNs]! / con : 0 },
+        waitCycles: { min: con ? fin(sum[LS.waitMinCy]!) : 0, max: sum[LS.waitMaxCy]!, total: sum[LS.waitTotalCy]!, avg: con ? sum[LS.waitTotalCy]! / con : 0 },
+        acqBounces: sum[LS.acqBounces]!,
+        acquisitions: acq,
+        holdNs: { min: fin(sum[LS.holdMinNs]!), max: sum[LS.holdMaxNs]!, total: sum[LS.holdTotalNs]!, avg: sum[LS.holdTotalNs]! / acq },
+        holdCycles: { min: fin(sum[LS.holdMinCy]!), max: sum[LS.holdMaxCy]!, total: sum[LS.holdTotalCy]!, avg: sum[LS.holdTotalCy]! / acq },
+      });
+    }
+    return rows;
+  }
+}
+
+export interface LockTimes {
+  readonly min: number;
+  readonly max: number;
+  readonly total: number;
+  readonly avg: number;
+}
+
+/** One row of /proc/lock_stat. */
+export interface LockStatRow {
+  readonly class: string;
+  readonly conBounces: number;
+  readonly contentions: number;
+  readonly waitNs: LockTimes;
+  readonly waitCycles: LockTimes;
+  readonly acqBounces: number;
+  readonly acquisitions: number;
+  readonly holdNs: LockTimes;
+  readonly holdCycles: LockTimes;
 }

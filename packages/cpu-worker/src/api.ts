@@ -6,6 +6,7 @@ import {
   type Cpu,
   type Machine,
   layout as L,
+  MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   MS_ASYNC,
@@ -27,6 +28,8 @@ export interface MmapOptions {
   readonly shared?: boolean;
   /** What the file's driver mmap hook does (sets VM_PFNMAP or VM_INSERTPAGE). */
   readonly special?: SpecialMapping;
+  /** MAP_FIXED at this address. */
+  readonly fixed?: number;
 }
 
 export class CpuApi {
@@ -116,7 +119,8 @@ export class CpuApi {
   }
 
   mmap(file: number, pgoff: number, pages: number, o: MmapOptions = {}): number {
-    return sysMmap(this.c, file, pgoff, pages, PROT_READ | (o.write ? PROT_WRITE : 0), o.shared === false ? MAP_PRIVATE : MAP_SHARED, o.special);
+    const flags = (o.shared === false ? MAP_PRIVATE : MAP_SHARED) | (o.fixed ? MAP_FIXED : 0);
+    return sysMmap(this.c, file, pgoff, pages, PROT_READ | (o.write ? PROT_WRITE : 0), flags, o.special, o.fixed ?? 0);
   }
 
   munmap(addr: number, pages: number): void {

@@ -4,7 +4,7 @@
  * done it checks the structural invariants on the quiescent machine, runs the final sync, and stops
  * the machine. A violation anywhere stops every CPU at its next preemption point.
  */
-import { checkInvariants, type Cpu, CTR, finalSync, layout as L, MachineStop, StopReason, type Violation } from '@smpsim/core';
+import { checkMachine, type Cpu, CTR, finalSync, layout as L, MachineStop, StopReason, type Violation } from '@smpsim/core';
 import type { CpuApi } from './api.js';
 import type { Workload } from './workload.js';
 
@@ -66,11 +66,21 @@ function finish(cpu: Cpu): void {
   idle(cpu, () => stopping(cpu) || Atomics.load(meta, L.G_RUNNING) === 0);
   cpu.checkStop();
   if (stopping(cpu)) return;
-  const bad = checkInvariants(cpu.m);
+  const bad = check(cpu);
   if (bad.length) cpu.violation('invariant', bad.map((b) => b.message).join('\n'), { findings: bad, when: 'end' });
   finalSync(cpu);
   Atomics.store(meta, L.G_STOP, StopReason.Finished);
   cpu.wakeAll();
+}
+
+/** The structural invariants; also records the most pages seen dirty only in PTEs. */
+function check(cpu: Cpu) {
+  const r = checkMachine(cpu.m);
+  const g = L.G_MAX_UNACCOUNTED;
+  for (let cur = Atomics.load(cpu.meta, g); r.dirtyOnlyInPte > cur; cur = Atomics.load(cpu.meta, g)) {
+    if (Atomics.compareExchange(cpu.meta, g, cur, r.dirtyOnlyInPte) === cur) break;
+  }
+  return r.findings;
 }
 
 // ---- stop-the-world checkpoints ----
@@ -103,7 +113,7 @@ function installCheckpoints(cpu: Cpu, every: number): void {
       }
     }
     cpu.ctr[CTR.checkpoints]!++;
-    const bad = checkInvariants(cpu.m);
+    const bad = check(cpu);
     Atomics.store(meta, L.G_PARKED, 0);
     Atomics.add(meta, L.G_CHECKPOINT, 1); // odd -> even: released
     cpu.wakeAll();

@@ -59,6 +59,9 @@ export const BUILTIN_WORKLOADS: Readonly<Record<string, string>> = {
   'tlb-hit': './workloads/tlb-hit.js',
   'page-fault3': './workloads/page-fault3.js',
   'dirty-share': './workloads/dirty-share.js',
+  'write-notify': './workloads/write-notify.js',
+  'msync-region': './workloads/msync-region.js',
+  'shootdown': './workloads/shootdown.js',
 };
 
 export class WorkloadError extends Error {

@@ -6,8 +6,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { BUG_CATALOGUE, BUG_IDS, type BugId, ConfigError, type KernelPreset } from '@smpsim/core';
 import { WorkloadError } from '@smpsim/cpu-worker';
 import { benchCommand } from './bench.js';
+import { addConfigOption } from './config-file.js';
+import { mergeCommand } from './merge.js';
+import { stressCommand } from './stress.js';
 import { parseDuration, parseIntStrict, parseList, parseParam, parseSize, parseTlb, UsageError } from './parse.js';
-import { formatSummary } from './report.js';
+import { formatLockStat, formatSummary } from './report.js';
 import { DEFAULT_RUN, type RunOptions, runMachine } from './run.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -27,6 +30,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--bug <id>', 'restore a historical bug (repeatable; see smpsim bugs)', collect, [])
     .option('--kernel <preset>', 'linux-2.6.18 | linux-2.6.19 | linux-2.6.20', 'linux-2.6.20')
     .addOption(new Option('--lockdep <on|off>', 'lock validator').choices(['on', 'off']).default('on'))
+    .option('--lock-stat', 'per-class lock statistics, /proc/lock_stat style')
     .option('--watchdog <T>', 'lock-spin / flush-wait threshold of the watchdog', '5s')
     .option('--perturb <p>', 'probability of a random delay at a preemption point', '0')
     .option('--check-every <cycles>', 'stop-the-world invariant checks every N simulated cycles', '0')
@@ -49,6 +53,7 @@ interface RawRunFlags {
   bug: string[];
   kernel: string;
   lockdep: string;
+  lockStat?: boolean;
   watchdog: string;
   perturb: string;
   checkEvery: string;
@@ -76,6 +81,7 @@ export function runOptionsFrom(f: RawRunFlags): RunOptions {
     bugs: f.bug as BugId[],
     kernel: f.kernel as KernelPreset,
     lockdep: f.lockdep === 'on',
+    lockStat: f.lockStat === true,
     watchdogMs: parseDuration(f.watchdog, '--watchdog'),
     perturb,
     checkEvery: parseIntStrict(f.checkEvery, '--check-every', 0),
@@ -93,12 +99,17 @@ function program(): Command {
     .configureOutput({ writeErr: () => {} })
     .showHelpAfterError(false);
 
-  addRunOptions(p.command('run').description('run one simulated machine').exitOverride().configureOutput({ writeErr: () => {} })).action(async (flags) => {
+  const runCmd = addRunOptions(p.command('run').description('run one simulated machine').exitOverride().configureOutput({ writeErr: () => {} }));
+  addConfigOption(runCmd, 'run');
+  runCmd.action(async (flags) => {
     const o = runOptionsFrom(flags);
     if (o.procs > o.cpus) throw new UsageError(`--procs (${o.procs}) cannot exceed --cpus (${o.cpus})`);
     const s = await runMachine(o);
     if (flags.json) process.stdout.write(JSON.stringify(s) + '\n');
-    else process.stdout.write(formatSummary(s) + '\n');
+    else {
+      process.stdout.write(formatSummary(s) + '\n');
+      if (o.lockStat) process.stdout.write('\n' + formatLockStat(s.stats.locks) + '\n');
+    }
     process.exitCode = s.ok ? 0 : 1;
   });
 
@@ -119,6 +130,10 @@ function program(): Command {
     });
 
   benchCommand(p);
+  const benchCmd = p.commands.find((c) => c.name() === 'bench');
+  if (benchCmd) addConfigOption(benchCmd, 'bench');
+  stressCommand(p);
+  mergeCommand(p);
   return p;
 }
 

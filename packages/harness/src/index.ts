@@ -9,6 +9,10 @@
  */
 export { runMachine, buildConfig, reproduceCommand, CpuWorkerPool, DEFAULT_RUN, type RunOptions, type RunSummary } from './run.js';
 export { runBench, formatBench, type BenchResult, type BenchPoint } from './bench.js';
-export { formatSummary } from './report.js';
+export { formatSummary, formatLockStat } from './report.js';
 export { main } from './cli.js';
 export { UsageError } from './parse.js';
+export { runCampaign, parseShard, defaultJobs, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, type CampaignOptions } from './stress.js';
+export { mergeRecords } from './merge.js';
+export { readRecords, summarizeRecords, formatCampaign, type CampaignSummary, type RunRecord } from './records.js';
+export { loadConfigFile, parseConfigText, ConfigFileError, type ConfigCommand, type ConfigValues } from './config-file.js';

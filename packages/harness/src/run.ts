@@ -15,6 +15,7 @@ import {
   KERNEL_PRESETS,
   type KernelPreset,
   layout as L,
+  type LockStatRow,
   Machine,
   type MachineConfig,
   StopReason,
@@ -37,6 +38,8 @@ export interface RunOptions {
   bugs: BugId[];
   kernel: KernelPreset;
   lockdep: boolean;
+  /** Per-class lock statistics (stats.locks). */
+  lockStat: boolean;
   watchdogMs: number;
   perturb: number;
   checkEvery: number;
@@ -60,6 +63,7 @@ export const DEFAULT_RUN: RunOptions = {
   bugs: [],
   kernel: 'linux-2.6.20',
   lockdep: true,
+  lockStat: false,
   watchdogMs: 5000,
   perturb: 0,
   checkEvery: 0,
@@ -106,7 +110,11 @@ export interface RunSummary {
     reclaim: { evicted: number; refaults: number; runs: number };
     syscalls: { mmap: number; munmap: number; mprotect: number; msync: number };
     checkpoints: number;
+    /** Most write-notify pages seen (at checkpoints and the end) dirty only in PTE D bits. */
+    maxDirtyOnlyInPte: number;
     lockContended: number;
+    /** Per lock class, /proc/lock_stat columns (with --lock-stat; empty otherwise). */
+    locks: LockStatRow[];
     simCycles: number;
     hostWallMs: number;
     workloadMs: number;
@@ -127,7 +135,7 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
     files,
     tlb: o.tlb,
     seed: o.seed,
-    kernel: { writeNotify: preset.writeNotify, bugs, flushCeiling: o.flushCeiling, lockdep: o.lockdep },
+    kernel: { writeNotify: preset.writeNotify, bugs, flushCeiling: o.flushCeiling, lockdep: o.lockdep, lockStat: o.lockStat },
     watchdogMs: o.watchdogMs,
     perturb: o.perturb,
     daemons: { ...DEFAULT_DAEMONS, ...o.daemonConfig },
@@ -148,6 +156,7 @@ export function reproduceCommand(o: RunOptions): string {
   if (o.kernel !== DEFAULT_RUN.kernel) a.push(`--kernel ${o.kernel}`);
   for (const b of o.bugs) a.push(`--bug ${b}`);
   if (!o.lockdep) a.push('--lockdep off');
+  if (o.lockStat) a.push('--lock-stat');
   if (o.watchdogMs !== DEFAULT_RUN.watchdogMs) a.push(`--watchdog ${o.watchdogMs}ms`);
   if (o.perturb) a.push(`--perturb ${o.perturb}`);
   if (o.checkEvery) a.push(`--check-every ${o.checkEvery}`);
@@ -318,7 +327,9 @@ function summarize(o: RunOptions, m: Machine, workloadName: string, results: Cpu
       reclaim: { evicted: t('evicted'), refaults: t('refaults'), runs: t('reclaimRuns') },
       syscalls: { mmap: t('mmaps'), munmap: t('munmaps'), mprotect: t('mprotects'), msync: t('msyncs') },
       checkpoints: t('checkpoints'),
+      maxDirtyOnlyInPte: Atomics.load(m.meta, L.G_MAX_UNACCOUNTED),
       lockContended: t('lockContended'),
+      locks: m.config.kernel.lockStat ? m.lockStats() : [],
       simCycles: Math.max(...Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'cycles'))),
       hostWallMs,
       workloadMs: Math.max(0, ...results.map((r) => r.runMs)),

@@ -11,8 +11,10 @@
  */
 import { type MachineConfig, WORDS_PER_PAGE } from '../config.js';
 import * as L from '../layout.js';
-import { CTR, CTR_COUNT, type Machine } from '../machine.js';
+import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine.js';
+import { LOCK_CLASS_COUNT } from '../lockorder.js';
 import { Rng } from '../random.js';
+import { watchdogReport } from '../watchdog.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
 
 /** Thrown to unwind a CPU when the machine stops (violation, watchdog, abort). */
@@ -46,7 +48,8 @@ export interface KernelEntry {
 
 /** Accesses between two slow paths of the preemption point. */
 export const PREEMPT_INTERVAL = 256;
-const SPIN_BEFORE_SLEEP = 200;
+/** Polls of the acknowledgement mask before a flush initiator sleeps. */
+const FLUSH_SPINS = 256;
 const LRU_RENORM = 1 << 30;
 
 export class Cpu {
@@ -62,6 +65,8 @@ export class Cpu {
   readonly rng: Rng;
   kernel: KernelEntry | null = null;
 
+  /** find_vma's cache: the VMA slot found last (meta index, -1 none). */
+  vmaCache = -1;
   /** The mm of the task this CPU runs (-1: none yet). */
   mmId = -1;
   /** Countdown to the next slow path of the preemption point. */
@@ -75,6 +80,11 @@ export class Cpu {
   readonly userHooks: Array<(cpu: Cpu) => void> = [];
   /** Lockdep: chains (held-class mask × new class) already validated on this CPU. */
   readonly lockdepCache = new Set<number>();
+  /** Lock statistics: when each held lock was taken (parallel to the held-lock stack). */
+  readonly holdStartNs = new Float64Array(L.HELD_MAX);
+  readonly holdStartCy = new Float64Array(L.HELD_MAX);
+  /** This CPU's lock-statistics slice (classes x LS_FIELDS), or null when lock-stat is off. */
+  readonly lockstat: Float64Array | null;
   /** In single-thread tests: the other CPUs, serviced while this one waits (no real concurrency). */
   peers: Cpu[] | null = null;
 
@@ -89,6 +99,8 @@ export class Cpu {
   private tlbHits = 0;
   private inHook = false;
   private readonly perturb: number;
+  /** Accesses between slow paths: shorter when perturbation is on, so delays land inside kernel windows. */
+  private readonly interval: number;
 
   constructor(
     readonly m: Machine,
@@ -110,6 +122,8 @@ export class Cpu {
     this.l2Mask = lay.l2Sets - 1;
     this.l2SetStride = lay.l2Ways * L.TLB_FIELDS;
     this.perturb = m.config.perturb;
+    this.interval = this.perturb > 0 ? 16 : PREEMPT_INTERVAL;
+    this.lockstat = m.config.kernel.lockStat ? m.lockstat.subarray(id * LOCK_CLASS_COUNT * LS_FIELDS, (id + 1) * LOCK_CLASS_COUNT * LS_FIELDS) : null;
   }
 
   // ------------------------------------------------------------------ user-mode accesses
@@ -409,7 +423,7 @@ export class Cpu {
    * and in user mode the hooks (kernel threads, checkpoints, the host-time deadline).
    */
   preemptSlow(): void {
-    this.budget = PREEMPT_INTERVAL;
+    this.budget = this.interval;
     this.publishCounters();
     if (this.lru > LRU_RENORM) this.renormLru();
     if (Atomics.load(this.meta, L.G_STOP) > L.StopReason.Finished) throw new MachineStop('machine stopped');
@@ -500,6 +514,7 @@ export class Cpu {
       this.ctr[CTR.ipisReceived]!++;
       this.ctr[CTR.cycles]! += this.config.costs.ipiReceive;
       Atomics.and(meta, sb + L.C_FLUSH_ACK, ~this.bit);
+      if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
     }
   }
 
@@ -533,14 +548,20 @@ export class Cpu {
     if (Atomics.load(meta, b + L.C_FLUSH_ACK) === 0) return;
     this.beginWait(L.WaitKind.FlushAck, targets);
     let spins = 0;
-    while (Atomics.load(meta, b + L.C_FLUSH_ACK) !== 0) {
+    const ackIdx = b + L.C_FLUSH_ACK;
+    for (;;) {
+      const left = Atomics.load(meta, ackIdx);
+      if (left === 0) break;
       // Interrupts stay enabled while a flush waits (flush_tlb_others must not run with them off).
       this.serviceIpisIfEnabled();
       if (this.peers) for (const p of this.peers) p.serviceIpisIfEnabled();
-      if ((++spins & 1023) === 0) {
-        this.checkStop();
-        this.checkWatchdog();
-        if (spins > 8192) Atomics.wait(meta, b + L.C_FLUSH_ACK, Atomics.load(meta, b + L.C_FLUSH_ACK), 0.05);
+      if (++spins > FLUSH_SPINS) {
+        // Give the host core to the targets: sleep until an acknowledgement (or an IPI) wakes us.
+        if ((spins & 15) === 0) {
+          this.checkStop();
+          this.checkWatchdog();
+        }
+        this.sleepOn(ackIdx, left, 1);
       }
     }
     this.endWait();
@@ -624,13 +645,18 @@ export class Cpu {
     Atomics.store(this.meta, this.base + L.C_WAIT_KIND, L.WaitKind.None);
   }
 
-  /** Fires the watchdog if the current wait has lasted longer than the threshold. */
+  /**
+   * Fires the watchdog if the current wait has lasted longer than the threshold: the report lists
+   * every CPU's held locks and what it waits for, with the wait-for cycle when there is one, and the
+   * machine stops (violation `deadlock`).
+   */
   checkWatchdog(): void {
-    if (Date.now() - this.waitStart > this.config.watchdogMs) this.onWatchdog?.(this);
+    if (Date.now() - this.waitStart > this.config.watchdogMs) {
+      if (Atomics.load(this.meta, L.G_STOP) !== 0) this.checkStop();
+      const r = watchdogReport(this.m, this.id, Date.now() - this.waitStart);
+      this.violation('deadlock', r.text, { cycle: r.cycle, waits: r.waits });
+    }
   }
-
-  /** Set by the kernel: builds the deadlock report and stops the machine. */
-  onWatchdog: ((cpu: Cpu) => void) | null = null;
 
   // ------------------------------------------------------------------ violations
 

@@ -36,8 +36,8 @@ function syscall<T>(cpu: Cpu, fn: () => T): T {
   }
 }
 
-export const sysMmap = (cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, flags: number, special?: SpecialMapping) =>
-  syscall(cpu, () => doMmap(cpu, file, pgoff, pages, prot, flags, special));
+export const sysMmap = (cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, flags: number, special?: SpecialMapping, addr = 0) =>
+  syscall(cpu, () => doMmap(cpu, file, pgoff, pages, prot, flags, special, addr));
 export const sysMunmap = (cpu: Cpu, addr: number, pages: number) => syscall(cpu, () => doMunmap(cpu, addr, pages));
 export const sysMprotect = (cpu: Cpu, addr: number, pages: number, prot: number) => syscall(cpu, () => doMprotect(cpu, addr, pages, prot));
 export const sysMsync = (cpu: Cpu, addr: number, pages: number, flags: number) => syscall(cpu, () => doMsync(cpu, addr, pages, flags));

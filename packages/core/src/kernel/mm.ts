@@ -126,10 +126,16 @@ export interface VmaView {
 /** find_vma: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Caller holds mmap_sem. */
 export function findVma(cpu: Cpu, mm: number, vpn: number): number {
   const meta = cpu.meta;
+  // mm->mmap_cache: the VMA this CPU found last (checked again, since it may have changed).
+  const c = cpu.vmaCache;
+  if (c >= 0 && meta[c + L.VMA_FLAGS] !== 0 && vpn >= meta[c + L.VMA_START]! && vpn < meta[c + L.VMA_END]! && vmaMm(cpu.lay, c) === mm) return c;
   const n = cpu.lay.vmasPerMm;
   for (let s = 0; s < n; s++) {
     const v = cpu.lay.vma(mm, s);
-    if (meta[v + L.VMA_FLAGS] !== 0 && vpn >= meta[v + L.VMA_START]! && vpn < meta[v + L.VMA_END]!) return v;
+    if (meta[v + L.VMA_FLAGS] !== 0 && vpn >= meta[v + L.VMA_START]! && vpn < meta[v + L.VMA_END]!) {
+      cpu.vmaCache = v;
+      return v;
+    }
   }
   return -1;
 }

@@ -37,6 +37,8 @@ export const PROT_WRITE = 2;
 export const PROT_EXEC = 4;
 export const MAP_SHARED = 1;
 export const MAP_PRIVATE = 2;
+/** Place the mapping exactly at the given address, unmapping whatever was there. */
+export const MAP_FIXED = 0x10;
 export const MS_ASYNC = 1;
 export const MS_SYNC = 4;
 
@@ -106,12 +108,14 @@ function vmaLink(cpu: Cpu, v: number, flags: number, start: number, end: number,
  * (vma_wants_writenotify) gets vm_page_prot without the write bit, so the first write to every clean
  * page faults. Returns the start address.
  */
-export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, mapFlags: number, special: SpecialMapping = 'none'): number {
+export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, mapFlags: number, special: SpecialMapping = 'none', addr = 0): number {
   if (file < 0 || file >= cpu.lay.nfiles) throw new SyscallError('EBADF', `no file ${file}`);
   if (!Number.isInteger(pages) || pages <= 0) throw new SyscallError('EINVAL', `length of ${pages} pages`);
   if (pgoff < 0 || pgoff + pages > filePages(cpu, file)) throw new SyscallError('EINVAL', `pages ${pgoff}..${pgoff + pages} beyond the file's ${filePages(cpu, file)}`);
   if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'mappings without PROT_READ are not modelled');
-  const shared = mapFlags === MAP_SHARED;
+  const shared = (mapFlags & MAP_SHARED) !== 0;
+  const fixed = (mapFlags & MAP_FIXED) !== 0;
+  if (fixed && (addr % 4096 !== 0 || addr <= 0 || addr / 4096 + pages > TASK_SIZE_VPN)) throw new SyscallError('EINVAL', `MAP_FIXED at 0x${addr.toString(16)}`);
   const mm = cpu.mmId;
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.do_mmap_pgoff);
@@ -124,9 +128,14 @@ export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, pro
     // The file's mmap hook: some drivers change the protection (pgprot_noncached).
     if (cpu.meta[cpu.lay.file(file) + L.F_HOOK_PROT]) vmProt |= PTE_PCD | PTE_PWT;
     if (vmaWantsWritenotify(cpu, flags, vmProt, file)) vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC));
-    const start = getUnmappedArea(cpu, mm, pages);
+    let start: number;
+    if (fixed) {
+      start = addr / 4096;
+      unmapRangeLocked(cpu, mm, start, start + pages);
+    } else start = getUnmappedArea(cpu, mm, pages);
     const v = freeSlot(cpu, mm);
     vmaLink(cpu, v, flags, start, start + pages, pgoff, file, vmProt);
+    vmaMerge(cpu, mm, v);
     cpu.ctr[CTR.mmaps]!++;
     return start * 4096;
   } finally {
@@ -174,18 +183,57 @@ export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.do_munmap);
   try {
-    for (const v of isolateRange(cpu, mm, s, e)) {
-      zapPteRange(cpu, v, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
-      const il = iMmapLock(cpu, cpu.meta[v + L.VMA_FILE]!);
-      spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
-      Atomics.store(cpu.meta, v + L.VMA_LINKED, 0);
-      Atomics.store(cpu.meta, v + L.VMA_FLAGS, 0);
-      spinUnlock(cpu, il);
-    }
+    unmapRangeLocked(cpu, mm, s, e);
     cpu.ctr[CTR.munmaps]!++;
   } finally {
     upWrite(cpu, sem);
   }
+}
+
+/** The body of do_munmap over [s, e): zap, then unlink and free the VMAs. mmap_sem write-held. */
+function unmapRangeLocked(cpu: Cpu, mm: number, s: number, e: number): void {
+  for (const v of isolateRange(cpu, mm, s, e)) {
+    zapPteRange(cpu, v, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
+    unlinkVma(cpu, v);
+  }
+}
+
+function unlinkVma(cpu: Cpu, v: number): void {
+  const il = iMmapLock(cpu, cpu.meta[v + L.VMA_FILE]!);
+  spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
+  Atomics.store(cpu.meta, v + L.VMA_LINKED, 0);
+  Atomics.store(cpu.meta, v + L.VMA_FLAGS, 0);
+  spinUnlock(cpu, il);
+}
+
+/**
+ * vma_merge: joins `v` with an adjacent VMA of the same file, flags and protection whose file offset
+ * continues it, so that mprotect and munmap/remap cycles do not fragment the address space.
+ * mmap_sem write-held. Returns the surviving VMA.
+ */
+function vmaMerge(cpu: Cpu, mm: number, v: number): number {
+  const meta = cpu.meta;
+  for (let again = true; again; ) {
+    again = false;
+    for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
+      const o = cpu.lay.vma(mm, slot);
+      if (o === v || !meta[o + L.VMA_FLAGS]) continue;
+      if (meta[o + L.VMA_FLAGS] !== meta[v + L.VMA_FLAGS] || meta[o + L.VMA_PROT] !== meta[v + L.VMA_PROT] || meta[o + L.VMA_FILE] !== meta[v + L.VMA_FILE]) continue;
+      const [lo, hi] = meta[o + L.VMA_END] === meta[v + L.VMA_START] ? [o, v] : meta[v + L.VMA_END] === meta[o + L.VMA_START] ? [v, o] : [-1, -1];
+      if (lo < 0) continue;
+      if (meta[lo + L.VMA_PGOFF]! + (meta[lo + L.VMA_END]! - meta[lo + L.VMA_START]!) !== meta[hi + L.VMA_PGOFF]) continue;
+      const il = iMmapLock(cpu, meta[v + L.VMA_FILE]!);
+      spinLock(cpu, il, LockClass.IMmapLock, S.do_mmap_pgoff);
+      Atomics.store(meta, lo + L.VMA_END, meta[hi + L.VMA_END]!);
+      Atomics.store(meta, hi + L.VMA_LINKED, 0);
+      Atomics.store(meta, hi + L.VMA_FLAGS, 0);
+      spinUnlock(cpu, il);
+      v = lo;
+      again = true;
+      break;
+    }
+  }
+  return v;
 }
 
 /**
@@ -241,7 +289,8 @@ export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number):
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.mprotect_fixup);
   try {
-    for (const v of isolateRange(cpu, mm, s, e)) {
+    const vmas = isolateRange(cpu, mm, s, e);
+    for (const v of vmas) {
       const meta = cpu.meta;
       const newflags = (meta[v + L.VMA_FLAGS]! & ~(VM_READ | VM_WRITE | VM_EXEC)) | protToFlags(prot);
       let vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED));
@@ -258,6 +307,8 @@ export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number):
       changePteRange(cpu, mm, vs, ve, vmProt, dirtyAccountable);
       flushTlbRange(cpu, mm, vs, ve, FlushCause.Mprotect);
     }
+    // Merge only once every VMA of the range is fixed up: a merge frees slots still on the list.
+    for (const v of vmas) if (cpu.meta[v + L.VMA_FLAGS]) vmaMerge(cpu, mm, v);
     cpu.ctr[CTR.mprotects]!++;
   } finally {
     upWrite(cpu, sem);

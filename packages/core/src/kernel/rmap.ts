@@ -12,7 +12,7 @@ import * as L from '../layout.js';
 import { assertHeld, spinLock, spinUnlock } from '../locks.js';
 import { LockClass, S } from '../lockorder.js';
 import { CTR } from '../machine.js';
-import { pageMapped, pteLockOf, pteOffset, putPage, VM_SHARED, vmaMm } from './mm.js';
+import { pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
 import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './tlbflush.js';
 
@@ -108,7 +108,10 @@ export function pageMkclean(cpu: Cpu, pfn: number): boolean {
   let ret = 0;
   spinLock(cpu, il, LockClass.IMmapLock, S.page_mkclean);
   forEachVmaOfPage(cpu, file, index, (v, vpn) => {
-    if (cpu.meta[v + L.VMA_FLAGS]! & VM_SHARED) ret += pageMkcleanOne(cpu, pfn, v, vpn);
+    // VM_PFNMAP / VM_INSERTPAGE mappings hold driver frames in Linux, never this file's page-cache
+    // pages, so page_mkclean_file cannot reach them; here they map cache pages, so skip them.
+    const vf = cpu.meta[v + L.VMA_FLAGS]!;
+    if (vf & VM_SHARED && !(vf & (VM_PFNMAP | VM_INSERTPAGE))) ret += pageMkcleanOne(cpu, pfn, v, vpn);
   });
   spinUnlock(cpu, il);
   if (ret) cpu.ctr[CTR.pagesCleaned]!++;

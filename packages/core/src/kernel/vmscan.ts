@@ -25,15 +25,21 @@ function shrinkPage(cpu: Cpu, pfn: number, file: number): boolean {
   return removeFromPageCache(cpu, pfn);
 }
 
-/** One reclaim pass: tries to evict up to `batch` pages. Returns the number evicted. */
+/**
+ * One reclaim pass: a clock over the page cache (the inactive list, in file order) tries to evict up
+ * to `batch` pages. Returns the number evicted.
+ */
 export function reclaimPages(cpu: Cpu, batch: number): number {
   const meta = cpu.meta;
   const lay = cpu.lay;
+  const total = lay.filePagesTotal;
   let evicted = 0;
-  for (let tries = 0; tries < batch * 8 && evicted < batch; tries++) {
-    const pfn = (Atomics.add(meta, L.G_CLOCK_HAND, 1) >>> 0) % lay.frames;
+  for (let tries = 0; tries < Math.min(total, batch * 4) && evicted < batch; tries++) {
+    const slot = (Atomics.add(meta, L.G_CLOCK_HAND, 1) >>> 0) % total;
+    const v = Atomics.load(meta, lay.pcacheBase + slot);
+    if (v <= 0) continue;
+    const pfn = v - 1;
     const p = lay.page(pfn);
-    if (Atomics.load(meta, p + L.PG_KIND) !== L.FrameKind.PageCache) continue;
     if (!getPageUnlessZero(cpu, pfn)) continue;
     const file = Atomics.load(meta, p + L.PG_MAPPING) - 1;
     if (Atomics.load(meta, p + L.PG_KIND) !== L.FrameKind.PageCache || file < 0) {
@@ -44,7 +50,14 @@ export function reclaimPages(cpu: Cpu, batch: number): number {
       putPage(cpu, pfn);
       continue;
     }
-    const ok = Atomics.load(meta, p + L.PG_MAPPING) === file + 1 && shrinkPage(cpu, pfn, file);
+    let ok = false;
+    if (Atomics.load(meta, p + L.PG_MAPPING) === file + 1) {
+      if (cpu.config.daemons.stripBuffers && pageMapped(cpu, pfn) && cpu.rng.below(2) === 0) {
+        // refill_inactive_zone moving a mapped page to the inactive list under buffer-head pressure
+        // (buffer_heads_over_limit): pagevec_strip -> try_to_release_page, page still mapped.
+        if (pageFlags(cpu, pfn) & L.PG_private) tryToFreeBuffers(cpu, pfn, file);
+      } else ok = shrinkPage(cpu, pfn, file);
+    }
     unlockPage(cpu, pfn);
     putPage(cpu, pfn);
     if (ok) evicted++;

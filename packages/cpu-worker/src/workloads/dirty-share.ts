@@ -6,9 +6,11 @@
  * cycles of the CPU's own mapping, while the kernel threads (background flusher, journal commit,
  * reclaim) run concurrently.
  *
- * One op is one step of the mix. Params (per ten thousand, unless said): `files` (1), `pages` (64 per
+ * One op is one step of the mix. Params (per ten thousand, unless said): `files` (2), `pages` (256 per
  * file), `store` (6000), `load` (3900), `msync` (40), `remap` (20), `mprotect` (40; the rest of the
- * mix), `writenotify` (true: files account dirty pages).
+ * mix), `hot` (8000: ops that go to the hot eighth of the pages; the cold rest is written rarely,
+ * so a page the kernel wrongly cleaned is often evicted before a new write heals it), `writenotify`: `mixed` (default: even-numbered files account dirty pages and get write
+ * notification, odd ones do not, so dirty state lives in PTE D bits there), `true` or `false`.
  */
 import type { CpuApi } from '../api.js';
 import type { Workload } from '../workload.js';
@@ -20,16 +22,18 @@ interface Mix {
   load: number;
   msync: number;
   remap: number;
+  hot: number;
 }
 
 function mixOf(p: Readonly<Record<string, unknown>>): Mix {
   return {
-    files: Number(p.files ?? 1),
-    pages: Number(p.pages ?? 64),
+    files: Number(p.files ?? 2),
+    pages: Number(p.pages ?? 256),
     store: Number(p.store ?? 6000),
     load: Number(p.load ?? 3900),
     msync: Number(p.msync ?? 40),
     remap: Number(p.remap ?? 20),
+    hot: Number(p.hot ?? 8000),
   };
 }
 
@@ -39,8 +43,9 @@ const dirtyShare: Workload = {
   oracle: 'owned-words',
   files: (o) => {
     const m = mixOf(o.params);
-    const acct = o.params.writenotify !== false && o.params.writenotify !== 'false';
-    return Array.from({ length: m.files }, () => ({ pages: m.pages, accountDirty: acct, mmapHookChangesProt: false }));
+    const wn = String(o.params.writenotify ?? 'mixed');
+    if (!['mixed', 'true', 'false'].includes(wn)) throw new Error(`param writenotify must be mixed, true or false, got '${wn}'`);
+    return Array.from({ length: m.files }, (_, i) => ({ pages: m.pages, accountDirty: wn === 'true' || (wn === 'mixed' && i % 2 === 0), mmapHookChangesProt: false }));
   },
   run(api: CpuApi) {
     const m = mixOf(api.params);
@@ -48,46 +53,52 @@ const dirtyShare: Workload = {
     const me = api.cpu;
     const ownPerPage = Math.floor((1024 - me - 1) / cpus) + 1; // words k = me + cpus*j of each page
     const bases = new Float64Array(m.files);
-    const writable = new Uint8Array(m.files);
-    for (let f = 0; f < m.files; f++) {
-      bases[f] = api.mmap(f, 0, m.pages, { write: true, shared: true });
-      writable[f] = 1;
-    }
+    // Per file and page: is this CPU's mapping of it writable now (mprotect cycles)?
+    const writable = new Uint8Array(m.files * m.pages).fill(1);
+    for (let f = 0; f < m.files; f++) bases[f] = api.mmap(f, 0, m.pages, { write: true, shared: true });
     const cStore = m.store;
     const cLoad = cStore + m.load;
     const cMsync = cLoad + m.msync;
     const cRemap = cMsync + m.remap;
     const rng = api.rng;
-    let lost = 0;
+    const hotPages = Math.max(1, m.pages >> 3);
+    const window = Math.min(16, m.pages);
+    let sum = 0;
     while (api.running()) {
       const r = rng.below(10000);
       const f = m.files === 1 ? 0 : rng.below(m.files);
-      const page = rng.below(m.pages);
+      const page = rng.below(10000) < m.hot ? rng.below(hotPages) : rng.below(m.pages);
+      const base = bases[f]!;
       if (r < cLoad) {
-        if (r < cStore && writable[f]) {
+        if (r < cStore && writable[f * m.pages + page]) {
           const word = me + cpus * rng.below(ownPerPage);
           const idx = api.wordIndex(f, page, word);
-          api.ownStore(bases[f]! + page * 4096 + word * 4, idx, api.lastWritten(idx) + 1);
+          api.ownStore(base + page * 4096 + word * 4, idx, api.lastWritten(idx) + 1);
         } else if (rng.below(2) === 0) {
           const word = me + cpus * rng.below(ownPerPage);
-          api.ownLoad(bases[f]! + page * 4096 + word * 4, api.wordIndex(f, page, word), f, page, word);
+          api.ownLoad(base + page * 4096 + word * 4, api.wordIndex(f, page, word), f, page, word);
         } else {
-          lost = (lost + api.load(bases[f]! + page * 4096 + rng.below(1024) * 4)) | 0;
+          sum = (sum + api.load(base + page * 4096 + rng.below(1024) * 4)) | 0;
         }
-      } else if (r < cMsync) {
-        const n = 1 + rng.below(Math.min(8, m.pages - page));
-        api.msync(bases[f]! + page * 4096, n, true);
-      } else if (r < cRemap) {
-        api.munmap(bases[f]!, m.pages);
-        bases[f] = api.mmap(f, 0, m.pages, { write: true, shared: true });
-        writable[f] = 1;
       } else {
-        writable[f] ^= 1;
-        api.mprotect(bases[f]!, m.pages, writable[f] === 1);
+        // A window of pages of this CPU's own mapping of the file.
+        const n = 1 + rng.below(window);
+        const a = Math.min(page, m.pages - n);
+        if (r < cMsync) {
+          api.msync(base + a * 4096, n, true);
+        } else if (r < cRemap) {
+          api.munmap(base + a * 4096, n);
+          api.mmap(f, a, n, { write: true, shared: true, fixed: base + a * 4096 });
+          writable.fill(1, f * m.pages + a, f * m.pages + a + n);
+        } else {
+          const w = rng.below(2);
+          api.mprotect(base + a * 4096, n, w === 1);
+          writable.fill(w, f * m.pages + a, f * m.pages + a + n);
+        }
       }
       api.op();
     }
-    return { checksum: lost };
+    return { checksum: sum };
   },
 };
 export default dirtyShare;

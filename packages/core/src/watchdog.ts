@@ -1,0 +1,109 @@
+/**
+ * The watchdog's report: every CPU's held locks and what it waits for, read from shared memory, and
+ * the wait-for cycle among CPUs when there is one (a lock's holder, or the targets that have not
+ * acknowledged a flush).
+ */
+import * as L from './layout.js';
+import { heldLocksLines } from './lockdep.js';
+import { LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
+import type { Machine } from './machine.js';
+
+export interface CpuWait {
+  readonly cpu: number;
+  readonly kind: string;
+  readonly what: string;
+  /** CPUs this one waits for. */
+  readonly on: number[];
+}
+
+const KIND_NAMES: Record<number, string> = {
+  [L.WaitKind.Spin]: 'spinning on',
+  [L.WaitKind.FlushAck]: 'waiting for flush acknowledgements from',
+  [L.WaitKind.RwsemRead]: 'down_read on',
+  [L.WaitKind.RwsemWrite]: 'down_write on',
+  [L.WaitKind.PageLock]: 'lock_page on',
+};
+
+/** The CPUs holding the lock at meta index `idx` (from their held-lock stacks), and its class. */
+function holdersOf(m: Machine, idx: number): { cpus: number[]; cls: string } {
+  const lay = m.layout;
+  const cpus: number[] = [];
+  let cls = `lock@${idx}`;
+  for (let c = 0; c < lay.cpus; c++) {
+    const b = lay.cpu(c);
+    const d = Math.min(Atomics.load(m.meta, b + L.C_HELD_DEPTH), L.HELD_MAX);
+    for (let i = 0; i < d; i++) {
+      const h = b + L.C_HELD + i * L.HELD_FIELDS;
+      if (m.meta[h + L.HELD_LOCK] === idx) {
+        cpus.push(c);
+        cls = `${LOCK_CLASS_NAMES[m.meta[h + L.HELD_CLASS]!]} (lock@${idx}, taken at ${SITE_NAMES[m.meta[h + L.HELD_SITE]!]})`;
+      }
+    }
+  }
+  return { cpus, cls };
+}
+
+export function cpuWaits(m: Machine): CpuWait[] {
+  const lay = m.layout;
+  const out: CpuWait[] = [];
+  for (let c = 0; c < lay.cpus; c++) {
+    const b = lay.cpu(c);
+    const kind = Atomics.load(m.meta, b + L.C_WAIT_KIND);
+    if (kind === L.WaitKind.None) continue;
+    const obj = m.meta[b + L.C_WAIT_OBJ]!;
+    if (kind === L.WaitKind.FlushAck) {
+      const left = Atomics.load(m.meta, b + L.C_FLUSH_ACK);
+      const on: number[] = [];
+      for (let t = 0; t < lay.cpus; t++) if (left & (1 << t)) on.push(t);
+      out.push({ cpu: c, kind: KIND_NAMES[kind]!, what: on.map((t) => `cpu${t}`).join(', ') || '(none left)', on });
+    } else {
+      const { cpus, cls } = holdersOf(m, obj);
+      out.push({ cpu: c, kind: KIND_NAMES[kind] ?? 'waiting on', what: cls, on: cpus.filter((x) => x !== c) });
+    }
+  }
+  return out;
+}
+
+/** A cycle in the wait-for graph, as a list of CPUs, or null. */
+export function waitCycle(waits: CpuWait[]): number[] | null {
+  const edges = new Map(waits.map((w) => [w.cpu, w.on]));
+  const state = new Map<number, number>();
+  const stack: number[] = [];
+  const dfs = (c: number): number[] | null => {
+    state.set(c, 1);
+    stack.push(c);
+    for (const n of edges.get(c) ?? []) {
+      if (state.get(n) === 1) return stack.slice(stack.indexOf(n));
+      if (!state.has(n)) {
+        const r = dfs(n);
+        if (r) return r;
+      }
+    }
+    stack.pop();
+    state.set(c, 2);
+    return null;
+  };
+  for (const w of waits) if (!state.has(w.cpu)) {
+    const r = dfs(w.cpu);
+    if (r) return r;
+  }
+  return null;
+}
+
+export function watchdogReport(m: Machine, firing: number, waitedMs: number): { text: string; cycle: number[] | null; waits: CpuWait[] } {
+  const waits = cpuWaits(m);
+  const cycle = waitCycle(waits);
+  const lines = [
+    `watchdog: cpu${firing} has waited ${waitedMs} ms (threshold ${m.config.watchdogMs} ms)`,
+    cycle ? `wait-for cycle: ${[...cycle, cycle[0]!].map((c) => `cpu${c}`).join(' -> ')}` : 'no wait-for cycle among the CPUs',
+    '',
+  ];
+  for (let c = 0; c < m.layout.cpus; c++) {
+    const w = waits.find((x) => x.cpu === c);
+    const irq = m.meta[m.layout.cpu(c) + L.C_IRQ] ? 'irqs on' : 'irqs OFF';
+    lines.push(`cpu${c} (${irq}): ${w ? `${w.kind} ${w.what}` : 'not waiting'}`);
+    const held = heldLocksLines(m.meta, m.layout, c);
+    lines.push(held.length ? `  holds:\n${held.map((h) => '   ' + h).join('\n')}` : '  holds no lock');
+  }
+  return { text: lines.join('\n'), cycle, waits };
+}

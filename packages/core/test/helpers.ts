@@ -1,0 +1,115 @@
+/**
+ * Shared helpers of the core unit tests: small machines and read-only views of shared memory
+ * (page-table entries, struct page, buffers, TLB levels, the page cache), as a checker would read them.
+ */
+import { type Cpu, layout as L, type Machine, type MachineConfig, pte as P, WORDS_PER_PAGE } from '@smpsim/core';
+import { testMachine, type TestMachine } from '@smpsim/core/testing';
+
+/** A small test machine (4 MiB of memory unless told otherwise), all CPUs in this thread. */
+export function small(overrides: Partial<MachineConfig> = {}): TestMachine {
+  return testMachine({ memoryBytes: 4 * 1024 * 1024, ...overrides });
+}
+
+export const vpnOf = (addr: number): number => Math.floor(addr / 4096);
+
+/** Word indices in physical memory of the four entries (PML4, PDPT, PD, PT) translating `vpn`; -1 past a hole. */
+export function walkPath(m: Machine, mm: number, vpn: number): number[] {
+  const out: number[] = [];
+  let table = Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3);
+  for (let level = 4; level >= 1; level--) {
+    const idx = table * WORDS_PER_PAGE + P.tableIndex(vpn, level) * 2;
+    out.push(idx);
+    const e = Atomics.load(m.mem, idx);
+    if (!(e & P.PTE_P)) {
+      while (out.length < 4) out.push(-1);
+      return out;
+    }
+    table = e >>> 12;
+  }
+  return out;
+}
+
+/** Word index of the leaf PTE (low half) of `addr` in `mm`. Throws if a level is missing. */
+export function pteIndex(m: Machine, mm: number, addr: number): number {
+  const p = walkPath(m, mm, vpnOf(addr));
+  if (p[3]! < 0) throw new Error(`no page table for 0x${addr.toString(16)} in mm ${mm}`);
+  return p[3]!;
+}
+
+/** The leaf PTE (low half) of `addr` in `mm`, 0 if none. */
+export function pteOf(m: Machine, mm: number, addr: number): number {
+  const p = walkPath(m, mm, vpnOf(addr));
+  return p[3]! < 0 ? 0 : Atomics.load(m.mem, p[3]!);
+}
+
+export const pageField = (m: Machine, pfn: number, field: number): number => Atomics.load(m.meta, m.layout.page(pfn) + field);
+export const pageFlags = (m: Machine, pfn: number): number => pageField(m, pfn, L.PG_FLAGS);
+export const isDirty = (m: Machine, pfn: number): boolean => (pageFlags(m, pfn) & L.PG_dirty) !== 0;
+
+/** Buffer-head states of a frame. */
+export function buffers(m: Machine, pfn: number): number[] {
+  return Array.from({ length: m.layout.buffersPerPage }, (_, i) => Atomics.load(m.meta, m.layout.bh(pfn, i)));
+}
+export const dirtyBuffers = (m: Machine, pfn: number): number => buffers(m, pfn).filter((b) => b & L.BH_Dirty).length;
+
+/** The page-cache slot of (file, index): frame + 1, 0 never cached, -1 evicted. */
+export function cacheSlot(m: Machine, file: number, index: number): number {
+  return Atomics.load(m.meta, m.layout.pcacheBase + m.meta[m.layout.file(file) + L.F_BASE]! + index);
+}
+/** The cached frame of (file, index), or -1. */
+export const cachedPfn = (m: Machine, file: number, index: number): number => {
+  const s = cacheSlot(m, file, index);
+  return s > 0 ? s - 1 : -1;
+};
+export function dirtyTag(m: Machine, file: number, index: number): number {
+  return Atomics.load(m.meta, m.layout.tagBase + m.meta[m.layout.file(file) + L.F_BASE]! + index);
+}
+
+/** First word of file page `index` in the disk / shadow arrays. */
+export const diskWord = (m: Machine, file: number, index: number): number => (m.meta[m.layout.file(file) + L.F_BASE]! + index) * WORDS_PER_PAGE;
+
+/** Word `w` of physical frame `pfn`. */
+export const memWord = (m: Machine, pfn: number, w: number): number => m.mem[pfn * WORDS_PER_PAGE + w]!;
+
+/** One TLB level of one CPU, read from shared memory: the entry for `vpn` or null. */
+export function tlbLevel(m: Machine, cpu: number, level: 1 | 2, vpn: number): { pfn: number; perm: number } | null {
+  const lay = m.layout;
+  const [off, sets, ways] = level === 1 ? [lay.tlbL1Off, lay.l1Sets, lay.l1Ways] : [lay.tlbL2Off, lay.l2Sets, lay.l2Ways];
+  if (sets === 0) return null;
+  const s = lay.cpu(cpu) + off + (vpn & (sets - 1)) * ways * L.TLB_FIELDS;
+  for (let e = s; e < s + ways * L.TLB_FIELDS; e += L.TLB_FIELDS) {
+    if (m.meta[e + L.TLB_TAG] === vpn) return { pfn: m.meta[e + L.TLB_PFN]!, perm: m.meta[e + L.TLB_PERM]! };
+  }
+  return null;
+}
+
+/** Every valid TLB entry of a CPU (both levels). */
+export function tlbEntries(m: Machine, cpu: number): number {
+  const lay = m.layout;
+  const n = lay.l1Sets * lay.l1Ways + lay.l2Sets * lay.l2Ways;
+  let k = 0;
+  for (let e = 0; e < n; e++) if (m.meta[lay.cpu(cpu) + lay.tlbL1Off + e * L.TLB_FIELDS + L.TLB_TAG] !== -1) k++;
+  return k;
+}
+
+/**
+ * Records the error code of every page fault `cpu` takes, passing each on to the real kernel
+ * unchanged (a recorder, not a stand-in).
+ */
+export function recordFaults(cpu: Cpu): number[] {
+  const log: number[] = [];
+  const real = cpu.kernel!;
+  cpu.kernel = {
+    pageFault(c, addr, err) {
+      log.push(err);
+      real.pageFault(c, addr, err);
+    },
+  };
+  return log;
+}
+
+/** Writes `value` at `addr` through `cpu` and records it as the owner's last value in the shadow array. */
+export function ownedStore(m: Machine, cpu: Cpu, file: number, fileIndex: number, word: number, addr: number, value: number): void {
+  cpu.store(addr, value);
+  m.shadow[diskWord(m, file, fileIndex) + word] = value;
+}

@@ -1,0 +1,333 @@
+/**
+ * Writeback, the journal, reclaim, munmap and mprotect (mm/page-writeback.c, fs/buffer.c,
+ * mm/vmscan.c, mm/memory.c, mm/mprotect.c), single-threaded and deterministic, including the
+ * rtorrent corruption (bug `clean-before-mkclean`) reproduced step by step.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  type BugId,
+  checkBackingStore,
+  checkInvariants,
+  Cpu,
+  DEFAULT_KERNEL,
+  finalSync,
+  layout as L,
+  type Machine,
+  MAP_SHARED,
+  MS_SYNC,
+  pte as P,
+  PROT_READ,
+  PROT_WRITE,
+  SegvError,
+  sysDropCaches,
+  sysFsync,
+  sysMmap,
+  sysMprotect,
+  sysMsync,
+  sysMunmap,
+} from '@smpsim/core';
+import { file } from '@smpsim/core/testing';
+import { journalPass } from '../dist/kernel/daemons.js';
+import {
+  buffers,
+  cachedPfn,
+  cacheSlot,
+  dirtyBuffers,
+  dirtyTag,
+  diskWord,
+  isDirty,
+  ownedStore,
+  pageField,
+  pteOf,
+  recordFaults,
+  small,
+  vpnOf,
+} from './helpers.js';
+
+const withBugs = (...bugs: BugId[]) => ({ kernel: { ...DEFAULT_KERNEL, bugs } });
+const writableTlb = (m: Machine, cpu: number, addr: number) => ((Cpu.tlbHolds(m, cpu, vpnOf(addr))?.perm ?? 0) & L.TLBP_W) !== 0;
+
+// ---------------------------------------------------------------- msync / fsync
+
+test('msync(MS_SYNC): clear_page_dirty_for_io cleans and write-protects the page in every process', () => {
+  const { m, cpus } = small({ cpus: 2, procs: 2, files: [file(4)] });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const va = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  const vb = sysMmap(b, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(va, 11);
+  b.store(vb + 4, 22);
+  a.store(va + 4096, 33);
+  b.load(vb + 4096);
+  const p0 = cachedPfn(m, 0, 0);
+  const p1 = cachedPfn(m, 0, 1);
+  assert.is(pteOf(m, 0, va) >>> 12, p0);
+  assert.is(pteOf(m, 1, vb) >>> 12, p0, 'both processes map the same page-cache page');
+  assert.ok(writableTlb(m, 0, va) && writableTlb(m, 1, vb));
+  const writes = m.total('bufferWrites');
+  sysMsync(a, va, 4, MS_SYNC);
+  for (const [mm, addr] of [[0, va], [1, vb], [0, va + 4096], [1, vb + 4096]] as const) {
+    const lo = pteOf(m, mm, addr);
+    assert.ok(lo & P.PTE_P);
+    assert.is(lo & (P.PTE_RW | P.PTE_D), 0, `mm ${mm} 0x${addr.toString(16)}: read-only and clean`);
+  }
+  assert.not.ok(writableTlb(m, 0, va), 'the local TLB was flushed');
+  assert.not.ok(writableTlb(m, 1, vb), "the other process's CPU was shot down");
+  assert.ok(m.counter(0, 'shootdownsMkclean') >= 1);
+  assert.ok(m.counter(1, 'ipisReceived') >= 1);
+  for (const p of [p0, p1]) {
+    assert.not.ok(isDirty(m, p));
+    assert.is(dirtyBuffers(m, p), 0);
+  }
+  assert.is(dirtyTag(m, 0, 0), 0);
+  assert.is(m.disk[diskWord(m, 0, 0)], 11);
+  assert.is(m.disk[diskWord(m, 0, 0) + 1], 22);
+  assert.is(m.disk[diskWord(m, 0, 1)], 33);
+  assert.is(m.total('bufferWrites') - writes, 8, 'two pages of four dirty buffers');
+  assert.equal(checkInvariants(m), []);
+  // The next write in each process faults again.
+  a.store(va, 12);
+  b.store(vb + 4, 23);
+  assert.is(m.counter(0, 'faultsWriteNotify'), 1);
+  assert.is(m.counter(1, 'faultsWriteNotify'), 1);
+  assert.ok(isDirty(m, p0));
+  // fsync from the other process writes them.
+  sysFsync(b, 0);
+  assert.is(m.disk[diskWord(m, 0, 0)], 12);
+  assert.is(m.disk[diskWord(m, 0, 0) + 1], 23);
+  assert.is(pteOf(m, 0, va) & P.PTE_RW, 0);
+  assert.equal(checkInvariants(m), []);
+});
+
+test('writepage writes only the dirty buffers', () => {
+  const { m, cpus } = small({ files: [file(2)] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  for (let blk = 0; blk < 4; blk++) a.store(addr + blk * 1024, 10 + blk); // one word per 1 KiB block
+  const pfn = cachedPfn(m, 0, 0);
+  sysMunmap(a, addr, 2); // unmapped: clear_page_dirty_for_io has no PTE to re-dirty buffers from
+  assert.ok(isDirty(m, pfn));
+  for (let i = 1; i < 4; i++) Atomics.and(m.meta, m.layout.bh(pfn, i), ~L.BH_Dirty); // only buffer 0 dirty
+  const writes = m.total('bufferWrites');
+  const pages = m.total('pagesWritten');
+  sysFsync(a, 0);
+  assert.is(m.total('bufferWrites') - writes, 1);
+  assert.is(m.total('pagesWritten') - pages, 1);
+  const d = diskWord(m, 0, 0);
+  assert.equal([0, 256, 512, 768].map((w) => m.disk[d + w]), [10, 0, 0, 0]);
+  assert.not.ok(isDirty(m, pfn));
+  assert.is(pageField(m, pfn, L.PG_FLAGS) & L.PG_writeback, 0, 'writeback ended');
+});
+
+test('the journal (ext3 data=ordered) writes the dirty buffers and leaves PG_dirty', () => {
+  const { m, cpus } = small({ files: [file(2)] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(addr + 8, 5);
+  const pfn = cachedPfn(m, 0, 0);
+  const writes = m.total('bufferWrites');
+  journalPass(a);
+  assert.is(m.total('bufferWrites') - writes, 4);
+  assert.is(m.disk[diskWord(m, 0, 0) + 2], 5);
+  assert.is(dirtyBuffers(m, pfn), 0, 'buffers clean');
+  assert.ok(isDirty(m, pfn), 'PG_dirty stays');
+  assert.is(dirtyTag(m, 0, 0), 1, 'and the dirty tag');
+  assert.ok(pteOf(m, 0, addr) & P.PTE_RW, 'the PTE stays writable');
+  assert.is(m.counter(0, 'journalRuns'), 1);
+  journalPass(a);
+  assert.is(m.total('bufferWrites') - writes, 4, 'a second pass has nothing to write');
+  assert.equal(checkInvariants(m), []);
+});
+
+/**
+ * The rtorrent corruption (Linus, 29 Dec 2006): a write fault dirties the page and its buffers; the
+ * journal writes the buffers; a later write goes through the still-writable PTE; fsync.
+ */
+function rtorrent(bugs: BugId[]) {
+  const { m, cpus } = small({ files: [file(2)], ...withBugs(...bugs) });
+  const a = cpus[0]!;
+  const log = recordFaults(a);
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  ownedStore(m, a, 0, 0, 0, addr, 1); // write fault: PG_dirty, all buffers dirty
+  journalPass(a); // buffers written and clean, PG_dirty still set
+  ownedStore(m, a, 0, 0, 300, addr + 300 * 4, 2); // through the writable PTE: no fault, no buffer dirtied
+  assert.is(log.length, 1);
+  sysFsync(a, 0);
+  return { m, a, addr };
+}
+
+test('rtorrent sequence, correct order (7658cc289288): page_mkclean re-dirties the buffers, the write is not lost', () => {
+  const { m, a, addr } = rtorrent([]);
+  assert.is(m.disk[300], 2);
+  assert.is(pteOf(m, 0, addr) & (P.PTE_RW | P.PTE_D), 0);
+  finalSync(a);
+  assert.equal(checkBackingStore(m), []);
+  assert.equal(checkInvariants(m), []);
+});
+
+test('rtorrent sequence with clean-before-mkclean: fsync leaves the backing store stale, the write is lost', () => {
+  const { m, a, addr } = rtorrent(['clean-before-mkclean']);
+  assert.is(m.disk[0], 1);
+  assert.is(m.disk[300], 0, 'writepage found no dirty buffer');
+  const pfn = cachedPfn(m, 0, 0);
+  assert.not.ok(isDirty(m, pfn), 'and the page is clean');
+  assert.is(pteOf(m, 0, addr) & (P.PTE_RW | P.PTE_D), 0, 'and its PTE clean: nothing will write it again');
+  assert.equal(checkInvariants(m), [], 'no structural invariant sees it');
+  finalSync(a);
+  const lost = checkBackingStore(m);
+  assert.is(lost.length, 1);
+  assert.is(lost[0]!.kind, 'lost-write');
+  assert.equal({ ...lost[0]!.details }, { file: 0, page: 0, word: 300, expected: 2, seen: 0, when: 'final' });
+});
+
+// ---------------------------------------------------------------- reclaim
+
+test('drop_caches: clean unmapped pages are evicted, mapped ones unmapped first, the next access refaults from disk', () => {
+  const { m, cpus } = small({ files: [file(4)] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.load(addr); // page 0: mapped, clean
+  const tmp = sysMmap(a, 0, 2, 1, PROT_READ, MAP_SHARED);
+  a.load(tmp); // page 2: cached, then unmapped
+  sysMunmap(a, tmp, 1);
+  const p0 = cachedPfn(m, 0, 0);
+  const p2 = cachedPfn(m, 0, 2);
+  assert.ok(p0 > 0 && p2 > 0);
+  assert.is(pageField(m, p2, L.PG_MAPCOUNT), 0);
+  sysDropCaches(a);
+  assert.is(cacheSlot(m, 0, 2), -1, 'page 2 evicted (shadow entry)');
+  assert.is(cacheSlot(m, 0, 0), -1, 'page 0 unmapped and evicted');
+  assert.is(pteOf(m, 0, addr), 0);
+  assert.is(Cpu.tlbHolds(m, 0, vpnOf(addr)), null);
+  for (const p of [p0, p2]) assert.is(pageField(m, p, L.PG_KIND), L.FrameKind.Free);
+  assert.is(m.counter(0, 'evicted'), 2);
+  assert.equal(checkInvariants(m), []);
+  m.disk[diskWord(m, 0, 0) + 5] = 555; // the backing store changed behind the cache
+  const reads = m.counter(0, 'pageReads');
+  assert.is(a.load(addr + 20), 555, 'read back from the backing store');
+  assert.is(m.counter(0, 'refaults'), 1);
+  assert.is(m.counter(0, 'pageReads'), reads + 1);
+  assert.equal(checkInvariants(m), []);
+});
+
+test('drop_caches: a dirty PTE bit moves to the page, so the page is not evicted', () => {
+  // No write notification: the write leaves its trace only in the PTE's D bit.
+  const { m, cpus } = small({ files: [file(4, { accountDirty: false })] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.load(addr); // a read fault maps it writable and clean (a write fault would dirty the page: do_no_page)
+  a.store(addr + 4, 9); // the hardware sets D
+  const pfn = cachedPfn(m, 0, 0);
+  assert.ok(pteOf(m, 0, addr) & P.PTE_D);
+  assert.not.ok(isDirty(m, pfn), 'not PG_dirty: the dirt is in the PTE');
+  sysDropCaches(a);
+  assert.is(pteOf(m, 0, addr), 0, 'unmapped');
+  assert.ok(isDirty(m, pfn), 'PG_dirty now');
+  assert.is(dirtyBuffers(m, pfn), 4);
+  assert.is(cachedPfn(m, 0, 0), pfn, 'still cached');
+  assert.is(m.counter(0, 'evicted'), 0);
+  assert.equal(checkInvariants(m), []);
+  // A read maps it again without I/O.
+  assert.is(a.load(addr + 4), 9);
+  assert.is(m.counter(0, 'refaults'), 0);
+  sysFsync(a, 0);
+  assert.is(m.disk[diskWord(m, 0, 0) + 1], 9);
+  sysDropCaches(a);
+  assert.is(cacheSlot(m, 0, 0), -1, 'clean now: evicted');
+  assert.is(a.load(addr + 4), 9);
+  assert.is(m.counter(0, 'refaults'), 1);
+});
+
+test('drop_caches: a dirty write-notify page is unmapped but kept, its data intact', () => {
+  const { m, cpus } = small({ files: [file(4)] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  ownedStore(m, a, 0, 0, 3, addr + 12, 4);
+  const pfn = cachedPfn(m, 0, 0);
+  sysDropCaches(a);
+  assert.is(cachedPfn(m, 0, 0), pfn);
+  assert.ok(isDirty(m, pfn));
+  assert.is(a.load(addr + 12), 4);
+  finalSync(a);
+  assert.equal(checkBackingStore(m), []);
+  assert.equal(checkInvariants(m), []);
+});
+
+// ---------------------------------------------------------------- munmap and mprotect
+
+test('munmap (zap_pte_range) moves dirty PTE bits into the page and shoots down other CPUs', () => {
+  const { m, cpus } = small({ cpus: 2, files: [file(4, { accountDirty: false })] });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const addr = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  b.load(addr + 4096);
+  b.store(addr + 4096, 6); // hardware D; cpu1 holds a writable, dirty TLB entry
+  a.load(addr + 2 * 4096); // clean
+  const p1 = cachedPfn(m, 0, 1);
+  const p2 = cachedPfn(m, 0, 2);
+  assert.not.ok(isDirty(m, p1));
+  assert.ok(writableTlb(m, 1, addr + 4096));
+  sysMunmap(a, addr, 4);
+  assert.ok(isDirty(m, p1), 'the D bit moved into the page');
+  assert.is(dirtyBuffers(m, p1), 4);
+  assert.is(dirtyTag(m, 0, 1), 1);
+  assert.not.ok(isDirty(m, p2), 'a clean PTE leaves its page clean');
+  assert.is(Cpu.tlbHolds(m, 1, vpnOf(addr + 4096)), null, 'flushed on the other CPU');
+  for (const p of [p1, p2]) {
+    assert.is(pageField(m, p, L.PG_MAPCOUNT), 0);
+    assert.is(pageField(m, p, L.PG_COUNT), 1, 'only the page cache holds it');
+  }
+  assert.throws(() => b.load(addr + 4096), (e: unknown) => e instanceof SegvError);
+  sysFsync(a, 0);
+  assert.is(m.disk[diskWord(m, 0, 1)], 6);
+  assert.equal(checkInvariants(m), []);
+});
+
+function mprotectRig(bugs: BugId[]) {
+  const { m, cpus } = small({ cpus: 2, files: [file(4)], ...withBugs(...bugs) });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const addr = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  b.store(addr, 1); // page 0: dirty, writable
+  a.load(addr + 4096); // page 1: clean, read-only
+  return { m, a, b, addr };
+}
+
+test('mprotect (change_pte_range) on a write-notify VMA: clean pages stay read-only, dirty ones writable', () => {
+  const { m, a, b, addr } = mprotectRig([]);
+  sysMprotect(a, addr, 4, PROT_READ);
+  assert.is(pteOf(m, 0, addr) & P.PTE_RW, 0);
+  assert.ok(pteOf(m, 0, addr) & P.PTE_D, 'D survives pte_modify');
+  assert.not.ok(writableTlb(m, 1, addr), "cpu1's writable entry was flushed");
+  assert.throws(() => b.store(addr, 2), (e: unknown) => e instanceof SegvError);
+  sysMprotect(a, addr, 4, PROT_READ | PROT_WRITE);
+  assert.ok(pteOf(m, 0, addr) & P.PTE_RW, 'the dirty page is writable again');
+  assert.is(pteOf(m, 0, addr + 4096) & P.PTE_RW, 0, 'the clean page stays read-only');
+  assert.equal(checkInvariants(m), []);
+  const wn = m.total('faultsWriteNotify');
+  b.store(addr, 3);
+  assert.is(m.total('faultsWriteNotify'), wn, 'no fault on the dirty page');
+  a.store(addr + 4096, 4);
+  assert.is(m.total('faultsWriteNotify'), wn + 1, 'the clean page takes its write-notify fault');
+  assert.ok(isDirty(m, cachedPfn(m, 0, 1)));
+  assert.equal(checkInvariants(m), []);
+});
+
+test('mprotect-ignores-writenotify: clean pages become writable and the invariant checker says so', () => {
+  const { m, a, addr } = mprotectRig(['mprotect-ignores-writenotify']);
+  sysMprotect(a, addr, 4, PROT_READ | PROT_WRITE);
+  const lo = pteOf(m, 0, addr + 4096);
+  assert.ok(lo & P.PTE_RW, 'the clean page is writable');
+  assert.not.ok(isDirty(m, cachedPfn(m, 0, 1)));
+  const found = checkInvariants(m);
+  assert.is(found.length, 1);
+  assert.is(found[0]!.details['invariant'], 'writable-pte-implies-dirty');
+  assert.is(found[0]!.details['vpn'], vpnOf(addr + 4096));
+  assert.is(found[0]!.details['pfn'], cachedPfn(m, 0, 1));
+  const wn = m.total('faultsWriteNotify');
+  a.store(addr + 4096, 4);
+  assert.is(m.total('faultsWriteNotify'), wn, 'the write is not noticed');
+  assert.not.ok(isDirty(m, cachedPfn(m, 0, 1)));
+  sysFsync(a, 0);
+  assert.is(m.disk[diskWord(m, 0, 1)], 0, 'fsync does not write it');
+});
+
+test.run();

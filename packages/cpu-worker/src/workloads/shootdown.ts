@@ -1,0 +1,111 @@
+/**
+ * shootdown: latency of a synced TLB flush. All CPUs run one process and map one shared file, and
+ * fault every page in writable and dirty. CPU 0 then repeats: `gap` TLB-hit accesses, then a flush of
+ * page 0 (`range` pages from page 0 with flushTlbRange when `range` > 1) through the core's flush API,
+ * entered in kernel mode, with host time taken around the call: from initiation to the last
+ * acknowledgement, since the call returns only when every other CPU of the mm has acknowledged. The
+ * other CPUs stay busy in user mode with TLB-hit accesses over the whole file (page 0 included, so
+ * they keep re-caching what is flushed), and take the flush IPIs at their preemption points.
+ *
+ * CPU 0's result: `flushes`, `ms` (host time of its loop), `latencyNs` (pairs [ns, count]: one
+ * nanosecond resolution below 10 µs, three significant digits above), `timerNs` (the cost of one pair
+ * of performance.now() calls, included in every sample). The others return `accesses`.
+ * Params: `pages` (file and working set, default 8), `range` (1), `gap` (256).
+ */
+import { FlushCause, flushTlbPage, flushTlbRange, layout as L } from '@smpsim/core';
+import type { CpuApi } from '../api.js';
+import type { Workload } from '../workload.js';
+
+interface Params {
+  pages: number;
+  range: number;
+  gap: number;
+}
+
+function paramsOf(p: Readonly<Record<string, unknown>>): Params {
+  const pages = Number(p.pages ?? 8);
+  const range = Number(p.range ?? 1);
+  return { pages: Math.max(pages, range), range, gap: Number(p.gap ?? 256) };
+}
+
+/** Rounds a latency to three significant digits above 10 µs, so the table of counts stays small. */
+function bucket(ns: number): number {
+  if (ns < 10_000) return ns;
+  const scale = 10 ** (Math.floor(Math.log10(ns)) - 2);
+  return Math.round(ns / scale) * scale;
+}
+
+/** The cost of one pair of performance.now() calls (median of many), in ns. */
+function timerCost(): number {
+  const s = new Float64Array(1001);
+  for (let i = 0; i < s.length; i++) {
+    const a = performance.now();
+    s[i] = performance.now() - a;
+  }
+  s.sort();
+  return Math.round(s[500]! * 1e6);
+}
+
+function busyLoop(api: CpuApi, base: number, span: number): number {
+  const c = api.c;
+  let off = 0;
+  let sum = 0;
+  let n = 0;
+  while (api.running()) {
+    for (let i = 0; i < 1024; i++) {
+      const a = base + off;
+      sum = (sum + c.load(a)) | 0;
+      c.store(a + 4, sum);
+      off += 64;
+      if (off >= span) off = 0;
+    }
+    n += 2048;
+  }
+  api.done += n;
+  return n + (sum & 0);
+}
+
+const shootdown: Workload = {
+  name: 'shootdown',
+  description: 'CPU 0 times synced single-page TLB flushes while the other CPUs do TLB-hit accesses on the same pages',
+  oracle: 'none',
+  files: (o) => [{ pages: paramsOf(o.params).pages, accountDirty: true, mmapHookChangesProt: false }],
+  run(api) {
+    const { pages, range, gap } = paramsOf(api.params);
+    const base = api.mmap(0, 0, pages, { write: true, shared: true });
+    for (let p = 0; p < pages; p++) api.store(base + p * 4096 + 8, 1); // fault in, writable and dirty
+    const span = pages * 4096;
+    if (api.cpu !== 0) return { accesses: busyLoop(api, base, span) };
+
+    const c = api.c;
+    const mm = c.mmId;
+    const vpn = base / 4096;
+    const inKernel = c.base + L.C_IN_KERNEL;
+    const counts = new Map<number, number>();
+    const timerNs = timerCost();
+    let flushes = 0;
+    let off = 0;
+    let sum = 0;
+    const t0 = performance.now();
+    while (api.running()) {
+      for (let i = 0; i < gap; i++) {
+        sum = (sum + c.load(base + off)) | 0;
+        off += 64;
+        if (off >= span) off = 0;
+      }
+      c.meta[inKernel]!++;
+      const a = performance.now();
+      if (range === 1) flushTlbPage(c, mm, vpn, FlushCause.Fault);
+      else flushTlbRange(c, mm, vpn, vpn + range, FlushCause.Fault);
+      const ns = Math.round((performance.now() - a) * 1e6);
+      c.meta[inKernel]!--;
+      const b = bucket(ns);
+      counts.set(b, (counts.get(b) ?? 0) + 1);
+      flushes++;
+      api.op();
+    }
+    const ms = performance.now() - t0;
+    return { flushes, ms, timerNs, latencyNs: [...counts.entries()].sort((x, y) => x[0] - y[0]), checksum: sum };
+  },
+};
+export default shootdown;

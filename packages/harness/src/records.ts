@@ -1,0 +1,240 @@
+/**
+ * Campaign results: the JSONL run records a stress campaign writes (one line per finished run), reading
+ * them back (for --resume and merge), and the campaign summary computed from them — the object
+ * `smpsim stress --json`, `smpsim merge --json` and `runCampaign()` return.
+ */
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { z } from 'zod';
+import { UsageError } from './parse.js';
+import type { RunSummary } from './run.js';
+
+/** One line of a campaign's JSONL file. */
+export interface RunRecord {
+  /** Run index within the campaign (0-based); run i belongs to shard (i mod N) + 1 of N. */
+  index: number;
+  /** The run's seed: deriveSeed(base, index). */
+  seed: number;
+  /** The campaign's base seed. */
+  base: number;
+  ok: boolean;
+  violations: Array<{ kind: string; message: string }>;
+  /** The command that repeats this run. */
+  reproduce: string;
+  /** Host wall time of the run, ms. */
+  hostMs: number;
+  /** When the run finished (ms since the epoch). */
+  finishedAt: number;
+  /** The campaign's identity: the stress command of its configuration and base seed. */
+  campaign: string;
+  stats: {
+    ops: number;
+    accesses: number;
+    faults: { notPresent: number; writeNotify: number };
+    ipisSent: number;
+    pagesWritten: number;
+    evicted: number;
+    simCycles: number;
+    workloadMs: number;
+  } | null;
+}
+
+export const RUN_RECORD = z.looseObject({
+  index: z.int().min(0),
+  seed: z.int(),
+  base: z.int(),
+  ok: z.boolean(),
+  violations: z.array(z.looseObject({ kind: z.string(), message: z.string() })),
+  reproduce: z.string(),
+  hostMs: z.number().min(0),
+  finishedAt: z.number(),
+  campaign: z.string(),
+});
+
+export function recordFromSummary(index: number, base: number, campaign: string, s: RunSummary, hostMs: number): RunRecord {
+  const st = s.stats;
+  return {
+    index,
+    seed: s.seed,
+    base,
+    ok: s.ok,
+    violations: s.violations.map((v) => ({ kind: v.kind, message: v.message })),
+    reproduce: s.reproduce,
+    hostMs,
+    finishedAt: Date.now(),
+    campaign,
+    stats: {
+      ops: st.ops,
+      accesses: st.accesses,
+      faults: { notPresent: st.faults.notPresent, writeNotify: st.faults.writeNotify },
+      ipisSent: st.shootdowns.ipisSent,
+      pagesWritten: st.writeback.pagesWritten,
+      evicted: st.reclaim.evicted,
+      simCycles: st.simCycles,
+      workloadMs: st.workloadMs,
+    },
+  };
+}
+
+export interface CampaignSummary {
+  /** The stress command of the campaign's configuration and base seed (without runs, time, jobs, shard). */
+  campaign: string;
+  baseSeed: number;
+  /** 'K/N' when this was one shard; null for a whole campaign or a merge. */
+  shard: string | null;
+  /** Runs in the summary (including those read back by --resume). */
+  runs: number;
+  ok: number;
+  /** Runs that found at least one violation. */
+  failed: number;
+  /** Runs taken from the --out file by --resume instead of being run again. */
+  resumed: number;
+  /** Runs with at least one violation of each kind. */
+  violations: Record<string, number>;
+  /** The failing run with the lowest index. */
+  firstViolation: { index: number; seed: number; kind: string; message: string; reproduce: string } | null;
+  /** Seeds of the runs, in run-index order. */
+  seeds: number[];
+  /** Host wall time of the campaign, ms (for a merge: from the first run's start to the last run's end). */
+  hostMs: number;
+  /** Runs executed per second of host time (not counting resumed runs). */
+  runsPerSec: number;
+  /** Why it ended: every run done, a violation (without --keep-going), --time used up, interrupted, or a merge. */
+  stopped: 'complete' | 'violation' | 'time' | 'interrupted' | 'merged';
+}
+
+export function summarizeRecords(
+  records: RunRecord[],
+  info: { campaign: string; baseSeed: number; shard: string | null; resumed: number; executed: number; hostMs: number; stopped: CampaignSummary['stopped'] },
+): CampaignSummary {
+  const sorted = [...records].sort((a, b) => a.index - b.index);
+  const violations: Record<string, number> = {};
+  let first: CampaignSummary['firstViolation'] = null;
+  let ok = 0;
+  for (const r of sorted) {
+    if (r.ok) {
+      ok++;
+      continue;
+    }
+    for (const k of new Set(r.violations.map((v) => v.kind))) violations[k] = (violations[k] ?? 0) + 1;
+    if (!first) {
+      const v = r.violations[0] ?? { kind: 'unknown', message: '' };
+      first = { index: r.index, seed: r.seed, kind: v.kind, message: v.message, reproduce: r.reproduce };
+    }
+  }
+  return {
+    campaign: info.campaign,
+    baseSeed: info.baseSeed,
+    shard: info.shard,
+    runs: sorted.length,
+    ok,
+    failed: sorted.length - ok,
+    resumed: info.resumed,
+    violations,
+    firstViolation: first,
+    seeds: sorted.map((r) => r.seed),
+    hostMs: info.hostMs,
+    runsPerSec: info.hostMs > 0 ? Math.round((info.executed / (info.hostMs / 1000)) * 100) / 100 : 0,
+    stopped: info.stopped,
+  };
+}
+
+/** The human-readable closing summary. */
+export function formatCampaign(s: CampaignSummary): string {
+  const what = s.stopped === 'merged' ? 'merge' : `stress${s.shard ? ` shard ${s.shard}` : ''}`;
+  const lines = [
+    `smpsim ${what}: ${s.runs} run(s), ${s.ok} ok, ${s.failed} with violations${s.resumed ? ` (${s.resumed} resumed from the file)` : ''}`,
+    `  campaign: ${s.campaign}`,
+    `  host: ${(s.hostMs / 1000).toFixed(2)} s, ${s.runsPerSec.toFixed(2)} runs/s${s.stopped === 'complete' || s.stopped === 'merged' ? '' : `; stopped: ${s.stopped === 'violation' ? 'at the first violation (--keep-going runs on)' : s.stopped === 'time' ? '--time used up' : 'interrupted'}`}`,
+  ];
+  const kinds = Object.entries(s.violations).sort((a, b) => b[1] - a[1]);
+  if (kinds.length) {
+    lines.push('  violations by kind (runs):');
+    for (const [k, n] of kinds) lines.push(`    ${k.padEnd(12)} ${n}`);
+  } else lines.push('  no violation');
+  if (s.firstViolation) {
+    const f = s.firstViolation;
+    lines.push(`  first violation: run ${f.index} (seed ${f.seed}): ${f.kind}: ${f.message.split('\n')[0]}`);
+    lines.push(`  reproduce: ${f.reproduce}`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Reads a campaign's JSONL file. A last line cut short (the campaign was killed while writing it) is
+ * ignored, and with `repair` cut off the file so that appending goes on cleanly. Any other bad line is
+ * an error naming the file and line.
+ */
+export function readRecords(path: string, opts: { repair?: boolean } = {}): RunRecord[] {
+  if (!existsSync(path)) return [];
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const lines = text.split('\n');
+  const out: RunRecord[] = [];
+  let offset = 0;
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!;
+    const last = n === lines.length - 1;
+    const start = offset;
+    offset += Buffer.byteLength(line) + 1;
+    if (line.trim() === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      if (last) {
+        // The final line has no newline and does not parse: a write cut short.
+        if (opts.repair) {
+          const fd = openSync(path, 'r+');
+          try {
+            ftruncateSync(fd, start);
+          } finally {
+            closeSync(fd);
+          }
+        }
+        break;
+      }
+      throw new UsageError(`${path} line ${n + 1}: not JSON`);
+    }
+    const r = RUN_RECORD.safeParse(parsed);
+    if (!r.success) {
+      const i = r.error.issues[0]!;
+      throw new UsageError(`${path} line ${n + 1}: not a run record (${i.path.join('.') || 'record'}: ${i.message})`);
+    }
+    out.push(r.data as unknown as RunRecord);
+  }
+  return out;
+}
+
+/** Appends records to a JSONL file, each written and flushed to disk as it comes. */
+export class RecordWriter {
+  private fd: number;
+
+  constructor(readonly path: string, opts: { truncate: boolean }) {
+    try {
+      this.fd = openSync(path, opts.truncate ? 'w' : 'a+');
+    } catch (e) {
+      throw new UsageError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    // A complete last record without its newline: end the line before appending.
+    const size = fstatSync(this.fd).size;
+    if (size > 0) {
+      const b = Buffer.alloc(1);
+      readSync(this.fd, b, 0, 1, size - 1);
+      if (b[0] !== 0x0a) writeSync(this.fd, '\n');
+    }
+  }
+
+  write(r: RunRecord): void {
+    writeSync(this.fd, JSON.stringify(r) + '\n');
+    fdatasyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}

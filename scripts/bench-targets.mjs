@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The performance targets of the bench suites, measured in one run (so that the ratios come from the
+ * same conditions) and printed against their thresholds. Nothing is asserted: the exit status is 0
+ * unless a run found a violation.
+ *
+ *   node scripts/bench-targets.mjs [--time 1s] [--json]        (or: npx pnpm@12.4.2 run bench:targets)
+ *
+ * - access: TLB-hit accesses per CPU within 5x of the native loop (smpsim/native >= 0.2);
+ * - faults: write-notify faults per CPU at least the host kernel's rate (smpsim/native >= 1);
+ * - shootdown: single-page flush p50 under 2 µs with the other CPUs busy (1 and 2 busy CPUs);
+ * - oversubscription: total throughput with 4x more simulated CPUs than host cores at least 80% of
+ *   the throughput with as many (access and faults, processes mode).
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runBench } from '@smpsim/harness';
+
+const { values: a } = parseArgs({ options: { time: { type: 'string', default: '1s' }, json: { type: 'boolean', default: false } } });
+const ms = /ms$/.test(a.time) ? parseFloat(a.time) : parseFloat(a.time) * 1000;
+const cores = availableParallelism();
+const over = 4 * cores;
+const log = (l) => process.stderr.write(l + '\n');
+
+const access = await runBench('access', [1, cores, over], ms, { modes: ['processes'], onProgress: log });
+const faults = await runBench('faults', [1, cores, over], ms, { modes: ['processes'], onProgress: log });
+const shoot = await runBench('shootdown', [2, 3], ms, { onProgress: log });
+
+const at = (b, cpus) => b.points.find((p) => p.cpus === cpus);
+const rows = [];
+const add = (target, measured, threshold, pass, note) => rows.push({ target, measured, threshold, pass, note });
+for (const cpus of [1, cores]) {
+  const p = at(access, cpus);
+  if (p?.ratio !== undefined) add(`access ${cpus} CPU(s): smpsim/native`, p.ratio, '>= 0.2', p.ratio >= 0.2, `${p.nsPerOp.toFixed(2)} ns/access vs native ${(1e9 / p.baseline.perTask).toFixed(2)} ns`);
+  else add(`access ${cpus} CPU(s): smpsim/native`, NaN, '>= 0.2', false, access.baseline?.reason ?? 'no baseline');
+}
+for (const cpus of [1, cores]) {
+  const p = at(faults, cpus);
+  if (p?.ratio !== undefined) add(`faults ${cpus} CPU(s): smpsim/native`, p.ratio, '>= 1', p.ratio >= 1, `${p.perCpu.toExponential(3)} vs native ${p.baseline.perTask.toExponential(3)} faults/s per CPU (file on ${faults.baseline.fs})`);
+  else add(`faults ${cpus} CPU(s): smpsim/native`, NaN, '>= 1', false, faults.baseline?.reason ?? 'no baseline');
+}
+for (const cpus of [2, 3]) {
+  const l = at(shoot, cpus)?.threads?.latency;
+  const p50 = l ? l.p50Ns / 1000 : NaN;
+  add(`shootdown p50, ${cpus - 1} busy CPU(s) (µs)`, p50, '< 2', p50 < 2, l ? `p99 ${(l.p99Ns / 1000).toFixed(2)} µs, ${l.samples} flushes, timer ${l.timerNs} ns included${cpus > cores ? `; ${cpus} simulated CPUs on ${cores} cores` : ''}` : 'no samples');
+}
+for (const b of [access, faults]) {
+  const x = at(b, over)?.total ?? 0;
+  const y = at(b, cores)?.total ?? 0;
+  const r = y > 0 ? x / y : NaN;
+  add(`${b.suite}: total at ${over} / at ${cores} CPUs`, r, '>= 0.8', r >= 0.8, `${x.toExponential(3)} vs ${y.toExponential(3)} ${b.unit}`);
+}
+
+if (a.json) process.stdout.write(JSON.stringify({ hostCores: cores, timeMs: ms, rows, results: { access, faults, shootdown: shoot } }) + '\n');
+else {
+  console.log(`bench targets: host ${cores} cores, ${ms} ms per run (one run; ratios measured together)`);
+  for (const r of rows) console.log(`${r.pass ? 'met ' : 'MISS'}  ${r.target.padEnd(42)} ${Number.isFinite(r.measured) ? r.measured.toFixed(3).padStart(9) : '      n/a'}  (${r.threshold})  ${r.note}`);
+}
+process.exitCode = access.ok && faults.ok && shoot.ok ? 0 : 1;
