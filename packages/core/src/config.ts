@@ -29,6 +29,7 @@ export const BUG_IDS = [
   'racy-pte-update',
   'mprotect-ignores-writenotify',
   'flush-after-set',
+  'fault-dirty-race',
 ] as const;
 export type BugId = (typeof BUG_IDS)[number];
 
@@ -257,6 +258,12 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, { restores: string; fixedBy: 
     restores: 'mprotect makes clean pages of a write-notify VMA writable',
     fixedBy: 'the seed (mprotect_fixup dirty_accountable)',
     expected: 'invariant or lost-write',
+    harmful: true,
+  },
+  'fault-dirty-race': {
+    restores: '2.6.20 as released: a write fault dirties the page without waiting for a writeback holding the page lock (clear_page_dirty_for_io vs fault race)',
+    fixedBy: 'after 2.6.20: wait_on_page_locked before set_page_dirty_balance (Nick Piggin\'s report, linux-mm 200705180737.l4I7bAGo010774@shell0.pdx.osdl.net)',
+    expected: 'invariant (a writable, dirty PTE over a clean page) or lost-write after msync',
     harmful: true,
   },
   'flush-after-set': {

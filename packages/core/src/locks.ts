@@ -305,6 +305,17 @@ export function unlockPage(cpu: Cpu, pfn: number): void {
   if (Atomics.load(meta, p + L.PG_WAITERS) > 0) Atomics.notify(meta, p + L.PG_FLAGS);
 }
 
+/**
+ * wait_on_page_locked: sleeps until PG_locked is clear, without taking the lock (not a lock
+ * acquisition, so lockdep does not see it).
+ */
+export function waitOnPageLocked(cpu: Cpu, pfn: number): void {
+  const meta = cpu.meta;
+  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  if (!(Atomics.load(meta, f) & L.PG_locked)) return;
+  waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.lay.page(pfn) + L.PG_WAITERS);
+}
+
 export const pageLocked = (meta: Int32Array, lay: L.Layout, pfn: number): boolean =>
   (Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_locked) !== 0;
 

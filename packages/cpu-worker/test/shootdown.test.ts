@@ -31,4 +31,13 @@ test('central race with no-remote-flush: the stale writable entry loses a write'
   assert.ok(r.violations.some((v) => v.kind === 'lost-write'), r.violations.map((v) => v.message).join('\n') || 'no violation');
 });
 
+test('central race with fault-dirty-race (2.6.20 as released): msync misses a write', async () => {
+  let found = '';
+  for (let i = 0; i < 8 && !found; i++) {
+    const r = await runWorkers(fixture('mkclean-race'), { cpus: 2, params: { rounds: 200 }, bugs: ['fault-dirty-race'] });
+    found = r.violations.map((v) => v.kind).join(',');
+  }
+  assert.ok(/lost-write|invariant/.test(found), found || 'not found in 8 runs');
+});
+
 test.run();

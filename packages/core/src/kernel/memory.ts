@@ -6,7 +6,8 @@ import type { Cpu } from '../hw/cpu.js';
 import { SegvError } from '../hw/cpu.js';
 import { mkPte, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
 import * as L from '../layout.js';
-import { downRead, spinLock, spinUnlock, upRead } from '../locks.js';
+import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from '../locks.js';
+import { hasBug } from '../config.js';
 import { LockClass, S } from '../lockorder.js';
 import { CTR } from '../machine.js';
 import { filePages, readCachePage } from './filemap.js';
@@ -131,9 +132,22 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
   }
   spinUnlock(cpu, ptl);
   if (dirtyPage >= 0) {
+    waitForWriteback(cpu, dirtyPage);
     setPageDirtyBalance(cpu, dirtyPage);
     putPage(cpu, dirtyPage);
   }
+}
+
+/**
+ * Before a fault dirties the page it made writable: wait_on_page_locked. Without it (2.6.20 as
+ * released; Nick Piggin's report, linux-mm 200705180737.l4I7bAGo010774@shell0.pdx.osdl.net), a
+ * writeback holding the page lock can run page_mkclean before the fault installed its writable PTE
+ * and TestClearPageDirty after the fault's set_page_dirty found the page still dirty: the page ends
+ * clean under a writable, dirty PTE, and msync misses the data. Waiting for the lock closes it.
+ * Bug `fault-dirty-race` restores the released code.
+ */
+function waitForWriteback(cpu: Cpu, pfn: number): void {
+  if (!hasBug(cpu.config, 'fault-dirty-race')) waitOnPageLocked(cpu, pfn);
 }
 
 /**
@@ -154,6 +168,7 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
     Atomics.store(cpu.mem, pte, entry);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
     spinUnlock(cpu, ptl);
+    waitForWriteback(cpu, dirtyPage);
     setPageDirtyBalance(cpu, dirtyPage);
     putPage(cpu, dirtyPage);
     return;
