@@ -109,7 +109,8 @@ export const HELD_MAX = 24;
 export const HELD_LOCK = 0;
 export const HELD_CLASS = 1;
 export const HELD_SITE = 2;
-export const HELD_FIELDS = 3;
+export const HELD_TRYLOCK = 3; // 1 if taken with a trylock (lockdep adds no dependency through it)
+export const HELD_FIELDS = 4;
 export const C_FIXED = C_HELD + HELD_MAX * HELD_FIELDS;
 
 export const enum CpuState {
@@ -257,8 +258,8 @@ export class Layout {
   file(id: number): number {
     return this.fileBase + id * F_STRIDE;
   }
-  /** Bytes of all shared buffers together: what the machine would allocate. */
-  totalBytes(): number {
-    return this.frames * PAGE_SIZE + this.metaWords * 4 + 2 * this.filePagesTotal * WORDS_PER_PAGE * 4;
+  /** Bytes of physical memory, meta, disk and shadow, plus `statsBytes` (the counter buffers). */
+  totalBytes(statsBytes = 0): number {
+    return this.frames * PAGE_SIZE + this.metaWords * 4 + 2 * this.filePagesTotal * WORDS_PER_PAGE * 4 + statsBytes;
   }
 }

@@ -5,6 +5,9 @@
  * call sites that made it. A new edge that closes a cycle is reported in the kernel's wording, so an
  * inversion is found from lock chains alone, also in runs where the deadlock never happens.
  *
+ * As in the kernel, the new lock depends directly only on the most recently taken lock (and any
+ * trylocks above it); older held locks reach it through the chain.
+ *
  * Each CPU keeps its held-lock stack in its per-CPU area (layout.ts: C_HELD), and a cache of chains
  * (held-class set × new class) already validated, so a chain is checked once per CPU.
  */
@@ -80,16 +83,20 @@ export function lockdepAcquire(cpu: Cpu, cls: number, site: number): string | nu
   const base = cpu.lay.lockdepBase;
   const b = cpu.base;
   const depth = meta[b + L.C_HELD_DEPTH]!;
-  for (let i = 0; i < depth; i++) {
+  // As the kernel's check_prevs_add: a dependency from the most recently taken lock, and from any
+  // trylocks above it; the locks below were connected to it when it was taken, so the graph holds
+  // their order transitively.
+  for (let i = depth - 1; i >= 0; i--) {
     const h = b + L.C_HELD + i * L.HELD_FIELDS;
     const a = meta[h + L.HELD_CLASS]!;
     if (a === cls) continue; // nesting within one class (two pte locks, two pages) is not an order
     const idx = base + a * NC + cls;
-    if (Atomics.load(meta, idx) !== 0) continue;
-    if (Atomics.compareExchange(meta, idx, 0, packEdge(meta[h + L.HELD_SITE]!, site)) !== 0) continue;
-    // A new edge a -> cls: a cycle exists iff cls already reaches a.
-    const path = findPath(meta, base, cls, a);
-    if (path) return circularReport(cpu, a, meta[h + L.HELD_SITE]!, cls, site, path);
+    if (Atomics.load(meta, idx) === 0 && Atomics.compareExchange(meta, idx, 0, packEdge(meta[h + L.HELD_SITE]!, site)) === 0) {
+      // A new edge a -> cls: a cycle exists iff cls already reaches a.
+      const path = findPath(meta, base, cls, a);
+      if (path) return circularReport(cpu, a, meta[h + L.HELD_SITE]!, cls, site, path);
+    }
+    if (!meta[h + L.HELD_TRYLOCK]) break;
   }
   cpu.lockdepCache.add(key);
   return null;

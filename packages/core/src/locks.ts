@@ -21,7 +21,7 @@ function validate(cpu: Cpu, cls: LockClass, site: number): void {
   if (report) cpu.violation('lockdep', report, { class: LOCK_CLASS_NAMES[cls], site: SITE_NAMES[site] });
 }
 
-function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, trylock = false): void {
   const b = cpu.base;
   const d = cpu.meta[b + L.C_HELD_DEPTH]!;
   if (cpu.lockstat) {
@@ -33,6 +33,7 @@ function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
   cpu.meta[h + L.HELD_LOCK] = idx;
   cpu.meta[h + L.HELD_CLASS] = cls;
   cpu.meta[h + L.HELD_SITE] = site;
+  cpu.meta[h + L.HELD_TRYLOCK] = trylock ? 1 : 0;
   Atomics.store(cpu.meta, b + L.C_HELD_DEPTH, d + 1);
 }
 
@@ -49,6 +50,7 @@ function popHeld(cpu: Cpu, idx: number): void {
         meta[to] = meta[to + L.HELD_FIELDS]!;
         meta[to + 1] = meta[to + L.HELD_FIELDS + 1]!;
         meta[to + 2] = meta[to + L.HELD_FIELDS + 2]!;
+        meta[to + 3] = meta[to + L.HELD_FIELDS + 3]!;
         cpu.holdStartNs[j] = cpu.holdStartNs[j + 1]!;
         cpu.holdStartCy[j] = cpu.holdStartCy[j + 1]!;
       }
@@ -175,7 +177,7 @@ export function spinTrylock(cpu: Cpu, idx: number, cls: LockClass, site: number)
   const cur = Atomics.load(cpu.meta, idx);
   if (cur > 0 || Atomics.compareExchange(cpu.meta, idx, cur, cpu.id + 1) !== cur) return false;
   if (cpu.lockstat) recordAcquire(cpu, cls, -1, 0, cur !== 0 && cur !== -(cpu.id + 1));
-  pushHeld(cpu, idx, cls, site);
+  pushHeld(cpu, idx, cls, site, true);
   return true;
 }
 
@@ -286,7 +288,7 @@ export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
   const f = cpu.lay.page(pfn) + L.PG_FLAGS;
   if (Atomics.or(cpu.meta, f, L.PG_locked) & L.PG_locked) return false;
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
-  pushHeld(cpu, f, LockClass.PageLock, site);
+  pushHeld(cpu, f, LockClass.PageLock, site, true);
   return true;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Cpu, KernelEntry } from '../hw/cpu.js';
 import * as L from '../layout.js';
+import { S } from '../lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';
@@ -56,7 +57,7 @@ export function finalSync(cpu: Cpu): void {
     for (let mm = 0; mm < lay.procs; mm++) {
       for (let s = 0; s < lay.vmasPerMm; s++) {
         const v = lay.vma(mm, s);
-        if (cpu.meta[v + L.VMA_FLAGS]) harvestDirty(cpu, mm, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
+        if (cpu.meta[v + L.VMA_FLAGS]) harvestDirty(cpu, mm, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!, S.do_fsync);
       }
     }
     for (let f = 0; f < lay.nfiles; f++) doFsync(cpu, f);

@@ -338,8 +338,10 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
       const b = Math.min(e, end);
       if (a >= b) continue;
       const file = cpu.meta[v + L.VMA_FILE]!;
-      // A write-notify VMA (its vm_page_prot lacks the write bit) keeps dirty state in the pages.
-      if (!(vf & VM_WRITE) || cpu.meta[v + L.VMA_PROT]! & PTE_RW) harvestDirty(cpu, mm, a, b);
+      // 2.6.18 msync_pte_range moved PTE dirty bits into the pages; since 2.6.19 ("mm: msync()
+      // cleanup") msync walks no page tables: write notification keeps the pages dirty instead, and
+      // a mapping without it keeps its dirty state in the PTEs until unmap or reclaim.
+      if (!cpu.config.kernel.writeNotify) harvestDirty(cpu, mm, a, b, S.sys_msync);
       const pg = cpu.meta[v + L.VMA_PGOFF]! + (a - start);
       ranges.push([file, pg, pg + (b - a)]);
     }
@@ -350,8 +352,11 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
   if (flags & MS_SYNC) for (const [file, first, end] of ranges) syncFileRange(cpu, file, first, end, S.sys_msync);
 }
 
-/** msync_pte_range: moves PTE dirty bits into the pages (ptep_clear_flush_dirty + set_page_dirty). */
-export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number): number {
+/**
+ * msync_pte_range (2.6.18): moves PTE dirty bits into the pages (ptep_clear_flush_dirty +
+ * set_page_dirty). Also the end-of-run sync's first step.
+ */
+export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number, site: number): number {
   let n = 0;
   let vpn = start;
   while (vpn < end) {
@@ -362,7 +367,7 @@ export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number): 
       continue;
     }
     const ptl = pteLockOf(cpu, first);
-    spinLock(cpu, ptl, LockClass.PteLock, S.sys_msync);
+    spinLock(cpu, ptl, LockClass.PteLock, site);
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
       const cur = Atomics.load(cpu.mem, pte);
