@@ -11,6 +11,7 @@ import {
   MAP_SHARED,
   MS_ASYNC,
   MS_SYNC,
+  PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
   type Rng,
@@ -127,8 +128,8 @@ export class CpuApi {
     sysMunmap(this.c, addr, pages);
   }
 
-  mprotect(addr: number, pages: number, write: boolean): void {
-    sysMprotect(this.c, addr, pages, PROT_READ | (write ? PROT_WRITE : 0));
+  mprotect(addr: number, pages: number, write: boolean, exec = false): void {
+    sysMprotect(this.c, addr, pages, PROT_READ | (write ? PROT_WRITE : 0) | (exec ? PROT_EXEC : 0));
   }
 
   msync(addr: number, pages: number, sync = true): void {

@@ -59,6 +59,8 @@ export const BUILTIN_WORKLOADS: Readonly<Record<string, string>> = {
   'tlb-hit': './workloads/tlb-hit.js',
   'page-fault3': './workloads/page-fault3.js',
   'dirty-share': './workloads/dirty-share.js',
+  'msync-race': './workloads/msync-race.js',
+  'mprotect-race': './workloads/mprotect-race.js',
   'write-notify': './workloads/write-notify.js',
   'msync-region': './workloads/msync-region.js',
   'shootdown': './workloads/shootdown.js',

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { deriveSeed, ConfigError, validateConfig } from '@smpsim/core';
+import { BUG_CATALOGUE, deriveSeed, ConfigError, validateConfig } from '@smpsim/core';
 import { loadWorkload, resolveWorkload } from '@smpsim/cpu-worker';
 import { addRunOptions, runOptionsFrom } from './cli.js';
 import { addConfigOption } from './config-file.js';
@@ -317,6 +317,34 @@ function fmtSecs(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** A stress campaign hunts bugs: seeded perturbation and periodic checkpoints unless told otherwise. */
+export const STRESS_DEFAULTS = { perturb: 0.02, checkEvery: 2_000_000 } as const;
+
+/**
+ * Applies the stress defaults and each bug's tuning (BUG_CATALOGUE[id].tuning: workload, params,
+ * perturbation, checkpoints, CPUs) to every option the user left at its default (`source(flag)` is
+ * commander's value source: 'default' or undefined when not given).
+ */
+export function tuneForStress(run: RunOptions, source: (flag: string) => string | undefined): RunOptions {
+  const free = (k: string) => {
+    const s = source(k);
+    return s === undefined || s === 'default';
+  };
+  const o: RunOptions = { ...run };
+  if (free('perturb')) o.perturb = STRESS_DEFAULTS.perturb;
+  if (free('checkEvery')) o.checkEvery = STRESS_DEFAULTS.checkEvery;
+  for (const b of run.bugs) {
+    const t = BUG_CATALOGUE[b].tuning;
+    if (!t) continue;
+    if (t.workload !== undefined && free('workload')) o.workload = t.workload;
+    if (t.params !== undefined && free('param')) o.params = { ...o.params, ...t.params };
+    if (t.perturb !== undefined && free('perturb')) o.perturb = Math.max(o.perturb, t.perturb);
+    if (t.checkEvery !== undefined && free('checkEvery')) o.checkEvery = o.checkEvery ? Math.min(o.checkEvery, t.checkEvery) : t.checkEvery;
+    if (t.cpus !== undefined && free('cpus')) o.cpus = t.cpus;
+  }
+  return o;
+}
+
 /** Registers `smpsim stress`. */
 export function stressCommand(p: Command): Command {
   const cmd = addRunOptions(
@@ -334,9 +362,9 @@ export function stressCommand(p: Command): Command {
     .option('--resume', 'run only the indices not yet in --out')
     .option('--shard <K/N>', 'run the K-th of N disjoint parts (run i belongs to shard (i mod N)+1)');
   addConfigOption(cmd, 'stress');
-  cmd.action(async (flags) => {
+  cmd.action(async (flags, command: Command) => {
     const f = flags.ops === undefined && flags.duration === undefined ? { ...flags, ops: String(DEFAULT_STRESS_OPS) } : flags;
-    const run = runOptionsFrom(f);
+    const run = tuneForStress(runOptionsFrom(f), (k) => command.getOptionValueSource(k));
     const options: CampaignOptions = {
       run,
       keepGoing: !!flags.keepGoing,

@@ -442,9 +442,18 @@ export class Cpu {
     }
   }
 
-  /** KCSAN-style random short delay to widen race windows. */
+  /**
+   * A preemption point inside a kernel race window (between a read and a write of shared state that
+   * another CPU may change): with perturbation on, a random delay here, then the usual point.
+   */
+  racePoint(): void {
+    if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();
+    this.preempt();
+  }
+
+  /** KCSAN-style random delay (about 0.1 to 20 µs of host time) to widen race windows. */
   private delay(): void {
-    const n = 50 + this.rng.below(2000);
+    const n = 50 + (this.rng.chance(0.2) ? this.rng.below(40000) : this.rng.below(2000));
     let x = 0;
     for (let i = 0; i < n; i++) x = (x + i) | 0;
     if (x === 42) this.budget++;

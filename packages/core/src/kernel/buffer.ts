@@ -75,6 +75,7 @@ export function tryToFreeBuffers(cpu: Cpu, pfn: number, file: number): boolean {
     spinUnlock(cpu, pl);
   } else if (hasBug(cpu.config, 'strip-buffers-unlocked')) {
     spinUnlock(cpu, pl);
+    cpu.racePoint(); // a set_page_dirty here finds no buffers; its dirty bit is then cleared below
     if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
   } else {
     if (ret) cancelDirtyPage(cpu, pfn);

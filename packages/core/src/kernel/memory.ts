@@ -147,6 +147,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
  * Bug `fault-dirty-race` restores the released code.
  */
 function waitForWriteback(cpu: Cpu, pfn: number): void {
+  cpu.racePoint();
   if (!hasBug(cpu.config, 'fault-dirty-race')) waitOnPageLocked(cpu, pfn);
 }
 

@@ -262,7 +262,7 @@ function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newpro
       let old: number;
       if (racy) {
         old = mem[pte]!;
-        cpu.preempt(); // the window in which the hardware may set D
+        cpu.racePoint(); // the window in which the hardware may set D
       } else old = Atomics.exchange(mem, pte, 0);
       let nw = (old & ~PAGE_PROT_MASK) | (newprot & PAGE_PROT_MASK);
       if (dirtyAccountable && nw & PTE_D) nw |= PTE_RW;

@@ -90,6 +90,7 @@ export function clearPageDirtyForIo(cpu: Cpu, pfn: number): boolean {
   const accounting = file >= 0 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify;
   if (hasBug(cpu.config, 'clean-before-mkclean')) {
     if (!testClearPageDirty(cpu, pfn)) return false;
+    cpu.racePoint();
     if (accounting) pageMkclean(cpu, pfn);
     return true;
   }

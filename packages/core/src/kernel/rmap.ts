@@ -83,6 +83,7 @@ function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
       flushTlbPage(cpu, mm, vpn, FlushCause.Mkclean);
     } else {
       const entry = Atomics.exchange(mem, pte, 0); // ptep_clear_flush: clear ...
+      cpu.racePoint();
       if (hasBug(cpu.config, 'no-remote-flush')) flushTlbPageLocalOnly(cpu, mm, vpn);
       else flushTlbPage(cpu, mm, vpn, FlushCause.Mkclean); // ... and flush on every CPU
       Atomics.store(mem, pte, entry & ~(PTE_RW | PTE_D)); // set_pte_at(pte_wrprotect(pte_mkclean()))

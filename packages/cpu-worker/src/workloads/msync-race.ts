@@ -1,0 +1,65 @@
+/**
+ * msync-race: the central race of the seed's mechanism, checked through msync's contract. CPUs 1..n-1
+ * keep writing their own words of page 0 through their writable TLB entries; CPU 0 keeps running
+ * msync(MS_SYNC) on page 0 — page_mkclean with a synced shootdown, then writepage — and after each
+ * msync returns checks that the backing store holds, for every writer, at least the value it had
+ * written before that msync started. A write that went through a stale writable entry, or a page
+ * left clean under a writable PTE, shows up as a missing value. One op of CPU 0 is one msync; the
+ * writers run until CPU 0 is done. Needs at least 2 CPUs.
+ */
+import { layout as L } from '@smpsim/core';
+import type { Workload } from '../workload.js';
+
+const msyncRace: Workload = {
+  name: 'msync-race',
+  description: 'writers vs msync(MS_SYNC) on one page; checks that msync wrote what was written before it',
+  oracle: 'owned-words',
+  files: (o) => {
+    if (o.cpus < 2) throw new Error('msync-race needs at least 2 CPUs');
+    return [{ pages: 2, accountDirty: true, mmapHookChangesProt: false }];
+  },
+  run(api) {
+    const base = api.mmap(0, 0, 2, { write: true, shared: true });
+    const meta = api.machine.meta;
+    const done = L.G_TEST_LOCKS + 6; // CPU 0 sets it when its msyncs are over
+    if (api.cpu !== 0) {
+      const idx = api.wordIndex(0, 0, api.cpu);
+      while (Atomics.load(meta, done) === 0 && !api.c.timeUp) {
+        api.ownStore(base + api.cpu * 4, idx, api.lastWritten(idx) + 1);
+      }
+      return null;
+    }
+    // CPU 0 writes only page 1, so nothing but the writers dirties page 0.
+    const own = api.wordIndex(0, 1, 0);
+    const before = new Int32Array(api.cpus);
+    const disk = api.machine.disk;
+    const shadow = api.machine.shadow;
+    try {
+      while (api.running()) {
+        for (let c = 1; c < api.cpus; c++) before[c] = Atomics.load(shadow, api.wordIndex(0, 0, c));
+        api.msync(base, 1, true);
+        for (let c = 1; c < api.cpus; c++) {
+          const w = api.wordIndex(0, 0, c);
+          if (disk[w]! < before[c]!) {
+            api.c.violation('lost-write', `lost write at file 0 page 0 word ${c}: after msync(MS_SYNC) returned the backing store holds ${disk[w]}, but cpu${c} had written ${before[c]} before the msync started`, {
+              file: 0,
+              page: 0,
+              word: c,
+              expected: before[c],
+              seen: disk[w],
+              when: 'msync',
+            });
+          }
+        }
+        api.ownStore(base + 4096, own, api.lastWritten(own) + 1);
+        // let the writers run a little
+        for (let i = 0; i < 2000; i++) api.load(base + 4096 + 8);
+        api.op();
+      }
+    } finally {
+      Atomics.store(meta, done, 1);
+    }
+    return { msyncs: api.done };
+  },
+};
+export default msyncRace;
