@@ -48,6 +48,11 @@ export interface RunOptions {
   flushCeiling: number;
   /** Directory relative paths (workload modules) are resolved against. */
   cwd: string;
+  /**
+   * Called with the stopped machine after the final sync and before the end-of-run backing-store
+   * comparison (programmatic use: inspection between phases, fault injection in tests).
+   */
+  beforeFinalCheck?: (m: Machine) => void;
 }
 
 export const DEFAULT_RUN: RunOptions = {
@@ -166,6 +171,8 @@ export function reproduceCommand(o: RunOptions): string {
   return a.join(' ');
 }
 
+class RunTimeout extends Error {}
+
 /** Worker threads kept between runs, so short runs pay no thread start-up. */
 export class CpuWorkerPool {
   private idle: CpuWorker[] = [];
@@ -240,14 +247,16 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
     const limitMs = (o.ops ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the run did not finish within ${Math.round(limitMs / 1000)} s of host time`)), limitMs);
+      timer = setTimeout(() => reject(new RunTimeout(`the run did not finish within ${Math.round(limitMs / 1000)} s of host time`)), limitMs);
     });
     try {
       results = await Promise.race([Promise.all(workers.map((w) => w.run())), timeout]);
     } catch (e) {
       broken = true;
       Atomics.store(m.meta, L.G_STOP, StopReason.Abort);
-      violations.push({ kind: 'hang', message: (e as Error).message });
+      const msg = (e as Error).message;
+      if (e instanceof RunTimeout) violations.push({ kind: 'hang', message: msg });
+      else violations.push({ kind: 'crash', message: `a CPU worker died: ${msg}` });
     } finally {
       clearTimeout(timer);
     }
@@ -261,6 +270,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   }
   const hostWallMs = Date.now() - t0;
   for (const r of results) violations.push(...r.violations);
+  if (violations.length === 0 && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) o.beforeFinalCheck?.(m);
   if (violations.length === 0 && workload.oracle === 'owned-words' && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) {
     for (const f of checkBackingStore(m)) violations.push({ kind: f.kind, message: f.message, details: f.details });
   }

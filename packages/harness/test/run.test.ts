@@ -1,0 +1,90 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runMachine } from '@smpsim/harness';
+
+const bin = fileURLToPath(new URL('../bin/smpsim.js', import.meta.url));
+const fx = (n: string) => fileURLToPath(new URL(`./fixtures/${n}.js`, import.meta.url));
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+test('dirty-share on 4 CPUs: ok, one thread per CPU, write-notify faults, TLB misses and IPIs', async () => {
+  const s = await runMachine({ cpus: 4, workload: 'dirty-share', ops: 20000, seed: 7 });
+  assert.ok(s.ok, JSON.stringify(s.violations));
+  assert.is(new Set(s.stats.perCpu.map((p) => p.threadId)).size, 4);
+  assert.ok(s.stats.faults.writeNotify > 0);
+  assert.ok(s.stats.tlb.misses > 0);
+  assert.ok(s.stats.shootdowns.ipisSent > 0);
+  assert.ok(s.stats.writeback.pagesCleaned > 0 && s.stats.writeback.bufferWrites > 0);
+  assert.match(s.reproduce, /^npx smpsim run --cpus 4 --workload dirty-share --ops 20000 --seed 7/);
+});
+
+test('page-fault3: every page write faults (no fault-around for write faults)', async () => {
+  const s = await runMachine({ cpus: 2, workload: 'page-fault3', ops: 3000 });
+  assert.ok(s.ok, JSON.stringify(s.violations));
+  assert.ok(s.stats.faults.notPresent + s.stats.faults.writeNotify >= 6000);
+});
+
+for (const seed of [1, 2, 3]) {
+  test(`correct kernel, bounded stress (seed ${seed}, 4 CPUs in 2 processes, checkpoints): no violation`, async () => {
+    const s = await runMachine({ cpus: 4, procs: 2, workload: 'dirty-share', durationMs: 1500, seed, checkEvery: 1_000_000, perturb: 0.05 });
+    assert.ok(s.ok, `seed ${seed}: ${s.violations.map((v) => v.kind + ': ' + v.message).join('\n')}\nreproduce: ${s.reproduce}`);
+    assert.ok(s.stats.checkpoints > 0, 'stop-the-world checkpoints ran');
+    assert.ok(s.stats.reclaim.evicted > 0 && s.stats.reclaim.refaults > 0, 'reclaim evicted and pages refaulted');
+  });
+}
+
+test('the final backing-store check reports exactly a corrupted word', async () => {
+  let at = { file: 0, page: 0, word: 0 };
+  const s = await runMachine({
+    cpus: 2,
+    workload: 'dirty-share',
+    ops: 3000,
+    beforeFinalCheck: (m) => {
+      // word 5 of page 3 of file 0: flip the backing store's copy
+      const w = (0 + 3) * 1024 + 5;
+      m.disk[w] = m.disk[w]! + 1;
+      at = { file: 0, page: 3, word: 5 };
+    },
+  });
+  assert.not.ok(s.ok);
+  assert.is(s.violations.length, 1);
+  const v = s.violations[0]!;
+  assert.is(v.kind, 'lost-write');
+  assert.equal({ file: (v.details as any).file, page: (v.details as any).page, word: (v.details as any).word }, at);
+});
+
+test('lockdep finds the inversion of mkclean-under-private-lock, naming the locks and sites', async () => {
+  const s = await runMachine({ cpus: 4, workload: 'dirty-share', durationMs: 20000, bugs: ['mkclean-under-private-lock'] });
+  const v = s.violations.find((x) => x.kind === 'lockdep');
+  assert.ok(v, JSON.stringify(s.violations.map((x) => x.kind)));
+  for (const name of ['private_lock', 'i_mmap_lock', 'pte lock', 'try_to_free_buffers']) assert.ok(v!.message.includes(name), `names ${name}`);
+  assert.ok(/zap_pte_range|try_to_unmap_one/.test(v!.message));
+  assert.ok(s.stats.hostWallMs < 20000);
+});
+
+test('lock statistics: a row per lock class in /proc/lock_stat columns', async () => {
+  const s = await runMachine({ cpus: 4, workload: 'dirty-share', durationMs: 800, lockStat: true });
+  const classes = s.stats.locks.map((r) => r.class);
+  for (const c of ['mmap_sem', 'PG_locked', 'i_mmap_lock', 'pte lock', 'private_lock', 'tree_lock']) assert.ok(classes.some((x) => x.includes(c)), `row for ${c}: ${classes}`);
+  for (const r of s.stats.locks) assert.ok(r.acquisitions >= r.contentions);
+});
+
+test('bad input: one line on stderr, exit 2', () => {
+  for (const args of [['run', '--cpus', '0'], ['run', '--cpus', 'abc'], ['run', '--workload', 'nope'], ['run', '--frob'], ['run', '--memory', '8G'], ['run', '--memory', '100K'], ['run', '--workload', fx('throws-at-import')], ['run', '--bug', 'nope']]) {
+    const r = cli(...args);
+    assert.is(r.status, 2, `${args.join(' ')}: status ${r.status}, stderr ${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.not.match(r.stderr, /\n\s+at /);
+  }
+});
+
+test('a workload that throws inside the run: violation crash naming the CPU, exit 1, no stack', () => {
+  const r = cli('run', '--cpus', '2', '--ops', '1000', '--workload', fx('throws-in-run'), '--json');
+  assert.is(r.status, 1, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.is(s.violations[0].kind, 'crash');
+  assert.match(s.violations[0].message, /cpu1/);
+});
+
+test.run();
