@@ -226,6 +226,10 @@ export interface BugTuning {
   readonly perturb?: number;
   readonly checkEvery?: number;
   readonly cpus?: number;
+  /** Operations per run (when the campaign sets neither ops nor a duration). */
+  readonly ops?: number;
+  /** Kernel-thread rates. */
+  readonly daemons?: Partial<DaemonConfig>;
 }
 
 export interface BugEntry {
@@ -249,6 +253,9 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedBy: 'ecdfc9787fe5 (2.6.20)',
     expected: 'lost-write',
     harmful: true,
+    // needs dirty pages whose buffers the journal wrote reaching try_to_free_buffers while mapped,
+    // then eviction before a new write heals them: longer runs, busier journal and reclaim
+    tuning: { ops: 100_000, daemons: { journalPeriod: 100_000, reclaimPeriod: 100_000, reclaimBatch: 32 } },
   },
   'clean-before-mkclean': {
     restores: '2.6.19 clear_page_dirty_for_io: clear PG_dirty, then page_mkclean, without re-dirtying the buffers (the rtorrent corruption; needs the journal flusher)',

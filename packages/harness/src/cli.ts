@@ -3,9 +3,10 @@
  * and a reproducer), 2 bad input (one clear line, no stack trace unless --verbose).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { BUG_CATALOGUE, BUG_IDS, type BugId, ConfigError, type KernelPreset } from '@smpsim/core';
+import { BUG_CATALOGUE, BUG_IDS, type BugId, ConfigError, type DaemonConfig, DEFAULT_DAEMONS, type KernelPreset } from '@smpsim/core';
 import { WorkloadError } from '@smpsim/cpu-worker';
 import { benchCommand } from './bench.js';
+import { catalogueCommand } from './catalogue.js';
 import { addConfigOption } from './config-file.js';
 import { mergeCommand } from './merge.js';
 import { stressCommand } from './stress.js';
@@ -36,6 +37,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--check-every <cycles>', 'stop-the-world invariant checks every N simulated cycles', '0')
     .option('--flush-ceiling <pages>', 'ranges above this become full flushes', '33')
     .option('--no-daemons', 'do not run the flusher, journal and reclaim threads')
+    .option('--daemon <key=value>', 'kernel-thread setting, e.g. journalPeriod=100000 (repeatable; see DaemonConfig)', collect, [])
     .option('--json', 'print one JSON object')
     .option('--verbose', 'stack traces for errors');
 }
@@ -59,6 +61,20 @@ interface RawRunFlags {
   checkEvery: string;
   flushCeiling: string;
   daemons: boolean;
+  daemon?: string[];
+}
+
+/** `--daemon key=value` settings, checked against DaemonConfig's fields. */
+function parseDaemons(list: string[]): Partial<DaemonConfig> {
+  const out: Record<string, number | boolean> = {};
+  for (const item of list) {
+    const [k, v] = parseParam(item);
+    if (!(k in DEFAULT_DAEMONS)) throw new UsageError(`--daemon: unknown setting '${k}' (one of: ${Object.keys(DEFAULT_DAEMONS).join(', ')})`);
+    const want = typeof DEFAULT_DAEMONS[k as keyof DaemonConfig];
+    if (typeof v !== want || (typeof v === 'number' && !(v >= 0))) throw new UsageError(`--daemon ${k} must be a ${want === 'number' ? 'non-negative number' : want}, got '${v}'`);
+    out[k] = v as number | boolean;
+  }
+  return out as Partial<DaemonConfig>;
 }
 
 /** Flags -> RunOptions, with every value checked. */
@@ -86,7 +102,7 @@ export function runOptionsFrom(f: RawRunFlags): RunOptions {
     perturb,
     checkEvery: parseIntStrict(f.checkEvery, '--check-every', 0),
     daemons: f.daemons,
-    daemonConfig: {},
+    daemonConfig: parseDaemons(f.daemon ?? []),
     flushCeiling: parseIntStrict(f.flushCeiling, '--flush-ceiling', 1),
     cwd: process.cwd(),
   };
@@ -130,6 +146,7 @@ function program(): Command {
     });
 
   benchCommand(p);
+  catalogueCommand(p);
   const benchCmd = p.commands.find((c) => c.name() === 'bench');
   if (benchCmd) addConfigOption(benchCmd, 'bench');
   stressCommand(p);

@@ -16,3 +16,4 @@ export { runCampaign, parseShard, defaultJobs, DEFAULT_STRESS_OPS, DEFAULT_STRES
 export { mergeRecords } from './merge.js';
 export { readRecords, summarizeRecords, formatCampaign, type CampaignSummary, type RunRecord } from './records.js';
 export { loadConfigFile, parseConfigText, ConfigFileError, type ConfigCommand, type ConfigValues } from './config-file.js';
+export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult } from './catalogue.js';

@@ -167,6 +167,7 @@ export function reproduceCommand(o: RunOptions): string {
   if (o.checkEvery) a.push(`--check-every ${o.checkEvery}`);
   if (!o.daemons) a.push('--no-daemons');
   if (o.flushCeiling !== DEFAULT_RUN.flushCeiling) a.push(`--flush-ceiling ${o.flushCeiling}`);
+  for (const [k, v] of Object.entries(o.daemonConfig)) a.push(`--daemon ${k}=${v}`);
   for (const [k, v] of Object.entries(o.params)) a.push(`--param ${k}=${v}`);
   return a.join(' ');
 }
