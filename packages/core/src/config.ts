@@ -282,7 +282,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     harmful: true,
     // the window is between the PTE read and the write in change_pte_range: writers must write
     // through the same PTEs, so a shared mapping (mprotect-race), and the window widened
-    tuning: { workload: 'mprotect-race', perturb: 0.2 },
+    tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8 } },
   },
   'mprotect-ignores-writenotify': {
     restores: 'mprotect makes clean pages of a write-notify VMA writable',

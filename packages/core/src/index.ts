@@ -25,3 +25,9 @@ export * as kwriteback from './kernel/page-writeback.js';
 export * as kfilemap from './kernel/filemap.js';
 export * as kdaemons from './kernel/daemons.js';
 export * as kvmscan from './kernel/vmscan.js';
+// Deterministic mode: the scheduler's shared state, its policies (random, PCT, replay) and runtime.
+export { DetScheduler, newExecution, releaseAll, POLICIES } from './sched/det.js';
+export { SchedState, POLICY_NAMES, type PolicyName, type SchedOptions, type Decision } from './sched/state.js';
+export { type SchedulerPolicy, isSchedulerPolicy, withDecisionLog } from './sched/policy.js';
+export { encodeSchedule, decodeSchedule, ScheduleError, SCHEDULE_PREFIX, type Schedule } from './sched/schedule.js';
+export { Tracer, chromeTrace, type TraceEvent } from './trace.js';

@@ -81,6 +81,7 @@ export const PG_reclaim = 1 << 17;
 /** Buffer-head state bits (one Int32 per buffer). */
 export const BH_Uptodate = 1 << 0;
 export const BH_Dirty = 1 << 1;
+export const BH_Lock = 1 << 2; // I/O in flight on the buffer (lock_buffer)
 export const BH_Mapped = 1 << 5;
 
 // ---- per-CPU area ----

@@ -5,6 +5,9 @@
  * enabled), then after a bounded spin sleeps on the lock word with Atomics.wait, so that more
  * simulated CPUs than host cores does not collapse throughput. Every acquisition goes through the
  * lock validator (lockdep.ts) and pushes a record on the CPU's held-lock stack in shared memory.
+ *
+ * In deterministic mode a waiter never spins or sleeps on host time: each failed re-check is a
+ * scheduling decision that yields to another CPU until the lock word changes (DetScheduler.block).
  */
 import { type Cpu, MachineStop } from './hw/cpu.js';
 import * as L from './layout.js';
@@ -21,9 +24,10 @@ function validate(cpu: Cpu, cls: LockClass, site: number): void {
   if (report) cpu.violation('lockdep', report, { class: LOCK_CLASS_NAMES[cls], site: SITE_NAMES[site] });
 }
 
-function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, trylock = false): void {
+function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, trylock = false, contended = false): void {
   const b = cpu.base;
   const d = cpu.meta[b + L.C_HELD_DEPTH]!;
+  if (cpu.tracer !== null) cpu.tracer.lockAcquired(idx, cls, site, d, contended);
   if (cpu.lockstat) {
     cpu.holdStartNs[d] = performance.now() * 1e6;
     cpu.holdStartCy[d] = cpu.ctr[CTR.cycles]!;
@@ -45,6 +49,7 @@ function popHeld(cpu: Cpu, idx: number): void {
     const h = b + L.C_HELD + i * L.HELD_FIELDS;
     if (meta[h + L.HELD_LOCK] === idx) {
       if (cpu.lockstat) recordHold(cpu, meta[h + L.HELD_CLASS]!, i);
+      if (cpu.tracer !== null) cpu.tracer.lockReleased(idx, meta[h + L.HELD_CLASS]!, meta[h + L.HELD_SITE]!, i, d);
       for (let j = i; j < d - 1; j++) {
         const to = b + L.C_HELD + j * L.HELD_FIELDS;
         meta[to] = meta[to + L.HELD_FIELDS]!;
@@ -105,11 +110,25 @@ export function assertHeld(cpu: Cpu, idx: number, what: string): void {
   if (!holds(cpu, idx)) throw new Error(`cpu${cpu.id}: ${what} must be held here`);
 }
 
-/** Blocks until `cond()` holds, servicing interrupts, then sleeping on meta[idx]; watchdog-checked. */
-function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolean, sleepersIdx: number): void {
+/**
+ * Blocks until `tryTake()` succeeds, servicing interrupts, then sleeping on meta[idx]; watchdog-checked.
+ * In deterministic mode each failed attempt yields until meta[idx] (or meta[watch2]) changes.
+ */
+function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolean, sleepersIdx: number, watch2 = -1): void {
   const meta = cpu.meta;
   cpu.beginWait(kind, idx);
   cpu.ctr[CTR.lockContended]!++;
+  const det = cpu.det;
+  if (det !== null) {
+    for (;;) {
+      cpu.pollInterrupts();
+      if (tryTake()) break;
+      cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+      det.block(idx, Atomics.load(meta, idx), watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
+    }
+    cpu.endWait();
+    return;
+  }
   let spins = 0;
   for (;;) {
     cpu.pollInterrupts();
@@ -148,7 +167,9 @@ export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): v
   let cur = Atomics.load(meta, idx);
   let waitNs = -1;
   let waitCy = 0;
+  let contended = false;
   if (cur > 0 || Atomics.compareExchange(meta, idx, cur, me) !== cur) {
+    contended = true;
     if (cur === me) {
       cpu.violation('deadlock', `recursive locking: cpu${cpu.id} takes ${LOCK_CLASS_NAMES[cls]} (lock@${idx}) again at ${SITE_NAMES[site]}`);
     }
@@ -169,7 +190,7 @@ export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): v
   }
   cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
   if (cpu.lockstat) recordAcquire(cpu, cls, waitNs, waitCy, cur !== 0 && cur !== -me);
-  pushHeld(cpu, idx, cls, site);
+  pushHeld(cpu, idx, cls, site, false, contended);
 }
 
 export function spinTrylock(cpu: Cpu, idx: number, cls: LockClass, site: number): boolean {
@@ -227,9 +248,9 @@ export function downRead(cpu: Cpu, idx: number, cls: LockClass, site: number): v
   };
   const w = statStart(cpu);
   const contended = !take();
-  if (contended) waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemRead, take, idx + SEM_SLEEPERS);
+  if (contended) waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemRead, take, idx + SEM_SLEEPERS, idx + SEM_WRITERS);
   if (cpu.lockstat) recordAcquire(cpu, cls, contended ? w : -1, statStartCy, false);
-  pushHeld(cpu, idx, cls, site);
+  pushHeld(cpu, idx, cls, site, false, contended);
 }
 
 export function upRead(cpu: Cpu, idx: number): void {
@@ -256,7 +277,7 @@ export function downWrite(cpu: Cpu, idx: number, cls: LockClass, site: number): 
     }
   }
   if (cpu.lockstat) recordAcquire(cpu, cls, contended ? w : -1, statStartCy, false);
-  pushHeld(cpu, idx, cls, site);
+  pushHeld(cpu, idx, cls, site, false, contended);
 }
 
 export function upWrite(cpu: Cpu, idx: number): void {
@@ -279,7 +300,7 @@ export function lockPage(cpu: Cpu, pfn: number, site: number): void {
   const contended = !take();
   if (contended) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.lay.page(pfn) + L.PG_WAITERS);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, contended ? w : -1, statStartCy, false);
-  pushHeld(cpu, f, LockClass.PageLock, site);
+  pushHeld(cpu, f, LockClass.PageLock, site, false, contended);
 }
 
 /** TestSetPageLocked: takes the page lock only if it is free. */

@@ -15,6 +15,8 @@ import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine.js';
 import { LOCK_CLASS_COUNT } from '../lockorder.js';
 import { Rng } from '../random.js';
 import { watchdogReport } from '../watchdog.js';
+import type { DetScheduler } from '../sched/det.js';
+import type { Tracer } from '../trace.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
 
 /** Thrown to unwind a CPU when the machine stops (violation, watchdog, abort). */
@@ -87,6 +89,10 @@ export class Cpu {
   readonly lockstat: Float64Array | null;
   /** In single-thread tests: the other CPUs, serviced while this one waits (no real concurrency). */
   peers: Cpu[] | null = null;
+  /** Deterministic mode: the scheduler this CPU hands over through (null in free mode). */
+  det: DetScheduler | null = null;
+  /** Event tracing (trace hash, trace file); null when neither is on. */
+  tracer: Tracer | null = null;
 
   private readonly l1Base: number;
   private readonly l1Mask: number;
@@ -98,9 +104,9 @@ export class Cpu {
   private accesses = 0;
   private tlbHits = 0;
   private inHook = false;
-  private readonly perturb: number;
+  private perturb: number;
   /** Accesses between slow paths: shorter when perturbation is on, so delays land inside kernel windows. */
-  private readonly interval: number;
+  private interval: number;
 
   constructor(
     readonly m: Machine,
@@ -124,6 +130,18 @@ export class Cpu {
     this.perturb = m.config.perturb;
     this.interval = this.perturb > 0 ? 16 : PREEMPT_INTERVAL;
     this.lockstat = m.config.kernel.lockStat ? m.lockstat.subarray(id * LOCK_CLASS_COUNT * LS_FIELDS, (id + 1) * LOCK_CLASS_COUNT * LS_FIELDS) : null;
+  }
+
+  /**
+   * Deterministic mode: from now on this CPU runs only when `det` schedules it, and every preemption
+   * point (each access, each kernel preemption point) is a scheduling decision. Host-time
+   * perturbation is off: the schedule is the only source of interleaving.
+   */
+  attachDet(det: DetScheduler): void {
+    this.det = det;
+    this.interval = 1;
+    this.budget = 1;
+    this.perturb = 0;
   }
 
   // ------------------------------------------------------------------ user-mode accesses
@@ -380,10 +398,12 @@ export class Cpu {
     this.ctr[CTR.cycles]! += this.config.costs.faultEntry;
     if (!this.kernel) throw new Error(`cpu${this.id}: page fault with no kernel attached`);
     this.meta[b + L.C_IN_KERNEL]!++;
+    if (this.tracer !== null) this.tracer.fault(addr, errcode);
     try {
       this.kernel.pageFault(this, addr, errcode);
     } finally {
       this.meta[b + L.C_IN_KERNEL]!--;
+      if (this.tracer !== null) this.tracer.faultEnd();
     }
   }
 
@@ -426,6 +446,7 @@ export class Cpu {
     this.budget = this.interval;
     this.publishCounters();
     if (this.lru > LRU_RENORM) this.renormLru();
+    if (this.det !== null) this.det.point();
     if (Atomics.load(this.meta, L.G_STOP) > L.StopReason.Finished) throw new MachineStop('machine stopped');
     this.pollInterrupts();
     if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();
@@ -522,6 +543,7 @@ export class Cpu {
       }
       this.ctr[CTR.ipisReceived]!++;
       this.ctr[CTR.cycles]! += this.config.costs.ipiReceive;
+      if (this.tracer !== null) this.tracer.flushAck(src);
       Atomics.and(meta, sb + L.C_FLUSH_ACK, ~this.bit);
       if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
     }
@@ -537,6 +559,7 @@ export class Cpu {
     if (targets === 0) return;
     const meta = this.meta;
     const b = this.base;
+    if (this.tracer !== null) this.tracer.flushRequest(mm, start, end, all, targets);
     Atomics.store(meta, b + L.C_FLUSH_MM, mm);
     Atomics.store(meta, b + L.C_FLUSH_START, start);
     Atomics.store(meta, b + L.C_FLUSH_END, end);
@@ -553,11 +576,26 @@ export class Cpu {
     }
     this.ctr[CTR.ipisSent]! += n;
     this.ctr[CTR.cycles]! += n * this.config.costs.ipiSend;
-    if (!wait) return;
-    if (Atomics.load(meta, b + L.C_FLUSH_ACK) === 0) return;
+    if (!wait || Atomics.load(meta, b + L.C_FLUSH_ACK) === 0) {
+      if (this.tracer !== null) this.tracer.flushDone();
+      return;
+    }
     this.beginWait(L.WaitKind.FlushAck, targets);
     let spins = 0;
     const ackIdx = b + L.C_FLUSH_ACK;
+    if (this.det !== null) {
+      // Deterministic mode: yield until an acknowledgement changes the mask (or an IPI for us).
+      for (;;) {
+        const left = Atomics.load(meta, ackIdx);
+        if (left === 0) break;
+        this.serviceIpisIfEnabled();
+        if (Atomics.load(meta, ackIdx) === 0) break;
+        this.det.block(ackIdx, Atomics.load(meta, ackIdx));
+      }
+      this.endWait();
+      if (this.tracer !== null) this.tracer.flushDone();
+      return;
+    }
     for (;;) {
       const left = Atomics.load(meta, ackIdx);
       if (left === 0) break;
@@ -574,6 +612,7 @@ export class Cpu {
       }
     }
     this.endWait();
+    if (this.tracer !== null) this.tracer.flushDone();
   }
 
   /** Wakes CPU `c` if it sleeps (idle, or waiting on a lock word). */
@@ -645,13 +684,20 @@ export class Cpu {
   beginWait(kind: L.WaitKind, obj: number): void {
     const b = this.base;
     this.meta[b + L.C_WAIT_OBJ] = obj;
-    this.meta[b + L.C_WAIT_SINCE] = Date.now() & 0x7fffffff;
+    if (this.det !== null) {
+      // Deterministic mode: the wait is measured in scheduling steps, never in host time.
+      this.meta[b + L.C_WAIT_SINCE] = this.det.step % 0x7fffffff;
+      this.det.beginWait();
+    } else {
+      this.meta[b + L.C_WAIT_SINCE] = Date.now() & 0x7fffffff;
+      this.waitStart = Date.now();
+    }
     Atomics.store(this.meta, b + L.C_WAIT_KIND, kind);
-    this.waitStart = Date.now();
   }
 
   endWait(): void {
     Atomics.store(this.meta, this.base + L.C_WAIT_KIND, L.WaitKind.None);
+    if (this.det !== null) this.det.endWait();
   }
 
   /**
@@ -678,6 +724,7 @@ export class Cpu {
     Atomics.compareExchange(this.meta, L.G_VIOLATION, 0, this.id + 1);
     Atomics.store(this.meta, L.G_STOP, kind === 'deadlock' ? L.StopReason.Watchdog : L.StopReason.Violation);
     this.wakeAll();
+    if (this.det !== null) this.det.release();
     throw new MachineStop(`${kind}: ${message}`);
   }
 }

@@ -40,7 +40,8 @@ export function setPageDirtyBuffers(cpu: Cpu, pfn: number, file: number): boolea
 
 function bufferBusy(cpu: Cpu, pfn: number): boolean {
   const n = cpu.lay.buffersPerPage;
-  for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & L.BH_Dirty) return true;
+  // buffer_busy: dirty, or I/O in flight (locked)
+  for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & (L.BH_Dirty | L.BH_Lock)) return true;
   return false;
 }
 
@@ -84,7 +85,35 @@ export function tryToFreeBuffers(cpu: Cpu, pfn: number, file: number): boolean {
   return ret;
 }
 
-/** Copies buffer `i` of a page to the backing store. */
+/**
+ * lock_buffer: I/O on one buffer is serialised, so two writers of the same block (writepage and the
+ * journal) cannot land an older copy over a newer one.
+ */
+function lockBuffer(cpu: Cpu, bh: number): void {
+  while (Atomics.or(cpu.meta, bh, L.BH_Lock) & L.BH_Lock) {
+    cpu.pollInterrupts();
+    cpu.checkStop();
+  }
+}
+
+function unlockBuffer(cpu: Cpu, bh: number): void {
+  Atomics.and(cpu.meta, bh, ~L.BH_Lock);
+}
+
+/**
+ * Writes buffer `i` if it is dirty: lock_buffer, test_clear_buffer_dirty, copy (the I/O), unlock.
+ * Returns true if it wrote.
+ */
+function writeBufferIfDirty(cpu: Cpu, pfn: number, file: number, index: number, i: number): boolean {
+  const bh = cpu.lay.bh(pfn, i);
+  lockBuffer(cpu, bh);
+  const dirty = (Atomics.and(cpu.meta, bh, ~L.BH_Dirty) & L.BH_Dirty) !== 0;
+  if (dirty) writeBlock(cpu, pfn, file, index, i);
+  unlockBuffer(cpu, bh);
+  return dirty;
+}
+
+/** Copies buffer `i` of a page to the backing store (the I/O itself; buffer locked). */
 function writeBlock(cpu: Cpu, pfn: number, file: number, index: number, i: number): void {
   const words = 1024 / cpu.lay.buffersPerPage;
   const src = pfn * 1024 + i * words;
@@ -102,9 +131,7 @@ export function blockWriteFullPage(cpu: Cpu, pfn: number, file: number, index: n
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
   Atomics.or(meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_writeback);
   const n = cpu.lay.buffersPerPage;
-  for (let i = 0; i < n; i++) {
-    if (Atomics.and(meta, cpu.lay.bh(pfn, i), ~L.BH_Dirty) & L.BH_Dirty) writeBlock(cpu, pfn, file, index, i);
-  }
+  for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
   cpu.ctr[CTR.pagesWritten]!++;
   cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
   Atomics.and(meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_writeback);
@@ -122,8 +149,10 @@ export function journalWritePage(cpu: Cpu, pfn: number, file: number, index: num
   let mask = 0;
   if (has) {
     const n = cpu.lay.buffersPerPage;
-    for (let i = 0; i < n; i++) if (Atomics.and(cpu.meta, cpu.lay.bh(pfn, i), ~L.BH_Dirty) & L.BH_Dirty) mask |= 1 << i;
+    for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & L.BH_Dirty) mask |= 1 << i;
   }
   spinUnlock(cpu, pl);
-  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) writeBlock(cpu, pfn, file, index, i);
+  // ll_rw_block(WRITE): each dirty buffer locked, cleaned and written (the caller holds a page
+  // reference, so the buffer heads stay; the page itself is not locked).
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) writeBufferIfDirty(cpu, pfn, file, index, i);
 }

@@ -102,7 +102,7 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
  * remove_from_page_cache for reclaim (__remove_mapping): under tree_lock, only if nobody but the page
  * cache and the caller holds a reference (page_count == 2). Leaves a shadow entry. Page locked.
  */
-export function removeFromPageCache(cpu: Cpu, pfn: number): boolean {
+export function removeFromPageCache(cpu: Cpu, pfn: number, check?: (cpu: Cpu, pfn: number, file: number, index: number) => void): boolean {
   const meta = cpu.meta;
   const p = cpu.lay.page(pfn);
   const file = meta[p + L.PG_MAPPING]! - 1;
@@ -113,6 +113,7 @@ export function removeFromPageCache(cpu: Cpu, pfn: number): boolean {
     spinUnlockIrqrestore(cpu, tl, flags);
     return false;
   }
+  check?.(cpu, pfn, file, index);
   meta[slotOf(cpu, file, index)] = -1;
   meta[tagOf(cpu, file, index)] = 0;
   Atomics.store(meta, p + L.PG_MAPPING, 0);

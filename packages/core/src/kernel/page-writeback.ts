@@ -112,6 +112,7 @@ export function writebackPage(cpu: Cpu, file: number, index: number, site: numbe
     if (clearPageDirtyForIo(cpu, pfn)) {
       clearDirtyTag(cpu, file, index, pfn);
       blockWriteFullPage(cpu, pfn, file, index);
+      if (cpu.tracer !== null) cpu.tracer.writeback(file, index, pfn);
       written = true;
     } else clearDirtyTag(cpu, file, index, pfn);
   }

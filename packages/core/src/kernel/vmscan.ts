@@ -10,7 +10,8 @@ import { trylockPage, unlockPage } from '../locks.js';
 import { S } from '../lockorder.js';
 import { CTR } from '../machine.js';
 import { tryToFreeBuffers } from './buffer.js';
-import { removeFromPageCache } from './filemap.js';
+import { diskWord, removeFromPageCache } from './filemap.js';
+import { WORDS_PER_PAGE } from '../config.js';
 import { getPageUnlessZero, pageFlags, pageMapped, putPage } from './mm.js';
 import { tryToUnmap } from './rmap.js';
 
@@ -22,7 +23,29 @@ function shrinkPage(cpu: Cpu, pfn: number, file: number): boolean {
   // buffers; that is the case its "clean buffers against a dirty page" comment is about.
   if (pageFlags(cpu, pfn) & L.PG_private && !tryToFreeBuffers(cpu, pfn, file)) return false;
   if (pageFlags(cpu, pfn) & L.PG_dirty) return false;
-  return removeFromPageCache(cpu, pfn);
+  return removeFromPageCache(cpu, pfn, checkEvictedPage);
+}
+
+/**
+ * Oracle at eviction, run under tree_lock once the page is known to be freeable (so no fault can map
+ * it and nothing can write it): a page leaves the cache only when it is clean and unmapped, and then
+ * its contents must be what the backing store holds — a word that differs was written and never marked
+ * dirty, so the next read of it refaults stale data. Reported at once as `lost-write`.
+ */
+export function checkEvictedPage(cpu: Cpu, pfn: number, file: number, index: number): void {
+  const mem = cpu.mem;
+  const disk = cpu.m.disk;
+  const d = diskWord(cpu, file, index);
+  const f = pfn * WORDS_PER_PAGE;
+  for (let w = 0; w < WORDS_PER_PAGE; w++) {
+    if (mem[f + w] !== disk[d + w]) {
+      cpu.violation(
+        'lost-write',
+        `lost write at file ${file} page ${index} word ${w}: reclaim evicted the page as clean, but memory holds ${mem[f + w]} and the backing store ${disk[d + w]} (the write was never marked dirty)`,
+        { file, page: index, word: w, expected: mem[f + w], seen: disk[d + w], when: 'eviction', cpu: cpu.id },
+      );
+    }
+  }
 }
 
 /**

@@ -1,0 +1,234 @@
+/**
+ * Deterministic mode's runtime, one per CPU worker: exactly one CPU runs at a time, and at every
+ * preemption point the running CPU asks the policy who runs next and, if another, hands over with
+ * Atomics.wait/notify on the shared turn word (each CPU sleeps on its own wake word, so a handover
+ * wakes exactly one thread).
+ *
+ * Blocking is a preemption point too. A CPU that fails to take a lock, waits for flush
+ * acknowledgements, idles after its workload or parks at a checkpoint calls `block` with the meta
+ * words its wait depends on (a futex-like watch), and yields. It stays schedulable: the policy sees it
+ * as enabled again once a watched word changed, an interrupt is pending for it (with interrupts on),
+ * or the machine stops; it then re-checks and, if still blocked, yields again. When every CPU is
+ * blocked the runtime re-checks them in turn; `deadlockSteps` consecutive such decision points are a
+ * deadlock (the watchdog in logical time), and so is a single wait longer than `waitLimitSteps`.
+ *
+ * Nothing here reads host time: steps and simulated cycles only.
+ */
+import { type Cpu, MachineStop } from '../hw/cpu.js';
+import * as L from '../layout.js';
+import { CTR } from '../machine.js';
+import { watchdogReport } from '../watchdog.js';
+import { withDecisionLog, type SchedulerPolicy } from './policy.js';
+import { pctPolicy } from './pct.js';
+import { randomPolicy } from './random.js';
+import { replayPolicy } from './replay.js';
+import {
+  F_ALL_BLOCKED,
+  F_CLOCK,
+  F_DEADLOCK_STEPS,
+  F_EPOCH,
+  F_STEP,
+  F_WAIT_LIMIT,
+  I_BLOCKED,
+  I_DEADLOCK,
+  I_TURN,
+  PC_W1_ADDR,
+  PC_W1_VAL,
+  PC_W2_ADDR,
+  PC_W2_VAL,
+  PC_WAKE,
+  PF_CYCLES_SEEN,
+  PF_WAIT_START,
+  type PolicyName,
+  type SchedOptions,
+  SchedState,
+  TURN_FREE,
+} from './state.js';
+
+/** The policy module of each name. */
+export const POLICIES: Readonly<Record<PolicyName, SchedulerPolicy>> = {
+  random: randomPolicy,
+  pct: pctPolicy,
+  replay: replayPolicy,
+};
+
+/**
+ * Creates the shared state of a new execution (main thread): the policy initialises its part and
+ * names the first CPU, which is logged as the decision at step 0.
+ */
+export function newExecution(o: SchedOptions): SchedState {
+  const s = SchedState.create(o);
+  const first = POLICIES[o.policy].newExecution(s);
+  s.log(0, first);
+  s.fold(0);
+  s.fold(first);
+  s.i[I_TURN] = first;
+  for (let c = 0; c < o.cpus; c++) s.f[s.pf(c) + PF_WAIT_START] = -1;
+  return s;
+}
+
+/** Releases every CPU (the machine stopped): no more scheduling, each unwinds on its own. */
+export function releaseAll(s: SchedState): void {
+  Atomics.store(s.i, I_TURN, TURN_FREE);
+  for (let c = 0; c < s.cpus; c++) {
+    Atomics.add(s.i, s.pc(c) + PC_WAKE, 1);
+    Atomics.notify(s.i, s.pc(c) + PC_WAKE);
+  }
+}
+
+export class DetScheduler {
+  readonly policy: SchedulerPolicy;
+  private readonly meta: Int32Array;
+  private readonly all: number;
+
+  constructor(
+    readonly cpu: Cpu,
+    readonly s: SchedState,
+  ) {
+    this.policy = withDecisionLog(POLICIES[s.policy]);
+    this.meta = cpu.meta;
+    this.all = s.cpus >= 32 ? -1 : (1 << s.cpus) - 1;
+  }
+
+  /** Waits for this CPU's first turn (the start of its run). */
+  enter(): void {
+    this.waitTurn();
+    this.cpu.tracer?.schedIn();
+  }
+
+  /** A preemption point at which the CPU makes progress. */
+  point(): void {
+    this.decide(false);
+  }
+
+  /**
+   * A failed re-check of a wait: the CPU yields until one of the watched meta words (index -1: none)
+   * no longer holds the value given, an interrupt is pending for it, or the machine stops. Returns
+   * when it runs again (the caller re-checks); throws MachineStop if the machine stopped.
+   */
+  block(a1: number, v1: number, a2 = -1, v2 = 0): void {
+    const s = this.s;
+    const pc = s.pc(this.cpu.id);
+    s.i[pc + PC_W1_ADDR] = a1;
+    s.i[pc + PC_W1_VAL] = v1;
+    s.i[pc + PC_W2_ADDR] = a2;
+    s.i[pc + PC_W2_VAL] = v2;
+    const since = s.f[s.pf(this.cpu.id) + PF_WAIT_START]!;
+    if (since >= 0 && s.f[F_STEP]! - since > s.f[F_WAIT_LIMIT]!) {
+      this.deadlock(`cpu${this.cpu.id} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
+    }
+    this.decide(true);
+    this.cpu.checkStop();
+  }
+
+  /** Start of a wait the watchdog bounds (locks, flush acknowledgements). */
+  beginWait(): void {
+    this.s.f[this.s.pf(this.cpu.id) + PF_WAIT_START] = this.s.f[F_STEP]!;
+  }
+
+  endWait(): void {
+    this.s.f[this.s.pf(this.cpu.id) + PF_WAIT_START] = -1;
+  }
+
+  /** The logical clock: simulated cycles of every CPU, in the order they ran. */
+  now(): number {
+    const s = this.s;
+    return s.f[F_CLOCK]! + this.cpu.ctr[CTR.cycles]! - s.f[s.pf(this.cpu.id) + PF_CYCLES_SEEN]!;
+  }
+
+  get step(): number {
+    return this.s.f[F_STEP]!;
+  }
+
+  /** Stops scheduling: every CPU runs free to unwind. */
+  release(): void {
+    releaseAll(this.s);
+  }
+
+  private decide(blocking: boolean): void {
+    const s = this.s;
+    const i = s.i;
+    if (i[I_TURN] === TURN_FREE) throw new MachineStop('machine stopped');
+    const me = this.cpu.id;
+    const bit = 1 << me;
+    const step = ++s.f[F_STEP]!;
+    // the logical clock advances by the cycles this CPU spent since its last decision point
+    const pf = s.pf(me);
+    const cyc = this.cpu.ctr[CTR.cycles]!;
+    s.f[F_CLOCK]! += cyc - s.f[pf + PF_CYCLES_SEEN]!;
+    s.f[pf + PF_CYCLES_SEEN] = cyc;
+    let blocked = i[I_BLOCKED]!;
+    if (blocking) blocked |= bit;
+    else {
+      blocked &= ~bit;
+      s.f[F_EPOCH]!++;
+      s.f[F_ALL_BLOCKED] = 0;
+    }
+    i[I_BLOCKED] = blocked;
+    let enabled = this.all & ~blocked;
+    if (blocked & ~bit) enabled |= this.wokenBlocked(blocked & ~bit);
+    if (enabled === 0) {
+      // Every CPU is blocked: re-check them in turn; if that goes on, it is a deadlock.
+      const n = ++s.f[F_ALL_BLOCKED]!;
+      if (n > s.f[F_DEADLOCK_STEPS]!) this.deadlock(`every CPU has been blocked for ${n - 1} scheduling steps`);
+      enabled = 1 << ((me + 1) % s.cpus);
+    }
+    const next = this.policy.nextCpu(s, me, enabled, step);
+    if (next === me) return;
+    s.fold(step | 0);
+    s.fold(next);
+    this.cpu.tracer?.schedOut(next, step);
+    Atomics.store(i, I_TURN, next);
+    Atomics.add(i, s.pc(next) + PC_WAKE, 1);
+    Atomics.notify(i, s.pc(next) + PC_WAKE, 1);
+    this.waitTurn();
+    this.cpu.tracer?.schedIn();
+  }
+
+  /** Which of the blocked CPUs in `mask` may make progress now. */
+  private wokenBlocked(mask: number): number {
+    const s = this.s;
+    const meta = this.meta;
+    const lay = this.cpu.lay;
+    let woken = 0;
+    for (let c = 0; c < s.cpus; c++) {
+      if (!(mask & (1 << c))) continue;
+      const pc = s.pc(c);
+      const a1 = s.i[pc + PC_W1_ADDR]!;
+      const a2 = s.i[pc + PC_W2_ADDR]!;
+      const cb = lay.cpu(c);
+      if (
+        (a1 >= 0 && Atomics.load(meta, a1) !== s.i[pc + PC_W1_VAL]) ||
+        (a2 >= 0 && Atomics.load(meta, a2) !== s.i[pc + PC_W2_VAL]) ||
+        (meta[cb + L.C_IRQ] !== 0 && Atomics.load(meta, cb + L.C_IPI_PENDING) !== 0)
+      ) {
+        woken |= 1 << c;
+      }
+    }
+    return woken;
+  }
+
+  private waitTurn(): void {
+    const i = this.s.i;
+    const me = this.cpu.id;
+    const w = this.s.pc(me) + PC_WAKE;
+    for (let spins = 0; ; spins++) {
+      const seen = Atomics.load(i, w);
+      const t = Atomics.load(i, I_TURN);
+      if (t === me) return;
+      if (t === TURN_FREE) throw new MachineStop('machine stopped');
+      // A short spin first: a handover often comes back within microseconds.
+      if (spins < 64) continue;
+      // The timeout only bounds a sleep; the loop re-checks, so host time decides nothing.
+      Atomics.wait(i, w, seen, 1000);
+    }
+  }
+
+  private deadlock(why: string): never {
+    const s = this.s;
+    s.i[I_DEADLOCK] = 1;
+    const r = watchdogReport(this.cpu.m, this.cpu.id, 0);
+    const text = r.text.replace(/^watchdog: .*$/m, `watchdog (deterministic mode): ${why}, at step ${s.f[F_STEP]}`);
+    this.cpu.violation('deadlock', text, { cycle: r.cycle, waits: r.waits, step: s.f[F_STEP] });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The scheduler is a small interface with one policy per module (after awslabs/shuttle): a policy
+ * starts a new execution (initialising its part of the shared state and naming the first CPU), says
+ * which CPU runs next at each decision point, and draws the next random value. Policies keep no state
+ * in their objects: all of it is in the SchedState shared by the CPU workers, because whichever CPU
+ * runs continues the same sequence.
+ *
+ * Cross-cutting features are wrappers around a policy, not flags inside it: `withDecisionLog` records
+ * every switch (what a schedule string is made of).
+ */
+import { I_SWITCHES, type SchedState } from './state.js';
+
+export interface SchedulerPolicy {
+  readonly name: string;
+  /** A new execution: initialises the policy's part of `s` (main thread); returns the first CPU to run. */
+  newExecution(s: SchedState): number;
+  /**
+   * Who runs next. `cur` is the CPU at the decision point; `enabled` the mask of CPUs that can make
+   * progress (never 0: when every CPU is blocked the runtime passes the one it re-checks next).
+   * `step` is the decision point's number (1, 2, ...).
+   */
+  nextCpu(s: SchedState, cur: number, enabled: number, step: number): number;
+  /** The next random value (32-bit unsigned) from the schedule's source of randomness. */
+  nextRandom(s: SchedState): number;
+}
+
+/** Runtime guard for policies given from outside (experiments). */
+export function isSchedulerPolicy(x: unknown): x is SchedulerPolicy {
+  if (typeof x !== 'object' || x === null) return false;
+  const p = x as Record<string, unknown>;
+  return typeof p.name === 'string' && typeof p.newExecution === 'function' && typeof p.nextCpu === 'function' && typeof p.nextRandom === 'function';
+}
+
+/** Number of set bits. */
+export function popcount(m: number): number {
+  m = m - ((m >>> 1) & 0x55555555);
+  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
+  return (Math.imul((m + (m >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+/** The k-th (0-based) set bit of m. */
+export function nthBit(m: number, k: number): number {
+  for (let c = 0; c < 32; c++) {
+    if (m & (1 << c)) {
+      if (k === 0) return c;
+      k--;
+    }
+  }
+  return -1;
+}
+
+/** The first CPU of `enabled` after `cur` in cyclic order (cur itself if it is the only one). */
+export function nextInOrder(enabled: number, cur: number, cpus: number): number {
+  for (let k = 1; k <= cpus; k++) {
+    const c = (cur + k) % cpus;
+    if (enabled & (1 << c)) return c;
+  }
+  return cur;
+}
+
+/**
+ * What a replay does where its decision list is silent: the running CPU goes on unless it is
+ * blocked; then the next enabled CPU in cyclic order runs.
+ */
+export function defaultNext(enabled: number, cur: number, cpus: number): number {
+  return enabled & (1 << cur) ? cur : nextInOrder(enabled, cur, cpus);
+}
+
+/**
+ * Logs into the shared decision log every decision that differs from the replay default (so a
+ * replay of the log makes the same decisions), and counts the switches.
+ */
+export function withDecisionLog(p: SchedulerPolicy): SchedulerPolicy {
+  return {
+    name: p.name,
+    newExecution: (s) => p.newExecution(s),
+    nextRandom: (s) => p.nextRandom(s),
+    nextCpu(s, cur, enabled, step) {
+      const next = p.nextCpu(s, cur, enabled, step);
+      if (next !== cur) s.i[I_SWITCHES]!++;
+      if (next !== defaultNext(enabled, cur, s.cpus)) s.log(step, next);
+      return next;
+    },
+  };
+}
