@@ -1,9 +1,9 @@
 /**
  * SVG plots of bench results, drawn by Vega-Lite and rendered headless by Vega (no browser, no
- * canvas): throughput over all CPUs against the number of simulated CPUs, one line per mode, the
- * linear-scaling line (the one-CPU result times the CPUs, dashed) and the native baseline where it
- * ran; for `shootdown`, flush latency percentiles against CPUs. The region where simulated CPUs
- * outnumber host cores is shaded.
+ * canvas): throughput over all CPUs against the number of simulated CPUs, one line per mode with the
+ * linear-scaling line (the one-CPU result times the CPUs, dashed) and, where the native baseline ran,
+ * a second chart of the ratio smpsim per CPU / native per task; for `shootdown`, flush latency
+ * percentiles against CPUs. The region where simulated CPUs outnumber host cores is shaded.
  */
 import { writeFile } from 'node:fs/promises';
 import * as vega from 'vega';
@@ -89,7 +89,7 @@ export function plotSpec(b: BenchResult): TopLevelSpec {
       mark: { type: 'line', point: true },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: yTitle, scale: log ? { type: 'log' } : { zero: true }, axis: { format: '~s' } },
+        y: { field: 'value', type: 'quantitative', title: yTitle, scale: log ? { type: 'log' } : { zero: true }, axis: { format: b.suite === 'shootdown' ? '~g' : '~s' } },
         color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400 } },
         strokeDash: { field: 'dashed', type: 'nominal', legend: null, scale: { domain: [false, true], range: [[1, 0], [6, 4]] } },
         tooltip: [{ field: 'series' }, { field: 'cpus' }, { field: 'value', format: '.4s' }],

@@ -56,6 +56,13 @@ export interface ModeResult {
   /** Host CPU idle percentage during the run (will-it-scale's *_idle columns). */
   idlePct: number;
   hostWallMs: number;
+  /**
+   * Host CPU time this process used during the run (all threads, set-up and end-of-run checks
+   * included), and that divided by the operations: a cost per operation that other load on the host
+   * does not change, unlike the rates.
+   */
+  hostCpuMs: number;
+  cpuNsPerOp: number;
   /** Model counters of the run that explain the number (faults, IPIs, flushes, TLB misses...). */
   counters: Record<string, number>;
   /** Suite-specific figures (msyncs/s, busy CPUs' accesses/s...). */
@@ -90,6 +97,7 @@ export interface BenchResult {
   params: Record<string, string | number | boolean>;
   hostCores: number;
   timeMs: number;
+  warmupMs: number;
   modes: BenchMode[];
   /** The mode whose figures are the point's headline and the baseline ratio. */
   primary: BenchMode;
@@ -108,6 +116,15 @@ export interface BenchOptions {
   params?: Record<string, string | number | boolean>;
   /** Machine options over the bench defaults (lockdep off, kernel threads off). */
   run?: Partial<Omit<RunOptions, 'cpus' | 'procs' | 'workload' | 'ops' | 'durationMs' | 'params'>>;
+  /**
+   * Host time of an untimed warm-up run at the largest CPU count before the points (will-it-scale
+   * also warms up before it averages): it starts every worker and lets V8 optimise the workload, so
+   * that the first points do not pay for thread start-up and JIT compilation (a fresh worker needs
+   * about a second of its own CPU time before the kernel paths run at full speed). Default: `timeMs`
+   * (at most 1 s) times the number of simulated CPUs per host core, so that each worker gets about
+   * that much CPU time; 0 for none.
+   */
+  warmupMs?: number;
   /** Workers to reuse (closed by the caller); a private pool otherwise. */
   pool?: CpuWorkerPool;
   /** Called with one line per finished run (progress). */
@@ -249,9 +266,14 @@ function counters(s: RunSummary): Record<string, number> {
 async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, timeMs: number, params: Record<string, string | number | boolean>, o: BenchOptions, pool: CpuWorkerPool): Promise<ModeResult> {
   const procs = mode === 'processes' ? cpus : 1;
   const before = cpuTimes();
+  const cpu0 = process.cpuUsage();
   const s = await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus, procs, ops: 0, durationMs: timeMs, params }, pool);
+  const used = process.cpuUsage(cpu0);
   const idlePct = idlePercent(before, cpuTimes());
-  const per = def.measure(s).map((x) => (x.ms > 0 ? x.ops / (x.ms / 1000) : 0));
+  const m = def.measure(s);
+  const ops = m.reduce((a, x) => a + x.ops, 0);
+  const hostCpuMs = (used.user + used.system) / 1000;
+  const per = m.map((x) => (x.ms > 0 ? x.ops / (x.ms / 1000) : 0));
   const total = per.reduce((a, b) => a + b, 0);
   const perCpu = def.latency ? total : total / cpus;
   const r0 = res(s, 0);
@@ -267,6 +289,8 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
     perCpuRates: per,
     idlePct,
     hostWallMs: s.stats.hostWallMs,
+    hostCpuMs,
+    cpuNsPerOp: ops > 0 ? (hostCpuMs * 1e6) / ops : 0,
     counters: counters(s),
     extra: def.extra?.(s, cpus) ?? {},
     ...(latency ? { latency } : {}),
@@ -293,7 +317,13 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
   let baseline: Baseline | null = null;
   if (def.baseline && o.baseline !== false) baseline = compileBaseline(def.baseline);
   const points: BenchPoint[] = [];
+  const most = Math.max(1, ...cpusList);
+  const warmupMs = Math.max(0, o.warmupMs ?? Math.min(1000, timeMs) * Math.max(1, Math.ceil(most / hostCores)));
   try {
+    if (warmupMs > 0 && cpusList.length > 0) {
+      await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus: most, procs: modes.includes('processes') ? most : 1, ops: 0, durationMs: warmupMs, params }, pool);
+      progress(`${suite}: warmed up ${most} CPU workers for ${warmupMs} ms`);
+    }
     for (const cpus of cpusList) {
       const byMode: Partial<Record<BenchMode, ModeResult>> = {};
       for (const mode of modes) {
@@ -313,9 +343,14 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
         ...byMode,
       };
       if (baseline?.available) {
-        point.baseline = await runBaseline(baseline, cpus, timeMs, params);
-        point.ratio = point.baseline.perTask > 0 ? head.perCpu / point.baseline.perTask : 0;
-        progress(`${suite} cpus=${cpus} native: ${point.baseline.perTask.toExponential(3)} per task, smpsim/native ${point.ratio.toFixed(3)}`);
+        try {
+          point.baseline = await runBaseline(baseline, cpus, timeMs, params);
+          point.ratio = point.baseline.perTask > 0 ? head.perCpu / point.baseline.perTask : 0;
+          progress(`${suite} cpus=${cpus} native: ${point.baseline.perTask.toExponential(3)} per task, smpsim/native ${point.ratio.toFixed(3)}`);
+        } catch (e) {
+          baseline.cleanup();
+          baseline = { available: false, reason: `${baseline.spec.source} failed at ${cpus} processes: ${((e as Error).message ?? String(e)).split('\n')[0]}` };
+        }
       }
       points.push(point);
     }
@@ -333,6 +368,7 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
     params,
     hostCores,
     timeMs,
+    warmupMs,
     modes,
     primary,
     config: { lockdep: r.lockdep ?? false, daemons: r.daemons ?? false, tlb, flushCeiling: r.flushCeiling ?? 33, kernel: r.kernel ?? 'linux-2.6.20', seed: r.seed ?? 1 },
@@ -351,9 +387,14 @@ const us = (ns: number | undefined) => (ns === undefined ? '-' : (ns / 1000).toF
 export function formatBench(b: BenchResult): string {
   const lines = [
     `smpsim bench ${b.suite}: ${b.title}`,
-    `host: ${b.hostCores} core(s); * marks points where simulated CPUs outnumber them. ${b.timeMs} ms per run; workload ${b.workload} ${Object.entries(b.params).map(([k, v]) => `${k}=${v}`).join(' ')}; lockdep ${b.config.lockdep ? 'on' : 'off'}, kernel threads ${b.config.daemons ? 'on' : 'off'}`,
+    `host: ${b.hostCores} core(s); * marks points where simulated CPUs outnumber them. ${b.timeMs} ms per run after a ${b.warmupMs} ms warm-up; workload ${b.workload} ${Object.entries(b.params).map(([k, v]) => `${k}=${v}`).join(' ')}; lockdep ${b.config.lockdep ? 'on' : 'off'}, kernel threads ${b.config.daemons ? 'on' : 'off'}`,
   ];
-  if (b.baseline?.available) lines.push(`baseline: ${b.baseline.program} (${b.baseline.description}), ${b.baseline.compiler}${b.suite === 'faults' ? `, file on ${b.baseline.fs}` : ''}`);
+  if (b.baseline?.available) {
+    lines.push(`baseline: ${b.baseline.program} (${b.baseline.description}), ${b.baseline.compiler}${b.suite === 'faults' ? `, file on ${b.baseline.fs}` : ''}`);
+    if (b.suite === 'faults' && b.points.some((p) => p.baseline && p.baseline.minorFaults < p.baseline.ops / 2)) {
+      lines.push(`  note: the host took fewer faults than stores: its file system (${b.baseline.fs}) may not account dirty pages, so there is no write notification (set SMPSIM_BASELINE_DIR to a directory on a disk file system)`);
+    }
+  }
   else if (b.baseline) lines.push(`baseline: skipped: ${b.baseline.reason}`);
   lines.push('');
   const cpuCol = (p: BenchPoint) => `${p.cpus}${p.oversubscribed ? '*' : ' '}`.padStart(5);
@@ -412,6 +453,7 @@ export function formatBenchCsv(b: BenchResult): string {
 interface BenchFlags {
   cpus: string;
   time: string;
+  warmup?: string;
   mode?: string;
   param: string[];
   tlb?: string;
@@ -433,6 +475,7 @@ export function benchCommand(p: Command): void {
     .description('scaling benchmarks: access (TLB-hit accesses/s), faults (write-notify faults/s), shootdown (single-page flush latency), msync (case-msync pages/s)')
     .option('--cpus <list>', 'simulated CPU counts', '1,2,4,8')
     .option('--time <T>', 'host time per run (e.g. 500ms, 2s)', '1s')
+    .option('--warmup <T>', 'untimed warm-up run at the largest CPU count first (default: --time, at most 1s, times simulated CPUs per host core; 0: none)')
     .option('--mode <mode>', 'processes | threads | both (default: the suite\'s)')
     .option('--param <key=value>', 'workload parameter (repeatable)', collect, [])
     .option('--tlb <geometry>', 'L1 dTLB [,L2] as SETSxWAYS')
@@ -462,6 +505,7 @@ export function benchCommand(p: Command): void {
       if (f.flushCeiling !== undefined) run.flushCeiling = parseIntStrict(f.flushCeiling, '--flush-ceiling', 1);
       const b = await runBench(suite, parseList(f.cpus, '--cpus', 1, 32), parseDuration(f.time, '--time'), {
         ...(modes ? { modes } : {}),
+        ...(f.warmup !== undefined ? { warmupMs: f.warmup === '0' ? 0 : parseDuration(f.warmup, '--warmup') } : {}),
         baseline: f.baseline,
         params: Object.fromEntries(f.param.map(parseParam)),
         run,

@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'packages/harness/bin/smpsim.js');
 const dir = mkdtempSync(join(tmpdir(), 'smpsim-bench-'));
 const hasCc = !spawnSync(process.env.CC || 'cc', ['--version']).error;
-const TIME = 100;
+const TIME = 60;
 const pool = new CpuWorkerPool();
 
 test.after(async () => {
@@ -45,7 +45,7 @@ function sanePoints(b: BenchResult, cpus: number[]): void {
 }
 
 test('access: TLB-hit accesses per CPU in both modes, with the native loop as baseline', async () => {
-  const b = await runBench('access', [1, 2], TIME, { pool });
+  const b = await runBench('access', [1, 2], TIME, { pool, warmupMs: 0 });
   sanePoints(b, [1, 2]);
   assert.equal(b.modes, ['processes', 'threads']);
   for (const p of b.points) assert.ok(p.processes!.counters.accesses > 1000);
@@ -62,7 +62,7 @@ test('access: TLB-hit accesses per CPU in both modes, with the native loop as ba
 });
 
 test('faults: counts write-notify faults only', async () => {
-  const b = await runBench('faults', [1, 2], TIME, { pool, modes: ['processes'], params: { pages: 32 } });
+  const b = await runBench('faults', [1, 2], TIME, { pool, warmupMs: 0, modes: ['processes'], params: { pages: 32 } });
   sanePoints(b, [1, 2]);
   for (const p of b.points) {
     const c = p.processes!.counters;
@@ -74,7 +74,7 @@ test('faults: counts write-notify faults only', async () => {
 });
 
 test('shootdown: synced single-page flush latency percentiles', async () => {
-  const b = await runBench('shootdown', [1, 2], TIME, { pool });
+  const b = await runBench('shootdown', [1, 2], TIME, { pool, warmupMs: 0 });
   sanePoints(b, [1, 2]);
   assert.equal(b.modes, ['threads']);
   for (const p of b.points) {
@@ -86,7 +86,7 @@ test('shootdown: synced single-page flush latency percentiles', async () => {
   assert.ok(two.counters.ipisSent >= two.latency!.samples);
   assert.ok(two.extra.busyAccessesPerCpu! > 0);
   try {
-    await runBench('shootdown', [2], TIME, { pool, modes: ['processes'] });
+    await runBench('shootdown', [2], TIME, { pool, warmupMs: 0, modes: ['processes'] });
     assert.unreachable('processes mode must be refused');
   } catch (e) {
     assert.match((e as Error).message, /threads mode only/);
@@ -94,7 +94,7 @@ test('shootdown: synced single-page flush latency percentiles', async () => {
 });
 
 test('msync: pages written back per CPU', async () => {
-  const b = await runBench('msync', [1, 2], TIME, { pool, params: { pages: 16 } });
+  const b = await runBench('msync', [1, 2], TIME, { pool, warmupMs: 0, params: { pages: 16 } });
   sanePoints(b, [1, 2]);
   for (const p of b.points) {
     assert.ok(p.processes!.extra.msyncsPerSec! > 0);

@@ -35,15 +35,17 @@ function bucket(ns: number): number {
   return Math.round(ns / scale) * scale;
 }
 
-/** The cost of one pair of performance.now() calls (median of many), in ns. */
+/** The cost of one pair of performance.now() calls (median of many, after a warm-up pass), in ns. */
 function timerCost(): number {
-  const s = new Float64Array(1001);
-  for (let i = 0; i < s.length; i++) {
-    const a = performance.now();
-    s[i] = performance.now() - a;
+  const s = new Float64Array(4001);
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < s.length; i++) {
+      const a = performance.now();
+      s[i] = performance.now() - a;
+    }
   }
   s.sort();
-  return Math.round(s[500]! * 1e6);
+  return Math.round(s[2000]! * 1e6);
 }
 
 function busyLoop(api: CpuApi, base: number, span: number): number {
