@@ -43,7 +43,7 @@ export const pteMkyoung = (lo: number): number => lo | PTE_A;
 export const pteMkwrite = (lo: number): number => lo | PTE_RW;
 
 /** Index of the entry for `vpn` in the table of `level` (4 = PML4 ... 1 = PT). */
-export const tableIndex = (vpn: number, level: number): number => Math.floor(vpn / 2 ** (9 * (level - 1))) % 512;
+export const tableIndex = (vpn: number, level: number): number => (vpn >>> (9 * (level - 1))) & 511; // vpn < 2^31 (TASK_SIZE)
 
 /** Human form, ptdump style: "RW user ACC DIRTY" etc. */
 export function pteString(lo: number): string {
