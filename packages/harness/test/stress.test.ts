@@ -164,7 +164,8 @@ test('the command line: bad input exits 2 with one line; a violation exits 1 wit
   const badField = join(dir, 'field.yaml');
   writeFileSync(badField, 'cpus: 2\nperturb: 3\n');
   const cfg = join(dir, 'ok.yaml');
-  writeFileSync(cfg, `cpus: 4\nops: 2000\nworkload: ${JSON.stringify(clobber)}\nparam: {failMod: ${FAIL_MOD}}\nseed: ${BASE}\nruns: 6\njobs: 1\nkeep-going: true\n`);
+  // perturb and check-every as the programmatic campaign has them (the command would tune them)
+  writeFileSync(cfg, `cpus: 4\nops: 2000\nworkload: ${JSON.stringify(clobber)}\nparam: {failMod: ${FAIL_MOD}}\nseed: ${BASE}\nruns: 6\njobs: 1\nkeep-going: true\nperturb: 0\ncheck-every: 0\n`);
   const bad = [
     ['stress', '--jobs', '0'],
     ['stress', '--shard', '3/2'],
