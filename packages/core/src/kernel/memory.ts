@@ -16,6 +16,7 @@ import {
   findVma,
   getPage,
   OutOfMemory,
+  forEachPteTable,
   pteLockOf,
   pteOffset,
   putPage,
@@ -211,45 +212,45 @@ export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): nu
   const flags = cpu.meta[v + L.VMA_FLAGS]!;
   const mem = cpu.mem;
   let zapped = 0;
-  let vpn = start;
-  while (vpn < end) {
-    const tableEnd = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
-    const first = pteOffset(cpu, mm, vpn, false);
-    if (first < 0) {
-      vpn = tableEnd;
-      continue;
-    }
-    const ptl = pteLockOf(cpu, first);
-    spinLock(cpu, ptl, LockClass.PteLock, S.zap_pte_range);
-    const gathered: number[] = [];
-    let gStart = -1;
-    let gEnd = -1;
-    let forceFlush = false;
-    for (let x = vpn; x < tableEnd; x++) {
-      const pte = first + (x - vpn) * 2;
-      const entry = Atomics.exchange(mem, pte, 0); // ptep_get_and_clear_full
-      if (!(entry & PTE_P)) continue;
-      const page = entry >>> 12;
-      if (gStart < 0) gStart = x;
-      gEnd = x + 1;
-      if (entry & PTE_D) {
-        setPageDirty(cpu, page);
-        if (flags & VM_SHARED) forceFlush = true;
-      }
-      pageRemoveRmap(cpu, page);
-      Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
-      gathered.push(page);
-      zapped++;
-    }
-    if (forceFlush) {
-      flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+  let gathered: number[] = [];
+  let gStart = -1;
+  let gEnd = -1;
+  forEachPteTable(
+    cpu,
+    mm,
+    start,
+    end,
+    S.zap_pte_range,
+    (first, vpn, tableEnd) => {
+      gathered = [];
       gStart = -1;
-    }
-    spinUnlock(cpu, ptl);
-    // tlb_finish_mmu: flush what was not flushed yet, then free the pages.
-    if (gStart >= 0) flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
-    for (const p of gathered) putPage(cpu, p);
-    vpn = tableEnd;
-  }
+      let forceFlush = false;
+      for (let x = vpn; x < tableEnd; x++) {
+        const pte = first + (x - vpn) * 2;
+        const entry = Atomics.exchange(mem, pte, 0); // ptep_get_and_clear_full
+        if (!(entry & PTE_P)) continue;
+        const page = entry >>> 12;
+        if (gStart < 0) gStart = x;
+        gEnd = x + 1;
+        if (entry & PTE_D) {
+          setPageDirty(cpu, page);
+          if (flags & VM_SHARED) forceFlush = true;
+        }
+        pageRemoveRmap(cpu, page);
+        Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
+        gathered.push(page);
+        zapped++;
+      }
+      if (forceFlush) {
+        flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+        gStart = -1;
+      }
+    },
+    () => {
+      // tlb_finish_mmu: flush what was not flushed yet, then free the pages.
+      if (gStart >= 0) flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+      for (const p of gathered) putPage(cpu, p);
+    },
+  );
   return zapped;
 }

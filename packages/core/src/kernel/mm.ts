@@ -210,6 +210,31 @@ export function pteOffset(cpu: Cpu, mm: number, vpn: number, alloc: boolean): nu
   return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
 }
 
+/**
+ * Walks [start, end) of `mm` one page table at a time, as the kernel's *_pte_range functions do: for
+ * each table that exists, takes its pte lock, calls `fn(first, vpn, tableEnd)` (`first` is the PTE
+ * word of `vpn`; the PTE of x is at first + (x - vpn) * 2), releases the lock, then calls `after()`.
+ * Missing tables are skipped. The caller keeps the page tables alive (mmap_sem or i_mmap_lock).
+ */
+export function forEachPteTable(cpu: Cpu, mm: number, start: number, end: number, site: number, fn: (first: number, vpn: number, tableEnd: number) => void, after?: () => void): void {
+  let vpn = start;
+  while (vpn < end) {
+    const tableEnd = Math.min(end, (Math.floor(vpn / PTRS_PER_PTE) + 1) * PTRS_PER_PTE);
+    const first = pteOffset(cpu, mm, vpn, false);
+    if (first >= 0) {
+      const ptl = pteLockOf(cpu, first);
+      spinLock(cpu, ptl, LockClass.PteLock, site);
+      try {
+        fn(first, vpn, tableEnd);
+      } finally {
+        spinUnlock(cpu, ptl);
+      }
+      after?.();
+    }
+    vpn = tableEnd;
+  }
+}
+
 /** The split pte lock of the page-table page holding PTE word `pteIdx` (pte_lockptr). */
 export const pteLockOf = (cpu: Cpu, pteIdx: number): number => cpu.lay.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL;
 

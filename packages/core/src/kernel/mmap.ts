@@ -13,9 +13,8 @@ import { filePages } from './filemap.js';
 import { mmapSem, zapPteRange } from './memory.js';
 import {
   PAGE_PROT_MASK,
+  forEachPteTable,
   protectionMap,
-  pteLockOf,
-  pteOffset,
   VM_EXEC,
   VM_INSERTPAGE,
   VM_INUSE,
@@ -246,16 +245,7 @@ function vmaMerge(cpu: Cpu, mm: number, v: number): number {
 function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newprot: number, dirtyAccountable: boolean): void {
   const mem = cpu.mem;
   const racy = hasBug(cpu.config, 'racy-pte-update');
-  let vpn = start;
-  while (vpn < end) {
-    const tableEnd = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
-    const first = pteOffset(cpu, mm, vpn, false);
-    if (first < 0) {
-      vpn = tableEnd;
-      continue;
-    }
-    const ptl = pteLockOf(cpu, first);
-    spinLock(cpu, ptl, LockClass.PteLock, S.change_pte_range);
+  forEachPteTable(cpu, mm, start, end, S.change_pte_range, (first, vpn, tableEnd) => {
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
       if (!(Atomics.load(mem, pte) & PTE_P)) continue;
@@ -268,9 +258,7 @@ function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newpro
       if (dirtyAccountable && nw & PTE_D) nw |= PTE_RW;
       Atomics.store(mem, pte, nw);
     }
-    spinUnlock(cpu, ptl);
-    vpn = tableEnd;
-  }
+  });
 }
 
 /**
@@ -358,16 +346,7 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
  */
 export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number, site: number): number {
   let n = 0;
-  let vpn = start;
-  while (vpn < end) {
-    const tableEnd = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
-    const first = pteOffset(cpu, mm, vpn, false);
-    if (first < 0) {
-      vpn = tableEnd;
-      continue;
-    }
-    const ptl = pteLockOf(cpu, first);
-    spinLock(cpu, ptl, LockClass.PteLock, site);
+  forEachPteTable(cpu, mm, start, end, site, (first, vpn, tableEnd) => {
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
       const cur = Atomics.load(cpu.mem, pte);
@@ -379,9 +358,7 @@ export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number, s
         n++;
       }
     }
-    spinUnlock(cpu, ptl);
-    vpn = tableEnd;
-  }
+  });
   return n;
 }
 
