@@ -15,7 +15,7 @@
 import type { Cpu } from './hw/cpu.js';
 import { HELD_MAX } from './layout.js';
 import { LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
-import type { SchedState } from './sched/state.js';
+import { I_TURN, type SchedState, TURN_FREE } from './sched/state.js';
 
 /** One event of the Chrome trace-event format. */
 export interface TraceEvent {
@@ -78,6 +78,9 @@ export class Tracer {
 
   private fold3(a: number, b: number, c: number): void {
     const s = this.sched!;
+    // Once the machine stopped, the CPUs unwind concurrently (finally blocks release locks): the
+    // hash covers the scheduled execution only.
+    if (Atomics.load(s.i, I_TURN) === TURN_FREE) return;
     s.fold(a | (this.cpu.id << 8));
     s.fold(b | 0);
     s.fold(c | 0);

@@ -3,7 +3,7 @@
  * itself, and inspection between phases travel as messages; the machine's state never does — it is
  * in the SharedArrayBuffers both sides attach to.
  */
-import type { MachineBuffers, MachineConfig, Violation } from '@smpsim/core';
+import type { MachineBuffers, MachineConfig, TraceEvent, Violation } from '@smpsim/core';
 
 export interface CpuSetup {
   readonly config: MachineConfig;
@@ -20,6 +20,13 @@ export interface CpuSetup {
   readonly checkEvery: number;
   /** Run the kernel threads (flusher, journal, reclaim) this CPU hosts. */
   readonly daemons: boolean;
+  /**
+   * Deterministic mode: the scheduler's shared state (sched/state.ts), created by the harness for
+   * this execution. Absent in free mode.
+   */
+  readonly sched?: SharedArrayBuffer;
+  /** Record trace events (`--trace`); returned in CpuRunResult.trace. */
+  readonly trace?: boolean;
 }
 
 export interface CpuRunResult {
@@ -30,6 +37,10 @@ export interface CpuRunResult {
   readonly result: unknown;
   /** Host milliseconds the workload ran. */
   readonly runMs: number;
+  /** The CPU's trace events, when set up with `trace`. */
+  readonly trace?: TraceEvent[];
+  /** Trace events dropped over the per-CPU limit. */
+  readonly traceDropped?: number;
 }
 
 export interface TlbEntryView {

@@ -3,6 +3,9 @@
  * keeps servicing IPIs (others may still need its acknowledgements). CPU 0 coordinates: when all are
  * done it checks the structural invariants on the quiescent machine, runs the final sync, and stops
  * the machine. A violation anywhere stops every CPU at its next preemption point.
+ *
+ * In deterministic mode every wait here (idling, the checkpoint rendezvous) yields to the scheduler
+ * instead of sleeping on host time, and a stop releases the scheduler so every CPU can unwind.
  */
 import { checkMachine, type Cpu, CTR, finalSync, layout as L, MachineStop, StopReason, type Violation } from '@smpsim/core';
 import type { CpuApi } from './api.js';
@@ -16,6 +19,8 @@ export function runCpu(cpu: Cpu, api: CpuApi, workload: Workload, checkEvery: nu
   if (checkEvery > 0 && cpu.id === 0) installCheckpoints(cpu, checkEvery);
   if (checkEvery > 0) cpu.userHooks.push(parkAtCheckpoint);
   try {
+    // Deterministic mode: nothing runs before this CPU's first turn.
+    if (cpu.det !== null) cpu.det.enter();
     result = workload.run(api);
   } catch (e) {
     if (!(e instanceof MachineStop)) crash(cpu, e);
@@ -27,6 +32,7 @@ export function runCpu(cpu: Cpu, api: CpuApi, workload: Workload, checkEvery: nu
     if (!(e instanceof MachineStop)) crash(cpu, e);
   }
   cpu.publishCounters();
+  cpu.tracer?.finish();
   return result;
 }
 
@@ -38,15 +44,29 @@ function crash(cpu: Cpu, e: unknown): void {
   Atomics.compareExchange(cpu.meta, L.G_VIOLATION, 0, cpu.id + 1);
   Atomics.store(cpu.meta, L.G_STOP, StopReason.Abort);
   cpu.wakeAll();
+  cpu.det?.release();
 }
 
 function stopping(cpu: Cpu): boolean {
   return Atomics.load(cpu.meta, L.G_STOP) !== 0;
 }
 
-/** Idles until `until()` holds, servicing interrupts; sleeps on the IPI word between them. */
-function idle(cpu: Cpu, until: () => boolean): void {
+/**
+ * Idles until `until()` holds, servicing interrupts; sleeps on the IPI word between them (in
+ * deterministic mode: yields until an interrupt arrives or meta[watch] changes).
+ */
+function idle(cpu: Cpu, until: () => boolean, watch = -1): void {
   const pend = cpu.base + L.C_IPI_PENDING;
+  const det = cpu.det;
+  if (det !== null) {
+    while (!until()) {
+      cpu.serviceIpisIfEnabled();
+      if (until()) break;
+      det.block(watch, watch >= 0 ? Atomics.load(cpu.meta, watch) : 0);
+    }
+    cpu.serviceIpisIfEnabled();
+    return;
+  }
   while (!until()) {
     cpu.serviceIpisIfEnabled();
     cpu.sleepOn(pend, 0, IDLE_SLEEP_MS);
@@ -63,7 +83,7 @@ function finish(cpu: Cpu): void {
     idle(cpu, () => stopping(cpu));
     return;
   }
-  idle(cpu, () => stopping(cpu) || Atomics.load(meta, L.G_RUNNING) === 0);
+  idle(cpu, () => stopping(cpu) || Atomics.load(meta, L.G_RUNNING) === 0, L.G_RUNNING);
   cpu.checkStop();
   if (stopping(cpu)) return;
   const bad = check(cpu);
@@ -71,6 +91,7 @@ function finish(cpu: Cpu): void {
   finalSync(cpu);
   Atomics.store(meta, L.G_STOP, StopReason.Finished);
   cpu.wakeAll();
+  cpu.det?.release();
 }
 
 /** The structural invariants; also records the most pages seen dirty only in PTEs. */
@@ -104,12 +125,23 @@ function installCheckpoints(cpu: Cpu, every: number): void {
       }
       return n >= cpu.lay.cpus || stopping(cpu);
     };
-    const since = Date.now();
-    while (!others()) {
-      cpu.pollInterrupts();
-      cpu.checkStop();
-      if (Date.now() - since > cpu.config.watchdogMs) {
-        cpu.violation('deadlock', `checkpoint: not every CPU reached a preemption point within ${cpu.config.watchdogMs} ms`);
+    const det = cpu.det;
+    if (det !== null) {
+      // Deterministic mode: yield until another CPU parks or finishes its workload.
+      while (!others()) {
+        cpu.pollInterrupts();
+        cpu.checkStop();
+        if (others()) break;
+        det.block(L.G_PARKED, Atomics.load(meta, L.G_PARKED), L.G_RUNNING, Atomics.load(meta, L.G_RUNNING));
+      }
+    } else {
+      const since = Date.now();
+      while (!others()) {
+        cpu.pollInterrupts();
+        cpu.checkStop();
+        if (Date.now() - since > cpu.config.watchdogMs) {
+          cpu.violation('deadlock', `checkpoint: not every CPU reached a preemption point within ${cpu.config.watchdogMs} ms`);
+        }
       }
     }
     cpu.ctr[CTR.checkpoints]!++;
@@ -129,9 +161,11 @@ function parkAtCheckpoint(cpu: Cpu): void {
   if ((seq & 1) === 0) return;
   Atomics.store(meta, cpu.base + L.C_STATE, L.CpuState.Parked);
   Atomics.add(meta, L.G_PARKED, 1);
+  const det = cpu.det;
   while (Atomics.load(meta, L.G_CHECKPOINT) === seq && !stopping(cpu)) {
     cpu.serviceIpisIfEnabled();
-    cpu.sleepOn(L.G_CHECKPOINT, seq, 5);
+    if (det !== null) det.block(L.G_CHECKPOINT, seq);
+    else cpu.sleepOn(L.G_CHECKPOINT, seq, 5);
   }
   Atomics.store(meta, cpu.base + L.C_STATE, L.CpuState.Running);
   cpu.checkStop();

@@ -4,7 +4,7 @@
  * run, so a pool of them serves many short runs without thread start-up.
  */
 import { parentPort, threadId } from 'node:worker_threads';
-import { bootCpu, Cpu, CTR, layout as L, Machine } from '@smpsim/core';
+import { bootCpu, Cpu, CTR, DetScheduler, layout as L, Machine, SchedState, Tracer } from '@smpsim/core';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { CpuApi } from './api.js';
@@ -22,6 +22,15 @@ const api: CpuWorkerApi = {
     const m = Machine.attach(s.config, s.buffers);
     const cpu = new Cpu(m, s.cpu);
     cpu.deadline = s.deadline;
+    let det: DetScheduler | null = null;
+    if (s.sched) {
+      det = new DetScheduler(cpu, SchedState.attach(s.sched));
+      cpu.attachDet(det);
+    }
+    if (s.trace || det) {
+      const d = det;
+      cpu.tracer = new Tracer(cpu, { record: !!s.trace, sched: d ? d.s : null, clock: d ? () => d.now() : Tracer.hostClock });
+    }
     cpu.ctr[CTR.threadId] = threadId;
     bootCpu(cpu, s.proc, s.daemons);
     current = { cpu, api: new CpuApi(cpu, m, { ops: s.ops, proc: s.proc, params: s.params }), workload, setup: s };
@@ -35,7 +44,9 @@ const api: CpuWorkerApi = {
     const result = runCpu(cpu, cpuApi, workload, setup.checkEvery);
     cpu.ctr[CTR.ops] = cpuApi.done;
     Atomics.store(cpu.meta, cpu.base + L.C_STATE, L.CpuState.Done);
-    return { cpu: cpu.id, threadId, violations: cpu.violations, result: jsonSafe(result), runMs: Date.now() - t0 };
+    const r: CpuRunResult = { cpu: cpu.id, threadId, violations: cpu.violations, result: jsonSafe(result), runMs: Date.now() - t0 };
+    const ev = cpu.tracer?.events;
+    return ev ? { ...r, trace: ev, traceDropped: cpu.tracer!.dropped } : r;
   },
 
   async tlb(): Promise<TlbEntryView[]> {

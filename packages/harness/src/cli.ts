@@ -6,6 +6,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { BUG_CATALOGUE, BUG_IDS, type BugId, ConfigError, type DaemonConfig, DEFAULT_DAEMONS, type KernelPreset } from '@smpsim/core';
 import { WorkloadError } from '@smpsim/cpu-worker';
 import { benchCommand } from './bench.js';
+import { DEFAULT_DEADLOCK_STEPS, DEFAULT_DET_OPS, DEFAULT_PCT_DEPTH, DEFAULT_SWITCH_PROB, parseCosts } from './det.js';
+import { printScheduleOf, replayCommandRegister, shrinkCommandRegister } from './replay.js';
 import { catalogueCommand } from './catalogue.js';
 import { addConfigOption } from './config-file.js';
 import { mergeCommand } from './merge.js';
@@ -38,6 +40,15 @@ export function addRunOptions(cmd: Command): Command {
     .option('--flush-ceiling <pages>', 'ranges above this become full flushes', '33')
     .option('--no-daemons', 'do not run the flusher, journal and reclaim threads')
     .option('--daemon <key=value>', 'kernel-thread setting, e.g. journalPeriod=100000 (repeatable; see DaemonConfig)', collect, [])
+    .addOption(new Option('--mode <mode>', 'free: CPUs in parallel; deterministic: one at a time under a seeded scheduler (--ops only)').choices(['free', 'deterministic']).default('free'))
+    .addOption(new Option('--sched <policy>', 'deterministic mode: random walk or PCT').choices(['random', 'pct']).default('random'))
+    .option('--switch-prob <p>', 'random: probability of a switch at each scheduling point', String(DEFAULT_SWITCH_PROB))
+    .option('--pct-depth <d>', 'pct: bug depth d (d-1 priority change points)', String(DEFAULT_PCT_DEPTH))
+    .option('--pct-steps <k>', 'pct: expected scheduling steps of a run (default: ops x cpus x 2)')
+    .option('--deadlock-steps <n>', 'deterministic watchdog: scheduling steps with every CPU blocked', String(DEFAULT_DEADLOCK_STEPS))
+    .option('--cost <key=value>', 'cost-model override in simulated cycles, e.g. ipiSend=500 (repeatable)', collect, [])
+    .option('--trace <file.json>', 'write the run\'s events as a Chrome trace (opens in Perfetto)')
+    .option('--schedule-out <file>', 'deterministic mode: write the run\'s schedule string to FILE (stress: the first failing run\'s)')
     .option('--json', 'print one JSON object')
     .option('--verbose', 'stack traces for errors');
 }
@@ -62,6 +73,15 @@ interface RawRunFlags {
   flushCeiling: string;
   daemons: boolean;
   daemon?: string[];
+  mode?: string;
+  sched?: string;
+  switchProb?: string;
+  pctDepth?: string;
+  pctSteps?: string;
+  deadlockSteps?: string;
+  cost?: string[];
+  trace?: string;
+  scheduleOut?: string;
 }
 
 /** `--daemon key=value` settings, checked against DaemonConfig's fields. */
@@ -82,7 +102,12 @@ export function runOptionsFrom(f: RawRunFlags): RunOptions {
   const perturb = Number(f.perturb);
   if (!(perturb >= 0 && perturb <= 1)) throw new UsageError(`--perturb must be a probability from 0 to 1, got '${f.perturb}'`);
   for (const b of f.bug) if (!(BUG_IDS as readonly string[]).includes(b)) throw new UsageError(`unknown bug '${b}' (one of: ${BUG_IDS.join(', ')})`);
-  const ops = f.ops !== undefined ? parseIntStrict(f.ops, '--ops', 1) : 0;
+  const det = f.mode === 'deterministic';
+  if (det && f.duration !== undefined) throw new UsageError('deterministic mode counts --ops, never host time: use --ops N instead of --duration');
+  if (!det && f.scheduleOut !== undefined) throw new UsageError('--schedule-out needs --mode deterministic');
+  const ops = f.ops !== undefined ? parseIntStrict(f.ops, '--ops', 1) : det ? DEFAULT_DET_OPS : 0;
+  const switchProb = Number(f.switchProb ?? DEFAULT_SWITCH_PROB);
+  if (!(switchProb > 0 && switchProb <= 1)) throw new UsageError(`--switch-prob must be a probability in (0, 1], got '${f.switchProb}'`);
   return {
     ...DEFAULT_RUN,
     cpus: parseIntStrict(f.cpus, '--cpus', 1, 32),
@@ -104,6 +129,14 @@ export function runOptionsFrom(f: RawRunFlags): RunOptions {
     daemons: f.daemons,
     daemonConfig: parseDaemons(f.daemon ?? []),
     flushCeiling: parseIntStrict(f.flushCeiling, '--flush-ceiling', 1),
+    mode: det ? 'deterministic' : 'free',
+    sched: f.sched === 'pct' ? 'pct' : 'random',
+    switchProb,
+    pctDepth: parseIntStrict(f.pctDepth ?? String(DEFAULT_PCT_DEPTH), '--pct-depth', 1, 64),
+    pctSteps: f.pctSteps !== undefined ? parseIntStrict(f.pctSteps, '--pct-steps', 1) : 0,
+    deadlockSteps: parseIntStrict(f.deadlockSteps ?? String(DEFAULT_DEADLOCK_STEPS), '--deadlock-steps', 1),
+    costs: parseCosts(f.cost ?? []),
+    ...(f.trace !== undefined ? { trace: f.trace } : {}),
     cwd: process.cwd(),
   };
 }
@@ -126,6 +159,7 @@ function program(): Command {
       process.stdout.write(formatSummary(s) + '\n');
       if (o.lockStat) process.stdout.write('\n' + formatLockStat(s.stats.locks) + '\n');
     }
+    printScheduleOf(s, { json: !!flags.json, out: flags.scheduleOut });
     process.exitCode = s.ok ? 0 : 1;
   });
 
@@ -151,6 +185,8 @@ function program(): Command {
   if (benchCmd) addConfigOption(benchCmd, 'bench');
   stressCommand(p);
   mergeCommand(p);
+  replayCommandRegister(p);
+  shrinkCommandRegister(p);
   return p;
 }
 

@@ -17,3 +17,7 @@ export { mergeRecords } from './merge.js';
 export { readRecords, summarizeRecords, formatCampaign, type CampaignSummary, type RunRecord } from './records.js';
 export { loadConfigFile, parseConfigText, ConfigFileError, type ConfigCommand, type ConfigValues } from './config-file.js';
 export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult } from './catalogue.js';
+export { deterministicPart, parseScheduleString, replayCommand, DEFAULT_DET_OPS, type DetInfo, type RunMode, type SchedName } from './det.js';
+export { replaySchedule, type ReplayResult } from './replay.js';
+export { shrinkSchedule, formatShrink, type ShrinkOptions, type ShrinkResult } from './shrink.js';
+export { runExploration, formatExploration, type ExploreCell, type ExploreResult, type ExploreOptions, type Strategy } from './explore.js';

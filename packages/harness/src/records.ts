@@ -20,6 +20,8 @@ export interface RunRecord {
   violations: Array<{ kind: string; message: string }>;
   /** The command that repeats this run. */
   reproduce: string;
+  /** Deterministic mode, a failing run: the command that replays its schedule string. */
+  replay?: string;
   /** Host wall time of the run, ms. */
   hostMs: number;
   /** When the run finished (ms since the epoch). */
@@ -59,6 +61,7 @@ export function recordFromSummary(index: number, base: number, campaign: string,
     ok: s.ok,
     violations: s.violations.map((v) => ({ kind: v.kind, message: v.message })),
     reproduce: s.reproduce,
+    ...(!s.ok && s.schedule?.replay ? { replay: s.schedule.replay } : {}),
     hostMs,
     finishedAt: Date.now(),
     campaign,
@@ -91,7 +94,7 @@ export interface CampaignSummary {
   /** Runs with at least one violation of each kind. */
   violations: Record<string, number>;
   /** The failing run with the lowest index. */
-  firstViolation: { index: number; seed: number; kind: string; message: string; reproduce: string } | null;
+  firstViolation: { index: number; seed: number; kind: string; message: string; reproduce: string; replay?: string } | null;
   /** Seeds of the runs, in run-index order. */
   seeds: number[];
   /** Host wall time of the campaign, ms (for a merge: from the first run's start to the last run's end). */
@@ -118,7 +121,7 @@ export function summarizeRecords(
     for (const k of new Set(r.violations.map((v) => v.kind))) violations[k] = (violations[k] ?? 0) + 1;
     if (!first) {
       const v = r.violations[0] ?? { kind: 'unknown', message: '' };
-      first = { index: r.index, seed: r.seed, kind: v.kind, message: v.message, reproduce: r.reproduce };
+      first = { index: r.index, seed: r.seed, kind: v.kind, message: v.message, reproduce: r.reproduce, ...(r.replay ? { replay: r.replay } : {}) };
     }
   }
   return {
@@ -155,6 +158,7 @@ export function formatCampaign(s: CampaignSummary): string {
     const f = s.firstViolation;
     lines.push(`  first violation: run ${f.index} (seed ${f.seed}): ${f.kind}: ${f.message.split('\n')[0]}`);
     lines.push(`  reproduce: ${f.reproduce}`);
+    if (f.replay) lines.push(`  replay: ${f.replay}`);
   }
   return lines.join('\n');
 }

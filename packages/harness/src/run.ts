@@ -7,8 +7,12 @@ import {
   BUG_IDS,
   type BugId,
   checkBackingStore,
+  chromeTrace,
   ConfigError,
+  type CostModel,
   CTR,
+  type Decision,
+  DEFAULT_COSTS,
   DEFAULT_DAEMONS,
   defaultConfig,
   type DaemonConfig,
@@ -18,9 +22,25 @@ import {
   type LockStatRow,
   Machine,
   type MachineConfig,
+  releaseAll,
+  type SchedState,
   StopReason,
   type Violation,
 } from '@smpsim/core';
+import { writeFileSync } from 'node:fs';
+import {
+  checkDeterministic,
+  costFlags,
+  createSchedState,
+  DEFAULT_DEADLOCK_STEPS,
+  DEFAULT_PCT_DEPTH,
+  DEFAULT_SWITCH_PROB,
+  detFlags,
+  type DetInfo,
+  detInfo,
+  type RunMode,
+  type SchedName,
+} from './det.js';
 import { CpuWorker, loadWorkload, resolveWorkload, type CpuRunResult } from '@smpsim/cpu-worker';
 import { UsageError } from './parse.js';
 
@@ -46,6 +66,27 @@ export interface RunOptions {
   daemons: boolean;
   daemonConfig: Partial<DaemonConfig>;
   flushCeiling: number;
+  /**
+   * 'free' (the default): the CPUs run in parallel. 'deterministic': the same CPU workers, one at a
+   * time under a seeded scheduler; same options, same run (needs `ops`; see det.ts).
+   */
+  mode: RunMode;
+  /** Deterministic mode's scheduling policy: a random walk or PCT. */
+  sched: SchedName;
+  /** random: probability of a switch at each decision point. */
+  switchProb: number;
+  /** pct: the bug depth d (d - 1 priority change points). */
+  pctDepth: number;
+  /** pct: expected decision points of a run (0: ops x cpus x 2). */
+  pctSteps: number;
+  /** Deterministic mode's watchdog: consecutive scheduling steps with every CPU blocked. */
+  deadlockSteps: number;
+  /** Cost-model overrides, in simulated cycles (`--cost key=value`). */
+  costs: Partial<CostModel>;
+  /** Deterministic mode: follow these decisions instead of the policy (`smpsim replay`). */
+  replay?: readonly Decision[];
+  /** Write the run's events to this file, in the Chrome trace-event format (Perfetto). */
+  trace?: string;
   /** Directory relative paths (workload modules) are resolved against. */
   cwd: string;
   /**
@@ -75,6 +116,13 @@ export const DEFAULT_RUN: RunOptions = {
   daemons: true,
   daemonConfig: {},
   flushCeiling: 33,
+  mode: 'free',
+  sched: 'random',
+  switchProb: DEFAULT_SWITCH_PROB,
+  pctDepth: DEFAULT_PCT_DEPTH,
+  pctSteps: 0,
+  deadlockSteps: DEFAULT_DEADLOCK_STEPS,
+  costs: {},
   cwd: process.cwd(),
 };
 
@@ -125,6 +173,12 @@ export interface RunSummary {
     workloadMs: number;
   };
   results: unknown[];
+  /** 'free' or 'deterministic'. */
+  mode: RunMode;
+  /** Deterministic mode: FNV-1a over the ordered event sequence (decisions, faults, locks, flushes, writeback). */
+  traceHash?: string;
+  /** Deterministic mode: the scheduler, its step and switch counts, and the schedule string. */
+  schedule?: DetInfo;
 }
 
 /** Builds the machine configuration for a run (throws ConfigError / UsageError on bad input). */
@@ -142,7 +196,9 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
     seed: o.seed,
     kernel: { writeNotify: preset.writeNotify, bugs, flushCeiling: o.flushCeiling, lockdep: o.lockdep, lockStat: o.lockStat },
     watchdogMs: o.watchdogMs,
-    perturb: o.perturb,
+    // deterministic mode: no host-time delays; the schedule is the only source of interleaving
+    perturb: o.mode === 'deterministic' ? 0 : o.perturb,
+    costs: { ...DEFAULT_COSTS, ...(o.costs ?? {}) },
     daemons: { ...DEFAULT_DAEMONS, ...o.daemonConfig },
   });
 }
@@ -163,7 +219,8 @@ export function reproduceCommand(o: RunOptions): string {
   if (!o.lockdep) a.push('--lockdep off');
   if (o.lockStat) a.push('--lock-stat');
   if (o.watchdogMs !== DEFAULT_RUN.watchdogMs) a.push(`--watchdog ${o.watchdogMs}ms`);
-  if (o.perturb) a.push(`--perturb ${o.perturb}`);
+  if (o.perturb && o.mode !== 'deterministic') a.push(`--perturb ${o.perturb}`);
+  a.push(...detFlags(o), ...costFlags(o));
   if (o.checkEvery) a.push(`--check-every ${o.checkEvery}`);
   if (!o.daemons) a.push('--no-daemons');
   if (o.flushCeiling !== DEFAULT_RUN.flushCeiling) a.push(`--flush-ceiling ${o.flushCeiling}`);
@@ -173,6 +230,8 @@ export function reproduceCommand(o: RunOptions): string {
 }
 
 class RunTimeout extends Error {}
+/** Host time without a scheduling step after which a deterministic run is reported as a hang. */
+const DET_STALL_MS = 30_000;
 
 /** Worker threads kept between runs, so short runs pay no thread start-up. */
 export class CpuWorkerPool {
@@ -210,6 +269,7 @@ function hostCores(): number {
 export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerPool): Promise<RunSummary> {
   const o: RunOptions = { ...DEFAULT_RUN, ...partial, params: { ...(partial.params ?? {}) } };
   if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
+  checkDeterministic(o);
   const url = await resolveWorkload(o.workload, o.cwd);
   const workload = await loadWorkload(url);
   let files: MachineConfig['files'];
@@ -223,6 +283,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   const own = !pool;
   const p = pool ?? new CpuWorkerPool();
   const workers = p.acquire(o.cpus);
+  const sched: SchedState | null = o.mode === 'deterministic' ? createSchedState(o) : null;
   const t0 = Date.now();
   const violations: Violation[] = [];
   let results: CpuRunResult[] = [];
@@ -242,24 +303,41 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
           params: o.params,
           checkEvery: o.checkEvery,
           daemons: o.daemons,
+          ...(sched ? { sched: sched.buffer } : {}),
+          ...(o.trace ? { trace: true } : {}),
         }),
       ),
     );
     const limitMs = (o.ops ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
     let timer: NodeJS.Timeout | undefined;
+    let stall: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new RunTimeout(`the run did not finish within ${Math.round(limitMs / 1000)} s of host time`)), limitMs);
+      // Deterministic mode's safety net, outside the simulation: a CPU that makes no scheduling step
+      // for DET_STALL_MS of host time spins without a preemption point (see Cpu.relax).
+      if (sched) {
+        let last = -1;
+        stall = setInterval(() => {
+          const step = sched.step;
+          if (step === last && Atomics.load(m.meta, L.G_STOP) === 0) {
+            reject(new RunTimeout(`deterministic mode: no scheduling step for ${DET_STALL_MS / 1000} s of host time at step ${step} (cpu${Atomics.load(sched.i, 0)} spins without a preemption point?)`));
+          }
+          last = step;
+        }, DET_STALL_MS);
+      }
     });
     try {
       results = await Promise.race([Promise.all(workers.map((w) => w.run())), timeout]);
     } catch (e) {
       broken = true;
       Atomics.store(m.meta, L.G_STOP, StopReason.Abort);
+      if (sched) releaseAll(sched);
       const msg = (e as Error).message;
       if (e instanceof RunTimeout) violations.push({ kind: 'hang', message: msg });
       else violations.push({ kind: 'crash', message: `a CPU worker died: ${msg}` });
     } finally {
       clearTimeout(timer);
+      clearInterval(stall);
     }
   } catch (e) {
     broken = true;
@@ -275,7 +353,24 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   if (violations.length === 0 && workload.oracle === 'owned-words' && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) {
     for (const f of checkBackingStore(m)) violations.push({ kind: f.kind, message: f.message, details: f.details });
   }
-  return summarize(o, m, workload.name, results, violations, hostWallMs);
+  if (o.trace) {
+    const t = chromeTrace(
+      results.map((r) => r.trace ?? []),
+      { cpus: o.cpus, deterministic: sched !== null, title: `smpsim ${workload.name} (${o.mode}, seed ${o.seed})` },
+    );
+    try {
+      writeFileSync(o.trace, JSON.stringify(t));
+    } catch (e) {
+      throw new UsageError(`cannot write the trace to ${o.trace}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const s = summarize(o, m, workload.name, results, violations, hostWallMs);
+  if (sched) {
+    Object.assign(s, detInfo(o, sched));
+    // a replay (possibly of a shrunk schedule) is repeated by its schedule string
+    if (o.replay && s.schedule?.replay) s.reproduce = s.schedule.replay;
+  }
+  return s;
 }
 
 function summarize(o: RunOptions, m: Machine, workloadName: string, results: CpuRunResult[], violations: Violation[], hostWallMs: number): RunSummary {
@@ -346,5 +441,6 @@ function summarize(o: RunOptions, m: Machine, workloadName: string, results: Cpu
       workloadMs: Math.max(0, ...results.map((r) => r.runMs)),
     },
     results: results.map((r) => r.result),
+    mode: o.mode,
   };
 }

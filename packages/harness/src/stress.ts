@@ -20,7 +20,10 @@ import { addConfigOption } from './config-file.js';
 import { parseDuration, parseIntStrict, UsageError } from './parse.js';
 import { type CampaignSummary, formatCampaign, readRecords, recordFromSummary, RecordWriter, type RunRecord, summarizeRecords } from './records.js';
 import { formatSummary } from './report.js';
-import { buildConfig, DEFAULT_RUN, reproduceCommand, type RunOptions, type RunSummary } from './run.js';
+import { buildConfig, DEFAULT_RUN, reproduceCommand, type RunOptions, type RunSummary, runMachine } from './run.js';
+import { exploreCommandAction } from './explore.js';
+import { PCT_STEPS_PER_OP } from './det.js';
+import { writeFileSync } from 'node:fs';
 
 /** Per-run length when a campaign gives neither ops nor a duration. */
 export const DEFAULT_STRESS_OPS = 20_000;
@@ -76,6 +79,17 @@ export function campaignCommand(o: RunOptions): string {
   return reproduceCommand(o).replace(/^npx smpsim run/, 'npx smpsim stress');
 }
 
+/**
+ * PCT's k for a campaign of deterministic runs: the scheduling steps of one run of the base seed under
+ * the random walk, without bug switches (if that run fails anyway: at least ops x cpus x 2).
+ */
+export async function calibratePctSteps(o: RunOptions): Promise<number> {
+  // without the bug switches, so that a bug the calibration run hits does not cut k short
+  const s = await runMachine({ ...o, sched: 'random', pctSteps: 0, bugs: [] });
+  const steps = s.schedule?.steps ?? 0;
+  return Math.max(1, s.ok ? steps : Math.max(steps, o.ops * o.cpus * PCT_STEPS_PER_OP));
+}
+
 /** Checks a campaign's run configuration in this thread, so bad input fails before any thread starts. */
 async function preflight(o: RunOptions): Promise<void> {
   if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
@@ -115,10 +129,14 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
   const shard = options.shard !== undefined ? parseShard(options.shard) : { index: 1, count: 1 };
   const shardName = options.shard !== undefined ? `${shard.index}/${shard.count}` : null;
   const runs = options.runs ?? (options.timeMs !== undefined ? Infinity : DEFAULT_STRESS_RUNS);
-  const jobs = options.jobs ?? defaultJobs(o.cpus);
+  // deterministic mode runs one simulated CPU at a time: a run needs one host core
+  const jobs = options.jobs ?? defaultJobs(o.mode === 'deterministic' ? 1 : o.cpus);
   const base = o.seed;
-  const campaign = campaignCommand(o);
   await preflight(o);
+  // PCT draws its change points from the steps 1..k of a run, so it needs k in advance: a campaign
+  // measures it once, deterministically, and every run (and the campaign's identity) uses that k.
+  if (o.mode === 'deterministic' && o.sched === 'pct' && !o.pctSteps && !options.signal?.aborted) o.pctSteps = await calibratePctSteps(o);
+  const campaign = campaignCommand(o);
 
   const inCampaign = (i: number) => i < runs && i % shard.count === shard.index - 1;
   const records: RunRecord[] = [];
@@ -362,9 +380,14 @@ export function stressCommand(p: Command): Command {
     .option('--keep-going', 'go on after a violation')
     .option('--out <file.jsonl>', 'write one JSON line per finished run')
     .option('--resume', 'run only the indices not yet in --out')
-    .option('--shard <K/N>', 'run the K-th of N disjoint parts (run i belongs to shard (i mod N)+1)');
+    .option('--shard <K/N>', 'run the K-th of N disjoint parts (run i belongs to shard (i mod N)+1)')
+    .option('--catalogue', 'deterministic mode: how many schedules each strategy needs to find each bug (a table; --runs caps the schedules per cell)')
+    .option('--strategies <list>', 'with --catalogue: the strategies to compare (random, pct, free)', 'random,pct')
+    .option('--trials <n>', 'with --catalogue: campaigns per cell, base seeds --seed, --seed+1, ...', '3');
   addConfigOption(cmd, 'stress');
   cmd.action(async (flags, command: Command) => {
+    if (flags.trace !== undefined) throw new UsageError('--trace records one run: use it with smpsim run or smpsim replay');
+    if (flags.catalogue) return exploreCommandAction(flags, command);
     const f = flags.ops === undefined && flags.duration === undefined ? { ...flags, ops: String(DEFAULT_STRESS_OPS) } : flags;
     const run = tuneForStress(runOptionsFrom(f), (k) => command.getOptionValueSource(k));
     const options: CampaignOptions = {
@@ -380,6 +403,7 @@ export function stressCommand(p: Command): Command {
     const json = !!flags.json;
     const progress = new Progress(options.timeMs);
     const reported = new Set<string>();
+    const schedules = new Map<number, string>();
     const interrupt = new AbortController();
     const onSigint = () => interrupt.abort();
     process.once('SIGINT', onSigint);
@@ -394,8 +418,10 @@ export function stressCommand(p: Command): Command {
           if (r.ok) return;
           // The full report for the first run of each violation kind, one line for the others.
           const kind = r.violations[0]?.kind ?? 'unknown';
-          if (s && !reported.has(kind)) progress.print(`\nrun ${r.index} (seed ${r.seed}):\n${formatSummary(s)}\n`, !json);
-          else progress.print(`run ${r.index} (seed ${r.seed}): ${kind}: ${r.violations[0]?.message.split('\n')[0] ?? ''}\n  reproduce: ${r.reproduce}`, !json);
+          if (s?.schedule?.string) schedules.set(r.index, s.schedule.string);
+          const replay = r.replay ? `\n  replay: ${r.replay}` : '';
+          if (s && !reported.has(kind)) progress.print(`\nrun ${r.index} (seed ${r.seed}):\n${formatSummary(s)}${s.schedule?.replay ? `\nreplay: ${s.schedule.replay}` : ''}\n`, !json);
+          else progress.print(`run ${r.index} (seed ${r.seed}): ${kind}: ${r.violations[0]?.message.split('\n')[0] ?? ''}\n  reproduce: ${r.reproduce}${replay}`, !json);
           reported.add(kind);
         },
       });
@@ -404,6 +430,8 @@ export function stressCommand(p: Command): Command {
       process.removeListener('SIGINT', onSigint);
     }
     process.stdout.write((json ? JSON.stringify(summary) : formatCampaign(summary)) + '\n');
+    const firstSchedule = summary.firstViolation ? schedules.get(summary.firstViolation.index) : undefined;
+    if (flags.scheduleOut && firstSchedule) writeFileSync(flags.scheduleOut, firstSchedule + '\n');
     process.exitCode = summary.stopped === 'interrupted' ? 130 : summary.failed > 0 ? 1 : 0;
   });
   return cmd;

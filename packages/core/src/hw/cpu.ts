@@ -89,10 +89,6 @@ export class Cpu {
   readonly lockstat: Float64Array | null;
   /** In single-thread tests: the other CPUs, serviced while this one waits (no real concurrency). */
   peers: Cpu[] | null = null;
-  /** Deterministic mode: the scheduler this CPU hands over through (null in free mode). */
-  det: DetScheduler | null = null;
-  /** Event tracing (trace hash, trace file); null when neither is on. */
-  tracer: Tracer | null = null;
 
   private readonly l1Base: number;
   private readonly l1Mask: number;
@@ -107,6 +103,11 @@ export class Cpu {
   private perturb: number;
   /** Accesses between slow paths: shorter when perturbation is on, so delays land inside kernel windows. */
   private interval: number;
+  // (declared after the hot-path fields, so that those keep their places in the object)
+  /** Deterministic mode: the scheduler this CPU hands over through (null in free mode). */
+  det: DetScheduler | null = null;
+  /** Event tracing (trace hash, trace file); null when neither is on. */
+  tracer: Tracer | null = null;
 
   constructor(
     readonly m: Machine,
@@ -492,6 +493,17 @@ export class Cpu {
     if (this.meta[this.base + L.C_IRQ] === 0) return;
     if (Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.serviceIpis();
     if (this.peers) for (const p of this.peers) if (p !== this) p.serviceIpisIfEnabled();
+  }
+
+  /**
+   * cpu_relax, the body of a busy-wait on shared memory (while meta[idx] still holds `expected`):
+   * services interrupts; in deterministic mode it is a blocking preemption point that yields until
+   * meta[idx] changes, so a spin loop can neither hang the machine nor starve the CPU it waits for.
+   * Workloads that wait for each other must spin through this (or through loads and stores).
+   */
+  relax(idx = -1, expected = 0): void {
+    this.pollInterrupts();
+    if (this.det !== null) this.det.block(idx, expected);
   }
 
   /** Stops this CPU if the machine is stopping. */

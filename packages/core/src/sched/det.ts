@@ -27,6 +27,7 @@ import {
   F_CLOCK,
   F_DEADLOCK_STEPS,
   F_EPOCH,
+  F_MAX_STEPS,
   F_STEP,
   F_WAIT_LIMIT,
   I_BLOCKED,
@@ -152,6 +153,9 @@ export class DetScheduler {
     const me = this.cpu.id;
     const bit = 1 << me;
     const step = ++s.f[F_STEP]!;
+    if (step > s.f[F_MAX_STEPS]!) {
+      this.cpu.violation('hang', `deterministic mode: the run did not finish within ${s.f[F_MAX_STEPS]} scheduling steps (a livelock, or a workload far longer than its ops suggest)`, { step });
+    }
     // the logical clock advances by the cycles this CPU spent since its last decision point
     const pf = s.pf(me);
     const cyc = this.cpu.ctr[CTR.cycles]!;

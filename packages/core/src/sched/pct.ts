@@ -10,8 +10,14 @@
  *
  * Here a step is a decision point (every preemption point of deterministic mode), and k is an
  * estimate given with the run (`--pct-steps`; see the harness for the default).
+ *
+ * Past the horizon k the schedule turns fair: a random walk (the random policy, with the run's switch
+ * probability). Strict priorities are not fair: a CPU that busy-waits for a lower-priority CPU without
+ * blocking (a workload spinning on a flag it polls with loads) would otherwise run for ever. The
+ * guarantee above concerns bugs within the first k steps, where nothing changes.
  */
 import type { SchedulerPolicy } from './policy.js';
+import { randomPolicy } from './random.js';
 import { F_PCT_K, F_PCT_POINTS, I_PCT_CHANGES, I_PCT_DEPTH, PC_PRIO, type SchedState } from './state.js';
 
 export const pctPolicy: SchedulerPolicy = {
@@ -33,6 +39,7 @@ export const pctPolicy: SchedulerPolicy = {
   },
   nextRandom: (s) => s.nextU32(),
   nextCpu(s, cur, enabled, step) {
+    if (step > s.f[F_PCT_K]!) return randomPolicy.nextCpu(s, cur, enabled, step);
     const d = s.i[I_PCT_DEPTH]!;
     for (let j = 0; j < d - 1; j++) {
       if (s.f[F_PCT_POINTS + j] === step) {

@@ -64,6 +64,7 @@ export const F_SWITCH_P = 4; // random: probability of a switch at a decision po
 export const F_PCT_K = 5; // pct: the estimated length of a run in steps
 export const F_DEADLOCK_STEPS = 6; // all-blocked steps before the logical watchdog fires
 export const F_WAIT_LIMIT = 7; // steps one wait may last before the logical watchdog fires
+export const F_MAX_STEPS = 8; // steps a run may take at most (beyond: a hang, e.g. a livelock)
 export const F_PER_CPU = 16;
 /** Per-CPU slots: cycles already folded into the clock, step at which the current wait began. */
 export const PF_CYCLES_SEEN = 0;
@@ -102,6 +103,8 @@ export interface SchedOptions {
   readonly deadlockSteps: number;
   /** Steps a single wait may last before the logical watchdog reports a deadlock. */
   readonly waitLimitSteps: number;
+  /** Steps a run may take at most; beyond, it is reported as a hang (default: no limit). */
+  readonly maxSteps?: number;
 }
 
 /** The scheduler's RNG stream (the CPUs' workload RNGs use streams 1000 + cpu). */
@@ -148,6 +151,7 @@ export class SchedState {
     s.f[F_PCT_K] = o.pctSteps;
     s.f[F_DEADLOCK_STEPS] = o.deadlockSteps;
     s.f[F_WAIT_LIMIT] = o.waitLimitSteps;
+    s.f[F_MAX_STEPS] = o.maxSteps ?? Infinity;
     replay.forEach((d, k) => {
       s.f[s.replayBase + 2 * k] = d.step;
       s.f[s.replayBase + 2 * k + 1] = d.cpu;
@@ -238,6 +242,12 @@ export class SchedState {
 
   replayCpu(k: number): number {
     return this.f[this.replayBase + 2 * k + 1]!;
+  }
+
+  /** PCT's change points (steps), in the order drawn. */
+  pctChangePoints(): number[] {
+    const d = this.i[I_PCT_DEPTH]!;
+    return Array.from({ length: Math.max(0, d - 1) }, (_, j) => this.f[F_PCT_POINTS + j]!);
   }
 
   /** The trace hash as 8 hex digits. */

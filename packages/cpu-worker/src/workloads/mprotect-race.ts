@@ -30,7 +30,7 @@ const mprotectRace: Workload = {
     const shared = L.G_TEST_LOCKS + 4;
     const done = L.G_TEST_LOCKS + 6;
     if (api.cpu === 0) Atomics.store(meta, shared, api.mmap(0, 0, pages, { write: true, shared: true }) / 4096);
-    else while (Atomics.load(meta, shared) === 0) api.c.pollInterrupts();
+    else while (Atomics.load(meta, shared) === 0) api.c.relax(shared, 0);
     const base = Atomics.load(meta, shared) * 4096;
     if (api.cpu === 0) {
       let exec = false;
