@@ -97,6 +97,14 @@ export class Cpu {
   private readonly l2Mask: number;
   private readonly l2SetStride: number;
   private lru = 1;
+  /**
+   * A one-entry cache of the last translation used (the page's first word in mem, and whether it
+   * may be stored to), in front of the L1 set scan. It shortcuts an L1 entry that exists, so it is
+   * dropped whenever any TLB entry is filled or invalidated.
+   */
+  private lastVpn = -1;
+  private lastBase = 0;
+  private lastWritable = false;
   private accesses = 0;
   private tlbHits = 0;
   private inHook = false;
@@ -151,6 +159,11 @@ export class Cpu {
   load(addr: number): number {
     if (--this.budget <= 0) this.preemptSlow();
     const vpn = (addr / 4096) | 0;
+    if (vpn === this.lastVpn) {
+      this.accesses++;
+      this.tlbHits++;
+      return this.mem[this.lastBase | ((addr & 4095) >>> 2)]!;
+    }
     const t = this.meta;
     let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
     const end = e + this.l1SetStride;
@@ -159,16 +172,33 @@ export class Cpu {
         t[e + L.TLB_LRU] = ++this.lru;
         this.accesses++;
         this.tlbHits++;
+        this.remember(vpn, t[e + L.TLB_PFN]!, t[e + L.TLB_PERM]!);
         return this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)]!;
       }
     }
     return this.loadSlow(addr, vpn);
   }
 
+  private remember(vpn: number, pfn: number, perm: number): void {
+    this.lastVpn = vpn;
+    this.lastBase = pfn << 10;
+    this.lastWritable = (perm & (L.TLBP_W | L.TLBP_D)) === (L.TLBP_W | L.TLBP_D);
+  }
+
+  private forget(): void {
+    this.lastVpn = -1;
+  }
+
   /** Stores `value` to the 32-bit word at `addr`. */
   store(addr: number, value: number): void {
     if (--this.budget <= 0) this.preemptSlow();
     const vpn = (addr / 4096) | 0;
+    if (vpn === this.lastVpn && this.lastWritable) {
+      this.accesses++;
+      this.tlbHits++;
+      this.mem[this.lastBase | ((addr & 4095) >>> 2)] = value;
+      return;
+    }
     const t = this.meta;
     let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
     const end = e + this.l1SetStride;
@@ -180,6 +210,7 @@ export class Cpu {
           t[e + L.TLB_LRU] = ++this.lru;
           this.accesses++;
           this.tlbHits++;
+          this.remember(vpn, t[e + L.TLB_PFN]!, t[e + L.TLB_PERM]!);
           this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)] = value;
           return;
         }
@@ -284,6 +315,7 @@ export class Cpu {
   }
 
   private fillL1(vpn: number, pfn: number, perm: number): number {
+    this.forget();
     const t = this.meta;
     const e = this.victim(this.l1Base + (vpn & this.l1Mask) * this.l1SetStride, this.l1SetStride);
     t[e] = vpn;
@@ -295,6 +327,7 @@ export class Cpu {
 
   /** Caches a translation in both levels (the L2 is inclusive). */
   private tlbFill(vpn: number, pfn: number, perm: number): void {
+    this.forget();
     if (this.l2SetStride !== 0) {
       const t = this.meta;
       const s = this.l2Base + (vpn & this.l2Mask) * this.l2SetStride;
@@ -320,6 +353,7 @@ export class Cpu {
 
   /** INVLPG: drops the translation of one page from every level. Owner CPU only. */
   invlpg(vpn: number): void {
+    this.forget();
     const t = this.meta;
     let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
     for (const end = e + this.l1SetStride; e < end; e += L.TLB_FIELDS) if (t[e] === vpn) t[e] = -1;
@@ -330,6 +364,7 @@ export class Cpu {
 
   /** CR3 write: drops every (non-global) translation. Owner CPU only. */
   flushAllLocal(): void {
+    this.forget();
     const t = this.meta;
     const end = this.base + this.lay.cpuStride;
     for (let e = this.l1Base; e < end; e += L.TLB_FIELDS) t[e] = -1;
