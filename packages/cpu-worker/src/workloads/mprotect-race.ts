@@ -58,7 +58,7 @@ const mprotectRace: Workload = {
       const addr = base + p * 4096 + word * 4;
       api.ownLoad(addr, idx, 0, p, word);
       // Reads keep the PTE present and clean for a while (a refaulted page), then the write sets D.
-      for (let i = 0; i < 2000; i++) api.load(addr);
+      for (let i = 0; i < 8000; i++) api.load(addr);
       api.ownStore(addr, idx, api.lastWritten(idx) + 1);
       p = (p + 1) % pages;
       api.op();
