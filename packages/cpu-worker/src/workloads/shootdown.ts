@@ -13,8 +13,8 @@
  * Params: `pages` (file and working set, default 8), `range` (1), `gap` (256).
  */
 import { FlushCause, flushTlbPage, flushTlbRange, layout as L } from '@smpsim/core';
-import type { CpuApi } from '../api.js';
 import type { Workload } from '../workload.js';
+import { tlbHitLoop } from './tlb-hit.js';
 
 interface Params {
   pages: number;
@@ -48,24 +48,6 @@ function timerCost(): number {
   return Math.round(s[2000]! * 1e6);
 }
 
-function busyLoop(api: CpuApi, base: number, span: number): number {
-  const c = api.c;
-  let off = 0;
-  let sum = 0;
-  let n = 0;
-  while (api.running()) {
-    for (let i = 0; i < 1024; i++) {
-      const a = base + off;
-      sum = (sum + c.load(a)) | 0;
-      c.store(a + 4, sum);
-      off += 64;
-      if (off >= span) off = 0;
-    }
-    n += 2048;
-  }
-  api.done += n;
-  return n + (sum & 0);
-}
 
 const shootdown: Workload = {
   name: 'shootdown',
@@ -77,7 +59,7 @@ const shootdown: Workload = {
     const base = api.mmap(0, 0, pages, { write: true, shared: true });
     for (let p = 0; p < pages; p++) api.store(base + p * 4096 + 8, 1); // fault in, writable and dirty
     const span = pages * 4096;
-    if (api.cpu !== 0) return { accesses: busyLoop(api, base, span) };
+    if (api.cpu !== 0) return { accesses: tlbHitLoop(api, base, span).accesses };
 
     const c = api.c;
     const mm = c.mmId;
