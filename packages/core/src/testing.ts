@@ -6,7 +6,7 @@
 import { type MachineConfig, defaultConfig, type FileSpec } from './config.js';
 import { Cpu } from './hw/cpu.js';
 import { bootCpu } from './kernel/kernel.js';
-import { Machine } from './machine.js';
+import { Machine } from './machine/machine.js';
 
 export interface TestMachine {
   readonly m: Machine;

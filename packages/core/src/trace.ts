@@ -13,8 +13,8 @@
  * A CPU without a tracer pays one null check per slow-path event; the TLB-hit path has none.
  */
 import type { Cpu } from './hw/cpu.js';
-import { HELD_MAX } from './layout.js';
-import { LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
+import { HELD_MAX } from './machine/layout.js';
+import { LOCK_CLASS_NAMES, SITE_NAMES } from './kernel/locking/lockorder.js';
 import { I_TURN, type SchedState, TURN_FREE } from './sched/state.js';
 
 /** One event of the Chrome trace-event format. */

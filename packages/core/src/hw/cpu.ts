@@ -10,11 +10,11 @@
  * shared Int32Array with plain reads, one plain data access. No allocation, no BigInt, no Atomics.
  */
 import { type MachineConfig, WORDS_PER_PAGE } from '../config.js';
-import * as L from '../layout.js';
-import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine.js';
-import { LOCK_CLASS_COUNT } from '../lockorder.js';
+import * as L from '../machine/layout.js';
+import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine/machine.js';
+import { LOCK_CLASS_COUNT } from '../kernel/locking/lockorder.js';
 import { Rng } from '../random.js';
-import { watchdogReport } from '../watchdog.js';
+import { watchdogReport } from '../oracles/watchdog.js';
 import type { DetScheduler } from '../sched/det.js';
 import type { Tracer } from '../trace.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';

@@ -4,10 +4,10 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { assertHeld, spinLock, spinUnlock } from '../locks.js';
-import { LockClass, S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { diskWord } from './filemap.js';
 import { pageFlags } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';

@@ -6,9 +6,9 @@
  * A pass is a sequence of work items; nothing is half done between passes.
  */
 import type { Cpu } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { journalWritePage } from './buffer.js';
 import { findGetPage, filePages, tagOf } from './filemap.js';
 import { putPage } from './mm.js';

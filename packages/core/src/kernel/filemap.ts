@@ -4,10 +4,10 @@
  * 0 for never cached, -1 for evicted (a shadow entry, so a later read counts as a refault).
  */
 import type { Cpu } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from '../locks.js';
-import { LockClass, S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import { createEmptyBuffers } from './buffer.js';
 import { allocFrame, getPage, OutOfMemory, pageFlags, putPage } from './mm.js';

@@ -4,8 +4,8 @@
  * half-done path), and the end-of-run sync that makes the backing store complete.
  */
 import type { Cpu, KernelEntry } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { S } from '../lockorder.js';
+import * as L from '../machine/layout.js';
+import { S } from './locking/lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';

@@ -5,11 +5,11 @@
 import type { Cpu } from '../hw/cpu.js';
 import { SegvError } from '../hw/cpu.js';
 import { mkPte, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
-import * as L from '../layout.js';
-import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from '../locks.js';
+import * as L from '../machine/layout.js';
+import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
 import { hasBug } from '../config.js';
-import { LockClass, S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import { LockClass, S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { filePages, readCachePage } from './filemap.js';
 import {
   allocFrame,

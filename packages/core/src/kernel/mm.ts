@@ -4,11 +4,11 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import { ENTRIES_PER_TABLE, mkPte, PTE_A, PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, tableIndex } from '../hw/pte.js';
-import * as L from '../layout.js';
-import { spinLock, spinUnlock } from '../locks.js';
-import { LockClass, S } from '../lockorder.js';
+import * as L from '../machine/layout.js';
+import { spinLock, spinUnlock } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
 import { WORDS_PER_PAGE } from '../config.js';
-import type { Machine } from '../machine.js';
+import type { Machine } from '../machine/machine.js';
 
 // ---- vm_flags (include/linux/mm.h, 2.6.20 values) ----
 export const VM_READ = 0x1;

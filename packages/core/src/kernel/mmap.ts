@@ -5,10 +5,10 @@
 import { hasBug, TASK_SIZE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import { PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW } from '../hw/pte.js';
-import * as L from '../layout.js';
-import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from '../locks.js';
-import { LockClass, S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { filePages } from './filemap.js';
 import { mmapSem, zapPteRange } from './memory.js';
 import {

@@ -4,10 +4,10 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from '../locks.js';
-import { LockClass, S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
 import { mappingCapAccountDirty, pageMapping, putPage } from './mm.js';

@@ -8,10 +8,10 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import { PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
-import * as L from '../layout.js';
-import { assertHeld, spinLock, spinUnlock } from '../locks.js';
-import { LockClass, S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
 import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './tlbflush.js';

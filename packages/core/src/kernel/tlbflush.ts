@@ -7,8 +7,8 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { CTR } from '../machine/machine.js';
 
 export const enum FlushCause {
   Fault = 0,

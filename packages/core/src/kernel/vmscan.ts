@@ -5,10 +5,10 @@
  * A later access faults the page back in from the backing store (a refault).
  */
 import type { Cpu } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { trylockPage, unlockPage } from '../locks.js';
-import { S } from '../lockorder.js';
-import { CTR } from '../machine.js';
+import * as L from '../machine/layout.js';
+import { trylockPage, unlockPage } from './locking/locks.js';
+import { S } from './locking/lockorder.js';
+import { CTR } from '../machine/machine.js';
 import { tryToFreeBuffers } from './buffer.js';
 import { diskWord, removeFromPageCache } from './filemap.js';
 import { WORDS_PER_PAGE } from '../config.js';

@@ -15,9 +15,9 @@
  * Nothing here reads host time: steps and simulated cycles only.
  */
 import { type Cpu, MachineStop } from '../hw/cpu.js';
-import * as L from '../layout.js';
-import { CTR } from '../machine.js';
-import { watchdogReport } from '../watchdog.js';
+import * as L from '../machine/layout.js';
+import { CTR } from '../machine/machine.js';
+import { watchdogReport } from '../oracles/watchdog.js';
 import { withDecisionLog, type SchedulerPolicy } from './policy.js';
 import { pctPolicy } from './pct.js';
 import { randomPolicy } from './random.js';

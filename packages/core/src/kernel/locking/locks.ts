@@ -9,11 +9,11 @@
  * In deterministic mode a waiter never spins or sleeps on host time: each failed re-check is a
  * scheduling decision that yields to another CPU until the lock word changes (DetScheduler.block).
  */
-import { type Cpu, MachineStop } from './hw/cpu.js';
-import * as L from './layout.js';
+import { type Cpu, MachineStop } from '../../hw/cpu.js';
+import * as L from '../../machine/layout.js';
 import { lockdepAcquire } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
-import { CTR, LS, LS_FIELDS } from './machine.js';
+import { CTR, LS, LS_FIELDS } from '../../machine/machine.js';
 
 const SPINS_BEFORE_SLEEP = 64;
 const SLEEP_MS = 1;

@@ -19,7 +19,7 @@
  *  stats SAB    (Float64Array) per-CPU counters, cpus * CTR_COUNT, written by their CPU only
  * ```
  */
-import { type MachineConfig, PAGE_SIZE, WORDS_PER_PAGE } from './config.js';
+import { type MachineConfig, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 
 // ---- global fields ----
 export const G_STOP = 0; // 0 running, else StopReason

@@ -11,8 +11,8 @@
  * Each CPU keeps its held-lock stack in its per-CPU area (layout.ts: C_HELD), and a cache of chains
  * (held-class set × new class) already validated, so a chain is checked once per CPU.
  */
-import type { Cpu } from './hw/cpu.js';
-import * as L from './layout.js';
+import type { Cpu } from '../../hw/cpu.js';
+import * as L from '../../machine/layout.js';
 import { LOCK_CLASS_COUNT, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
 
 const NC = L.LOCKDEP_MAX_CLASSES;

@@ -2,9 +2,9 @@
  * The machine's shared memory: allocation (main thread) and attachment (any thread), with the
  * boot-time initialisation of the free list, the processes' page-table roots and the files.
  */
-import { type MachineConfig, validateConfig, WORDS_PER_PAGE } from './config.js';
+import { type MachineConfig, validateConfig, WORDS_PER_PAGE } from '../config.js';
 import * as L from './layout.js';
-import { LOCK_CLASS_COUNT, LOCK_CLASS_NAMES } from './lockorder.js';
+import { LOCK_CLASS_COUNT, LOCK_CLASS_NAMES } from '../kernel/locking/lockorder.js';
 
 export interface MachineBuffers {
   readonly physmem: SharedArrayBuffer;

@@ -3,10 +3,10 @@
  * the wait-for cycle among CPUs when there is one (a lock's holder, or the targets that have not
  * acknowledged a flush).
  */
-import * as L from './layout.js';
-import { heldLocksLines } from './lockdep.js';
-import { LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
-import type { Machine } from './machine.js';
+import * as L from '../machine/layout.js';
+import { heldLocksLines } from '../kernel/locking/lockdep.js';
+import { LOCK_CLASS_NAMES, SITE_NAMES } from '../kernel/locking/lockorder.js';
+import type { Machine } from '../machine/machine.js';
 
 export interface CpuWait {
   readonly cpu: number;

@@ -3,11 +3,11 @@
  * the structural invariants of DESIGN.md §3 and the end-of-run owned-word comparison of the backing
  * store. They read shared memory only, so they run in any thread.
  */
-import { WORDS_PER_PAGE } from './config.js';
-import { PTE_D, PTE_P, PTE_RW, tableIndex } from './hw/pte.js';
-import * as L from './layout.js';
-import { type Machine } from './machine.js';
-import { VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotifyOf } from './kernel/mm.js';
+import { WORDS_PER_PAGE } from '../config.js';
+import { PTE_D, PTE_P, PTE_RW, tableIndex } from '../hw/pte.js';
+import * as L from '../machine/layout.js';
+import { type Machine } from '../machine/machine.js';
+import { VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotifyOf } from '../kernel/mm.js';
 
 export interface CheckFinding {
   readonly kind: 'invariant' | 'lost-write';
