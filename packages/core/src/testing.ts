@@ -1,28 +1,93 @@
 /**
- * Test helpers (the package's public `testing` entry): a machine whose CPUs all live in the calling
- * thread. While one CPU waits for flush acknowledgements it services the others' IPIs itself, so
- * kernel paths run to completion without workers. Real concurrency is tested with workers.
+ * @smpsim/core/testing — the package's public entry for tests and for experiments that drive a kernel
+ * path directly: machines whose CPUs all live in the calling thread (`testMachine`, with an
+ * `InlineWaiter` per CPU), and the model's internals by their kernel names — the shared-memory layout,
+ * PTE encoding, locks and lock classes, and the kernel's files (mm, rmap, writeback, page cache, the
+ * kernel threads, reclaim, the arch SMP code).
  */
-import { type MachineConfig, defaultConfig, type FileSpec } from './config.js';
+import { type FileSpec, defaultConfig, type MachineConfig } from './config.js';
 import { Cpu } from './hw/cpu.js';
 import { bootCpu } from './kernel/kernel.js';
 import { Machine } from './machine/machine.js';
+import { fireWatchdog } from './oracles/watchdog.js';
+import { type CpuWaiter, publishWait, publishWaitEnd } from './sched/wait.js';
+import type { WaitKind } from './machine/layout.js';
+
+export * as layout from './machine/layout.js';
+export * as pte from './hw/pte.js';
+export * as locks from './kernel/locking/locks.js';
+export { LockClass, LOCK_CLASS_NAMES, LOCK_ORDER, SITE_NAMES, S as SITES } from './kernel/locking/lockorder.js';
+export { lockdepAcquire } from './kernel/locking/lockdep.js';
+export * as kmm from './kernel/mm.js';
+export * as krmap from './kernel/rmap.js';
+export * as kwriteback from './kernel/page-writeback.js';
+export * as kfilemap from './kernel/filemap.js';
+export * as kdaemons from './kernel/daemons.js';
+export * as kvmscan from './kernel/vmscan.js';
+export * as ksmp from './kernel/smp.js';
+
+/**
+ * The waiter of a CPU whose peers live in the same thread (no real concurrency): at its preemption
+ * points and while it waits it takes the other CPUs' pending interrupts itself, so a flush it sends
+ * is acknowledged and kernel paths run to completion. A wait that nothing in the thread can end (a
+ * lock another CPU of the thread holds) is reported by the watchdog at once, as a deadlock.
+ */
+export class InlineWaiter implements CpuWaiter {
+  readonly interval = 0;
+  readonly hostDelays = true;
+
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly peers: readonly Cpu[],
+  ) {}
+
+  enter(): void {}
+
+  point(): void {
+    this.servicePeers();
+  }
+
+  pause(): void {
+    this.servicePeers();
+  }
+
+  release(): void {}
+
+  waitUntil(kind: WaitKind, obj: number, ready: () => boolean): void {
+    const cpu = this.cpu;
+    publishWait(cpu, kind, obj, 0);
+    for (;;) {
+      if (ready()) break;
+      cpu.pollInterrupts();
+      if (ready()) break;
+      this.servicePeers();
+      if (ready()) break;
+      fireWatchdog(cpu, `watchdog (one thread): cpu${cpu.id} waits for something no CPU of this thread can give`, {});
+    }
+    publishWaitEnd(cpu);
+  }
+
+  private servicePeers(): void {
+    for (const p of this.peers) if (p !== this.cpu) p.pollInterrupts();
+  }
+}
 
 export interface TestMachine {
   readonly m: Machine;
   readonly cpus: Cpu[];
 }
 
-/** A machine of `cpus` CPUs (CPU c in process c % procs), booted without kernel threads. */
+/** A machine of `cpus` CPUs (CPU c in process c % procs) in this thread, booted without kernel threads. */
 export function testMachine(overrides: Partial<MachineConfig> = {}, opts: { daemons?: boolean } = {}): TestMachine {
   const config = defaultConfig({ cpus: 2, ...overrides });
   const m = Machine.create(config);
   const cpus = Array.from({ length: config.cpus }, (_, i) => new Cpu(m, i));
   for (const c of cpus) {
-    c.peers = cpus;
+    c.useWaiter(new InlineWaiter(c, cpus));
     bootCpu(c, c.id % config.procs, opts.daemons ?? false);
   }
   return { m, cpus };
 }
 
 export const file = (pages: number, o: Partial<FileSpec> = {}): FileSpec => ({ pages, accountDirty: true, mmapHookChangesProt: false, ...o });
+export { Layout } from './machine/layout.js';

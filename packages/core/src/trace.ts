@@ -12,7 +12,6 @@
  *
  * A CPU without a tracer pays one null check per slow-path event; the TLB-hit path has none.
  */
-import type { Cpu } from './hw/cpu.js';
 import { HELD_MAX } from './machine/layout.js';
 import { LOCK_CLASS_NAMES, SITE_NAMES } from './kernel/locking/lockorder.js';
 import { I_TURN, type SchedState, TURN_FREE } from './sched/state.js';
@@ -65,7 +64,8 @@ export class Tracer {
   private runStart = -1;
 
   constructor(
-    readonly cpu: Cpu,
+    /** The CPU whose events this records. */
+    readonly cpu: number,
     o: TracerOptions,
   ) {
     this.events = o.record ? [] : null;
@@ -81,7 +81,7 @@ export class Tracer {
     // Once the machine stopped, the CPUs unwind concurrently (finally blocks release locks): the
     // hash covers the scheduled execution only.
     if (Atomics.load(s.i, I_TURN) === TURN_FREE) return;
-    s.fold(a | (this.cpu.id << 8));
+    s.fold(a | (this.cpu << 8));
     s.fold(b | 0);
     s.fold(c | 0);
   }
@@ -95,7 +95,7 @@ export class Tracer {
   }
 
   private ev(name: string, cat: string, ph: TraceEvent['ph'], args?: Record<string, unknown>): void {
-    const e: TraceEvent = { name, cat, ph, ts: this.clock(), pid: 1, tid: this.cpu.id };
+    const e: TraceEvent = { name, cat, ph, ts: this.clock(), pid: 1, tid: this.cpu };
     if (ph === 'i') e.s = 't';
     if (args) e.args = args;
     this.push(e);
@@ -124,7 +124,7 @@ export class Tracer {
     if (this.sched) this.fold3(Ev.LockRelease, idx, cls);
     if (this.events) {
       const start = this.lockStart[i]!;
-      const e: TraceEvent = { name: LOCK_CLASS_NAMES[cls] ?? `class ${cls}`, cat: 'lock', ph: 'X', ts: start, dur: Math.max(0, this.clock() - start), pid: 1, tid: this.cpu.id, args: { lock: idx, site: SITE_NAMES[site] } };
+      const e: TraceEvent = { name: LOCK_CLASS_NAMES[cls] ?? `class ${cls}`, cat: 'lock', ph: 'X', ts: start, dur: Math.max(0, this.clock() - start), pid: 1, tid: this.cpu, args: { lock: idx, site: SITE_NAMES[site] } };
       this.push(e);
       for (let j = i; j < depth - 1 && j + 1 < HELD_MAX; j++) this.lockStart[j] = this.lockStart[j + 1]!;
     }
@@ -159,8 +159,8 @@ export class Tracer {
   schedOut(next: number, step: number): void {
     if (!this.events) return;
     const now = this.clock();
-    if (this.runStart >= 0) this.push({ name: 'running', cat: 'sched', ph: 'X', ts: this.runStart, dur: Math.max(0, now - this.runStart), pid: 1, tid: this.cpu.id });
-    this.push({ name: 'switch', cat: 'sched', ph: 'i', s: 't', ts: now, pid: 1, tid: this.cpu.id, args: { to: `cpu${next}`, step } });
+    if (this.runStart >= 0) this.push({ name: 'running', cat: 'sched', ph: 'X', ts: this.runStart, dur: Math.max(0, now - this.runStart), pid: 1, tid: this.cpu });
+    this.push({ name: 'switch', cat: 'sched', ph: 'i', s: 't', ts: now, pid: 1, tid: this.cpu, args: { to: `cpu${next}`, step } });
     this.runStart = -1;
   }
 
@@ -168,7 +168,7 @@ export class Tracer {
   finish(): void {
     if (this.events && this.runStart >= 0) {
       const now = this.clock();
-      this.push({ name: 'running', cat: 'sched', ph: 'X', ts: this.runStart, dur: Math.max(0, now - this.runStart), pid: 1, tid: this.cpu.id });
+      this.push({ name: 'running', cat: 'sched', ph: 'X', ts: this.runStart, dur: Math.max(0, now - this.runStart), pid: 1, tid: this.cpu });
       this.runStart = -1;
     }
   }

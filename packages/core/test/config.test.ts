@@ -5,19 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  ConfigError,
-  CTR_COUNT,
-  defaultConfig,
-  Layout,
-  layout as L,
-  Machine,
-  type MachineConfig,
-  MAX_CPUS,
-  MAX_MEMORY_BYTES,
-  validateConfig,
-} from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { ConfigError, CTR_COUNT, defaultConfig, Machine, type MachineConfig, MAX_CPUS, MAX_MEMORY_BYTES, validateConfig } from '@smpsim/core';
+import { file, Layout, layout as L } from '@smpsim/core/testing';
 
 const cfg = (o: Partial<MachineConfig>) => defaultConfig({ memoryBytes: 4 * 1024 * 1024, ...o });
 

@@ -4,20 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  checkInvariants,
-  layout as L,
-  MAP_PRIVATE,
-  MAP_SHARED,
-  pte as P,
-  PROT_READ,
-  PROT_WRITE,
-  SegvError,
-  sysFsync,
-  sysMmap,
-  sysMunmap,
-} from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { checkInvariants, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, SegvError, sysFsync, sysMmap, sysMunmap } from '@smpsim/core';
+import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { buffers, cachedPfn, diskWord, dirtyTag, isDirty, memWord, pageField, pteOf, recordFaults, small } from './helpers.js';
 
 const RWD = P.PTE_P | P.PTE_RW | P.PTE_US | P.PTE_A | P.PTE_D;

@@ -2,8 +2,8 @@
  * Shared helpers of the core unit tests: small machines and read-only views of shared memory
  * (page-table entries, struct page, buffers, TLB levels, the page cache), as a checker would read them.
  */
-import { type Cpu, layout as L, type Machine, type MachineConfig, pte as P, WORDS_PER_PAGE } from '@smpsim/core';
-import { testMachine, type TestMachine } from '@smpsim/core/testing';
+import { type Cpu, type Machine, type MachineConfig, WORDS_PER_PAGE } from '@smpsim/core';
+import { testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
 
 /** A small test machine (4 MiB of memory unless told otherwise), all CPUs in this thread. */
 export function small(overrides: Partial<MachineConfig> = {}): TestMachine {
@@ -104,6 +104,7 @@ export function recordFaults(cpu: Cpu): number[] {
       log.push(err);
       real.pageFault(c, addr, err);
     },
+    interrupt: (c) => real.interrupt(c),
   };
   return log;
 }

@@ -6,8 +6,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Cpu, DEFAULT_KERNEL, layout as L, LOCK_CLASS_NAMES, LockClass, lockdepEdges, locks, MachineStop, SITES, StopReason } from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { type Cpu, DEFAULT_KERNEL, lockdepEdges, MachineStop, StopReason } from '@smpsim/core';
+import { file, layout as L, LOCK_CLASS_NAMES, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { small } from './helpers.js';
 
 const A = LockClass.Test0;

@@ -4,30 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  type BugId,
-  checkBackingStore,
-  checkInvariants,
-  type CheckFinding,
-  type Cpu,
-  DEFAULT_KERNEL,
-  finalSync,
-  layout as L,
-  locateWord,
-  MAP_PRIVATE,
-  MAP_SHARED,
-  MS_SYNC,
-  pte as P,
-  PROT_READ,
-  PROT_WRITE,
-  sysDropCaches,
-  sysFsync,
-  sysMmap,
-  sysMprotect,
-  sysMsync,
-  sysMunmap,
-} from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { type BugId, checkBackingStore, checkInvariants, type CheckFinding, type Cpu, DEFAULT_KERNEL, finalSync, locateWord, MAP_PRIVATE, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
+import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { cachedPfn, diskWord, ownedStore, pteIndex, small, vpnOf } from './helpers.js';
 
 /**

@@ -5,8 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { layout as L, MAP_SHARED, pte as P, PROT_READ, PROT_WRITE, SegvError, sysMmap } from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { MAP_SHARED, PROT_READ, PROT_WRITE, SegvError, sysMmap } from '@smpsim/core';
+import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { pteIndex, pteOf, recordFaults, small, vpnOf, walkPath } from './helpers.js';
 
 test('flag bits sit at the SDM positions', () => {

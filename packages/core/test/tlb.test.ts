@@ -4,8 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cpu, layout as L, Machine, MAP_SHARED, pte as P, PROT_READ, PROT_WRITE, sysMmap, type TlbGeometry } from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { Cpu, Machine, MAP_SHARED, PROT_READ, PROT_WRITE, sysMmap, type TlbGeometry } from '@smpsim/core';
+import { file, ksmp, layout as L, pte as P } from '@smpsim/core/testing';
 import { memWord, pteIndex, pteOf, recordFaults, small, tlbEntries, tlbLevel, vpnOf, walkPath } from './helpers.js';
 
 /** A machine with the given TLB, a read-only shared mapping of 16 pages, all pages faulted in, TLB empty. */
@@ -67,7 +67,7 @@ test('L2: LRU replacement; an L2 hit promotes to L1 and refreshes the L2 entry',
   assert.is(ctr('tlbMisses'), misses + 1);
   assert.ok(l2(0) && l2(2) && l2(3));
   assert.not.ok(l2(1));
-  assert.is(Cpu.tlbHolds(m, 0, v(1)), null);
+  assert.is(m.tlbEntry(0, v(1)), null);
   a.load(at(1));
   assert.is(ctr('tlbMisses'), misses + 2);
 });
@@ -96,7 +96,7 @@ test('invlpg drops one page from both levels; the next access walks (no fault)',
   assert.is(ctr('faultsNotPresent'), faults);
 });
 
-test('a CR3 reload drops everything: flushAllLocal, and switchMm to another mm', () => {
+test('a CR3 reload drops everything: flushAllLocal, and switch_mm to another mm', () => {
   const { m, a, at } = tlbRig({ sets: 2, ways: 2 }, { sets: 4, ways: 4 }, 2);
   for (let i = 0; i < 8; i++) a.load(at(i));
   assert.ok(tlbEntries(m, 0) > 8);
@@ -105,31 +105,31 @@ test('a CR3 reload drops everything: flushAllLocal, and switchMm to another mm',
   for (let i = 0; i < 8; i++) a.load(at(i));
   const mask = (mm: number) => m.meta[m.layout.mm(mm) + L.MM_CPU_MASK]!;
   assert.ok(mask(0) & 1);
-  a.switchMm(0); // same mm, still in its cpu_vm_mask: no reload
+  ksmp.switchMm(a, 0); // same mm, still in its cpu_vm_mask: no reload
   assert.ok(tlbEntries(m, 0) > 8);
-  a.switchMm(1);
+  ksmp.switchMm(a, 1);
   assert.is(tlbEntries(m, 0), 0);
   assert.is(mask(0) & 1, 0, 'left the old mm cpu_vm_mask');
   assert.ok(mask(1) & 1);
   assert.is(m.meta[m.layout.cpu(0) + L.C_ACTIVE_MM], 1);
 });
 
-test('Cpu.tlbHolds reads the TLB from shared memory (a view attached elsewhere sees it)', () => {
+test('Machine.tlbEntry reads the TLB from shared memory (a view attached elsewhere sees it)', () => {
   const { m, a, at, v } = tlbRig({ sets: 2, ways: 2 }, { sets: 4, ways: 2 });
   const view = Machine.attach(m.config, m.buffers);
-  assert.is(Cpu.tlbHolds(view, 0, v(0)), null);
+  assert.is(view.tlbEntry(0, v(0)), null);
   a.load(at(0));
-  const e = Cpu.tlbHolds(view, 0, v(0));
+  const e = view.tlbEntry(0, v(0));
   assert.ok(e);
   assert.is(e!.pfn, pteOf(m, 0, at(0)) >>> 12);
-  assert.is(e!.perm & L.TLBP_W, 0, 'read-only mapping');
-  assert.ok(e!.perm & L.TLBP_U);
-  assert.is(Cpu.tlbHolds(view, 1, v(0)), null, "cpu1's TLB is its own");
+  assert.is(e!.writable, false, 'read-only mapping');
+  assert.ok(e!.user);
+  assert.is(view.tlbEntry(1, v(0)), null, "cpu1's TLB is its own");
   // An entry only in L2 is found too.
   a.load(at(2));
   a.load(at(4)); // L1 set 0 (two ways) now holds 2 and 4: page 0, the LRU, left L1 but not L2
   assert.is(tlbLevel(m, 0, 1, v(0)), null);
-  assert.ok(Cpu.tlbHolds(view, 0, v(0)), 'found in L2');
+  assert.ok(view.tlbEntry(0, v(0)), 'found in L2');
 });
 
 // ---------------------------------------------------------------- page walk and A/D
@@ -171,8 +171,8 @@ function cleanWritable() {
   const vpn = vpnOf(addr);
   const lo = Atomics.load(m.mem, idx);
   assert.ok(lo & P.PTE_RW && !(lo & P.PTE_D), 'PTE writable and clean');
-  const e = Cpu.tlbHolds(m, 0, vpn)!;
-  assert.is(e.perm & (L.TLBP_W | L.TLBP_D), L.TLBP_W, 'TLB: writable, D = 0');
+  const e = m.tlbEntry(0, vpn)!;
+  assert.equal([e.writable, e.dirty], [true, false], 'TLB: writable, D = 0');
   const faults = recordFaults(a);
   return { m, a, addr, idx, vpn, faults, pfn: lo >>> 12 };
 }
@@ -182,7 +182,7 @@ test('write through a writable TLB entry with D=0: locked PTE update sets D, no 
   a.store(addr + 4, 77);
   assert.equal(faults, []);
   assert.ok(Atomics.load(m.mem, idx) & P.PTE_D, 'D appears in the PTE');
-  assert.is(Cpu.tlbHolds(m, 0, vpn)!.perm & (L.TLBP_W | L.TLBP_D), L.TLBP_W | L.TLBP_D);
+  assert.equal([m.tlbEntry(0, vpn)!.writable, m.tlbEntry(0, vpn)!.dirty], [true, true]);
   assert.is(memWord(m, pfn, 1), 77);
 });
 

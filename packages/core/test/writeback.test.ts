@@ -5,30 +5,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  type BugId,
-  checkBackingStore,
-  checkInvariants,
-  Cpu,
-  DEFAULT_KERNEL,
-  finalSync,
-  layout as L,
-  type Machine,
-  MAP_SHARED,
-  MS_SYNC,
-  pte as P,
-  PROT_READ,
-  PROT_WRITE,
-  SegvError,
-  sysDropCaches,
-  sysFsync,
-  sysMmap,
-  sysMprotect,
-  sysMsync,
-  sysMunmap,
-} from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
-import { journalPass } from '../dist/kernel/daemons.js';
+import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
+import { file, kdaemons, layout as L, pte as P } from '@smpsim/core/testing';
+
+const { journalPass } = kdaemons;
 import {
   buffers,
   cachedPfn,
@@ -46,7 +26,7 @@ import {
 } from './helpers.js';
 
 const withBugs = (...bugs: BugId[]) => ({ kernel: { ...DEFAULT_KERNEL, bugs } });
-const writableTlb = (m: Machine, cpu: number, addr: number) => ((Cpu.tlbHolds(m, cpu, vpnOf(addr))?.perm ?? 0) & L.TLBP_W) !== 0;
+const writableTlb = (m: Machine, cpu: number, addr: number) => m.tlbEntry(cpu, vpnOf(addr))?.writable === true;
 
 // ---------------------------------------------------------------- msync / fsync
 
@@ -198,7 +178,7 @@ test('drop_caches: clean unmapped pages are evicted, mapped ones unmapped first,
   assert.is(cacheSlot(m, 0, 2), -1, 'page 2 evicted (shadow entry)');
   assert.is(cacheSlot(m, 0, 0), -1, 'page 0 unmapped and evicted');
   assert.is(pteOf(m, 0, addr), 0);
-  assert.is(Cpu.tlbHolds(m, 0, vpnOf(addr)), null);
+  assert.is(m.tlbEntry(0, vpnOf(addr)), null);
   for (const p of [p0, p2]) assert.is(pageField(m, p, L.PG_KIND), L.FrameKind.Free);
   assert.is(m.counter(0, 'evicted'), 2);
   assert.equal(checkInvariants(m), []);
@@ -271,7 +251,7 @@ test('munmap (zap_pte_range) moves dirty PTE bits into the page and shoots down 
   assert.is(dirtyBuffers(m, p1), 4);
   assert.is(dirtyTag(m, 0, 1), 1);
   assert.not.ok(isDirty(m, p2), 'a clean PTE leaves its page clean');
-  assert.is(Cpu.tlbHolds(m, 1, vpnOf(addr + 4096)), null, 'flushed on the other CPU');
+  assert.is(m.tlbEntry(1, vpnOf(addr + 4096)), null, 'flushed on the other CPU');
   for (const p of [p1, p2]) {
     assert.is(pageField(m, p, L.PG_MAPCOUNT), 0);
     assert.is(pageField(m, p, L.PG_COUNT), 1, 'only the page cache holds it');

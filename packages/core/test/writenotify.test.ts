@@ -5,29 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  type Cpu,
-  DEFAULT_KERNEL,
-  type FileSpec,
-  KERNEL_PRESETS,
-  layout as L,
-  type Machine,
-  MAP_PRIVATE,
-  MAP_SHARED,
-  MS_SYNC,
-  pte as P,
-  PROT_READ,
-  PROT_WRITE,
-  SegvError,
-  type SpecialMapping,
-  sysFsync,
-  sysMmap,
-  sysMprotect,
-  sysMsync,
-  sysMunmap,
-  checkInvariants,
-} from '@smpsim/core';
-import { file } from '@smpsim/core/testing';
+import { type Cpu, DEFAULT_KERNEL, type FileSpec, KERNEL_PRESETS, type Machine, MAP_PRIVATE, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, type SpecialMapping, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, checkInvariants } from '@smpsim/core';
+import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { diskWord, pteOf, small, vpnOf } from './helpers.js';
 
 /** vm_page_prot of the VMA mapping `addr` in mm 0. */

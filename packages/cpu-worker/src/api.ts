@@ -4,8 +4,9 @@
  */
 import {
   type Cpu,
+  lostWriteDetails,
+  lostWriteMessage,
   type Machine,
-  layout as L,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -33,6 +34,45 @@ export interface MmapOptions {
   readonly fixed?: number;
 }
 
+/**
+ * A few words of shared memory for a workload's own coordination between its CPUs (a "done" flag, an
+ * address one CPU publishes for the others), outside the simulated machine's memory: reading and
+ * writing them costs no simulated access. A CPU that must wait for another's word uses `waitWhile`,
+ * which takes interrupts and, in deterministic mode, yields until the word changes.
+ */
+export class SharedWords {
+  /** How many words there are (indices 0 .. count - 1). */
+  readonly count: number;
+
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly machine: Machine,
+  ) {
+    this.count = machine.sharedWords;
+  }
+
+  load(i: number): number {
+    return Atomics.load(this.machine.meta, this.machine.sharedWord(i));
+  }
+
+  store(i: number, value: number): void {
+    Atomics.store(this.machine.meta, this.machine.sharedWord(i), value);
+  }
+
+  /** Atomically adds `delta`; returns the old value. */
+  add(i: number, delta: number): number {
+    return Atomics.add(this.machine.meta, this.machine.sharedWord(i), delta);
+  }
+
+  /** Busy-waits (cpu_relax) while word `i` holds `value`; returns the new value. */
+  waitWhile(i: number, value: number): number {
+    const idx = this.machine.sharedWord(i);
+    let v: number;
+    while ((v = Atomics.load(this.machine.meta, idx)) === value) this.cpu.relax(idx, value);
+    return v;
+  }
+}
+
 export class CpuApi {
   readonly cpu: number;
   readonly cpus: number;
@@ -44,6 +84,8 @@ export class CpuApi {
   readonly params: Readonly<Record<string, string | number | boolean>>;
   /** Ops done so far. */
   done = 0;
+  /** Words for this workload's CPUs to coordinate through (flags, published addresses). */
+  readonly shared: SharedWords;
   private readonly shadow: Int32Array;
 
   constructor(
@@ -60,6 +102,12 @@ export class CpuApi {
     this.rng = c.rng;
     this.params = opts.params;
     this.shadow = machine.shadow;
+    this.shared = new SharedWords(c, machine);
+  }
+
+  /** The run's host-time deadline (`--duration`) has passed. */
+  get timeUp(): boolean {
+    return this.c.timeUp;
   }
 
   /** True while this CPU should keep going: ops left (if counted) and the deadline not reached. */
@@ -86,7 +134,27 @@ export class CpuApi {
 
   /** Index of (file, page, word) in the backing store and the owned-word shadow. */
   wordIndex(file: number, page: number, word: number): number {
-    return (this.machine.meta[this.machine.layout.file(file) + L.F_BASE]! + page) * 1024 + word;
+    return this.machine.wordIndex(file, page, word);
+  }
+
+  /** The backing store's copy ("the disk") of the word at index `wordIdx`. */
+  backingStore(wordIdx: number): number {
+    return Atomics.load(this.machine.disk, wordIdx);
+  }
+
+  /** The last value the owner of the word at `wordIdx` wrote, read atomically (another CPU's word). */
+  ownerLastWritten(wordIdx: number): number {
+    return Atomics.load(this.shadow, wordIdx);
+  }
+
+  /** Runs `fn` in kernel mode, as a system call does (for workloads that drive kernel paths directly). */
+  inKernel<T>(fn: () => T): T {
+    return this.c.kernelMode(fn);
+  }
+
+  /** Reports a violation found by the workload's own check and stops the machine. Never returns. */
+  violation(kind: string, message: string, details?: Record<string, unknown>): never {
+    return this.c.violation(kind, message, details);
   }
 
   /** An owned store: writes `value` and records it as the word's last value (owned-word oracle). */
@@ -105,16 +173,8 @@ export class CpuApi {
     const v = this.c.load(addr);
     const want = this.shadow[wordIdx]!;
     if (v !== want) {
-      this.c.violation('lost-write', `lost write at file ${file} page ${page} word ${word}: cpu${this.cpu} (process ${this.proc}) reads ${v}, it last wrote ${want}`, {
-        cpu: this.cpu,
-        proc: this.proc,
-        file,
-        page,
-        word,
-        expected: want,
-        seen: v,
-        when: 'online',
-      });
+      const at = { file, page, word };
+      this.c.violation('lost-write', lostWriteMessage(at, `cpu${this.cpu} (process ${this.proc}) reads ${v}, it last wrote ${want}`), lostWriteDetails(at, want, v, 'online', { cpu: this.cpu, proc: this.proc }));
     }
     return v;
   }

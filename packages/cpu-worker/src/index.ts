@@ -4,11 +4,14 @@
  */
 export { CpuWorker } from './handle.js';
 export type { CpuSetup, CpuRunResult, CpuWorkerApi, TlbEntryView } from './protocol.js';
-export { CpuApi, type MmapOptions } from './api.js';
-export { runCpu } from './runner.js';
+export { CpuApi, SharedWords, type MmapOptions } from './api.js';
+export { runOnWorkers, STALL_MS, type WorkerRunOptions, type WorkerRunResult } from './run.js';
 export {
   type Workload,
   type WorkloadOptions,
+  type WorkloadParam,
+  checkParams,
+  workloadFiles,
   isWorkload,
   loadWorkload,
   resolveWorkload,

@@ -3,7 +3,9 @@
  * itself, and inspection between phases travel as messages; the machine's state never does — it is
  * in the SharedArrayBuffers both sides attach to.
  */
-import type { MachineBuffers, MachineConfig, TraceEvent, Violation } from '@smpsim/core';
+import type { MachineBuffers, MachineConfig, TlbEntryView, TraceEvent, Violation } from '@smpsim/core';
+
+export type { TlbEntryView };
 
 export interface CpuSetup {
   readonly config: MachineConfig;
@@ -41,14 +43,6 @@ export interface CpuRunResult {
   readonly trace?: TraceEvent[];
   /** Trace events dropped over the per-CPU limit. */
   readonly traceDropped?: number;
-}
-
-export interface TlbEntryView {
-  readonly level: 1 | 2;
-  readonly vpn: number;
-  readonly pfn: number;
-  readonly writable: boolean;
-  readonly dirty: boolean;
 }
 
 /** What a CPU worker exposes. */

@@ -33,9 +33,20 @@ export interface WorkloadOptions {
   readonly params: Readonly<Record<string, string | number | boolean>>;
 }
 
+/** A parameter a workload takes (`--param key=value`), with its default. */
+export interface WorkloadParam {
+  readonly default: string | number | boolean;
+  readonly description: string;
+}
+
 export interface Workload {
   readonly name: string;
   readonly description: string;
+  /**
+   * The parameters it takes. When declared, `--param` refuses any other key (exit status 2); a
+   * workload without the declaration gets every parameter it is given.
+   */
+  readonly params?: Readonly<Record<string, WorkloadParam>>;
   /**
    * 'owned-words': every word of every file has one writer, which records its writes with
    * api.ownStore; the end-of-run check compares the backing store with them. 'none': no such check.
@@ -47,11 +58,41 @@ export interface Workload {
   run(api: CpuApi): unknown;
 }
 
+/** Refuses parameters the workload does not declare (WorkloadError, exit status 2). */
+export function checkParams(w: Workload, params: Readonly<Record<string, unknown>>): void {
+  if (!w.params) return;
+  const known = Object.keys(w.params);
+  for (const k of Object.keys(params)) {
+    if (!known.includes(k)) {
+      throw new WorkloadError(`workload ${w.name} has no parameter '${k}' (${known.length ? `its parameters: ${known.join(', ')}` : 'it takes none'})`);
+    }
+  }
+}
+
+/**
+ * The files a run of `w` needs, after checking its parameters. A workload that refuses the
+ * configuration (too few CPUs, a bad parameter value) is a WorkloadError naming it.
+ */
+export function workloadFiles(w: Workload, o: WorkloadOptions): FileSpec[] {
+  checkParams(w, o.params);
+  try {
+    return w.files(o);
+  } catch (e) {
+    throw new WorkloadError(`workload ${w.name}: files(): ${(e as Error).message}`);
+  }
+}
+
 /** Runtime guard for modules named with --workload PATH. */
 export function isWorkload(x: unknown): x is Workload {
   if (typeof x !== 'object' || x === null) return false;
   const w = x as Record<string, unknown>;
-  return typeof w.name === 'string' && typeof w.run === 'function' && typeof w.files === 'function' && (w.oracle === 'owned-words' || w.oracle === 'none');
+  return (
+    typeof w.name === 'string' &&
+    typeof w.run === 'function' &&
+    typeof w.files === 'function' &&
+    (w.oracle === 'owned-words' || w.oracle === 'none') &&
+    (w.params === undefined || (typeof w.params === 'object' && w.params !== null))
+  );
 }
 
 /** Built-in workloads by name: module specifiers resolved relative to this file. */

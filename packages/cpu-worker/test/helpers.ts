@@ -1,6 +1,6 @@
 /** Runs a machine on real CPU workers (one per simulated CPU), without the harness. */
-import { checkBackingStore, defaultConfig, DEFAULT_KERNEL, type BugId, layout as L, Machine, type MachineConfig, StopReason, type Violation } from '@smpsim/core';
-import { CpuWorker, loadWorkload, type CpuRunResult } from '@smpsim/cpu-worker';
+import { checkBackingStore, defaultConfig, DEFAULT_KERNEL, type BugId, Machine, type MachineConfig, StopReason, type Violation } from '@smpsim/core';
+import { CpuWorker, loadWorkload, runOnWorkers, workloadFiles, type CpuRunResult } from '@smpsim/cpu-worker';
 
 export const fixture = (name: string) => new URL(`./fixtures/${name}.js`, import.meta.url).href;
 
@@ -13,14 +13,14 @@ export interface WorkerRun {
 
 export async function runWorkers(
   workloadUrl: string,
-  o: { cpus: number; procs?: number; ops?: number; durationMs?: number; bugs?: BugId[]; params?: Record<string, string | number | boolean>; daemons?: boolean; config?: Partial<MachineConfig> },
+  o: { cpus: number; procs?: number; ops?: number; durationMs?: number; bugs?: BugId[]; params?: Record<string, string | number | boolean>; daemons?: boolean; config?: Partial<MachineConfig>; limitMs?: number; stallMs?: number },
 ): Promise<WorkerRun> {
   const w = await loadWorkload(workloadUrl);
   const params = o.params ?? {};
   const config = defaultConfig({
     cpus: o.cpus,
     procs: o.procs ?? 1,
-    files: w.files({ cpus: o.cpus, procs: o.procs ?? 1, ops: o.ops ?? 0, seed: 1, params }),
+    files: workloadFiles(w, { cpus: o.cpus, procs: o.procs ?? 1, ops: o.ops ?? 0, seed: 1, params }),
     kernel: { ...DEFAULT_KERNEL, bugs: o.bugs ?? [] },
     ...o.config,
   });
@@ -28,28 +28,17 @@ export async function runWorkers(
   const workers = Array.from({ length: o.cpus }, () => CpuWorker.spawn());
   const t0 = Date.now();
   try {
-    await Promise.all(
-      workers.map((wk, cpu) =>
-        wk.setup({
-          config,
-          buffers: m.buffers,
-          cpu,
-          proc: cpu % (o.procs ?? 1),
-          workloadUrl,
-          ops: o.ops ?? 0,
-          deadline: o.durationMs ? Date.now() + o.durationMs : 0,
-          params,
-          checkEvery: 0,
-          daemons: o.daemons ?? false,
-        }),
-      ),
-    );
-    const results = await Promise.all(workers.map((wk) => wk.run()));
-    const violations = results.flatMap((r) => r.violations);
-    if (!violations.length && w.oracle === 'owned-words' && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) {
+    const deadline = o.durationMs ? Date.now() + o.durationMs : 0;
+    const r = await runOnWorkers(m, workers, {
+      setup: (cpu) => ({ proc: cpu % (o.procs ?? 1), workloadUrl, ops: o.ops ?? 0, deadline, params, checkEvery: 0, daemons: o.daemons ?? false }),
+      limitMs: o.limitMs ?? 120_000,
+      ...(o.stallMs !== undefined ? { stallMs: o.stallMs } : {}),
+    });
+    const violations = [...r.violations, ...r.results.flatMap((x) => x.violations)];
+    if (!violations.length && w.oracle === 'owned-words' && m.stopReason() === StopReason.Finished) {
       for (const f of checkBackingStore(m)) violations.push({ kind: f.kind, message: f.message, details: f.details });
     }
-    return { m, results, violations, ms: Date.now() - t0 };
+    return { m, results: r.results, violations, ms: Date.now() - t0 };
   } finally {
     await Promise.all(workers.map((wk) => wk.terminate()));
   }

@@ -18,11 +18,9 @@ import {
   type DaemonConfig,
   KERNEL_PRESETS,
   type KernelPreset,
-  layout as L,
   type LockStatRow,
   Machine,
   type MachineConfig,
-  releaseAll,
   type SchedState,
   StopReason,
   type Violation,
@@ -41,7 +39,7 @@ import {
   type RunMode,
   type SchedName,
 } from './det.js';
-import { CpuWorker, loadWorkload, resolveWorkload, type CpuRunResult } from '@smpsim/cpu-worker';
+import { CpuWorker, loadWorkload, resolveWorkload, runOnWorkers, workloadFiles, type CpuRunResult } from '@smpsim/cpu-worker';
 import { UsageError } from './parse.js';
 
 export interface RunOptions {
@@ -229,10 +227,6 @@ export function reproduceCommand(o: RunOptions): string {
   return a.join(' ');
 }
 
-class RunTimeout extends Error {}
-/** Host time without a scheduling step after which a deterministic run is reported as a hang. */
-const DET_STALL_MS = 30_000;
-
 /** Worker threads kept between runs, so short runs pay no thread start-up. */
 export class CpuWorkerPool {
   private idle: CpuWorker[] = [];
@@ -272,12 +266,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   checkDeterministic(o);
   const url = await resolveWorkload(o.workload, o.cwd);
   const workload = await loadWorkload(url);
-  let files: MachineConfig['files'];
-  try {
-    files = workload.files({ cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params });
-  } catch (e) {
-    throw new ConfigError(`workload ${workload.name}: files(): ${(e as Error).message}`);
-  }
+  const files = workloadFiles(workload, { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params });
   const config = buildConfig(o, files);
   const m = Machine.create(config);
   const own = !pool;
@@ -287,61 +276,27 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   const t0 = Date.now();
   const violations: Violation[] = [];
   let results: CpuRunResult[] = [];
-  let broken = false;
+  let broken = true;
   try {
     const deadline = o.ops ? 0 : Date.now() + o.durationMs;
-    await Promise.all(
-      workers.map((w, cpu) =>
-        w.setup({
-          config,
-          buffers: m.buffers,
-          cpu,
-          proc: cpu % o.procs,
-          workloadUrl: url,
-          ops: o.ops,
-          deadline,
-          params: o.params,
-          checkEvery: o.checkEvery,
-          daemons: o.daemons,
-          ...(sched ? { sched: sched.buffer } : {}),
-          ...(o.trace ? { trace: true } : {}),
-        }),
-      ),
-    );
-    const limitMs = (o.ops ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
-    let timer: NodeJS.Timeout | undefined;
-    let stall: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RunTimeout(`the run did not finish within ${Math.round(limitMs / 1000)} s of host time`)), limitMs);
-      // Deterministic mode's safety net, outside the simulation: a CPU that makes no scheduling step
-      // for DET_STALL_MS of host time spins without a preemption point (see Cpu.relax).
-      if (sched) {
-        let last = -1;
-        stall = setInterval(() => {
-          const step = sched.step;
-          if (step === last && Atomics.load(m.meta, L.G_STOP) === 0) {
-            reject(new RunTimeout(`deterministic mode: no scheduling step for ${DET_STALL_MS / 1000} s of host time at step ${step} (cpu${Atomics.load(sched.i, 0)} spins without a preemption point?)`));
-          }
-          last = step;
-        }, DET_STALL_MS);
-      }
+    const r = await runOnWorkers(m, workers, {
+      setup: (cpu) => ({
+        proc: cpu % o.procs,
+        workloadUrl: url,
+        ops: o.ops,
+        deadline,
+        params: o.params,
+        checkEvery: o.checkEvery,
+        daemons: o.daemons,
+        ...(sched ? { sched: sched.buffer } : {}),
+        ...(o.trace ? { trace: true } : {}),
+      }),
+      limitMs: (o.ops ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs,
+      sched,
     });
-    try {
-      results = await Promise.race([Promise.all(workers.map((w) => w.run())), timeout]);
-    } catch (e) {
-      broken = true;
-      Atomics.store(m.meta, L.G_STOP, StopReason.Abort);
-      if (sched) releaseAll(sched);
-      const msg = (e as Error).message;
-      if (e instanceof RunTimeout) violations.push({ kind: 'hang', message: msg });
-      else violations.push({ kind: 'crash', message: `a CPU worker died: ${msg}` });
-    } finally {
-      clearTimeout(timer);
-      clearInterval(stall);
-    }
-  } catch (e) {
-    broken = true;
-    throw e;
+    results = r.results;
+    violations.push(...r.violations);
+    broken = r.broken;
   } finally {
     if (broken) await Promise.all(workers.map((w) => w.terminate()));
     else p.release(workers);
@@ -349,8 +304,8 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   }
   const hostWallMs = Date.now() - t0;
   for (const r of results) violations.push(...r.violations);
-  if (violations.length === 0 && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) o.beforeFinalCheck?.(m);
-  if (violations.length === 0 && workload.oracle === 'owned-words' && Atomics.load(m.meta, L.G_STOP) === StopReason.Finished) {
+  if (violations.length === 0 && m.stopReason() === StopReason.Finished) o.beforeFinalCheck?.(m);
+  if (violations.length === 0 && workload.oracle === 'owned-words' && m.stopReason() === StopReason.Finished) {
     for (const f of checkBackingStore(m)) violations.push({ kind: f.kind, message: f.message, details: f.details });
   }
   if (o.trace) {
@@ -433,7 +388,7 @@ function summarize(o: RunOptions, m: Machine, workloadName: string, results: Cpu
       reclaim: { evicted: t('evicted'), refaults: t('refaults'), runs: t('reclaimRuns') },
       syscalls: { mmap: t('mmaps'), munmap: t('munmaps'), mprotect: t('mprotects'), msync: t('msyncs') },
       checkpoints: t('checkpoints'),
-      maxDirtyOnlyInPte: Atomics.load(m.meta, L.G_MAX_UNACCOUNTED),
+      maxDirtyOnlyInPte: m.maxDirtyOnlyInPte,
       lockContended: t('lockContended'),
       locks: m.config.kernel.lockStat ? m.lockStats() : [],
       simCycles: Math.max(...Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'cycles'))),

@@ -1,6 +1,9 @@
 /**
- * One simulated x86-64 CPU: its TLB (two levels, set-associative, LRU), the page walk, the
- * hardware dirty-bit rules, page-fault entry, IPI delivery and preemption points.
+ * One simulated x86-64 CPU, the hardware only: its TLB (two levels, set-associative, LRU), the page
+ * walk with the A/D rules, page-fault entry, the interrupt flag and interrupt delivery, preemption
+ * points, and sleeping/waking. What the CPU calls into is the kernel's KernelEntry (the page-fault and
+ * interrupt vectors); the arch kernel's TLB code (flush IPIs, switch_mm, lazy TLB) is kernel/smp.ts,
+ * and how the CPU waits is its waiter (sched/wait.ts), chosen once for the execution mode.
  *
  * A Cpu object lives in the thread that runs that CPU (a worker, or the test thread in single-thread
  * tests) and owns its per-CPU area in shared memory: only it writes its TLB, its counters and its
@@ -12,46 +15,18 @@
 import { type MachineConfig, WORDS_PER_PAGE } from '../config.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine/machine.js';
+import { stopMachine, stopRequested } from '../machine/stop.js';
 import { LOCK_CLASS_COUNT } from '../kernel/locking/lockorder.js';
 import { Rng } from '../random.js';
-import { watchdogReport } from '../oracles/watchdog.js';
-import type { DetScheduler } from '../sched/det.js';
+import { type CpuWaiter, FreeWaiter } from '../sched/wait.js';
 import type { Tracer } from '../trace.js';
+import { type KernelEntry, MachineStop, type Violation } from './entry.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
 
-/** Thrown to unwind a CPU when the machine stops (violation, watchdog, abort). */
-export class MachineStop extends Error {
-  override readonly name = 'MachineStop';
-}
-
-/** A user access the kernel refused (SIGSEGV). */
-export class SegvError extends Error {
-  override readonly name = 'SegvError';
-  constructor(
-    readonly addr: number,
-    readonly errcode: number,
-  ) {
-    super(`SIGSEGV at 0x${addr.toString(16)} (error code 0x${errcode.toString(16)})`);
-  }
-}
-
-export interface Violation {
-  readonly kind: string;
-  readonly message: string;
-  readonly cpu?: number;
-  readonly details?: Record<string, unknown>;
-}
-
-/** What the CPU calls into: the kernel's fault handler. */
-export interface KernelEntry {
-  /** Handles a page fault at `addr` with x86 error code `errcode`; throws SegvError if the access is bad. */
-  pageFault(cpu: Cpu, addr: number, errcode: number): void;
-}
+export { MachineStop, SegvError, type KernelEntry, type Violation } from './entry.js';
 
 /** Accesses between two slow paths of the preemption point. */
 export const PREEMPT_INTERVAL = 256;
-/** Polls of the acknowledgement mask before a flush initiator sleeps. */
-const FLUSH_SPINS = 256;
 const LRU_RENORM = 1 << 30;
 
 export class Cpu {
@@ -87,8 +62,8 @@ export class Cpu {
   readonly holdStartCy = new Float64Array(L.HELD_MAX);
   /** This CPU's lock-statistics slice (classes x LS_FIELDS), or null when lock-stat is off. */
   readonly lockstat: Float64Array | null;
-  /** In single-thread tests: the other CPUs, serviced while this one waits (no real concurrency). */
-  peers: Cpu[] | null = null;
+  /** How this CPU waits and what its preemption points schedule: free, deterministic, or inline (tests). */
+  waiter: CpuWaiter = new FreeWaiter(this);
 
   private readonly l1Base: number;
   private readonly l1Mask: number;
@@ -112,8 +87,6 @@ export class Cpu {
   /** Accesses between slow paths: shorter when perturbation is on, so delays land inside kernel windows. */
   private interval: number;
   // (declared after the hot-path fields, so that those keep their places in the object)
-  /** Deterministic mode: the scheduler this CPU hands over through (null in free mode). */
-  det: DetScheduler | null = null;
   /** Event tracing (trace hash, trace file); null when neither is on. */
   tracer: Tracer | null = null;
 
@@ -142,15 +115,14 @@ export class Cpu {
   }
 
   /**
-   * Deterministic mode: from now on this CPU runs only when `det` schedules it, and every preemption
-   * point (each access, each kernel preemption point) is a scheduling decision. Host-time
-   * perturbation is off: the schedule is the only source of interleaving.
+   * Chooses how this CPU waits and schedules (once, at set-up): deterministic mode's waiter makes every
+   * access a preemption point and turns host-time perturbation off (the schedule is then the only
+   * source of interleaving).
    */
-  attachDet(det: DetScheduler): void {
-    this.det = det;
-    this.interval = 1;
-    this.budget = 1;
-    this.perturb = 0;
+  useWaiter(w: CpuWaiter): void {
+    this.waiter = w;
+    if (w.interval > 0) this.interval = this.budget = w.interval;
+    if (!w.hostDelays) this.perturb = 0;
   }
 
   // ------------------------------------------------------------------ user-mode accesses
@@ -176,7 +148,7 @@ export class Cpu {
         return this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)]!;
       }
     }
-    return this.loadSlow(addr, vpn);
+    return this.loadSlow(addr);
   }
 
   private remember(vpn: number, pfn: number, perm: number): void {
@@ -217,7 +189,7 @@ export class Cpu {
         break;
       }
     }
-    this.storeSlow(addr, vpn, value);
+    this.storeSlow(addr, value);
   }
 
   /** Locked add (x86 `lock xadd`): needs a writable translation, returns the old value. */
@@ -226,14 +198,13 @@ export class Cpu {
     return Atomics.add(this.mem, pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2), delta);
   }
 
-  private loadSlow(addr: number, vpn: number): number {
+  private loadSlow(addr: number): number {
     const pfn = this.translate(addr, false);
     this.accesses++;
     return this.mem[pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2)]!;
   }
 
-  private storeSlow(addr: number, vpn: number, value: number): void {
-    void vpn;
+  private storeSlow(addr: number, value: number): void {
     const pfn = this.translate(addr, true);
     this.accesses++;
     this.mem[pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2)] = value;
@@ -443,19 +414,17 @@ export class Cpu {
     }
   }
 
-  /** Does this CPU's TLB (any level) hold a translation for `vpn`? For checkers in any thread. */
-  static tlbHolds(m: Machine, cpu: number, vpn: number): { pfn: number; perm: number } | null {
-    const lay = m.layout;
-    const b = lay.cpu(cpu);
-    const levels: Array<[number, number, number]> = [[lay.tlbL1Off, lay.l1Sets, lay.l1Ways]];
-    if (lay.l2Sets) levels.push([lay.tlbL2Off, lay.l2Sets, lay.l2Ways]);
-    for (const [off, sets, ways] of levels) {
-      const s = b + off + (vpn & (sets - 1)) * ways * L.TLB_FIELDS;
-      for (let e = s; e < s + ways * L.TLB_FIELDS; e += L.TLB_FIELDS) {
-        if (Atomics.load(m.meta, e) === vpn) return { pfn: m.meta[e + L.TLB_PFN]!, perm: m.meta[e + L.TLB_PERM]! };
-      }
+  /**
+   * Runs `fn` in kernel mode (C_IN_KERNEL counts the nesting): preemption points in kernel mode run no
+   * user-mode hooks, so checkpoints and kernel threads never start inside a half-done kernel path.
+   */
+  kernelMode<T>(fn: () => T): T {
+    this.meta[this.base + L.C_IN_KERNEL]!++;
+    try {
+      return fn();
+    } finally {
+      this.meta[this.base + L.C_IN_KERNEL]!--;
     }
-    return null;
   }
 
   // ------------------------------------------------------------------ preemption points
@@ -482,8 +451,9 @@ export class Cpu {
     this.budget = this.interval;
     this.publishCounters();
     if (this.lru > LRU_RENORM) this.renormLru();
-    if (this.det !== null) this.det.point();
-    if (Atomics.load(this.meta, L.G_STOP) > L.StopReason.Finished) throw new MachineStop('machine stopped');
+    this.meta[this.base + L.C_HEARTBEAT]!++;
+    this.waiter.point();
+    if (stopRequested(this.meta)) throw new MachineStop('machine stopped');
     this.pollInterrupts();
     if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();
     if (this.meta[this.base + L.C_IN_KERNEL] === 0 && !this.inHook) {
@@ -523,30 +493,12 @@ export class Cpu {
     this.lru = 2;
   }
 
-  /** Services pending IPIs if interrupts are enabled. */
+  // ------------------------------------------------------------------ interrupts
+
+  /** Takes pending interrupts if the interrupt flag is set: the kernel's interrupt vector runs. */
   pollInterrupts(): void {
-    if (this.meta[this.base + L.C_IRQ] === 0) return;
-    if (Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.serviceIpis();
-    if (this.peers) for (const p of this.peers) if (p !== this) p.serviceIpisIfEnabled();
+    if (this.meta[this.base + L.C_IRQ] !== 0 && Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.kernel!.interrupt(this);
   }
-
-  /**
-   * cpu_relax, the body of a busy-wait on shared memory (while meta[idx] still holds `expected`):
-   * services interrupts; in deterministic mode it is a blocking preemption point that yields until
-   * meta[idx] changes, so a spin loop can neither hang the machine nor starve the CPU it waits for.
-   * Workloads that wait for each other must spin through this (or through loads and stores).
-   */
-  relax(idx = -1, expected = 0): void {
-    this.pollInterrupts();
-    if (this.det !== null) this.det.block(idx, expected);
-  }
-
-  /** Stops this CPU if the machine is stopping. */
-  checkStop(): void {
-    if (Atomics.load(this.meta, L.G_STOP) > L.StopReason.Finished) throw new MachineStop('machine stopped');
-  }
-
-  // ------------------------------------------------------------------ interrupts and IPIs
 
   /** local_irq_save: clears the interrupt flag and returns the previous state. */
   irqSave(): number {
@@ -561,122 +513,44 @@ export class Cpu {
     if (flags) this.pollInterrupts();
   }
 
-  serviceIpisIfEnabled(): void {
-    if (this.meta[this.base + L.C_IRQ] !== 0 && Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.serviceIpis();
+  /** Sends an inter-processor interrupt to CPU `c` (the local APIC's ICR write): it is taken there at its next instruction boundary with interrupts on. */
+  sendIpi(c: number): void {
+    Atomics.or(this.meta, this.lay.cpu(c) + L.C_IPI_PENDING, this.bit);
+    this.wake(c);
   }
+
+  // ------------------------------------------------------------------ sleeping and waking
 
   /**
-   * The flush-IPI handler (i386 smp_invalidate_interrupt): for each initiator with a request for us,
-   * flush the requested range if we are running its mm, or leave the mm if we only borrow it lazily,
-   * then acknowledge by clearing our bit in the initiator's ack mask.
+   * cpu_relax, the body of a workload's busy-wait on shared memory (while meta[idx] still holds
+   * `expected`): takes interrupts; in deterministic mode it is a blocking preemption point that
+   * yields until meta[idx] changes, so a spin loop can neither hang the machine nor starve the CPU it
+   * waits for. Workloads that wait for each other must spin through this (or through loads and stores).
    */
-  serviceIpis(): void {
-    const meta = this.meta;
-    let pending = Atomics.exchange(meta, this.base + L.C_IPI_PENDING, 0);
-    while (pending !== 0) {
-      const src = 31 - Math.clz32(pending);
-      pending &= ~(1 << src);
-      const sb = this.lay.cpu(src);
-      const mm = Atomics.load(meta, sb + L.C_FLUSH_MM);
-      const active = meta[this.base + L.C_ACTIVE_MM];
-      if (mm === active) {
-        if (meta[this.base + L.C_TLB_STATE] === L.TLBSTATE_OK) {
-          if (Atomics.load(meta, sb + L.C_FLUSH_ALL)) this.flushAllLocal();
-          else {
-            const end = Atomics.load(meta, sb + L.C_FLUSH_END);
-            for (let v = Atomics.load(meta, sb + L.C_FLUSH_START); v < end; v++) this.invlpg(v);
-          }
-        } else this.leaveMm();
-      }
-      this.ctr[CTR.ipisReceived]!++;
-      this.ctr[CTR.cycles]! += this.config.costs.ipiReceive;
-      if (this.tracer !== null) this.tracer.flushAck(src);
-      Atomics.and(meta, sb + L.C_FLUSH_ACK, ~this.bit);
-      if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
-    }
+  relax(idx = -1, expected = 0): void {
+    this.pollInterrupts();
+    this.waiter.pause(idx, expected);
   }
 
-  /**
-   * Sends a flush request for [start, end) of `mm` (or all of it) to every CPU in `targets` and, unless
-   * `wait` is false, returns only when each has acknowledged. While waiting it services its own
-   * interrupts, so two CPUs flushing each other cannot deadlock.
-   * Postcondition (wait = true): no CPU in `targets` will translate with the flushed entries.
-   */
-  sendFlushIpis(mm: number, start: number, end: number, all: boolean, targets: number, wait: boolean): void {
-    if (targets === 0) return;
-    const meta = this.meta;
-    const b = this.base;
-    if (this.tracer !== null) this.tracer.flushRequest(mm, start, end, all, targets);
-    Atomics.store(meta, b + L.C_FLUSH_MM, mm);
-    Atomics.store(meta, b + L.C_FLUSH_START, start);
-    Atomics.store(meta, b + L.C_FLUSH_END, end);
-    Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
-    Atomics.store(meta, b + L.C_FLUSH_ACK, targets);
-    let n = 0;
-    for (let t = targets; t !== 0; ) {
-      const c = 31 - Math.clz32(t);
-      t &= ~(1 << c);
-      const cb = this.lay.cpu(c);
-      Atomics.or(meta, cb + L.C_IPI_PENDING, this.bit);
-      this.wake(c);
-      n++;
-    }
-    this.ctr[CTR.ipisSent]! += n;
-    this.ctr[CTR.cycles]! += n * this.config.costs.ipiSend;
-    if (!wait || Atomics.load(meta, b + L.C_FLUSH_ACK) === 0) {
-      if (this.tracer !== null) this.tracer.flushDone();
-      return;
-    }
-    this.beginWait(L.WaitKind.FlushAck, targets);
-    let spins = 0;
-    const ackIdx = b + L.C_FLUSH_ACK;
-    if (this.det !== null) {
-      // Deterministic mode: yield until an acknowledgement changes the mask (or an IPI for us).
-      for (;;) {
-        const left = Atomics.load(meta, ackIdx);
-        if (left === 0) break;
-        this.serviceIpisIfEnabled();
-        if (Atomics.load(meta, ackIdx) === 0) break;
-        this.det.block(ackIdx, Atomics.load(meta, ackIdx));
-      }
-      this.endWait();
-      if (this.tracer !== null) this.tracer.flushDone();
-      return;
-    }
-    for (;;) {
-      const left = Atomics.load(meta, ackIdx);
-      if (left === 0) break;
-      // Interrupts stay enabled while a flush waits (flush_tlb_others must not run with them off).
-      this.serviceIpisIfEnabled();
-      if (this.peers) for (const p of this.peers) p.serviceIpisIfEnabled();
-      if (++spins > FLUSH_SPINS) {
-        // Give the host core to the targets: sleep until an acknowledgement (or an IPI) wakes us.
-        if ((spins & 15) === 0) {
-          this.checkStop();
-          this.checkWatchdog();
-        }
-        this.sleepOn(ackIdx, left, 1);
-      }
-    }
-    this.endWait();
-    if (this.tracer !== null) this.tracer.flushDone();
+  /** Stops this CPU if the machine is stopping (a violation elsewhere, an abort). */
+  checkStop(): void {
+    if (stopRequested(this.meta)) throw new MachineStop('machine stopped');
   }
 
-  /** Wakes CPU `c` if it sleeps (idle, or waiting on a lock word). */
+  /** Wakes CPU `c` if it sleeps (idle, or waiting on a word). */
   wake(c: number): void {
-    const cb = this.lay.cpu(c);
-    const s = Atomics.load(this.meta, cb + L.C_SLEEP_ADDR);
+    const s = Atomics.load(this.meta, this.lay.cpu(c) + L.C_SLEEP_ADDR);
     if (s >= 0) Atomics.notify(this.meta, s);
   }
 
-  /** Wakes every CPU (stop requests). */
-  wakeAll(): void {
+  /** Wakes every other CPU (a checkpoint opens or closes). */
+  wakeOthers(): void {
     for (let c = 0; c < this.lay.cpus; c++) if (c !== this.id) this.wake(c);
   }
 
   /**
-   * Sleeps on meta[idx] while it holds `expected`, at most `ms`; interrupts sent meanwhile wake us
-   * (the sender notifies our published sleep address).
+   * Sleeps on meta[idx] while it holds `expected`, at most `ms` (hlt/mwait); an interrupt sent
+   * meanwhile wakes it (the sender notifies the published sleep address).
    */
   sleepOn(idx: number, expected: number, ms: number): void {
     const b = this.base;
@@ -687,79 +561,6 @@ export class Cpu {
     Atomics.store(this.meta, b + L.C_SLEEP_ADDR, -1);
   }
 
-  // ------------------------------------------------------------------ mm switching (lazy TLB)
-
-  /** switch_mm: runs `mm` on this CPU; reloads CR3 (full flush) unless it was lazily kept. */
-  switchMm(mm: number): void {
-    const meta = this.meta;
-    const b = this.base;
-    const prev = meta[b + L.C_ACTIVE_MM]!;
-    if (prev !== mm && prev >= 0) Atomics.and(meta, this.lay.mm(prev) + L.MM_CPU_MASK, ~this.bit);
-    meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
-    const was = Atomics.or(meta, this.lay.mm(mm) + L.MM_CPU_MASK, this.bit);
-    meta[b + L.C_ACTIVE_MM] = mm;
-    // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
-    // CR3 must be reloaded.
-    if (prev !== mm || !(was & this.bit)) this.flushAllLocal();
-    this.mmId = mm;
-  }
-
-  /** A kernel thread starts on this CPU: it borrows the current mm lazily (enter_lazy_tlb). */
-  enterLazy(): void {
-    if (this.meta[this.base + L.C_ACTIVE_MM]! >= 0) this.meta[this.base + L.C_TLB_STATE] = L.TLBSTATE_LAZY;
-  }
-
-  /** The kernel thread is done: back to the task's mm. */
-  leaveLazy(): void {
-    if (this.mmId >= 0) this.switchMm(this.mmId);
-  }
-
-  /** leave_mm: a lazy CPU asked to flush drops the mm instead (and stops getting its IPIs). */
-  leaveMm(): void {
-    const b = this.base;
-    const am = this.meta[b + L.C_ACTIVE_MM]!;
-    if (am >= 0) Atomics.and(this.meta, this.lay.mm(am) + L.MM_CPU_MASK, ~this.bit);
-    this.meta[b + L.C_ACTIVE_MM] = -1;
-    this.flushAllLocal();
-    this.ctr[CTR.leaveMm]!++;
-  }
-
-  // ------------------------------------------------------------------ waits and the watchdog
-
-  private waitStart = 0;
-
-  beginWait(kind: L.WaitKind, obj: number): void {
-    const b = this.base;
-    this.meta[b + L.C_WAIT_OBJ] = obj;
-    if (this.det !== null) {
-      // Deterministic mode: the wait is measured in scheduling steps, never in host time.
-      this.meta[b + L.C_WAIT_SINCE] = this.det.step % 0x7fffffff;
-      this.det.beginWait();
-    } else {
-      this.meta[b + L.C_WAIT_SINCE] = Date.now() & 0x7fffffff;
-      this.waitStart = Date.now();
-    }
-    Atomics.store(this.meta, b + L.C_WAIT_KIND, kind);
-  }
-
-  endWait(): void {
-    Atomics.store(this.meta, this.base + L.C_WAIT_KIND, L.WaitKind.None);
-    if (this.det !== null) this.det.endWait();
-  }
-
-  /**
-   * Fires the watchdog if the current wait has lasted longer than the threshold: the report lists
-   * every CPU's held locks and what it waits for, with the wait-for cycle when there is one, and the
-   * machine stops (violation `deadlock`).
-   */
-  checkWatchdog(): void {
-    if (Date.now() - this.waitStart > this.config.watchdogMs) {
-      if (Atomics.load(this.meta, L.G_STOP) !== 0) this.checkStop();
-      const r = watchdogReport(this.m, this.id, Date.now() - this.waitStart);
-      this.violation('deadlock', r.text, { cycle: r.cycle, waits: r.waits });
-    }
-  }
-
   // ------------------------------------------------------------------ violations
 
   /**
@@ -767,11 +568,8 @@ export class Cpu {
    * preemption point. Never returns.
    */
   violation(kind: string, message: string, details?: Record<string, unknown>): never {
-    this.violations.push({ kind, message, cpu: this.id, ...(details ? { details } : {}) });
-    Atomics.compareExchange(this.meta, L.G_VIOLATION, 0, this.id + 1);
-    Atomics.store(this.meta, L.G_STOP, kind === 'deadlock' ? L.StopReason.Watchdog : L.StopReason.Violation);
-    this.wakeAll();
-    if (this.det !== null) this.det.release();
+    const v: Violation = { kind, message, cpu: this.id, ...(details ? { details } : {}) };
+    stopMachine(this.m, kind === 'deadlock' ? L.StopReason.Watchdog : L.StopReason.Violation, this, v);
     throw new MachineStop(`${kind}: ${message}`);
   }
 }

@@ -90,10 +90,9 @@ export function tryToFreeBuffers(cpu: Cpu, pfn: number, file: number): boolean {
  * journal) cannot land an older copy over a newer one.
  */
 function lockBuffer(cpu: Cpu, bh: number): void {
-  while (Atomics.or(cpu.meta, bh, L.BH_Lock) & L.BH_Lock) {
-    cpu.pollInterrupts();
-    cpu.checkStop();
-  }
+  const meta = cpu.meta;
+  const take = () => (Atomics.or(meta, bh, L.BH_Lock) & L.BH_Lock) === 0;
+  if (!take()) cpu.waiter.waitUntil(L.WaitKind.BufferLock, bh, take, bh);
 }
 
 function unlockBuffer(cpu: Cpu, bh: number): void {

@@ -13,17 +13,16 @@ import { journalWritePage } from './buffer.js';
 import { findGetPage, filePages, tagOf } from './filemap.js';
 import { putPage } from './mm.js';
 import { writebackPage } from './page-writeback.js';
+import { enterLazyTlb, leaveLazyTlb } from './smp.js';
 import { reclaimPages } from './vmscan.js';
 
 /** Runs `fn` as a kernel thread on `cpu`. */
 export function asKernelThread<T>(cpu: Cpu, fn: () => T): T {
-  cpu.enterLazy();
-  cpu.meta[cpu.base + L.C_IN_KERNEL]!++;
+  enterLazyTlb(cpu);
   try {
-    return fn();
+    return cpu.kernelMode(fn);
   } finally {
-    cpu.meta[cpu.base + L.C_IN_KERNEL]!--;
-    cpu.leaveLazy();
+    leaveLazyTlb(cpu);
   }
 }
 

@@ -3,18 +3,25 @@
  * each entered in kernel mode (C_IN_KERNEL, so checkpoints and kernel threads never start inside a
  * half-done path), and the end-of-run sync that makes the backing store complete.
  */
-import type { Cpu, KernelEntry } from '../hw/cpu.js';
+import type { Cpu } from '../hw/cpu.js';
+import type { KernelEntry } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { S } from './locking/lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';
 import { doFsync } from './page-writeback.js';
+import { smpInvalidateInterrupt, switchMm } from './smp.js';
 import { reclaimPages } from './vmscan.js';
 
+/** The kernel's vectors: do_page_fault, and the flush IPI (the only interrupt this machine sends). */
 export class Kernel implements KernelEntry {
   pageFault(cpu: Cpu, addr: number, errcode: number): void {
     handleMmFault(cpu, addr, errcode);
+  }
+
+  interrupt(cpu: Cpu): void {
+    smpInvalidateInterrupt(cpu);
   }
 }
 
@@ -23,19 +30,12 @@ const KERNEL = new Kernel();
 /** Boots `cpu` into its task: the kernel entry, the task's mm, and the kernel threads it hosts. */
 export function bootCpu(cpu: Cpu, mm: number, daemons = true): void {
   cpu.kernel = KERNEL;
-  cpu.switchMm(mm);
+  switchMm(cpu, mm);
   Atomics.store(cpu.meta, cpu.base + L.C_STATE, L.CpuState.Running);
   if (daemons) installDaemons(cpu);
 }
 
-function syscall<T>(cpu: Cpu, fn: () => T): T {
-  cpu.meta[cpu.base + L.C_IN_KERNEL]!++;
-  try {
-    return fn();
-  } finally {
-    cpu.meta[cpu.base + L.C_IN_KERNEL]!--;
-  }
-}
+const syscall = <T>(cpu: Cpu, fn: () => T): T => cpu.kernelMode(fn);
 
 export const sysMmap = (cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, flags: number, special?: SpecialMapping, addr = 0) =>
   syscall(cpu, () => doMmap(cpu, file, pgoff, pages, prot, flags, special, addr));

@@ -3,7 +3,7 @@
  * do_no_page / do_wp_page, and zap_pte_range.
  */
 import type { Cpu } from '../hw/cpu.js';
-import { SegvError } from '../hw/cpu.js';
+import { SegvError } from '../hw/entry.js';
 import { mkPte, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
@@ -27,7 +27,7 @@ import {
 } from './mm.js';
 import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
-import { FlushCause, flushTlbPage, flushTlbRange } from './tlbflush.js';
+import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import { WORDS_PER_PAGE } from '../config.js';
 
 export const mmapSem = (cpu: Cpu, mm: number): number => cpu.lay.mm(mm) + L.MM_SEM;

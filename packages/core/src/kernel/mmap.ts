@@ -29,7 +29,7 @@ import {
 } from './mm.js';
 import { setPageDirty, syncFileRange } from './page-writeback.js';
 import { iMmapLock } from './rmap.js';
-import { FlushCause, flushTlbPage, flushTlbRange } from './tlbflush.js';
+import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;

@@ -14,7 +14,7 @@ import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
-import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './tlbflush.js';
+import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './smp.js';
 
 export const iMmapLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_IMMAP_LOCK;
 

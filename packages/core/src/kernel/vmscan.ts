@@ -14,6 +14,7 @@ import { diskWord, removeFromPageCache } from './filemap.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import { getPageUnlessZero, pageFlags, pageMapped, putPage } from './mm.js';
 import { tryToUnmap } from './rmap.js';
+import { lostWriteDetails, lostWriteMessage } from '../oracles/lost-write.js';
 
 /** shrink_page_list for one page, locked and referenced by the caller. Returns true if evicted. */
 function shrinkPage(cpu: Cpu, pfn: number, file: number): boolean {
@@ -39,10 +40,11 @@ export function checkEvictedPage(cpu: Cpu, pfn: number, file: number, index: num
   const f = pfn * WORDS_PER_PAGE;
   for (let w = 0; w < WORDS_PER_PAGE; w++) {
     if (mem[f + w] !== disk[d + w]) {
+      const at = { file, page: index, word: w };
       cpu.violation(
         'lost-write',
-        `lost write at file ${file} page ${index} word ${w}: reclaim evicted the page as clean, but memory holds ${mem[f + w]} and the backing store ${disk[d + w]} (the write was never marked dirty)`,
-        { file, page: index, word: w, expected: mem[f + w], seen: disk[d + w], when: 'eviction', cpu: cpu.id },
+        lostWriteMessage(at, `reclaim evicted the page as clean, but memory holds ${mem[f + w]} and the backing store ${disk[d + w]} (the write was never marked dirty)`),
+        lostWriteDetails(at, mem[f + w]!, disk[d + w]!, 'eviction', { cpu: cpu.id }),
       );
     }
   }

@@ -27,17 +27,18 @@ export const G_VIOLATION = 1; // first CPU to report a violation claims it (cpu+
 export const G_ZONE_LOCK = 2; // spinlock (2 words) over the free list
 export const G_FREE_HEAD = 4; // first free frame, -1 none
 export const G_NR_FREE = 5;
-export const G_LRU_LOCK = 6; // spinlock (2 words): reclaim's scan
 export const G_CLOCK_HAND = 8; // reclaim's clock position
 export const G_CHECKPOINT = 9; // stop-the-world request sequence number
 export const G_PARKED = 10; // CPUs parked at the current checkpoint
 export const G_NR_DIRTY = 11; // pages with PG_dirty (balance_dirty_pages' input)
 export const G_RUNNING = 12; // CPUs still running their workload
 export const G_FLUSH_KICK = 13; // balance_dirty_pages asks the background flusher to run
-export const G_RECLAIM_REQ = 14; // pending drop_caches requests
 export const G_MAX_UNACCOUNTED = 15; // most pages seen dirty only in PTEs
 /** Four spare spinlocks (2 words each) for tests and experiments: G_TEST_LOCKS + 2 * i. */
 export const G_TEST_LOCKS = 16;
+/** Words a workload's CPUs coordinate through (CpuApi.shared: a flag, a published address). */
+export const G_WORKLOAD_WORDS = 24;
+export const WORKLOAD_WORDS = 8;
 export const G_FIELDS = 32;
 
 export const enum StopReason {
@@ -46,6 +47,18 @@ export const enum StopReason {
   Watchdog = 3,
   Abort = 4,
 }
+
+// ---- locks (words inside the objects that hold them) ----
+/** Spinlock: owner CPU + 1 while held, -(CPU + 1) after that CPU released it, 0 never taken. */
+export const SPIN_OWNER = 0;
+/** Spinlock: CPUs sleeping on the owner word (so the unlock knows to wake them). */
+export const SPIN_SLEEPERS = 1;
+export const SPIN_WORDS = 2;
+/** rw-semaphore (mmap_sem): readers holding it (-1: a writer), sleepers, writers waiting. */
+export const RWSEM_COUNT = 0;
+export const RWSEM_SLEEPERS = 1;
+export const RWSEM_WRITERS = 2;
+export const RWSEM_WORDS = 3;
 
 // ---- struct page (PAGE_STRIDE words per frame) ----
 export const PG_FLAGS = 0;
@@ -105,6 +118,7 @@ export const C_ERRCODE = 16;
 export const C_HELD_DEPTH = 17;
 export const C_IN_KERNEL = 18; // nesting depth of kernel paths (0: user mode)
 export const C_PARKED_AT = 19; // checkpoint sequence this CPU parked for
+export const C_HEARTBEAT = 20; // counts this CPU's preemption points and wait iterations (hang detection)
 export const C_HELD = 24; // HELD_MAX records of HELD_FIELDS
 export const HELD_MAX = 24;
 export const HELD_LOCK = 0;
@@ -121,6 +135,7 @@ export const enum CpuState {
   Parked = 3,
   Done = 4,
 }
+/** What a CPU waits for (C_WAIT_KIND), for the watchdog's report and the wait policy (sched/wait.ts). */
 export const enum WaitKind {
   None = 0,
   Spin = 1,
@@ -128,6 +143,16 @@ export const enum WaitKind {
   RwsemRead = 3,
   RwsemWrite = 4,
   PageLock = 5,
+  /** Its workload is done; it waits for the others (and keeps taking interrupts). */
+  Idle = 6,
+  /** Parked at a stop-the-world checkpoint until CPU 0 releases it. */
+  Park = 7,
+  /** CPU 0 opened a checkpoint and waits for every other CPU to park. */
+  Checkpoint = 8,
+  /** A workload's busy-wait on a shared word (Cpu.relax). */
+  Relax = 9,
+  /** lock_buffer: I/O on a buffer head is serialised by BH_Lock. */
+  BufferLock = 10,
 }
 export const TLBSTATE_OK = 1;
 export const TLBSTATE_LAZY = 2;

@@ -5,6 +5,7 @@
 import { type MachineConfig, validateConfig, WORDS_PER_PAGE } from '../config.js';
 import * as L from './layout.js';
 import { LOCK_CLASS_COUNT, LOCK_CLASS_NAMES } from '../kernel/locking/lockorder.js';
+import { stopMachine, stopReason } from './stop.js';
 
 export interface MachineBuffers {
   readonly physmem: SharedArrayBuffer;
@@ -39,8 +40,6 @@ export const LS_FIELDS = 16;
 /** Per-CPU counters in the stats buffer (Float64, written only by their CPU). */
 export const CTR = {
   accesses: 0,
-  loads: 1,
-  stores: 2,
   tlbHits: 3,
   tlbL2Hits: 4,
   tlbMisses: 5,
@@ -173,6 +172,81 @@ export class Machine {
     return f;
   }
 
+  // ---- what outsiders (the harness, checkers, tests) ask of a running or stopped machine ----
+
+  /** Why the machine stopped: 0 while it runs, else a StopReason. */
+  stopReason(): number {
+    return stopReason(this.meta);
+  }
+
+  /** Stops the machine from outside the CPUs (the harness: a timeout, a dead worker, an interrupt). */
+  abort(): void {
+    stopMachine(this, L.StopReason.Abort);
+  }
+
+  /** Most write-notify pages seen (at checkpoints and the end) whose dirty state was only in PTE D bits. */
+  get maxDirtyOnlyInPte(): number {
+    return Atomics.load(this.meta, L.G_MAX_UNACCOUNTED);
+  }
+
+  /** CPU `cpu`'s state (CpuState). */
+  cpuState(cpu: number): L.CpuState {
+    return Atomics.load(this.meta, this.layout.cpu(cpu) + L.C_STATE);
+  }
+
+  /** A count that grows at each of CPU `cpu`'s preemption points and wait iterations (hang detection). */
+  heartbeat(cpu: number): number {
+    return Atomics.load(this.meta, this.layout.cpu(cpu) + L.C_HEARTBEAT);
+  }
+
+  /** Index of word `word` of page `page` of file `file` in the backing store and the owned-word shadow. */
+  wordIndex(file: number, page: number, word: number): number {
+    return (this.meta[this.layout.file(file) + L.F_BASE]! + page) * WORDS_PER_PAGE + word;
+  }
+
+  /** How many shared words a workload has (CpuApi.shared). */
+  get sharedWords(): number {
+    return L.WORKLOAD_WORDS;
+  }
+
+  /** Meta index of the workload's shared word `i` (0 <= i < WORKLOAD_WORDS). */
+  sharedWord(i: number): number {
+    if (!(Number.isInteger(i) && i >= 0 && i < L.WORKLOAD_WORDS)) throw new RangeError(`a workload has shared words 0..${L.WORKLOAD_WORDS - 1}, not ${i}`);
+    return L.G_WORKLOAD_WORDS + i;
+  }
+
+  /** Every valid entry of CPU `cpu`'s TLB, both levels, as any thread reads it from shared memory. */
+  tlbEntries(cpu: number): TlbEntryView[] {
+    const lay = this.layout;
+    const n1 = lay.l1Sets * lay.l1Ways;
+    const n = n1 + lay.l2Sets * lay.l2Ways;
+    const out: TlbEntryView[] = [];
+    for (let e = 0; e < n; e++) {
+      const t = lay.cpu(cpu) + lay.tlbL1Off + e * L.TLB_FIELDS;
+      const vpn = Atomics.load(this.meta, t + L.TLB_TAG);
+      if (vpn === -1) continue;
+      const perm = this.meta[t + L.TLB_PERM]!;
+      out.push({ level: e < n1 ? 1 : 2, vpn, pfn: this.meta[t + L.TLB_PFN]!, writable: (perm & L.TLBP_W) !== 0, user: (perm & L.TLBP_U) !== 0, dirty: (perm & L.TLBP_D) !== 0 });
+    }
+    return out;
+  }
+
+  /** The entry translating `vpn` in CPU `cpu`'s TLB (the L1's if both levels hold it), or null. */
+  tlbEntry(cpu: number, vpn: number): TlbEntryView | null {
+    const lay = this.layout;
+    const levels: Array<[1 | 2, number, number, number]> = [[1, lay.tlbL1Off, lay.l1Sets, lay.l1Ways]];
+    if (lay.l2Sets) levels.push([2, lay.tlbL2Off, lay.l2Sets, lay.l2Ways]);
+    for (const [level, off, sets, ways] of levels) {
+      const s = lay.cpu(cpu) + off + (vpn & (sets - 1)) * ways * L.TLB_FIELDS;
+      for (let e = s; e < s + ways * L.TLB_FIELDS; e += L.TLB_FIELDS) {
+        if (Atomics.load(this.meta, e + L.TLB_TAG) !== vpn) continue;
+        const perm = this.meta[e + L.TLB_PERM]!;
+        return { level, vpn, pfn: this.meta[e + L.TLB_PFN]!, writable: (perm & L.TLBP_W) !== 0, user: (perm & L.TLBP_U) !== 0, dirty: (perm & L.TLBP_D) !== 0 };
+      }
+    }
+    return null;
+  }
+
   counter(cpu: number, name: CounterName): number {
     return this.stats[cpu * CTR_COUNT + CTR[name]]!;
   }
@@ -216,6 +290,19 @@ export class Machine {
     }
     return rows;
   }
+}
+
+/** One TLB entry as read from shared memory. */
+export interface TlbEntryView {
+  readonly level: 1 | 2;
+  readonly vpn: number;
+  readonly pfn: number;
+  /** Effective R/W of the walk that filled it. */
+  readonly writable: boolean;
+  /** Effective U/S. */
+  readonly user: boolean;
+  /** D of the final entry when it was filled (a store through it goes straight to memory). */
+  readonly dirty: boolean;
 }
 
 export interface LockTimes {

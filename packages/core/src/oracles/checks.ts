@@ -8,6 +8,7 @@ import { PTE_D, PTE_P, PTE_RW, tableIndex } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { type Machine } from '../machine/machine.js';
 import { VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotifyOf } from '../kernel/mm.js';
+import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
 
 export interface CheckFinding {
   readonly kind: 'invariant' | 'lost-write';
@@ -167,8 +168,8 @@ export function checkBackingStore(m: Machine, limit = 10): CheckFinding[] {
       const at = locateWord(m, w);
       out.push({
         kind: 'lost-write',
-        message: `lost write at file ${at.file} page ${at.page} word ${at.word}: the backing store holds ${disk[w]} after the final sync, the owner last wrote ${shadow[w]}`,
-        details: { ...at, expected: shadow[w], seen: disk[w], when: 'final' },
+        message: lostWriteMessage(at, `the backing store holds ${disk[w]} after the final sync, the owner last wrote ${shadow[w]}`),
+        details: lostWriteDetails(at, shadow[w]!, disk[w]!, 'final'),
       });
     }
   }

@@ -3,6 +3,7 @@
  * the wait-for cycle among CPUs when there is one (a lock's holder, or the targets that have not
  * acknowledged a flush).
  */
+import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { heldLocksLines } from '../kernel/locking/lockdep.js';
 import { LOCK_CLASS_NAMES, SITE_NAMES } from '../kernel/locking/lockorder.js';
@@ -22,6 +23,11 @@ const KIND_NAMES: Record<number, string> = {
   [L.WaitKind.RwsemRead]: 'down_read on',
   [L.WaitKind.RwsemWrite]: 'down_write on',
   [L.WaitKind.PageLock]: 'lock_page on',
+  [L.WaitKind.Idle]: 'idle (workload done), taking interrupts',
+  [L.WaitKind.Park]: 'parked at a checkpoint, waiting for',
+  [L.WaitKind.Checkpoint]: 'at a checkpoint, waiting for',
+  [L.WaitKind.Relax]: 'busy-waiting on',
+  [L.WaitKind.BufferLock]: 'lock_buffer on',
 };
 
 /** The CPUs holding the lock at meta index `idx` (from their held-lock stacks), and its class. */
@@ -51,11 +57,16 @@ export function cpuWaits(m: Machine): CpuWait[] {
     const kind = Atomics.load(m.meta, b + L.C_WAIT_KIND);
     if (kind === L.WaitKind.None) continue;
     const obj = m.meta[b + L.C_WAIT_OBJ]!;
-    if (kind === L.WaitKind.FlushAck) {
-      const left = Atomics.load(m.meta, b + L.C_FLUSH_ACK);
+    if (kind === L.WaitKind.FlushAck || kind === L.WaitKind.Checkpoint || kind === L.WaitKind.Park) {
       const on: number[] = [];
-      for (let t = 0; t < lay.cpus; t++) if (left & (1 << t)) on.push(t);
+      if (kind === L.WaitKind.FlushAck) {
+        const left = Atomics.load(m.meta, b + L.C_FLUSH_ACK);
+        for (let t = 0; t < lay.cpus; t++) if (left & (1 << t)) on.push(t);
+      } else if (kind === L.WaitKind.Park) on.push(0);
+      else for (let t = 0; t < lay.cpus; t++) if (t !== c && Atomics.load(m.meta, lay.cpu(t) + L.C_STATE) === L.CpuState.Running) on.push(t);
       out.push({ cpu: c, kind: KIND_NAMES[kind]!, what: on.map((t) => `cpu${t}`).join(', ') || '(none left)', on });
+    } else if (kind === L.WaitKind.Idle) {
+      out.push({ cpu: c, kind: KIND_NAMES[kind]!, what: '', on: [] });
     } else {
       const { cpus, cls } = holdersOf(m, obj);
       out.push({ cpu: c, kind: KIND_NAMES[kind] ?? 'waiting on', what: cls, on: cpus.filter((x) => x !== c) });
@@ -90,20 +101,31 @@ export function waitCycle(waits: CpuWait[]): number[] | null {
   return null;
 }
 
-export function watchdogReport(m: Machine, firing: number, waitedMs: number): { text: string; cycle: number[] | null; waits: CpuWait[] } {
+/** The report: `headline` (who waited how long), the wait-for cycle, each CPU's wait and held locks. */
+export function watchdogReport(m: Machine, headline: string): { text: string; cycle: number[] | null; waits: CpuWait[] } {
   const waits = cpuWaits(m);
   const cycle = waitCycle(waits);
   const lines = [
-    `watchdog: cpu${firing} has waited ${waitedMs} ms (threshold ${m.config.watchdogMs} ms)`,
+    headline,
     cycle ? `wait-for cycle: ${[...cycle, cycle[0]!].map((c) => `cpu${c}`).join(' -> ')}` : 'no wait-for cycle among the CPUs',
     '',
   ];
   for (let c = 0; c < m.layout.cpus; c++) {
     const w = waits.find((x) => x.cpu === c);
     const irq = m.meta[m.layout.cpu(c) + L.C_IRQ] ? 'irqs on' : 'irqs OFF';
-    lines.push(`cpu${c} (${irq}): ${w ? `${w.kind} ${w.what}` : 'not waiting'}`);
+    lines.push(`cpu${c} (${irq}): ${w ? `${w.kind} ${w.what}`.trimEnd() : 'not waiting'}`);
     const held = heldLocksLines(m.meta, m.layout, c);
     lines.push(held.length ? `  holds:\n${held.map((h) => '   ' + h).join('\n')}` : '  holds no lock');
   }
   return { text: lines.join('\n'), cycle, waits };
+}
+
+/**
+ * The watchdog fires on `cpu` (one implementation for every wait: free mode measures host time,
+ * deterministic mode scheduling steps): the report names every CPU's held locks and what it waits
+ * for, with the wait-for cycle, and the machine stops with violation `deadlock`. Never returns.
+ */
+export function fireWatchdog(cpu: Cpu, headline: string, details: Record<string, unknown>): never {
+  const r = watchdogReport(cpu.m, headline);
+  return cpu.violation('deadlock', r.text, { cycle: r.cycle, waits: r.waits, ...details });
 }

@@ -1,10 +1,10 @@
 /**
- * Deterministic mode's runtime, one per CPU worker: exactly one CPU runs at a time, and at every
+ * Deterministic mode's waiter, one per CPU worker: exactly one CPU runs at a time, and at every
  * preemption point the running CPU asks the policy who runs next and, if another, hands over with
  * Atomics.wait/notify on the shared turn word (each CPU sleeps on its own wake word, so a handover
  * wakes exactly one thread).
  *
- * Blocking is a preemption point too. A CPU that fails to take a lock, waits for flush
+ * Waiting is a preemption point too (sched/wait.ts). A CPU that fails to take a lock, waits for flush
  * acknowledgements, idles after its workload or parks at a checkpoint calls `block` with the meta
  * words its wait depends on (a futex-like watch), and yields. It stays schedulable: the policy sees it
  * as enabled again once a watched word changed, an interrupt is pending for it (with interrupts on),
@@ -14,14 +14,16 @@
  *
  * Nothing here reads host time: steps and simulated cycles only.
  */
-import { type Cpu, MachineStop } from '../hw/cpu.js';
+import type { Cpu } from '../hw/cpu.js';
+import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
-import { watchdogReport } from '../oracles/watchdog.js';
+import { fireWatchdog } from '../oracles/watchdog.js';
 import { withDecisionLog, type SchedulerPolicy } from './policy.js';
 import { pctPolicy } from './pct.js';
 import { randomPolicy } from './random.js';
 import { replayPolicy } from './replay.js';
+import { checkStop, type CpuWaiter, publishWait, publishWaitEnd, WAIT_POLICY } from './wait.js';
 import {
   F_ALL_BLOCKED,
   F_CLOCK,
@@ -77,7 +79,9 @@ export function releaseAll(s: SchedState): void {
   }
 }
 
-export class DetScheduler {
+export class DetWaiter implements CpuWaiter {
+  readonly interval = 1;
+  readonly hostDelays = false;
   readonly policy: SchedulerPolicy;
   private readonly meta: Int32Array;
   private readonly all: number;
@@ -102,12 +106,38 @@ export class DetScheduler {
     this.decide(false);
   }
 
+  pause(idx: number, expected: number): void {
+    this.block(idx, expected);
+  }
+
+  /**
+   * The wait loop of sched/wait.ts in logical time: each failed check yields until a watched word
+   * changes (or an interrupt is pending for this CPU), and a lock spin costs lockAcquire cycles per
+   * failed check. The logical watchdog bounds waits that can deadlock.
+   */
+  waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1): void {
+    const cpu = this.cpu;
+    const meta = this.meta;
+    const p = WAIT_POLICY[kind]!;
+    publishWait(cpu, kind, obj, this.s.f[F_STEP]!);
+    if (p.watchdog) this.s.f[this.s.pf(cpu.id) + PF_WAIT_START] = this.s.f[F_STEP]!;
+    for (;;) {
+      if (ready()) break;
+      cpu.pollInterrupts();
+      if (ready()) break;
+      if (p.spinCost) cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+      this.block(watch1, watch1 >= 0 ? Atomics.load(meta, watch1) : 0, watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
+    }
+    publishWaitEnd(cpu);
+    if (p.watchdog) this.s.f[this.s.pf(cpu.id) + PF_WAIT_START] = -1;
+  }
+
   /**
    * A failed re-check of a wait: the CPU yields until one of the watched meta words (index -1: none)
    * no longer holds the value given, an interrupt is pending for it, or the machine stops. Returns
    * when it runs again (the caller re-checks); throws MachineStop if the machine stopped.
    */
-  block(a1: number, v1: number, a2 = -1, v2 = 0): void {
+  private block(a1: number, v1: number, a2 = -1, v2 = 0): void {
     const s = this.s;
     const pc = s.pc(this.cpu.id);
     s.i[pc + PC_W1_ADDR] = a1;
@@ -119,26 +149,13 @@ export class DetScheduler {
       this.deadlock(`cpu${this.cpu.id} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
     }
     this.decide(true);
-    this.cpu.checkStop();
-  }
-
-  /** Start of a wait the watchdog bounds (locks, flush acknowledgements). */
-  beginWait(): void {
-    this.s.f[this.s.pf(this.cpu.id) + PF_WAIT_START] = this.s.f[F_STEP]!;
-  }
-
-  endWait(): void {
-    this.s.f[this.s.pf(this.cpu.id) + PF_WAIT_START] = -1;
+    checkStop(this.cpu);
   }
 
   /** The logical clock: simulated cycles of every CPU, in the order they ran. */
   now(): number {
     const s = this.s;
     return s.f[F_CLOCK]! + this.cpu.ctr[CTR.cycles]! - s.f[s.pf(this.cpu.id) + PF_CYCLES_SEEN]!;
-  }
-
-  get step(): number {
-    return this.s.f[F_STEP]!;
   }
 
   /** Stops scheduling: every CPU runs free to unwind. */
@@ -231,8 +248,6 @@ export class DetScheduler {
   private deadlock(why: string): never {
     const s = this.s;
     s.i[I_DEADLOCK] = 1;
-    const r = watchdogReport(this.cpu.m, this.cpu.id, 0);
-    const text = r.text.replace(/^watchdog: .*$/m, `watchdog (deterministic mode): ${why}, at step ${s.f[F_STEP]}`);
-    this.cpu.violation('deadlock', text, { cycle: r.cycle, waits: r.waits, step: s.f[F_STEP] });
+    return fireWatchdog(this.cpu, `watchdog (deterministic mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
   }
 }

@@ -171,6 +171,11 @@ export class SchedState {
     return this.f[F_STEP]!;
   }
 
+  /** The CPU whose turn it is (TURN_FREE once the machine stopped). */
+  get turn(): number {
+    return Atomics.load(this.i, I_TURN);
+  }
+
   /** Index of CPU c's per-CPU words in `i`. */
   pc(c: number): number {
     return I_PER_CPU + c * PC_STRIDE;

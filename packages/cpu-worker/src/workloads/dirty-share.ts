@@ -41,6 +41,16 @@ const dirtyShare: Workload = {
   name: 'dirty-share',
   description: 'CPUs of P processes share files; owned words, stores/loads, msync, munmap/remap, mprotect',
   oracle: 'owned-words',
+  params: {
+    files: { default: 2, description: 'files the CPUs share' },
+    pages: { default: 256, description: 'pages per file' },
+    store: { default: 6000, description: 'stores per 10 000 ops' },
+    load: { default: 3900, description: 'loads per 10 000 ops' },
+    msync: { default: 40, description: 'msync(MS_SYNC) calls per 10 000 ops' },
+    remap: { default: 20, description: 'munmap + MAP_FIXED remaps per 10 000 ops (the rest of the mix is mprotect)' },
+    hot: { default: 8000, description: 'ops per 10 000 that go to the hot eighth of the pages' },
+    writenotify: { default: 'mixed', description: 'mixed (even files account dirty pages, odd ones do not), true or false' },
+  },
   files: (o) => {
     const m = mixOf(o.params);
     const wn = String(o.params.writenotify ?? 'mixed');

@@ -10,15 +10,18 @@
  * others).
  * Params: `pages` (16).
  */
-import { layout as L } from '@smpsim/core';
 import type { Workload } from '../workload.js';
 
 const pagesOf = (p: Readonly<Record<string, unknown>>) => Number(p.pages ?? 16);
+/** Shared words: the mapping's first VPN, published by CPU 0; CPU 0 sets DONE when its mprotects are over. */
+const BASE = 0;
+const DONE = 1;
 
 const mprotectRace: Workload = {
   name: 'mprotect-race',
   description: 'mprotect (PROT_EXEC toggles) vs writers on a shared mapping without write notification',
   oracle: 'owned-words',
+  params: { pages: { default: 16, description: 'pages of the shared mapping' } },
   files: (o) => {
     if (o.cpus < 2) throw new Error('mprotect-race needs at least 2 CPUs');
     if (o.procs !== 1) throw new Error('mprotect-race runs in one process (--procs 1)');
@@ -26,12 +29,8 @@ const mprotectRace: Workload = {
   },
   run(api) {
     const pages = pagesOf(api.params);
-    const meta = api.machine.meta;
-    const shared = L.G_TEST_LOCKS + 4;
-    const done = L.G_TEST_LOCKS + 6;
-    if (api.cpu === 0) Atomics.store(meta, shared, api.mmap(0, 0, pages, { write: true, shared: true }) / 4096);
-    else while (Atomics.load(meta, shared) === 0) api.c.relax(shared, 0);
-    const base = Atomics.load(meta, shared) * 4096;
+    if (api.cpu === 0) api.shared.store(BASE, api.mmap(0, 0, pages, { write: true, shared: true }) / 4096);
+    const base = (api.cpu === 0 ? api.shared.load(BASE) : api.shared.waitWhile(BASE, 0)) * 4096;
     if (api.cpu === 0) {
       let exec = false;
       try {
@@ -47,13 +46,13 @@ const mprotectRace: Workload = {
           api.done += pages;
         }
       } finally {
-        Atomics.store(meta, done, 1);
+        api.shared.store(DONE, 1);
       }
       return { mprotects: api.done };
     }
     const word = api.cpu; // word k of each page belongs to CPU k
     let p = 0;
-    while (Atomics.load(meta, done) === 0 && !api.c.timeUp) {
+    while (api.shared.load(DONE) === 0 && !api.timeUp) {
       const idx = api.wordIndex(0, p, word);
       const addr = base + p * 4096 + word * 4;
       api.ownLoad(addr, idx, 0, p, word);

@@ -7,24 +7,26 @@
  * left clean under a writable PTE, shows up as a missing value. One op of CPU 0 is one msync; the
  * writers run until CPU 0 is done. Needs at least 2 CPUs.
  */
-import { layout as L } from '@smpsim/core';
+import { lostWriteDetails, lostWriteMessage } from '@smpsim/core';
 import type { Workload } from '../workload.js';
+
+/** Shared word 0: CPU 0 sets it when its msyncs are over. */
+const DONE = 0;
 
 const msyncRace: Workload = {
   name: 'msync-race',
   description: 'writers vs msync(MS_SYNC) on one page; checks that msync wrote what was written before it',
   oracle: 'owned-words',
+  params: {},
   files: (o) => {
     if (o.cpus < 2) throw new Error('msync-race needs at least 2 CPUs');
     return [{ pages: 2, accountDirty: true, mmapHookChangesProt: false }];
   },
   run(api) {
     const base = api.mmap(0, 0, 2, { write: true, shared: true });
-    const meta = api.machine.meta;
-    const done = L.G_TEST_LOCKS + 6; // CPU 0 sets it when its msyncs are over
     if (api.cpu !== 0) {
       const idx = api.wordIndex(0, 0, api.cpu);
-      while (Atomics.load(meta, done) === 0 && !api.c.timeUp) {
+      while (api.shared.load(DONE) === 0 && !api.timeUp) {
         api.ownStore(base + api.cpu * 4, idx, api.lastWritten(idx) + 1);
       }
       return null;
@@ -32,23 +34,15 @@ const msyncRace: Workload = {
     // CPU 0 writes only page 1, so nothing but the writers dirties page 0.
     const own = api.wordIndex(0, 1, 0);
     const before = new Int32Array(api.cpus);
-    const disk = api.machine.disk;
-    const shadow = api.machine.shadow;
     try {
       while (api.running()) {
-        for (let c = 1; c < api.cpus; c++) before[c] = Atomics.load(shadow, api.wordIndex(0, 0, c));
+        for (let c = 1; c < api.cpus; c++) before[c] = api.ownerLastWritten(api.wordIndex(0, 0, c));
         api.msync(base, 1, true);
         for (let c = 1; c < api.cpus; c++) {
-          const w = api.wordIndex(0, 0, c);
-          if (disk[w]! < before[c]!) {
-            api.c.violation('lost-write', `lost write at file 0 page 0 word ${c}: after msync(MS_SYNC) returned the backing store holds ${disk[w]}, but cpu${c} had written ${before[c]} before the msync started`, {
-              file: 0,
-              page: 0,
-              word: c,
-              expected: before[c],
-              seen: disk[w],
-              when: 'msync',
-            });
+          const onDisk = api.backingStore(api.wordIndex(0, 0, c));
+          if (onDisk < before[c]!) {
+            const at = { file: 0, page: 0, word: c };
+            api.violation('lost-write', lostWriteMessage(at, `after msync(MS_SYNC) returned the backing store holds ${onDisk}, but cpu${c} had written ${before[c]} before the msync started`), lostWriteDetails(at, before[c]!, onDisk, 'msync'));
           }
         }
         api.ownStore(base + 4096, own, api.lastWritten(own) + 1);
@@ -57,7 +51,7 @@ const msyncRace: Workload = {
         api.op();
       }
     } finally {
-      Atomics.store(meta, done, 1);
+      api.shared.store(DONE, 1);
     }
     return { msyncs: api.done };
   },

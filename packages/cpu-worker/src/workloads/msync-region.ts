@@ -15,6 +15,7 @@ const msyncRegion: Workload = {
   name: 'msync-region',
   description: 'one shared file; each CPU writes one word per page of its own region and msyncs the region (vm-scalability case-msync)',
   oracle: 'owned-words',
+  params: { pages: { default: 64, description: 'region size per CPU (pages)' } },
   files: (o) => [{ pages: pagesOf(o.params) * o.cpus, accountDirty: true, mmapHookChangesProt: false }],
   run(api) {
     const pages = pagesOf(api.params);

@@ -12,6 +12,7 @@ const pageFault3: Workload = {
   name: 'page-fault3',
   description: "will-it-scale page_fault3: map a file shared, write one word per page, unmap, repeat",
   oracle: 'owned-words',
+  params: { pages: { default: 256, description: 'file size (pages)' } },
   files: (o) => Array.from({ length: o.cpus }, () => ({ pages: pagesOf(o.params), accountDirty: true, mmapHookChangesProt: false })),
   run(api) {
     const pages = pagesOf(api.params);

@@ -12,7 +12,7 @@
  * of performance.now() calls, included in every sample). The others return `accesses`.
  * Params: `pages` (file and working set, default 8), `range` (1), `gap` (256).
  */
-import { FlushCause, flushTlbPage, flushTlbRange, layout as L } from '@smpsim/core';
+import { FlushCause, flushTlbPage, flushTlbRange } from '@smpsim/core';
 import type { Workload } from '../workload.js';
 import { tlbHitLoop } from './tlb-hit.js';
 
@@ -53,6 +53,11 @@ const shootdown: Workload = {
   name: 'shootdown',
   description: 'CPU 0 times synced single-page TLB flushes while the other CPUs do TLB-hit accesses on the same pages',
   oracle: 'none',
+  params: {
+    pages: { default: 8, description: 'file and working set (pages)' },
+    range: { default: 1, description: 'pages per flush (flushTlbRange above 1)' },
+    gap: { default: 256, description: 'TLB-hit accesses between flushes' },
+  },
   files: (o) => [{ pages: paramsOf(o.params).pages, accountDirty: true, mmapHookChangesProt: false }],
   run(api) {
     const { pages, range, gap } = paramsOf(api.params);
@@ -64,7 +69,7 @@ const shootdown: Workload = {
     const c = api.c;
     const mm = c.mmId;
     const vpn = base / 4096;
-    const inKernel = c.base + L.C_IN_KERNEL;
+    const flush = range === 1 ? () => flushTlbPage(c, mm, vpn, FlushCause.Fault) : () => flushTlbRange(c, mm, vpn, vpn + range, FlushCause.Fault);
     const counts = new Map<number, number>();
     const timerNs = timerCost();
     let flushes = 0;
@@ -77,12 +82,9 @@ const shootdown: Workload = {
         off += 64;
         if (off >= span) off = 0;
       }
-      c.meta[inKernel]!++;
       const a = performance.now();
-      if (range === 1) flushTlbPage(c, mm, vpn, FlushCause.Fault);
-      else flushTlbRange(c, mm, vpn, vpn + range, FlushCause.Fault);
+      api.inKernel(flush);
       const ns = Math.round((performance.now() - a) * 1e6);
-      c.meta[inKernel]!--;
       const b = bucket(ns);
       counts.set(b, (counts.get(b) ?? 0) + 1);
       flushes++;

@@ -34,6 +34,7 @@ const tlbHit: Workload = {
   name: 'tlb-hit',
   description: 'each CPU loops loads and stores over its own small working set (TLB hits)',
   oracle: 'none',
+  params: { pages: { default: 8, description: 'working set (pages)' } },
   files: (o) => Array.from({ length: o.cpus }, () => ({ pages: pagesOf(o.params), accountDirty: true, mmapHookChangesProt: false })),
   run(api) {
     const pages = pagesOf(api.params);

@@ -17,6 +17,7 @@ const writeNotify: Workload = {
   name: 'write-notify',
   description: 'map a file shared once; repeat: msync(MS_SYNC) it, then write one word per page (each write a write-notify fault)',
   oracle: 'owned-words',
+  params: { pages: { default: 256, description: 'file size (pages)' } },
   files: (o) => Array.from({ length: o.cpus }, () => ({ pages: pagesOf(o.params), accountDirty: true, mmapHookChangesProt: false })),
   run(api) {
     const pages = pagesOf(api.params);

@@ -1,22 +1,18 @@
 /**
  * Locks in shared memory, built on Atomics and correct under real workers: spinlocks (2 words: owner
  * CPU + 1, sleepers), the rw-semaphore behind mmap_sem (3 words: count, sleepers, writers waiting) and
- * the page lock (PG_locked in the page's flags). A waiter spins with interrupts serviced (when
- * enabled), then after a bounded spin sleeps on the lock word with Atomics.wait, so that more
- * simulated CPUs than host cores does not collapse throughput. Every acquisition goes through the
- * lock validator (lockdep.ts) and pushes a record on the CPU's held-lock stack in shared memory.
- *
- * In deterministic mode a waiter never spins or sleeps on host time: each failed re-check is a
- * scheduling decision that yields to another CPU until the lock word changes (DetScheduler.block).
+ * the page lock (PG_locked in the page's flags). A contended acquisition waits through the CPU's
+ * waiter (sched/wait.ts), taking interrupts before each attempt: in free mode it spins, then sleeps on
+ * the lock word so that more simulated CPUs than host cores does not collapse throughput; in
+ * deterministic mode each failed attempt yields until the lock word changes. Every acquisition goes
+ * through the lock validator (lockdep.ts) and pushes a record on the CPU's held-lock stack in shared
+ * memory.
  */
-import { type Cpu, MachineStop } from '../../hw/cpu.js';
+import type { Cpu } from '../../hw/cpu.js';
 import * as L from '../../machine/layout.js';
 import { lockdepAcquire } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
 import { CTR, LS, LS_FIELDS } from '../../machine/machine.js';
-
-const SPINS_BEFORE_SLEEP = 64;
-const SLEEP_MS = 1;
 
 function validate(cpu: Cpu, cls: LockClass, site: number): void {
   if (!cpu.config.kernel.lockdep) return;
@@ -111,46 +107,23 @@ export function assertHeld(cpu: Cpu, idx: number, what: string): void {
 }
 
 /**
- * Blocks until `tryTake()` succeeds, servicing interrupts, then sleeping on meta[idx]; watchdog-checked.
- * In deterministic mode each failed attempt yields until meta[idx] (or meta[watch2]) changes.
+ * A contended acquisition: waits until `tryTake()` succeeds, taking interrupts (when enabled) before
+ * each attempt, as the kernel's spin loops do. `watch2` is a second word whose change may let it in
+ * (the rw-semaphore's writers-waiting count); `sleepersIdx` counts the lock's sleepers.
  */
 function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolean, sleepersIdx: number, watch2 = -1): void {
-  const meta = cpu.meta;
-  cpu.beginWait(kind, idx);
   cpu.ctr[CTR.lockContended]!++;
-  const det = cpu.det;
-  if (det !== null) {
-    for (;;) {
+  cpu.waiter.waitUntil(
+    kind,
+    idx,
+    () => {
       cpu.pollInterrupts();
-      if (tryTake()) break;
-      cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
-      det.block(idx, Atomics.load(meta, idx), watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
-    }
-    cpu.endWait();
-    return;
-  }
-  let spins = 0;
-  for (;;) {
-    cpu.pollInterrupts();
-    if (tryTake()) break;
-    spins++;
-    cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
-    if ((spins & 15) === 0) {
-      cpu.checkStop();
-      cpu.checkWatchdog();
-    }
-    if (spins > SPINS_BEFORE_SLEEP) {
-      const v = Atomics.load(meta, idx);
-      Atomics.add(meta, sleepersIdx, 1);
-      if (!tryTake()) cpu.sleepOn(idx, v, SLEEP_MS);
-      else {
-        Atomics.sub(meta, sleepersIdx, 1);
-        break;
-      }
-      Atomics.sub(meta, sleepersIdx, 1);
-    }
-  }
-  cpu.endWait();
+      return tryTake();
+    },
+    idx,
+    watch2,
+    sleepersIdx,
+  );
 }
 
 // ------------------------------------------------------------------ spinlocks
@@ -185,7 +158,7 @@ export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): v
         cur = Atomics.load(meta, idx);
         return cur <= 0 && Atomics.compareExchange(meta, idx, cur, me) === cur;
       },
-      idx + 1,
+      idx + L.SPIN_SLEEPERS,
     );
   }
   cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
@@ -208,7 +181,7 @@ export function spinUnlock(cpu: Cpu, idx: number): void {
   const meta = cpu.meta;
   if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
   Atomics.store(meta, idx, -(cpu.id + 1));
-  if (Atomics.load(meta, idx + 1) > 0) Atomics.notify(meta, idx, 1);
+  if (Atomics.load(meta, idx + L.SPIN_SLEEPERS) > 0) Atomics.notify(meta, idx, 1);
 }
 
 /** spin_lock_irqsave: interrupts off, then the lock; returns the saved flags. */
@@ -233,9 +206,9 @@ function statStart(cpu: Cpu): number {
 
 // ------------------------------------------------------------------ rw-semaphore (mmap_sem)
 
-const SEM_COUNT = 0;
-const SEM_SLEEPERS = 1;
-const SEM_WRITERS = 2;
+const SEM_COUNT = L.RWSEM_COUNT;
+const SEM_SLEEPERS = L.RWSEM_SLEEPERS;
+const SEM_WRITERS = L.RWSEM_WRITERS;
 
 /** down_read: shared; new readers wait while a writer waits, so writers are not starved. */
 export function downRead(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
@@ -338,8 +311,3 @@ export function waitOnPageLocked(cpu: Cpu, pfn: number): void {
   if (!(Atomics.load(meta, f) & L.PG_locked)) return;
   waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.lay.page(pfn) + L.PG_WAITERS);
 }
-
-export const pageLocked = (meta: Int32Array, lay: L.Layout, pfn: number): boolean =>
-  (Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_locked) !== 0;
-
-export { MachineStop };

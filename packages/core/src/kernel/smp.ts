@@ -1,0 +1,188 @@
+/**
+ * The x86 arch kernel's TLB code for SMP (2.6.20 arch/i386/kernel/smp.c and
+ * include/asm-i386/mmu_context.h, with x86_64's flush ranges): switch_mm and lazy TLB mode
+ * (enter_lazy_tlb, leave_mm), the flush IPI sent by flush_tlb_others and serviced by
+ * smp_invalidate_interrupt, and the flush API built on them — a QEMU-style grid, scope in the name,
+ * always synchronous across CPUs.
+ *
+ * Every flush runs the same local decision (`localFlush`) on the initiator and on each target: a CPU
+ * that does not run the mm has nothing to flush; one that only borrows it lazily (a kernel thread)
+ * leaves it instead (leave_mm) and gets no more of its IPIs; otherwise it flushes the range or all.
+ */
+import { hasBug } from '../config.js';
+import type { Cpu } from '../hw/cpu.js';
+import * as L from '../machine/layout.js';
+import { CTR } from '../machine/machine.js';
+
+// ------------------------------------------------------------------ switch_mm and lazy TLB
+
+/** switch_mm: runs `mm` on this CPU; reloads CR3 (a full flush) unless the mm was kept lazily. */
+export function switchMm(cpu: Cpu, mm: number): void {
+  const meta = cpu.meta;
+  const b = cpu.base;
+  const prev = meta[b + L.C_ACTIVE_MM]!;
+  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.lay.mm(prev) + L.MM_CPU_MASK, ~cpu.bit);
+  meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
+  const was = Atomics.or(meta, cpu.lay.mm(mm) + L.MM_CPU_MASK, cpu.bit);
+  meta[b + L.C_ACTIVE_MM] = mm;
+  // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
+  // CR3 must be reloaded.
+  if (prev !== mm || !(was & cpu.bit)) cpu.flushAllLocal();
+  cpu.mmId = mm;
+}
+
+/** enter_lazy_tlb: a kernel thread starts on this CPU and borrows the current mm lazily. */
+export function enterLazyTlb(cpu: Cpu): void {
+  if (cpu.meta[cpu.base + L.C_ACTIVE_MM]! >= 0) cpu.meta[cpu.base + L.C_TLB_STATE] = L.TLBSTATE_LAZY;
+}
+
+/** The kernel thread is done: back to the task's mm. */
+export function leaveLazyTlb(cpu: Cpu): void {
+  if (cpu.mmId >= 0) switchMm(cpu, cpu.mmId);
+}
+
+/** leave_mm: a lazy CPU asked to flush drops the mm instead (and stops getting its IPIs). */
+export function leaveMm(cpu: Cpu): void {
+  const b = cpu.base;
+  const am = cpu.meta[b + L.C_ACTIVE_MM]!;
+  if (am >= 0) Atomics.and(cpu.meta, cpu.lay.mm(am) + L.MM_CPU_MASK, ~cpu.bit);
+  cpu.meta[b + L.C_ACTIVE_MM] = -1;
+  cpu.flushAllLocal();
+  cpu.ctr[CTR.leaveMm]!++;
+}
+
+/**
+ * What a CPU does with a flush of [start, end) (or all) of `mm`, on the initiator and on every
+ * target alike: nothing if it does not run the mm; leave_mm if it only borrows it lazily; otherwise
+ * INVLPG each page, or a CR3 reload for all.
+ */
+function localFlush(cpu: Cpu, mm: number, start: number, end: number, all: boolean): void {
+  if (cpu.meta[cpu.base + L.C_ACTIVE_MM] !== mm) return;
+  if (cpu.meta[cpu.base + L.C_TLB_STATE] !== L.TLBSTATE_OK) {
+    leaveMm(cpu);
+    return;
+  }
+  if (all) cpu.flushAllLocal();
+  else for (let v = start; v < end; v++) cpu.invlpg(v);
+}
+
+// ------------------------------------------------------------------ the flush IPI
+
+/**
+ * smp_invalidate_interrupt, the flush IPI's handler (reached through KernelEntry.interrupt): for each
+ * initiator with a request for this CPU, do the local flush decision, then acknowledge by clearing
+ * this CPU's bit in the initiator's acknowledgement mask (waking the initiator if it sleeps on it).
+ */
+export function smpInvalidateInterrupt(cpu: Cpu): void {
+  const meta = cpu.meta;
+  let pending = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
+  while (pending !== 0) {
+    const src = 31 - Math.clz32(pending);
+    pending &= ~(1 << src);
+    const sb = cpu.lay.cpu(src);
+    localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
+    cpu.ctr[CTR.ipisReceived]!++;
+    cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
+    if (cpu.tracer !== null) cpu.tracer.flushAck(src);
+    Atomics.and(meta, sb + L.C_FLUSH_ACK, ~cpu.bit);
+    if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
+  }
+}
+
+/**
+ * flush_tlb_others: publishes a flush request for [start, end) of `mm` (or all of it), sends the
+ * flush IPI to every CPU in `targets` and, unless `wait` is false, returns only when each has
+ * acknowledged. Interrupts stay enabled while it waits, and the wait takes them, so two CPUs
+ * flushing each other cannot deadlock.
+ * Postcondition (wait = true): no CPU in `targets` will translate with the flushed entries.
+ */
+export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, targets: number, wait: boolean): void {
+  if (targets === 0) return;
+  const meta = cpu.meta;
+  const b = cpu.base;
+  if (cpu.tracer !== null) cpu.tracer.flushRequest(mm, start, end, all, targets);
+  Atomics.store(meta, b + L.C_FLUSH_MM, mm);
+  Atomics.store(meta, b + L.C_FLUSH_START, start);
+  Atomics.store(meta, b + L.C_FLUSH_END, end);
+  Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
+  Atomics.store(meta, b + L.C_FLUSH_ACK, targets);
+  let n = 0;
+  for (let t = targets; t !== 0; ) {
+    const c = 31 - Math.clz32(t);
+    t &= ~(1 << c);
+    cpu.sendIpi(c);
+    n++;
+  }
+  cpu.ctr[CTR.ipisSent]! += n;
+  cpu.ctr[CTR.cycles]! += n * cpu.config.costs.ipiSend;
+  const ack = b + L.C_FLUSH_ACK;
+  if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, targets, () => Atomics.load(meta, ack) === 0, ack);
+  if (cpu.tracer !== null) cpu.tracer.flushDone();
+}
+
+// ------------------------------------------------------------------ the flush API
+
+export const enum FlushCause {
+  Fault = 0,
+  Mkclean = 1,
+  Munmap = 2,
+  Mprotect = 3,
+  Reclaim = 4,
+  /** msync_pte_range (2.6.18) moving PTE dirty bits: counted with page_mkclean's, whose work it is. */
+  Msync = 5,
+}
+
+const CAUSE_CTR = [CTR.shootdownsFault, CTR.shootdownsMkclean, CTR.shootdownsMunmap, CTR.shootdownsMprotect, CTR.shootdownsReclaim, CTR.shootdownsMkclean];
+
+function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, cause: FlushCause): void {
+  const targets = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CPU_MASK) & ~cpu.bit;
+  if (targets === 0) {
+    cpu.ctr[CTR.flushesElided]!++;
+    return;
+  }
+  cpu.ctr[CAUSE_CTR[cause]!]!++;
+  flushTlbOthers(cpu, mm, start, end, all, targets, !hasBug(cpu.config, 'no-flush-wait'));
+}
+
+/**
+ * flush_tlb_page: drops the translation of `vpn` in `mm` from every TLB.
+ * Postcondition: when it returns, no CPU will translate `vpn` of `mm` with the flushed entry.
+ */
+export function flushTlbPage(cpu: Cpu, mm: number, vpn: number, cause: FlushCause): void {
+  cpu.ctr[CTR.flushesPage]!++;
+  localFlush(cpu, mm, vpn, vpn + 1, false);
+  flushOthers(cpu, mm, vpn, vpn + 1, false, cause);
+}
+
+/** Like flushTlbPage but only the local TLB: what the `no-remote-flush` bug restores. */
+export function flushTlbPageLocalOnly(cpu: Cpu, mm: number, vpn: number): void {
+  cpu.ctr[CTR.flushesPage]!++;
+  localFlush(cpu, mm, vpn, vpn + 1, false);
+}
+
+/**
+ * flush_tlb_range: drops [start, end) of `mm` from every TLB; more pages than the flush ceiling
+ * (Linux: tlb_single_page_flush_ceiling = 33) become a full flush.
+ * Postcondition: when it returns, no CPU will translate any page of the range with a flushed entry.
+ */
+export function flushTlbRange(cpu: Cpu, mm: number, start: number, end: number, cause: FlushCause): void {
+  if (end <= start) return;
+  if (end - start > cpu.config.kernel.flushCeiling) {
+    flushTlbMm(cpu, mm, cause);
+    return;
+  }
+  cpu.ctr[CTR.flushesRange]!++;
+  localFlush(cpu, mm, start, end, false);
+  flushOthers(cpu, mm, start, end, false, cause);
+}
+
+/**
+ * flush_tlb_mm: drops every translation of `mm` from every TLB.
+ * Postcondition: when it returns, no CPU will translate any address of `mm` with an entry cached
+ * before the call.
+ */
+export function flushTlbMm(cpu: Cpu, mm: number, cause: FlushCause): void {
+  cpu.ctr[CTR.flushesFull]!++;
+  localFlush(cpu, mm, 0, 0, true);
+  flushOthers(cpu, mm, 0, 0, true, cause);
+}

@@ -1,0 +1,147 @@
+/**
+ * Waiting, written once. Whenever a simulated CPU must wait for something only another CPU can give —
+ * a spinlock, the rw-semaphore, the page lock, flush acknowledgements, the other CPUs finishing or
+ * parking at a checkpoint — it calls `cpu.waiter.waitUntil(kind, obj, ready, watch1, watch2)`:
+ *
+ *   loop: ready()? -> done; take interrupts (if enabled); ready()? -> done; idle one step
+ *
+ * Interrupts are taken between the checks, so two CPUs flushing each other cannot deadlock (an
+ * initiator waiting for acknowledgements services the flush requests sent to it). `ready()` may have
+ * a side effect that ends the wait (a lock wait's ready() takes the lock). `watch1`/`watch2` are the
+ * meta words whose change can make ready() true: a sleeping waiter is woken through them.
+ *
+ * How one idle step is spent is the waiter's business, chosen once per CPU when the machine is set up
+ * (the shuttle habit: the execution mode is a wrapper around the CPU, not a flag tested everywhere):
+ * - `FreeWaiter` (free mode): spin a while, then sleep on watch1 with Atomics.wait (so simulated CPUs
+ *   that outnumber host cores give their core away); the watchdog counts host milliseconds.
+ * - `DetWaiter` (deterministic mode, sched/det.ts): yield to the scheduler, which runs this CPU again
+ *   once a watched word changed or an interrupt is pending; the watchdog counts scheduling steps.
+ * - `InlineWaiter` (single-thread tests, testing.ts): the other CPUs live in the same thread, so the
+ *   waiter takes their interrupts itself; a wait nothing in the thread can end is a deadlock at once.
+ *
+ * The same waiter is the scheduling part of every preemption point (`point`).
+ */
+import type { Cpu } from '../hw/cpu.js';
+import { MachineStop } from '../hw/entry.js';
+import * as L from '../machine/layout.js';
+import { CTR } from '../machine/machine.js';
+import { stopRequested } from '../machine/stop.js';
+import { fireWatchdog } from '../oracles/watchdog.js';
+
+export interface CpuWaiter {
+  /** Accesses between two slow paths of the preemption point (0: the CPU's default). */
+  readonly interval: number;
+  /** Host-time perturbation (random delays at preemption points) may be applied. */
+  readonly hostDelays: boolean;
+  /** Called once before the CPU runs its task (deterministic mode: waits for its first turn). */
+  enter(): void;
+  /** The scheduling part of a preemption point: nothing in free mode; a decision in deterministic mode. */
+  point(): void;
+  /**
+   * Returns once `ready()` holds, taking interrupts meanwhile (see the module comment). `kind` and
+   * `obj` (a lock's meta index, the acknowledgement mask...) are published for the watchdog's report;
+   * kinds that can deadlock are bounded by the watchdog. `sleepers`: a word counting the lock's
+   * sleepers (so that its release knows to wake them), or -1. Throws MachineStop if the machine stops.
+   */
+  waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2?: number, sleepers?: number): void;
+  /** One failed check of a workload's own busy-wait on meta[idx] (still `expected`): cpu_relax. */
+  pause(idx: number, expected: number): void;
+  /** The machine stopped: nobody waits for a turn any more; every CPU runs free to unwind. */
+  release(): void;
+}
+
+/** How each kind of wait is spent in free mode, and whether it is bounded by the watchdog. */
+interface WaitPolicy {
+  /** Failed checks before the waiter starts sleeping between checks (Infinity: never sleeps). */
+  readonly spins: number;
+  /** Longest sleep per check (ms); the watched word or an interrupt wakes it earlier. */
+  readonly sleepMs: number;
+  /** Bounded by the watchdog (a deadlock if it lasts longer than watchdogMs / the step limit). */
+  readonly watchdog: boolean;
+  /** Costs lockAcquire simulated cycles per failed check (a lock spin). */
+  readonly spinCost: boolean;
+}
+
+const LOCK: WaitPolicy = { spins: 64, sleepMs: 1, watchdog: true, spinCost: true };
+
+/** The policy of each WaitKind (index = kind). */
+export const WAIT_POLICY: readonly WaitPolicy[] = [
+  /* None */ { spins: 0, sleepMs: 1, watchdog: false, spinCost: false },
+  /* Spin */ LOCK,
+  /* FlushAck: a flush is short, so spin longer before giving the core away */ { spins: 256, sleepMs: 1, watchdog: true, spinCost: false },
+  /* RwsemRead */ LOCK,
+  /* RwsemWrite */ LOCK,
+  /* PageLock */ LOCK,
+  /* Idle */ { spins: 0, sleepMs: 20, watchdog: false, spinCost: false },
+  /* Park */ { spins: 0, sleepMs: 5, watchdog: false, spinCost: false },
+  /* Checkpoint */ { spins: 256, sleepMs: 1, watchdog: true, spinCost: false },
+  /* Relax */ { spins: 256, sleepMs: 1, watchdog: false, spinCost: false },
+  /* BufferLock: held only for the copy of one block */ { spins: 64, sleepMs: 1, watchdog: true, spinCost: false },
+];
+
+/** Throws MachineStop if the machine is stopping abnormally (a violation elsewhere, an abort). */
+export function checkStop(cpu: Cpu): void {
+  if (stopRequested(cpu.meta)) throw new MachineStop('machine stopped');
+}
+
+/** Publishes the start of a wait (C_WAIT_*), for the watchdog's report. `since` is host ms or a step. */
+export function publishWait(cpu: Cpu, kind: L.WaitKind, obj: number, since: number): void {
+  const b = cpu.base;
+  cpu.meta[b + L.C_WAIT_OBJ] = obj;
+  cpu.meta[b + L.C_WAIT_SINCE] = since % 0x7fffffff;
+  Atomics.store(cpu.meta, b + L.C_WAIT_KIND, kind);
+}
+
+export function publishWaitEnd(cpu: Cpu): void {
+  Atomics.store(cpu.meta, cpu.base + L.C_WAIT_KIND, L.WaitKind.None);
+}
+
+/** Free mode: spin, then sleep on the watched word; the watchdog counts host time. */
+export class FreeWaiter implements CpuWaiter {
+  readonly interval = 0;
+  readonly hostDelays = true;
+
+  constructor(private readonly cpu: Cpu) {}
+
+  enter(): void {}
+
+  point(): void {}
+
+  pause(): void {}
+
+  release(): void {}
+
+  waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1, sleepers = -1): void {
+    void watch2; // a free-mode waiter sleeps on one word; whoever changes the other also wakes it
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const p = WAIT_POLICY[kind]!;
+    const start = Date.now();
+    publishWait(cpu, kind, obj, start);
+    const sleepAt = watch1 >= 0 ? watch1 : cpu.base + L.C_IPI_PENDING;
+    let spins = 0;
+    for (;;) {
+      if (ready()) break;
+      cpu.pollInterrupts();
+      if (ready()) break;
+      if (p.spinCost) cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+      cpu.meta[cpu.base + L.C_HEARTBEAT]!++;
+      if ((++spins & 15) === 0) {
+        checkStop(cpu);
+        if (p.watchdog && Date.now() - start > cpu.config.watchdogMs) {
+          fireWatchdog(cpu, `watchdog: cpu${cpu.id} has waited ${Date.now() - start} ms (threshold ${cpu.config.watchdogMs} ms)`, {});
+        }
+      }
+      if (spins > p.spins) {
+        // Give the host core away: sleep until the watched word changes or an interrupt arrives.
+        const v = Atomics.load(meta, sleepAt);
+        if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
+        const done = ready();
+        if (!done) cpu.sleepOn(sleepAt, v, p.sleepMs);
+        if (sleepers >= 0) Atomics.sub(meta, sleepers, 1);
+        if (done) break;
+      }
+    }
+    publishWaitEnd(cpu);
+  }
+}
