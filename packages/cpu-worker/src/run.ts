@@ -60,7 +60,7 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
         // Deterministic mode: one CPU runs at a time, so progress is the scheduler's step counter.
         if (sched.step !== step.value) step = { value: sched.step, since: now };
         else if (now - step.since > stallMs) {
-          reject(new RunFailure({ kind: 'hang', message: `deterministic mode: no scheduling step for ${Math.round(stallMs / 1000)} s of host time at step ${sched.step} (cpu${sched.turn} spins without a preemption point?)`, cpu: sched.turn }));
+          reject(new RunFailure({ kind: 'hang', message: `deterministic mode: no scheduling step for ${stallMs / 1000} s of host time at step ${sched.step} (cpu${sched.turn} spins without a preemption point?)`, cpu: sched.turn }));
         }
         return;
       }
@@ -69,7 +69,7 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
         const hb = m.heartbeat(c);
         if (hb !== beats[c]!.value) beats[c] = { value: hb, since: now };
         else if (now - beats[c]!.since > stallMs) {
-          reject(new RunFailure({ kind: 'hang', message: `cpu${c} passed no preemption point for ${Math.round(stallMs / 1000)} s of host time (a loop without simulated accesses, system calls or cpu_relax?)`, cpu: c }));
+          reject(new RunFailure({ kind: 'hang', message: `cpu${c} passed no preemption point for ${stallMs / 1000} s of host time (a loop without simulated accesses, system calls or cpu_relax?)`, cpu: c }));
         }
       });
     }, Math.min(1000, Math.max(50, stallMs / 10)));

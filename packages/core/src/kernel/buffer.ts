@@ -8,7 +8,7 @@ import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
-import { diskWord } from './filemap.js';
+import { writeBlockToDisk } from './blkdev.js';
 import { pageFlags } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
 
@@ -107,17 +107,9 @@ function writeBufferIfDirty(cpu: Cpu, pfn: number, file: number, index: number, 
   const bh = cpu.lay.bh(pfn, i);
   lockBuffer(cpu, bh);
   const dirty = (Atomics.and(cpu.meta, bh, ~L.BH_Dirty) & L.BH_Dirty) !== 0;
-  if (dirty) writeBlock(cpu, pfn, file, index, i);
+  if (dirty) writeBlockToDisk(cpu, pfn, file, index, i);
   unlockBuffer(cpu, bh);
   return dirty;
-}
-
-/** Copies buffer `i` of a page to the backing store (the I/O itself; buffer locked). */
-function writeBlock(cpu: Cpu, pfn: number, file: number, index: number, i: number): void {
-  const words = 1024 / cpu.lay.buffersPerPage;
-  const src = pfn * 1024 + i * words;
-  cpu.m.disk.set(cpu.mem.subarray(src, src + words), diskWord(cpu, file, index) + i * words);
-  cpu.ctr[CTR.bufferWrites]!++;
 }
 
 /**

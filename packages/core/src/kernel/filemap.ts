@@ -9,14 +9,13 @@ import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockP
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { WORDS_PER_PAGE } from '../config.js';
+import { readPageFromDisk } from './blkdev.js';
 import { createEmptyBuffers } from './buffer.js';
 import { allocFrame, getPage, OutOfMemory, pageFlags, putPage } from './mm.js';
 
 export const treeLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_TREE_LOCK;
 export const slotOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.pcacheBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
 export const tagOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.tagBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
-/** First word of the backing-store block of file page `index`. */
-export const diskWord = (cpu: Cpu, file: number, index: number): number => (cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index) * WORDS_PER_PAGE;
 export const filePages = (cpu: Cpu, file: number): number => cpu.meta[cpu.lay.file(file) + L.F_PAGES]!;
 
 /** find_get_page: the cached frame of (file, index) with a reference taken, or -1. */
@@ -86,9 +85,7 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
     // The page is locked (add_to_page_cache locked it) until it is uptodate.
     const lock = cpu.lay.page(pfn) + L.PG_FLAGS;
     adoptPageLock(cpu, pfn, S.add_to_page_cache);
-    const src = diskWord(cpu, file, index);
-    cpu.mem.set(cpu.m.disk.subarray(src, src + WORDS_PER_PAGE), pfn * WORDS_PER_PAGE);
-    cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
+    readPageFromDisk(cpu, pfn, file, index);
     createEmptyBuffers(cpu, pfn, L.BH_Uptodate | L.BH_Mapped);
     Atomics.or(cpu.meta, lock, L.PG_uptodate);
     cpu.ctr[CTR.pageReads]!++;
