@@ -97,6 +97,7 @@ export class Cpu {
     this.meta = m.meta;
     this.mem = m.mem;
     this.lay = m.layout;
+    this.layout = m.layout;
     this.config = m.config;
     this.base = m.layout.cpu(id);
     this.bit = 1 << id;
@@ -345,6 +346,8 @@ export class Cpu {
 
   /** Error code of the last failed walk. */
   walkErr = 0;
+  /** The shared-memory layout (also `lay`): a Cpu is a MachineView, so read-only helpers take either. */
+  readonly layout: L.Layout;
 
   /**
    * The hardware page walk (SDM vol. 3 §4.10.2): four levels from CR3, setting A in each entry with a

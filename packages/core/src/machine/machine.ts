@@ -292,6 +292,12 @@ export class Machine {
   }
 }
 
+/**
+ * What read-only helpers (the kernel's accessors, the oracles) need of a machine: the shared memory
+ * and its layout. Both a Machine and a Cpu are one, so kernel code and checkers share the helpers.
+ */
+export type MachineView = Pick<Machine, 'meta' | 'mem' | 'layout' | 'config'>;
+
 /** One TLB entry as read from shared memory. */
 export interface TlbEntryView {
   readonly level: 1 | 2;
