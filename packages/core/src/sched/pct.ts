@@ -37,7 +37,6 @@ export const pctPolicy: SchedulerPolicy = {
     s.i[I_PCT_CHANGES] = 0;
     return highest(s, (1 << n) - 1);
   },
-  nextRandom: (s) => s.nextU32(),
   nextCpu(s, cur, enabled, step) {
     if (step > s.f[F_PCT_K]!) return randomPolicy.nextCpu(s, cur, enabled, step);
     const d = s.i[I_PCT_DEPTH]!;

@@ -1,9 +1,11 @@
 /**
  * The scheduler is a small interface with one policy per module (after awslabs/shuttle): a policy
- * starts a new execution (initialising its part of the shared state and naming the first CPU), says
- * which CPU runs next at each decision point, and draws the next random value. Policies keep no state
- * in their objects: all of it is in the SchedState shared by the CPU workers, because whichever CPU
- * runs continues the same sequence.
+ * starts a new execution (initialising its part of the shared state and naming the first CPU) and
+ * says which CPU runs next at each decision point, drawing any random choice from the schedule's one
+ * RNG (SchedState.nextU32). Policies keep no state in their objects: all of it is in the SchedState
+ * shared by the CPU workers, because whichever CPU runs continues the same sequence. (Shuttle's third
+ * method, a random value for the program under test, has no use here: each CPU's workload draws from
+ * its own seeded Rng.)
  *
  * Cross-cutting features are wrappers around a policy, not flags inside it: `withDecisionLog` records
  * every switch (what a schedule string is made of).
@@ -20,15 +22,13 @@ export interface SchedulerPolicy {
    * `step` is the decision point's number (1, 2, ...).
    */
   nextCpu(s: SchedState, cur: number, enabled: number, step: number): number;
-  /** The next random value (32-bit unsigned) from the schedule's source of randomness. */
-  nextRandom(s: SchedState): number;
 }
 
 /** Runtime guard for policies given from outside (experiments). */
 export function isSchedulerPolicy(x: unknown): x is SchedulerPolicy {
   if (typeof x !== 'object' || x === null) return false;
   const p = x as Record<string, unknown>;
-  return typeof p.name === 'string' && typeof p.newExecution === 'function' && typeof p.nextCpu === 'function' && typeof p.nextRandom === 'function';
+  return typeof p.name === 'string' && typeof p.newExecution === 'function' && typeof p.nextCpu === 'function';
 }
 
 /** Number of set bits. */
@@ -74,7 +74,6 @@ export function withDecisionLog(p: SchedulerPolicy): SchedulerPolicy {
   return {
     name: p.name,
     newExecution: (s) => p.newExecution(s),
-    nextRandom: (s) => p.nextRandom(s),
     nextCpu(s, cur, enabled, step) {
       const next = p.nextCpu(s, cur, enabled, step);
       if (next !== cur) s.i[I_SWITCHES]!++;

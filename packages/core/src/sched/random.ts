@@ -11,7 +11,6 @@ export const randomPolicy: SchedulerPolicy = {
   newExecution(s: SchedState): number {
     return s.below(s.cpus);
   },
-  nextRandom: (s) => s.nextU32(),
   nextCpu(s, cur, enabled) {
     const me = 1 << cur;
     if (enabled & me && s.nextU32() >= s.f[F_SWITCH_P]! * 4294967296) return cur;

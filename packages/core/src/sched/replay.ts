@@ -19,7 +19,6 @@ export const replayPolicy: SchedulerPolicy = {
     }
     return 0;
   },
-  nextRandom: (s) => s.nextU32(),
   nextCpu(s, cur, enabled, step) {
     const n = s.i[I_REPLAY_N]!;
     let pos = s.i[I_REPLAY_POS]!;
