@@ -4,7 +4,6 @@
  */
 import cliProgress from 'cli-progress';
 
-/** Progress on stderr: a cli-progress bar on a terminal, a plain line every few seconds otherwise. */
 export class CampaignProgress {
   private bars: cliProgress.MultiBar | null = null;
   private bar: cliProgress.SingleBar | null = null;

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { RunKey, RunOptions } from './run-options.js';
 
 /** One run option. `K` is its RunOptions field. */
-export interface Row<K extends RunKey> {
+interface Row<K extends RunKey> {
   /** As commander reads it: `--cpus <n>`, a switch `--lock-stat`, a negated switch `--no-daemons`. */
   readonly flag: `--${string}`;
   readonly description: string;
