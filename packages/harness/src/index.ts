@@ -7,7 +7,8 @@
  * console.log(s.ok, s.stats.faults.writeNotify);
  * ```
  *
- * The engines below know nothing of the command line; `main` is the command line itself.
+ * Everything below but `runOptionsFromArgs` (run flags as a command line writes them) and `main` (the
+ * command line itself) works without commander.
  */
 import { reproduceLine, replayLine } from './command-lines.js';
 

@@ -40,8 +40,8 @@ interface Row<K extends RunKey> {
     /** The value written (default: the option's value); undefined: left out. */
     readonly write?: (o: RunOptions) => unknown;
   };
-  /** Refuses a value deterministic mode cannot run with (programmatic options, not yet checked by `parse`). */
-  readonly detCheck?: (v: RunOptions[K]) => void;
+  /** Why deterministic mode refuses a value (programmatic options, which no `parse` checked); undefined: accepted. */
+  readonly refusedInDet?: (v: RunOptions[K]) => string | undefined;
 }
 
 /** The flag takes a value (`--cpus <n>`); `parse` reads it. */
@@ -53,14 +53,14 @@ type ToggleRow<K extends RunKey> = Row<K> & { readonly toggle: true; readonly li
 export type RunOptionRow<K extends RunKey = RunKey> = ValueRow<K> | ListRow<K> | ToggleRow<K>;
 
 /** A row with its types erased, for the derivations that walk the whole table. */
-export type AnyRow = Omit<Row<RunKey>, 'default' | 'text' | 'absent' | 'detCheck'> & {
+export type AnyRow = Omit<Row<RunKey>, 'default' | 'text' | 'absent' | 'refusedInDet'> & {
   readonly default: unknown;
   readonly list?: true;
   readonly toggle?: true;
   readonly parse: (raw: never) => unknown;
   readonly text?: (v: never) => string;
   readonly absent?: (o: RunOptions) => unknown;
-  readonly detCheck?: (v: never) => void;
+  readonly refusedInDet?: (v: never) => string | undefined;
 };
 
 /** `--check-every <cycles>` -> '--check-every'; `--no-daemons` -> '--no-daemons'. */

@@ -326,9 +326,7 @@ export const RUN_OPTIONS = {
     default: 'random',
     choices: SCHED_NAMES,
     parse: (v) => (v === 'pct' ? 'pct' : 'random'),
-    detCheck: (v) => {
-      if (!SCHED_NAMES.includes(v)) throw new UsageError(`--sched must be one of ${SCHED_NAMES.join(', ')}, got '${v}'`);
-    },
+    refusedInDet: (v) => (SCHED_NAMES.includes(v) ? undefined : `--sched must be one of ${SCHED_NAMES.join(', ')}, got '${v}'`),
     reproduce: { at: 16, when: det },
     schedule: { at: 17, read: 'optional', valid: (v) => (SCHED_NAMES as readonly unknown[]).includes(v) },
   },
@@ -337,9 +335,7 @@ export const RUN_OPTIONS = {
     description: 'random: probability of a switch at each scheduling point',
     default: DEFAULT_SWITCH_PROB,
     parse: (v) => parseProbability(v, '--switch-prob', true),
-    detCheck: (p) => {
-      if (!(p > 0 && p <= 1)) throw new UsageError(`--switch-prob must be a probability in (0, 1], got ${p}`);
-    },
+    refusedInDet: (p) => (p > 0 && p <= 1 ? undefined : `--switch-prob must be a probability in (0, 1], got ${p}`),
     reproduce: { at: 17, when: (o) => det(o) && o.sched === 'random' && o.switchProb !== DEFAULT_SWITCH_PROB },
     schedule: { at: 18, read: 'optional', valid: (v) => typeof v === 'number' },
   },
@@ -348,9 +344,7 @@ export const RUN_OPTIONS = {
     description: 'pct: bug depth d (d-1 priority change points)',
     default: DEFAULT_PCT_DEPTH,
     parse: (v) => parseIntStrict(v, '--pct-depth', 1, MAX_PCT_DEPTH),
-    detCheck: (d) => {
-      if (!isInt(1, MAX_PCT_DEPTH)(d)) throw new UsageError(`--pct-depth must be an integer from 1 to ${MAX_PCT_DEPTH}, got ${d}`);
-    },
+    refusedInDet: (d) => (isInt(1, MAX_PCT_DEPTH)(d) ? undefined : `--pct-depth must be an integer from 1 to ${MAX_PCT_DEPTH}, got ${d}`),
     reproduce: { at: 18, when: (o) => det(o) && o.sched === 'pct' && o.pctDepth !== DEFAULT_PCT_DEPTH },
     schedule: { at: 19, read: 'optional', valid: isInt(1, MAX_PCT_DEPTH) },
   },

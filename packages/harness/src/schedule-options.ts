@@ -42,14 +42,17 @@ export function pctSteps(o: RunOptions): number {
   return o.pctSteps > 0 ? o.pctSteps : Math.max(1, o.ops * o.cpus * PCT_STEPS_PER_OP);
 }
 
-/** Refuses what deterministic mode cannot do (exit status 2): no ops, and each row's `detCheck`. */
+/** Refuses what deterministic mode cannot do (exit status 2): no ops, and what a row's `refusedInDet` names. */
 export function checkDeterministic(o: RunOptions): void {
   if (o.mode !== 'deterministic') {
     if (o.replay) throw new UsageError('a replay runs in deterministic mode');
     return;
   }
   if (!o.ops) throw new UsageError('deterministic mode counts --ops, never host time: give --ops N (a --duration is refused)');
-  for (const [key, row] of RUN_OPTION_ROWS) (row.detCheck as ((v: unknown) => void) | undefined)?.(o[key]);
+  for (const [key, row] of RUN_OPTION_ROWS) {
+    const why = (row.refusedInDet as ((v: unknown) => string | undefined) | undefined)?.(o[key]);
+    if (why) throw new UsageError(why);
+  }
 }
 
 /** The scheduler state of a new deterministic execution of `o`. */

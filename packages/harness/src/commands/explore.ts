@@ -17,7 +17,7 @@ export function registerExplore(p: Command): Command {
     .option('--runs <n>', `schedules per trial at most (default ${DEFAULT_MAX_SCHEDULES})`)
     .option('--trials <n>', 'campaigns per cell, base seeds --seed, --seed+1, ...', String(DEFAULT_TRIALS))
     .option('--strategies <list>', `the strategies to compare (${STRATEGIES.join(', ')})`, DEFAULT_STRATEGIES.join(','))
-    .option('--jobs <j>', 'runs at a time (default: host cores, at least 1)');
+    .option('--jobs <j>', 'runs at a time (default: host cores; for free, host cores / --cpus, at least 1)');
   addConfigOption(cmd, 'explore');
   return cmd.action((flags, command: Command) => exploreAction(flags, command, 'explore'));
 }
