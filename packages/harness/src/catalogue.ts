@@ -4,11 +4,10 @@
  * it; the table gives the fraction of campaigns that found a violation, the kinds found, and the
  * median host time to detection. Campaign c of a bug uses base seed `--seed` + c.
  */
-import type { Command } from 'commander';
-import { BUG_CATALOGUE, BUG_IDS, type BugId } from '@smpsim/core';
-import { parseDuration, parseIntStrict, UsageError } from './parse.js';
-import { DEFAULT_RUN } from './run.js';
-import { DEFAULT_STRESS_OPS, runCampaign, tuneForStress } from './stress.js';
+import { BUG_CATALOGUE, type BugId } from '@smpsim/core';
+import { DEFAULT_STRESS_OPS, runCampaign, tuneForStress } from './campaign.js';
+import { median } from './median.js';
+import { DEFAULT_RUN } from './run-options.js';
 
 export interface CatalogueRow {
   bug: string;
@@ -29,13 +28,6 @@ export interface CatalogueResult {
   campaignsPerBug: number;
   rows: CatalogueRow[];
 }
-
-const median = (xs: number[]) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Runs the catalogue; `bugs` may include 'none' (the correct kernel). */
 export async function runCatalogue(o: { bugs: Array<BugId | 'none'>; campaigns: number; timeMs: number; seed: number; onRow?: (r: CatalogueRow) => void }): Promise<CatalogueResult> {
@@ -84,33 +76,4 @@ export function formatCatalogue(c: CatalogueResult): string {
     '| --- | --- | --- | --- | --- |',
     ...c.rows.map(formatCatalogueRow),
   ].join('\n');
-}
-
-export function catalogueCommand(p: Command): void {
-  p.command('catalogue')
-    .description('stress every bug switch (and the correct kernel) and tabulate detection rates and times')
-    .option('--campaigns <n>', 'campaigns per bug', '3')
-    .option('--time <T>', 'host time of each campaign', '60s')
-    .option('--bug <id>', "bugs to include (repeatable; 'none' is the correct kernel); default all", (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--seed <s>', 'base seed', '1')
-    .option('--json', 'print JSON')
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} })
-    .action(async (flags) => {
-      const chosen: string[] = flags.bug.length ? flags.bug : [...BUG_IDS, 'none'];
-      for (const b of chosen) if (b !== 'none' && !(BUG_IDS as readonly string[]).includes(b)) throw new UsageError(`unknown bug '${b}'`);
-      const campaigns = parseIntStrict(flags.campaigns, '--campaigns', 1, 1000);
-      const timeMs = parseDuration(flags.time, '--time');
-      if (!flags.json) process.stdout.write(formatCatalogue({ timePerCampaignMs: timeMs, campaignsPerBug: campaigns, rows: [] }) + '\n');
-      const res = await runCatalogue({
-        bugs: chosen as Array<BugId | 'none'>,
-        campaigns,
-        timeMs,
-        seed: parseIntStrict(flags.seed, '--seed', 0, 2 ** 31 - 1),
-        onRow: (r) => {
-          if (!flags.json) process.stdout.write(formatCatalogueRow(r) + '\n');
-        },
-      });
-      if (flags.json) process.stdout.write(JSON.stringify(res) + '\n');
-    });
 }

@@ -6,20 +6,24 @@
  * machinery) until the first one that finds a violation, at most `--runs` of them. A cell gives the
  * median number of schedules to the first failure and how many trials found one.
  *
- *   npx smpsim stress --mode deterministic --catalogue [--runs N] [--ops N] [--bug ID ...] [--json]
+ *   npx smpsim explore [--strategies random,pct,free] [--runs N] [--trials T] [--ops N] [--bug ID ...] [--json]
+ *
+ * (`smpsim stress --catalogue` is the same command under its former name.)
  *
  * In deterministic mode the count is exact and repeatable: schedule i of a campaign is run i, whose
  * seed derives from the base seed, and the same flags give the same table. Free mode's counts vary.
  */
-import type { Command } from 'commander';
-import { BUG_CATALOGUE, BUG_IDS, type BugId } from '@smpsim/core';
-import { runOptionsFrom } from './cli.js';
-import { parseIntStrict, UsageError } from './parse.js';
-import type { RunOptions } from './run.js';
-import { DEFAULT_STRESS_OPS, runCampaign, tuneForStress } from './stress.js';
+import { BUG_CATALOGUE, type BugId } from '@smpsim/core';
+import { runCampaign, tuneForStress } from './campaign.js';
+import { median } from './median.js';
+import type { RunOptions } from './run-options.js';
 
 export type Strategy = 'random' | 'pct' | 'free';
 export const STRATEGIES: readonly Strategy[] = ['random', 'pct', 'free'];
+/** What `smpsim explore` compares, how many campaigns per cell, and how many schedules per campaign at most, unless told. */
+export const DEFAULT_STRATEGIES: readonly Strategy[] = ['random', 'pct'];
+export const DEFAULT_TRIALS = 3;
+export const DEFAULT_MAX_SCHEDULES = 100;
 
 export interface ExploreCell {
   bug: string;
@@ -57,13 +61,6 @@ export interface ExploreOptions {
   jobs?: number;
   onCell?: (c: ExploreCell) => void;
 }
-
-const median = (xs: number[]): number | null => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** One trial: schedules 0, 1, ... of a campaign until the first failure; returns its count (or null) and kind. */
 async function firstFailure(run: RunOptions, maxSchedules: number, jobs: number | undefined): Promise<{ n: number | null; kind: string | null; command: string }> {
@@ -143,33 +140,4 @@ export function formatExploration(r: ExploreResult): string {
   lines.push('');
   lines.push(`Median schedules to the first failure over ${r.trials} trial(s) (base seeds --seed .. --seed+${r.trials - 1}), at most ${r.maxSchedules} schedules per trial; ${(r.hostMs / 1000).toFixed(0)} s of host time.`);
   return lines.join('\n');
-}
-
-/** `smpsim stress --catalogue`: the exploration table (called by the stress command). */
-export async function exploreCommandAction(flags: Record<string, any>, command: Command): Promise<void> {
-  const src = (k: string) => command.getOptionValueSource(k);
-  const given = (k: string) => {
-    const s = src(k);
-    return s !== undefined && s !== 'default';
-  };
-  const strategies = String(flags.strategies ?? 'random,pct')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-  for (const s of strategies) if (!(STRATEGIES as readonly string[]).includes(s)) throw new UsageError(`--strategies: unknown strategy '${s}' (one of: ${STRATEGIES.join(', ')})`);
-  const f = flags.ops === undefined ? { ...flags, ops: String(DEFAULT_STRESS_OPS) } : flags;
-  // the scheduler options come from the flags; the mode is chosen per strategy
-  const run = runOptionsFrom({ ...f, mode: 'deterministic', duration: undefined } as never);
-  const bugs = (flags.bug as string[]).length ? (flags.bug as BugId[]) : [...BUG_IDS];
-  const r = await runExploration({
-    run,
-    given,
-    bugs,
-    strategies: strategies as Strategy[],
-    maxSchedules: flags.runs !== undefined ? parseIntStrict(flags.runs, '--runs', 1) : 100,
-    trials: flags.trials !== undefined ? parseIntStrict(flags.trials, '--trials', 1) : 3,
-    ...(flags.jobs !== undefined ? { jobs: parseIntStrict(flags.jobs, '--jobs', 1, 1024) } : {}),
-    onCell: (c) => process.stderr.write(`catalogue: ${c.bug} / ${c.strategy}: ${c.schedules.map((x) => x ?? '-').join(', ')} (${(c.hostMs / 1000).toFixed(1)} s)\n`),
-  });
-  process.stdout.write((flags.json ? JSON.stringify(r) : formatExploration(r)) + '\n');
 }

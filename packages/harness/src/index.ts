@@ -6,18 +6,39 @@
  * const s = await runMachine({ cpus: 4, workload: 'dirty-share', ops: 100_000, seed: 7 });
  * console.log(s.ok, s.stats.faults.writeNotify);
  * ```
+ *
+ * Everything below but `runOptionsFromArgs` (run flags as a command line writes them) and `main` (the
+ * command line itself) works without commander.
  */
-export { runMachine, buildConfig, reproduceCommand, CpuWorkerPool, DEFAULT_RUN, type RunOptions, type RunSummary } from './run.js';
-export { runBench, formatBench, type BenchResult, type BenchPoint } from './bench.js';
+import { reproduceLine, replayLine } from './command-lines.js';
+
+// one run: its options (one table, run-options.ts), the machine, the summary, its command lines
+export { DEFAULT_RUN, DEFAULT_DET_OPS, RUN_OPTIONS, type RunOptions, type RunKey, type RunMode, type SchedName } from './run-options.js';
+export { runOptionsFromArgs } from './commands/flags.js';
+export { runMachine, buildConfig, CpuWorkerPool } from './run.js';
+export { deterministicPart, counterOf, type RunSummary } from './summary.js';
+export { reproduceLine, replayLine, campaignLine } from './command-lines.js';
+/** The former names of reproduceLine and replayLine. */
+export const reproduceCommand = reproduceLine;
+export const replayCommand = replayLine;
 export { formatSummary, formatLockStat } from './report.js';
-export { main } from './cli.js';
 export { UsageError } from './parse.js';
-export { runCampaign, parseShard, defaultJobs, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, type CampaignOptions } from './stress.js';
-export { mergeRecords } from './merge.js';
-export { readRecords, summarizeRecords, formatCampaign, type CampaignSummary, type RunRecord } from './records.js';
 export { loadConfigFile, parseConfigText, ConfigFileError, type ConfigCommand, type ConfigValues } from './config-file.js';
-export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult } from './catalogue.js';
-export { deterministicPart, parseScheduleString, replayCommand, DEFAULT_DET_OPS, type DetInfo, type RunMode, type SchedName } from './det.js';
+// deterministic mode: schedule strings, replay, shrinking
+export { parseScheduleString, type DetInfo } from './schedule-options.js';
 export { replaySchedule, type ReplayResult } from './replay.js';
 export { shrinkSchedule, formatShrink, type ShrinkOptions, type ShrinkResult } from './shrink.js';
+// campaigns and the tables built on them
+export { runCampaign, tuneForStress, STRESS_DEFAULTS, parseShard, defaultJobs, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, type CampaignOptions } from './campaign.js';
+export { CampaignProgress } from './progress.js';
+export { mergeRecords } from './merge.js';
+export { readRecords, summarizeRecords, formatCampaign, type CampaignSummary, type RunRecord } from './records.js';
 export { runExploration, formatExploration, type ExploreCell, type ExploreResult, type ExploreOptions, type Strategy } from './explore.js';
+export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult } from './catalogue.js';
+// benchmarks
+export { runBench } from './bench/measure.js';
+export { formatBench, formatBenchCsv } from './bench/format.js';
+export { BENCH_SUITES } from './bench/suites.js';
+export type { BenchResult, BenchPoint, BenchOptions, ModeResult, LatencyStats, BenchSuite, BenchMode } from './bench/result.js';
+// the command line
+export { main } from './cli.js';

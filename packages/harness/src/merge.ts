@@ -1,13 +1,12 @@
 /**
- * `smpsim merge a.jsonl b.jsonl …`: one summary of a campaign whose runs were spread over shards
+ * Merging campaign files (`smpsim merge a.jsonl b.jsonl …`): one summary of a campaign whose runs were spread over shards
  * (`stress --shard K/N`) or several invocations. The files must hold runs of one campaign; a run index
  * that appears twice counts once (it must have the same seed). The totals are those of the unsharded
  * campaign: runs, ok, violations by kind, the first violation, the seeds in run order.
  */
 import { existsSync } from 'node:fs';
-import type { Command } from 'commander';
 import { UsageError } from './parse.js';
-import { type CampaignSummary, formatCampaign, readRecords, type RunRecord, summarizeRecords } from './records.js';
+import { type CampaignSummary, readRecords, type RunRecord, summarizeRecords } from './records.js';
 
 export function mergeRecords(files: string[]): CampaignSummary {
   if (files.length === 0) throw new UsageError('merge needs at least one JSONL file');
@@ -35,19 +34,4 @@ export function mergeRecords(files: string[]): CampaignSummary {
   const end = Math.max(...records.map((r) => r.finishedAt));
   const hostMs = records.length ? Math.max(0, end - start) : 0;
   return summarizeRecords(records, { campaign: campaign ?? '', baseSeed, shard: null, resumed: 0, executed: records.length, hostMs, stopped: 'merged' });
-}
-
-/** Registers `smpsim merge`. */
-export function mergeCommand(p: Command): Command {
-  return p
-    .command('merge <files...>')
-    .description('combine the JSONL files of a sharded stress campaign into one summary')
-    .option('--json', 'print one JSON object (the same as stress --json)')
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} })
-    .action((files: string[], flags) => {
-      const s = mergeRecords(files);
-      process.stdout.write((flags.json ? JSON.stringify(s) : formatCampaign(s)) + '\n');
-      process.exitCode = s.failed > 0 ? 1 : 0;
-    });
 }

@@ -6,7 +6,17 @@
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from './parse.js';
-import type { RunSummary } from './run.js';
+import { countersOf, counterOf, type CounterValues, type RunSummary } from './summary.js';
+
+/** The counters a record keeps of its run's summary, by their CTR names, in the record's shape. */
+const RECORD_COUNTERS = {
+  ops: 'ops',
+  accesses: 'accesses',
+  faults: { notPresent: 'faultsNotPresent', writeNotify: 'faultsWriteNotify' },
+  ipisSent: 'ipisSent',
+  pagesWritten: 'pagesWritten',
+  evicted: 'evicted',
+} as const;
 
 /** One line of a campaign's JSONL file. */
 export interface RunRecord {
@@ -28,16 +38,7 @@ export interface RunRecord {
   finishedAt: number;
   /** The campaign's identity: the stress command of its configuration and base seed. */
   campaign: string;
-  stats: {
-    ops: number;
-    accesses: number;
-    faults: { notPresent: number; writeNotify: number };
-    ipisSent: number;
-    pagesWritten: number;
-    evicted: number;
-    simCycles: number;
-    workloadMs: number;
-  } | null;
+  stats: (CounterValues<typeof RECORD_COUNTERS> & { simCycles: number; workloadMs: number }) | null;
 }
 
 export const RUN_RECORD = z.looseObject({
@@ -65,16 +66,7 @@ export function recordFromSummary(index: number, base: number, campaign: string,
     hostMs,
     finishedAt: Date.now(),
     campaign,
-    stats: {
-      ops: st.ops,
-      accesses: st.accesses,
-      faults: { notPresent: st.faults.notPresent, writeNotify: st.faults.writeNotify },
-      ipisSent: st.shootdowns.ipisSent,
-      pagesWritten: st.writeback.pagesWritten,
-      evicted: st.reclaim.evicted,
-      simCycles: st.simCycles,
-      workloadMs: st.workloadMs,
-    },
+    stats: { ...countersOf(RECORD_COUNTERS, (n) => counterOf(st, n)), simCycles: st.simCycles, workloadMs: st.workloadMs },
   };
 }
 

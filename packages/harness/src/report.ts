@@ -1,6 +1,6 @@
 /** Human-readable run summaries. */
 import type { LockStatRow } from '@smpsim/core';
-import type { RunSummary } from './run.js';
+import type { RunSummary } from './summary.js';
 
 const fmt = (n: number) => (n >= 1e9 ? (n / 1e9).toFixed(2) + 'G' : n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : String(Math.round(n)));
 

@@ -1,5 +1,5 @@
 /**
- * `smpsim shrink '<schedule>'`: searches for a smaller schedule that still fails the same way (the
+ * Shrinking (`smpsim shrink '<schedule>'`): searches for a smaller schedule that still fails the same way (the
  * same violation kind), replaying every candidate:
  *
  * 1. fewer ops: halve the ops per CPU while the run still fails, then trim by quarters;
@@ -12,13 +12,13 @@
  * smallest whose schedule string is no longer than the original's. The search is bounded by
  * host time and by the number of replays; it prints the smallest schedule with its replay command.
  */
-import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
 import { type Decision, encodeSchedule } from '@smpsim/core';
-import { parseScheduleString, replayCommand, scheduleOptions } from './det.js';
-import { parseDuration, parseIntStrict, UsageError } from './parse.js';
-import { readScheduleArg } from './replay.js';
-import { CpuWorkerPool, DEFAULT_RUN, type RunOptions, type RunSummary, runMachine } from './run.js';
+import { replayLine } from './command-lines.js';
+import { UsageError } from './parse.js';
+import { CpuWorkerPool, runMachine } from './run.js';
+import { DEFAULT_RUN, type RunOptions } from './run-options.js';
+import { parseScheduleString, scheduleOptions } from './schedule-options.js';
+import type { RunSummary } from './summary.js';
 
 export interface ShrinkOptions {
   /** Host time of the search (default 60 s). */
@@ -163,7 +163,7 @@ export async function shrinkSchedule(text: string, o: ShrinkOptions = {}): Promi
       original,
       shrunk: sizeOf(fit),
       schedule: fit.string,
-      replay: replayCommand(fit.string),
+      replay: replayLine(fit.string),
       violation: { kind: v.kind, message: v.message },
       attempts,
       hostMs: Date.now() - t0,
@@ -185,39 +185,4 @@ export function formatShrink(r: ShrinkResult): string {
     `schedule: ${r.schedule}`,
     `replay: ${r.replay}`,
   ].join('\n');
-}
-
-/** Registers `smpsim shrink`. */
-export function shrinkCommand(p: Command): Command {
-  return p
-    .command('shrink')
-    .description('search for a smaller failing schedule (fewer ops, CPUs, context switches), replaying each candidate')
-    .argument('<schedule>', "a failing schedule string ('smpsim1:...'), or @FILE")
-    .option('--time <T>', 'host time of the search', '60s')
-    .option('--attempts <n>', 'replays at most', '200')
-    .option('--schedule-out <file>', 'write the smallest schedule string to FILE')
-    .option('--json', 'print one JSON object')
-    .option('--progress', 'a line on stderr after each replay')
-    .option('--verbose', 'stack traces for errors')
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} })
-    .action(async (arg: string, flags) => {
-      const r = await shrinkSchedule(readScheduleArg(arg), {
-        timeMs: parseDuration(flags.time, '--time'),
-        attempts: parseIntStrict(flags.attempts, '--attempts', 1),
-        ...(flags.progress
-          ? { onAttempt: (a: { attempt: number; accepted: boolean; what: string; ops: number; cpus: number; decisions: number }) => process.stderr.write(`shrink: replay ${a.attempt} (${a.what}): ${a.accepted ? 'accepted' : 'rejected'}; best ${a.ops} ops x ${a.cpus} CPUs, ${a.decisions} decisions\n`) }
-          : {}),
-      });
-      if (flags.scheduleOut) {
-        try {
-          writeFileSync(flags.scheduleOut, r.schedule + '\n');
-        } catch (e) {
-          throw new UsageError(`cannot write ${flags.scheduleOut}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-      }
-      process.stdout.write((flags.json ? JSON.stringify(r) : formatShrink(r)) + '\n');
-      // the shrunk schedule still fails: exit 1, like the run it reproduces
-      process.exitCode = 1;
-    });
 }

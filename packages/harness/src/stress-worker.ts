@@ -4,7 +4,9 @@
  * once and reused by every run the thread executes. When piscina terminates the thread (end of the
  * campaign, or a cancelled run), Node terminates the nested CPU workers with it.
  */
-import { CpuWorkerPool, type RunOptions, type RunSummary, runMachine } from './run.js';
+import { CpuWorkerPool, runMachine } from './run.js';
+import type { RunOptions } from './run-options.js';
+import type { RunSummary } from './summary.js';
 
 const pool = new CpuWorkerPool();
 

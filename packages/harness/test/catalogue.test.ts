@@ -7,8 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUG_CATALOGUE, BUG_IDS, type BugId } from '@smpsim/core';
-import { DEFAULT_RUN, runCampaign } from '@smpsim/harness';
-import { tuneForStress } from '../dist/stress.js';
+import { DEFAULT_RUN, runCampaign, tuneForStress } from '@smpsim/harness';
 
 const tuned = (bugs: BugId[], seed: number) => tuneForStress({ ...DEFAULT_RUN, ops: 20_000, durationMs: 0, bugs, seed }, () => undefined);
 const EXPECT: Record<string, RegExp> = {

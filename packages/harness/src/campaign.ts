@@ -11,24 +11,21 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
-import { BUG_CATALOGUE, deriveSeed, ConfigError, validateConfig } from '@smpsim/core';
-import { loadWorkload, resolveWorkload } from '@smpsim/cpu-worker';
-import { addRunOptions, runOptionsFrom } from './cli.js';
-import { addConfigOption } from './config-file.js';
-import { parseDuration, parseIntStrict, UsageError } from './parse.js';
-import { type CampaignSummary, formatCampaign, readRecords, recordFromSummary, RecordWriter, type RunRecord, summarizeRecords } from './records.js';
-import { formatSummary } from './report.js';
-import { buildConfig, DEFAULT_RUN, reproduceCommand, type RunOptions, type RunSummary, runMachine } from './run.js';
-import { exploreCommandAction } from './explore.js';
-import { PCT_STEPS_PER_OP } from './det.js';
-import { writeFileSync } from 'node:fs';
+import { BUG_CATALOGUE, deriveSeed, validateConfig } from '@smpsim/core';
+import { loadWorkload, resolveWorkload, workloadFiles } from '@smpsim/cpu-worker';
+import { campaignLine, reproduceLine } from './command-lines.js';
+import { UsageError } from './parse.js';
+import { type CampaignSummary, readRecords, recordFromSummary, RecordWriter, type RunRecord, summarizeRecords } from './records.js';
+import { buildConfig, runMachine } from './run.js';
+import { DEFAULT_RUN, PCT_STEPS_PER_OP, type RunOptions } from './run-options.js';
+import type { RunSummary } from './summary.js';
 
 /** Per-run length when a campaign gives neither ops nor a duration. */
 export const DEFAULT_STRESS_OPS = 20_000;
 /** Number of runs when a campaign gives neither runs nor a time. */
 export const DEFAULT_STRESS_RUNS = 100;
+/** Runs at a time at most (--jobs). */
+export const MAX_JOBS = 1024;
 
 export interface CampaignOptions {
   /** The machine configuration of every run; `seed` is the base seed. Without ops or durationMs: 20 000 ops. */
@@ -74,11 +71,6 @@ export function defaultJobs(cpus: number): number {
   return Math.max(1, Math.floor(availableParallelism() / cpus));
 }
 
-/** The stress command of a campaign's configuration (its identity in the JSONL records). */
-export function campaignCommand(o: RunOptions): string {
-  return reproduceCommand(o).replace(/^npx smpsim run/, 'npx smpsim stress');
-}
-
 /**
  * PCT's k for a campaign of deterministic runs: the scheduling steps of one run of the base seed under
  * the random walk, without bug switches (if that run fails anyway: at least ops x cpus x 2).
@@ -95,13 +87,7 @@ async function preflight(o: RunOptions): Promise<void> {
   if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
   if (o.procs > o.cpus) throw new UsageError(`--procs (${o.procs}) cannot exceed --cpus (${o.cpus})`);
   const workload = await loadWorkload(await resolveWorkload(o.workload, o.cwd));
-  let files;
-  try {
-    files = workload.files({ cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params });
-  } catch (e) {
-    throw new ConfigError(`workload ${workload.name}: files(): ${(e as Error).message}`);
-  }
-  validateConfig(buildConfig(o, files));
+  validateConfig(buildConfig(o, workloadFiles(workload, { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params })));
 }
 
 /**
@@ -136,7 +122,7 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
   // PCT draws its change points from the steps 1..k of a run, so it needs k in advance: a campaign
   // measures it once, deterministically, and every run (and the campaign's identity) uses that k.
   if (o.mode === 'deterministic' && o.sched === 'pct' && !o.pctSteps && !options.signal?.aborted) o.pctSteps = await calibratePctSteps(o);
-  const campaign = campaignCommand(o);
+  const campaign = campaignLine(o);
 
   const inCampaign = (i: number) => i < runs && i % shard.count === shard.index - 1;
   const records: RunRecord[] = [];
@@ -213,7 +199,7 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
                   base,
                   ok: false,
                   violations: [{ kind: 'crash', message: `the run's thread failed: ${(err as Error)?.message ?? String(err)}` }],
-                  reproduce: reproduceCommand({ ...o, seed: deriveSeed(base, i) }),
+                  reproduce: reproduceLine({ ...o, seed: deriveSeed(base, i) }),
                   hostMs: ms,
                   finishedAt: Date.now(),
                   campaign,
@@ -251,90 +237,6 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
   return summarizeRecords(records, { campaign, baseSeed: base, shard: shardName, resumed, executed, hostMs: Date.now() - t0, stopped });
 }
 
-/** Progress on stderr: a cli-progress bar on a terminal, a plain line every few seconds otherwise. */
-class Progress {
-  private bars: cliProgress.MultiBar | null = null;
-  private bar: cliProgress.SingleBar | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private total: number | null = null;
-  private done = 0;
-  private executed = 0;
-  private failed = 0;
-  private readonly t0 = Date.now();
-  private lastLine = Date.now();
-
-  constructor(private readonly timeMs: number | undefined) {}
-
-  start(total: number | null, resumed: number, jobs: number): void {
-    this.total = total;
-    this.done = resumed;
-    if (process.stderr.isTTY) {
-      this.bars = new cliProgress.MultiBar(
-        {
-          stream: process.stderr,
-          format: `stress {bar} ${this.timeMs !== undefined ? '{runs}' : '{value}/{total}'} runs | {violations} violation(s) | {rate} runs/s | {left} left | ${jobs} at a time`,
-          hideCursor: true,
-          clearOnComplete: false,
-          stopOnComplete: false,
-          fps: 5,
-          etaBuffer: 50,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      // With --time the bar shows the time used; otherwise the runs done.
-      this.bar = this.timeMs !== undefined ? this.bars.create(Math.ceil(this.timeMs / 100), 0, this.payload()) : this.bars.create(total ?? 0, this.done, this.payload());
-    }
-    this.timer = setInterval(() => this.tick(), 500);
-    this.timer.unref();
-  }
-
-  private payload() {
-    const secs = (Date.now() - this.t0) / 1000;
-    const rate = secs > 0 ? this.executed / secs : 0;
-    let left = '?';
-    if (this.timeMs !== undefined) left = fmtSecs(Math.max(0, this.timeMs / 1000 - secs));
-    else if (this.total !== null && rate > 0) left = fmtSecs((this.total - this.done) / rate);
-    return { runs: this.done, violations: this.failed, rate: rate.toFixed(1), left };
-  }
-
-  private tick(): void {
-    if (this.bar) {
-      const value = this.timeMs !== undefined ? Math.min(this.timeMs, Date.now() - this.t0) / 100 : this.done;
-      this.bar.update(Math.floor(value), this.payload());
-    } else if (Date.now() - this.lastLine >= 2000) {
-      this.lastLine = Date.now();
-      const p = this.payload();
-      process.stderr.write(`stress: ${this.done}${this.total !== null ? `/${this.total}` : ''} runs, ${p.violations} violation(s), ${p.rate} runs/s, ${p.left} left\n`);
-    }
-  }
-
-  run(ok: boolean): void {
-    this.done++;
-    this.executed++;
-    if (!ok) this.failed++;
-    this.tick();
-  }
-
-  /** Prints text (a violation report) without breaking the bar. */
-  print(text: string, toStdout: boolean): void {
-    if (this.bars && (!toStdout || process.stdout.isTTY)) this.bars.log(text + '\n');
-    else (toStdout ? process.stdout : process.stderr).write(text + '\n');
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    if (this.bar) this.tick();
-    this.bars?.stop();
-  }
-}
-
-function fmtSecs(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${Math.ceil(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
 /** A stress campaign hunts bugs: seeded perturbation and periodic checkpoints unless told otherwise. */
 export const STRESS_DEFAULTS = { perturb: 0.02, checkEvery: 2_000_000 } as const;
 
@@ -363,76 +265,4 @@ export function tuneForStress(run: RunOptions, source: (flag: string) => string 
     if (t.daemons !== undefined && free('daemon')) o.daemonConfig = { ...o.daemonConfig, ...t.daemons };
   }
   return o;
-}
-
-/** Registers `smpsim stress`. */
-export function stressCommand(p: Command): Command {
-  const cmd = addRunOptions(
-    p
-      .command('stress')
-      .description('many runs of one configuration over seeds derived from --seed; stops at the first violation')
-      .exitOverride()
-      .configureOutput({ writeErr: () => {} }),
-  )
-    .option('--runs <n>', `runs in the campaign (default ${DEFAULT_STRESS_RUNS}, or as many as --time allows)`)
-    .option('--time <T>', 'host time of the whole campaign: no run starts after it (e.g. 10m)')
-    .option('--jobs <j>', 'runs at a time (default: host cores / --cpus, at least 1)')
-    .option('--keep-going', 'go on after a violation')
-    .option('--out <file.jsonl>', 'write one JSON line per finished run')
-    .option('--resume', 'run only the indices not yet in --out')
-    .option('--shard <K/N>', 'run the K-th of N disjoint parts (run i belongs to shard (i mod N)+1)')
-    .option('--catalogue', 'deterministic mode: how many schedules each strategy needs to find each bug (a table; --runs caps the schedules per cell)')
-    .option('--strategies <list>', 'with --catalogue: the strategies to compare (random, pct, free)', 'random,pct')
-    .option('--trials <n>', 'with --catalogue: campaigns per cell, base seeds --seed, --seed+1, ...', '3');
-  addConfigOption(cmd, 'stress');
-  cmd.action(async (flags, command: Command) => {
-    if (flags.trace !== undefined) throw new UsageError('--trace records one run: use it with smpsim run or smpsim replay');
-    if (flags.catalogue) return exploreCommandAction(flags, command);
-    const f = flags.ops === undefined && flags.duration === undefined ? { ...flags, ops: String(DEFAULT_STRESS_OPS) } : flags;
-    const run = tuneForStress(runOptionsFrom(f), (k) => command.getOptionValueSource(k));
-    const options: CampaignOptions = {
-      run,
-      keepGoing: !!flags.keepGoing,
-      resume: !!flags.resume,
-      ...(flags.runs !== undefined ? { runs: parseIntStrict(flags.runs, '--runs', 1) } : {}),
-      ...(flags.time !== undefined ? { timeMs: parseDuration(flags.time, '--time') } : {}),
-      ...(flags.jobs !== undefined ? { jobs: parseIntStrict(flags.jobs, '--jobs', 1, 1024) } : {}),
-      ...(flags.out !== undefined ? { out: flags.out as string } : {}),
-      ...(flags.shard !== undefined ? { shard: parseShard(flags.shard) } : {}),
-    };
-    const json = !!flags.json;
-    const progress = new Progress(options.timeMs);
-    const reported = new Set<string>();
-    const schedules = new Map<number, string>();
-    const interrupt = new AbortController();
-    const onSigint = () => interrupt.abort();
-    process.once('SIGINT', onSigint);
-    let summary: CampaignSummary;
-    try {
-      summary = await runCampaign({
-        ...options,
-        signal: interrupt.signal,
-        onStart: (i) => progress.start(i.total, i.resumed, i.jobs),
-        onRun: (r, s) => {
-          progress.run(r.ok);
-          if (r.ok) return;
-          // The full report for the first run of each violation kind, one line for the others.
-          const kind = r.violations[0]?.kind ?? 'unknown';
-          if (s?.schedule?.string) schedules.set(r.index, s.schedule.string);
-          const replay = r.replay ? `\n  replay: ${r.replay}` : '';
-          if (s && !reported.has(kind)) progress.print(`\nrun ${r.index} (seed ${r.seed}):\n${formatSummary(s)}${s.schedule?.replay ? `\nreplay: ${s.schedule.replay}` : ''}\n`, !json);
-          else progress.print(`run ${r.index} (seed ${r.seed}): ${kind}: ${r.violations[0]?.message.split('\n')[0] ?? ''}\n  reproduce: ${r.reproduce}${replay}`, !json);
-          reported.add(kind);
-        },
-      });
-    } finally {
-      progress.stop();
-      process.removeListener('SIGINT', onSigint);
-    }
-    process.stdout.write((json ? JSON.stringify(summary) : formatCampaign(summary)) + '\n');
-    const firstSchedule = summary.firstViolation ? schedules.get(summary.firstViolation.index) : undefined;
-    if (flags.scheduleOut && firstSchedule) writeFileSync(flags.scheduleOut, firstSchedule + '\n');
-    process.exitCode = summary.stopped === 'interrupted' ? 130 : summary.failed > 0 ? 1 : 0;
-  });
-  return cmd;
 }

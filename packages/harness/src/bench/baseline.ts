@@ -35,7 +35,7 @@ export interface BaselinePoint {
 /** A compiled baseline, or the reason there is none. */
 export type Baseline = { readonly available: true; readonly program: string; readonly compiler: string; readonly fs: string; readonly dir: string; readonly spec: BaselineSpec; readonly cleanup: () => void } | { readonly available: false; readonly reason: string };
 
-const BASELINE_DIR = fileURLToPath(new URL('../baselines/', import.meta.url));
+const BASELINE_DIR = fileURLToPath(new URL('../../baselines/', import.meta.url));
 
 /** File-system names of statfs magic numbers that matter here. */
 const FS_NAMES: Record<number, string> = {

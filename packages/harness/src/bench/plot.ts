@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import type { BenchResult } from './bench.js';
+import type { BenchResult } from './result.js';
 
 interface Row {
   cpus: number;

@@ -1,0 +1,172 @@
+/**
+ * `smpsim bench`: scaling benchmarks of the simulator, in the formats the field already uses.
+ *
+ * Suites (each a built-in workload run once per point and mode, on CPU workers reused across points):
+ * - `access`: TLB-hit simulated accesses per second per CPU (`tlb-hit`); baseline: a native C loop
+ *   with the same working set and pattern.
+ * - `faults`: write-notify faults per second per CPU (`write-notify`: msync(MS_SYNC) the file, then
+ *   one store per page); baseline: the host kernel doing the same on a real file.
+ * - `shootdown`: latency of a synced single-page TLB flush (`shootdown`), p50/p99 from an HDR
+ *   histogram, while the other CPUs are busy with TLB-hit accesses.
+ * - `msync`: vm-scalability case-msync: each CPU writes its own region of a shared file and msyncs
+ *   it (`msync-region`); pages written back per second per CPU.
+ *
+ * Modes, as in will-it-scale: `processes` gives every CPU its own process (mm), `threads` runs all
+ * CPUs in one process, so every TLB flush of the mm reaches all of them. Output: a table, the
+ * will-it-scale CSV (`--csv`), JSON (`--json`), and an SVG plot (`--plot`).
+ */
+import { availableParallelism } from 'node:os';
+import type { CounterName } from '@smpsim/core';
+import { formatTlb, UsageError } from '../parse.js';
+import { CpuWorkerPool, runMachine } from '../run.js';
+import { DEFAULT_RUN } from '../run-options.js';
+import { counterOf, type RunSummary } from '../summary.js';
+import { type Baseline, compileBaseline, runBaseline } from './baseline.js';
+import { cpuTimes, idlePercent } from './host-idle.js';
+import type { BenchMode, BenchOptions, BenchPoint, BenchResult, BenchSuite, LatencyStats, ModeResult } from './result.js';
+import { BENCH_RUN, BENCH_SUITE_NAMES, BENCH_SUITES, num, res, type SuiteDef } from './suites.js';
+
+type Hdr = typeof import('hdr-histogram-js');
+
+function latencyStats(hdr: Hdr, pairs: unknown, timerNs: number): LatencyStats | undefined {
+  if (!Array.isArray(pairs) || pairs.length === 0) return undefined;
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
+  for (const p of pairs as Array<[number, number]>) h.recordValueWithCount(Math.max(1, Math.round(p[0])), p[1]);
+  const s: LatencyStats = {
+    samples: h.totalCount,
+    minNs: h.minNonZeroValue,
+    p50Ns: h.getValueAtPercentile(50),
+    p90Ns: h.getValueAtPercentile(90),
+    p99Ns: h.getValueAtPercentile(99),
+    p999Ns: h.getValueAtPercentile(99.9),
+    maxNs: h.maxValue,
+    meanNs: h.mean,
+    timerNs,
+  };
+  h.destroy();
+  return s;
+}
+
+/** The model counters a point reports (ModeResult.counters), by their CTR names. */
+const BENCH_COUNTERS: readonly CounterName[] = ['accesses', 'tlbMisses', 'tlbL2Hits', 'faultsNotPresent', 'faultsWriteNotify', 'ipisSent', 'flushesPage', 'flushesRange', 'flushesFull', 'flushesElided', 'pagesCleaned', 'pagesWritten', 'msyncs', 'lockContended'];
+/** Names bench results have always used instead of the counter's. */
+const BENCH_NAMES: Partial<Record<CounterName, string>> = { flushesElided: 'flushesLocalOnly' };
+
+function counters(s: RunSummary): Record<string, number> {
+  const c = Object.fromEntries(BENCH_COUNTERS.map((n) => [BENCH_NAMES[n] ?? n, counterOf(s.stats, n)]));
+  return { ...c, simCycles: s.stats.simCycles, workloadMs: s.stats.workloadMs };
+}
+
+async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, timeMs: number, params: Record<string, string | number | boolean>, o: BenchOptions, pool: CpuWorkerPool): Promise<ModeResult> {
+  const procs = mode === 'processes' ? cpus : 1;
+  const before = cpuTimes();
+  const cpu0 = process.cpuUsage();
+  const s = await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus, procs, ops: 0, durationMs: timeMs, params }, pool);
+  const used = process.cpuUsage(cpu0);
+  const idlePct = idlePercent(before, cpuTimes());
+  const m = def.measure(s);
+  const ops = m.reduce((a, x) => a + x.ops, 0);
+  const hostCpuMs = (used.user + used.system) / 1000;
+  const per = m.map((x) => (x.ms > 0 ? x.ops / (x.ms / 1000) : 0));
+  const total = per.reduce((a, b) => a + b, 0);
+  const perCpu = def.latency ? total : total / cpus;
+  const r0 = res(s, 0);
+  const latency = def.latency ? latencyStats(hdr, r0?.latencyNs, num(r0?.timerNs)) : undefined;
+  return {
+    mode,
+    procs,
+    ok: s.ok,
+    violations: s.violations.map((v) => ({ kind: v.kind, message: v.message })),
+    total,
+    perCpu,
+    nsPerOp: perCpu > 0 ? 1e9 / perCpu : 0,
+    perCpuRates: per,
+    idlePct,
+    hostWallMs: s.stats.hostWallMs,
+    hostCpuMs,
+    cpuNsPerOp: ops > 0 ? (hostCpuMs * 1e6) / ops : 0,
+    counters: counters(s),
+    extra: def.extra?.(s, cpus) ?? {},
+    ...(latency ? { latency } : {}),
+  };
+}
+
+/**
+ * Runs suite `suite` at each CPU count of `cpusList` for `timeMs` of host time per run, in the suite's
+ * modes, with the native baseline after each point where there is one.
+ */
+export async function runBench(suite: string, cpusList: number[], timeMs: number, o: BenchOptions = {}): Promise<BenchResult> {
+  const def = BENCH_SUITES[suite as BenchSuite];
+  if (!def) throw new UsageError(`unknown bench suite '${suite}' (one of: ${BENCH_SUITE_NAMES.join(', ')})`);
+  const modes = o.modes ?? def.modes;
+  if (modes.length === 0) throw new UsageError('bench needs at least one mode');
+  if (def.latency && modes.includes('processes')) throw new UsageError(`suite ${suite} runs in threads mode only: the flush must reach CPUs that run the same mm`);
+  const primary = modes.includes(def.primary) ? def.primary : modes[0]!;
+  const params = { ...def.params, ...(o.params ?? {}) };
+  const hostCores = availableParallelism();
+  const pool = o.pool ?? new CpuWorkerPool();
+  const progress = o.onProgress ?? (() => {});
+  // Loaded here, not at start-up: the CLI imports this module for every command.
+  const hdr: Hdr = await import('hdr-histogram-js');
+  let baseline: Baseline | null = null;
+  if (def.baseline && o.baseline !== false) baseline = compileBaseline(def.baseline);
+  const points: BenchPoint[] = [];
+  const most = Math.max(1, ...cpusList);
+  const warmupMs = Math.max(0, o.warmupMs ?? Math.min(1000, timeMs) * Math.max(1, Math.ceil(most / hostCores)));
+  try {
+    if (warmupMs > 0 && cpusList.length > 0) {
+      await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus: most, procs: modes.includes('processes') ? most : 1, ops: 0, durationMs: warmupMs, params }, pool);
+      progress(`${suite}: warmed up ${most} CPU workers for ${warmupMs} ms`);
+    }
+    for (const cpus of cpusList) {
+      const byMode: Partial<Record<BenchMode, ModeResult>> = {};
+      for (const mode of modes) {
+        const r = await runMode(hdr, def, cpus, mode, timeMs, params, o, pool);
+        byMode[mode] = r;
+        progress(`${suite} cpus=${cpus} ${mode}: ${r.perCpu.toExponential(3)} ${def.unit} per CPU${r.ok ? '' : ' (violation)'}`);
+      }
+      const head = byMode[primary]!;
+      const point: BenchPoint = {
+        cpus,
+        hostCores,
+        oversubscribed: cpus > hostCores,
+        perCpu: head.perCpu,
+        total: head.total,
+        nsPerOp: head.nsPerOp,
+        summary: { ok: modes.every((m) => byMode[m]!.ok), violations: modes.flatMap((m) => byMode[m]!.violations) },
+        ...byMode,
+      };
+      if (baseline?.available) {
+        try {
+          point.baseline = await runBaseline(baseline, cpus, timeMs, params);
+          point.ratio = point.baseline.perTask > 0 ? head.perCpu / point.baseline.perTask : 0;
+          progress(`${suite} cpus=${cpus} native: ${point.baseline.perTask.toExponential(3)} per task, smpsim/native ${point.ratio.toFixed(3)}`);
+        } catch (e) {
+          baseline.cleanup();
+          baseline = { available: false, reason: `${baseline.spec.source} failed at ${cpus} processes: ${((e as Error).message ?? String(e)).split('\n')[0]}` };
+        }
+      }
+      points.push(point);
+    }
+  } finally {
+    if (!o.pool) await pool.close();
+    if (baseline?.available) baseline.cleanup();
+  }
+  const r = { ...BENCH_RUN, ...o.run };
+  return {
+    suite: suite as BenchSuite,
+    title: def.title,
+    unit: def.unit,
+    workload: def.workload,
+    params,
+    hostCores,
+    timeMs,
+    warmupMs,
+    modes,
+    primary,
+    config: { lockdep: r.lockdep ?? false, daemons: r.daemons ?? false, tlb: formatTlb(r.tlb ?? DEFAULT_RUN.tlb), flushCeiling: r.flushCeiling ?? DEFAULT_RUN.flushCeiling, kernel: r.kernel ?? DEFAULT_RUN.kernel, seed: r.seed ?? DEFAULT_RUN.seed },
+    baseline: baseline === null ? null : baseline.available ? { available: true, program: baseline.spec.source, description: baseline.spec.description, compiler: baseline.compiler, fs: baseline.fs } : { available: false, reason: baseline.reason },
+    points,
+    ok: points.every((p) => p.summary.ok),
+  };
+}

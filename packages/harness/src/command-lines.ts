@@ -1,0 +1,33 @@
+/**
+ * The command lines the harness prints for a user to run again: the run (`reproduceLine`, in every
+ * summary and record), the campaign (`campaignLine`, a campaign's identity in its JSONL records) and
+ * the replay of a schedule string (`replayLine`). Users and tests compare them character for
+ * character: the reproduce line is derived from the run-option table, each flag at its `at` rank and,
+ * unless its row says otherwise, only when the value is not the default.
+ */
+import { flagText, longFlag } from './run-option-row.js';
+import { RUN_OPTION_ROWS, type RunOptions } from './run-options.js';
+
+const IN_LINE = RUN_OPTION_ROWS.filter(([, r]) => r.reproduce).sort(([, a], [, b]) => a.reproduce!.at - b.reproduce!.at);
+
+const same = (a: unknown, b: unknown) => a === b || (typeof a === 'object' && a !== null && JSON.stringify(a) === JSON.stringify(b));
+
+/** The command line that repeats a run. */
+export function reproduceLine(o: RunOptions): string {
+  const a = ['npx smpsim run'];
+  for (const [key, row] of IN_LINE) {
+    const r = row.reproduce!;
+    if (!(r.when ? r.when(o) : !same(o[key], row.default))) continue;
+    const flag = longFlag(row);
+    for (const arg of r.args ? r.args(o) : [flagText(row, o[key])]) a.push(arg === '' ? flag : `${flag} ${arg}`);
+  }
+  return a.join(' ');
+}
+
+/** The stress command of a campaign's configuration (its identity in the JSONL records). */
+export function campaignLine(o: RunOptions): string {
+  return reproduceLine(o).replace(/^npx smpsim run/, 'npx smpsim stress');
+}
+
+/** The command that replays a schedule string. */
+export const replayLine = (schedule: string): string => `npx smpsim replay '${schedule}'`;

@@ -1,0 +1,165 @@
+/**
+ * The summary of one run — the object `smpsim run --json` prints and runMachine resolves with. Its
+ * `stats` are built from one table, COUNTERS, whose leaves name core's per-CPU counters (CTR); the
+ * summary holds each total under the table's path. Records (records.ts) and benchmarks read counters
+ * back by their CTR names through `counterOf`, so no other module re-maps them.
+ */
+import { availableParallelism } from 'node:os';
+import type { CounterName, LockStatRow, Machine, Violation } from '@smpsim/core';
+import type { CpuRunResult } from '@smpsim/cpu-worker';
+import { reproduceLine } from './command-lines.js';
+import { formatTlb } from './parse.js';
+import type { RunMode, RunOptions } from './run-options.js';
+import type { DetInfo } from './schedule-options.js';
+
+/** A tree whose leaves name counters. */
+type CounterTree = { readonly [k: string]: CounterName | CounterTree };
+/** The numbers of a counter tree, in its shape. */
+export type CounterValues<T> = { -readonly [K in keyof T]: T[K] extends string ? number : CounterValues<T[K]> };
+
+/** The summary's counters (totals over the CPUs), in the order and nesting of `stats`. */
+export const COUNTERS = {
+  accesses: 'accesses',
+  ops: 'ops',
+  tlb: { hits: 'tlbHits', l2Hits: 'tlbL2Hits', misses: 'tlbMisses' },
+  faults: { notPresent: 'faultsNotPresent', writeNotify: 'faultsWriteNotify', other: 'faultsOther', cow: 'cowFaults' },
+  shootdowns: {
+    ipisSent: 'ipisSent',
+    ipisReceived: 'ipisReceived',
+    flushesPage: 'flushesPage',
+    flushesRange: 'flushesRange',
+    flushesFull: 'flushesFull',
+    flushesElided: 'flushesElided',
+    leaveMm: 'leaveMm',
+    byCause: { mkclean: 'shootdownsMkclean', munmap: 'shootdownsMunmap', mprotect: 'shootdownsMprotect', fault: 'shootdownsFault', reclaim: 'shootdownsReclaim' },
+  },
+  writeback: { pagesCleaned: 'pagesCleaned', pagesWritten: 'pagesWritten', bufferWrites: 'bufferWrites', pageReads: 'pageReads', flusherRuns: 'flusherRuns', journalRuns: 'journalRuns' },
+  reclaim: { evicted: 'evicted', refaults: 'refaults', runs: 'reclaimRuns' },
+  syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs' },
+  checkpoints: 'checkpoints',
+  lockContended: 'lockContended',
+} as const satisfies CounterTree;
+
+/** Each CPU's own counters in `stats.perCpu`. */
+const PER_CPU = { threadId: 'threadId', accesses: 'accesses', ops: 'ops', cycles: 'cycles' } as const satisfies CounterTree;
+
+/** Builds the numbers of a counter tree, reading each leaf with `read`. */
+export function countersOf<T extends CounterTree>(tree: T, read: (n: CounterName) => number): CounterValues<T> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(tree)) out[k] = typeof v === 'string' ? read(v as CounterName) : countersOf(v as CounterTree, read);
+  return out as CounterValues<T>;
+}
+
+/** Where each counter sits in `stats` (its path through COUNTERS). */
+const PATHS = new Map<CounterName, string[]>();
+(function index(tree: CounterTree, at: string[]) {
+  for (const [k, v] of Object.entries(tree)) typeof v === 'string' ? PATHS.set(v as CounterName, [...at, k]) : index(v, [...at, k]);
+})(COUNTERS, []);
+
+/** A counter's total in a summary's stats, by its CTR name (a counter the summary does not hold is an error). */
+export function counterOf(stats: RunSummary['stats'], n: CounterName): number {
+  const path = PATHS.get(n);
+  if (!path) throw new Error(`the run summary holds no counter '${n}'`);
+  return path.reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], stats) as number;
+}
+
+export interface RunSummary {
+  ok: boolean;
+  seed: number;
+  reproduce: string;
+  violations: Violation[];
+  config: {
+    cpus: number;
+    procs: number;
+    workload: string;
+    ops: number;
+    durationMs: number;
+    memoryBytes: number;
+    tlb: string;
+    kernel: string;
+    bugs: string[];
+    hostCores: number;
+  };
+  stats: { perCpu: Array<{ cpu: number } & CounterValues<typeof PER_CPU> & { runMs: number }> } & Omit<CounterValues<typeof COUNTERS>, 'lockContended'> & {
+    /** Most write-notify pages seen (at checkpoints and the end) dirty only in PTE D bits. */
+    maxDirtyOnlyInPte: number;
+    lockContended: number;
+    /** Per lock class, /proc/lock_stat columns (with --lock-stat; empty otherwise). */
+    locks: LockStatRow[];
+    simCycles: number;
+    hostWallMs: number;
+    workloadMs: number;
+  };
+  results: unknown[];
+  /** 'free' or 'deterministic'. */
+  mode: RunMode;
+  /** Deterministic mode: FNV-1a over the ordered event sequence (decisions, faults, locks, flushes, writeback). */
+  traceHash?: string;
+  /** Deterministic mode: the scheduler, its step and switch counts, and the schedule string. */
+  schedule?: DetInfo;
+}
+
+/** What a run produced besides the machine's counters. */
+export interface RunOutcome {
+  workloadName: string;
+  results: CpuRunResult[];
+  violations: Violation[];
+  hostWallMs: number;
+  /** The machine's high-water mark of pages dirty only in PTEs (read by runOnWorkers). */
+  maxDirtyOnlyInPte: number;
+}
+
+/** The summary of a finished run (without the deterministic fields, which detInfo adds). */
+export function summarize(o: RunOptions, m: Machine, r: RunOutcome): RunSummary {
+  const { lockContended, ...totals } = countersOf(COUNTERS, (n) => m.total(n));
+  return {
+    ok: r.violations.length === 0,
+    seed: o.seed,
+    reproduce: reproduceLine(o),
+    violations: r.violations,
+    config: {
+      cpus: o.cpus,
+      procs: o.procs,
+      workload: r.workloadName,
+      ops: o.ops,
+      durationMs: o.ops ? 0 : o.durationMs,
+      memoryBytes: o.memoryBytes,
+      tlb: formatTlb(m.config.tlb),
+      kernel: o.kernel,
+      bugs: [...m.config.kernel.bugs],
+      hostCores: availableParallelism(),
+    },
+    stats: {
+      perCpu: Array.from({ length: o.cpus }, (_, c) => ({ cpu: c, ...countersOf(PER_CPU, (n) => m.counter(c, n)), runMs: r.results.find((x) => x.cpu === c)?.runMs ?? 0 })),
+      ...totals,
+      maxDirtyOnlyInPte: r.maxDirtyOnlyInPte,
+      lockContended,
+      locks: m.config.kernel.lockStat ? m.lockStats() : [],
+      simCycles: Math.max(...Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'cycles'))),
+      hostWallMs: r.hostWallMs,
+      workloadMs: Math.max(0, ...r.results.map((x) => x.runMs)),
+    },
+    results: r.results.map((x) => x.result),
+    mode: o.mode,
+  };
+}
+
+/**
+ * The part of a summary that two runs with the same flags must agree on: everything but host
+ * timings, host identities (thread ids, cores) and lock-stat host nanoseconds.
+ */
+export function deterministicPart(s: RunSummary): unknown {
+  const c = structuredClone(s) as unknown as Record<string, any>;
+  delete c.config.hostCores;
+  delete c.stats.hostWallMs;
+  delete c.stats.workloadMs;
+  for (const p of c.stats.perCpu) {
+    delete p.runMs;
+    delete p.threadId;
+  }
+  for (const r of c.stats.locks ?? []) {
+    delete r.waitNs;
+    delete r.holdNs;
+  }
+  return c;
+}
