@@ -32,13 +32,16 @@ function latencyStats(hdr: Hdr, pairs: unknown, timerNs: number): LatencyStats |
   if (!Array.isArray(pairs) || pairs.length === 0) return undefined;
   const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
   for (const p of pairs as Array<[number, number]>) h.recordValueWithCount(Math.max(1, Math.round(p[0])), p[1]);
+  // A percentile is the highest value of its HDR bucket, which can lie above the largest sample
+  // recorded in that bucket: report no percentile above the maximum.
+  const at = (q: number) => Math.min(h.getValueAtPercentile(q), h.maxValue);
   const s: LatencyStats = {
     samples: h.totalCount,
     minNs: h.minNonZeroValue,
-    p50Ns: h.getValueAtPercentile(50),
-    p90Ns: h.getValueAtPercentile(90),
-    p99Ns: h.getValueAtPercentile(99),
-    p999Ns: h.getValueAtPercentile(99.9),
+    p50Ns: at(50),
+    p90Ns: at(90),
+    p99Ns: at(99),
+    p999Ns: at(99.9),
     maxNs: h.maxValue,
     meanNs: h.mean,
     timerNs,
