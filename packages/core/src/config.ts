@@ -311,9 +311,5 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
 // Defaults and limits the harness builds its flags from, under the names it reads them by.
 /** The kernel a machine runs unless told otherwise (a key of KERNEL_PRESETS). */
 export const DEFAULT_KERNEL_PRESET: KernelPreset = 'linux-2.6.20';
-/**
- * PCT's deepest bug depth: the scheduler state holds d - 1 change points. The same value as
- * sched/state.ts's MAX_PCT_DEPTH, which this file cannot import (state.ts imports it); state.ts may
- * import this one instead.
- */
+/** PCT's deepest bug depth: the scheduler state (sched/state.ts) holds d - 1 change points. */
 export const MAX_PCT_DEPTH = 64;

@@ -17,7 +17,7 @@
  * Handles are integers (CPU ids, meta indices); nothing here is an object reference, so the same
  * bytes mean the same thing in every thread.
  */
-import { MAX_CPUS } from '../config.js';
+import { MAX_CPUS, MAX_PCT_DEPTH } from '../config.js';
 import { Rng } from '../random.js';
 
 /** Scheduling policies (one module each: random.ts, pct.ts, replay.ts). */
@@ -71,7 +71,6 @@ export const PF_CYCLES_SEEN = 0;
 export const PF_WAIT_START = 1;
 export const PF_STRIDE = 2;
 export const F_PCT_POINTS = F_PER_CPU + MAX_CPUS * PF_STRIDE;
-export const MAX_PCT_DEPTH = 64;
 const F_FIXED = F_PCT_POINTS + MAX_PCT_DEPTH;
 
 /**
