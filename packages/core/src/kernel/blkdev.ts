@@ -7,10 +7,10 @@
 import { WORDS_PER_PAGE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { CTR } from '../machine/machine.js';
+import { CTR, type MachineView } from '../machine/machine.js';
 
 /** First word of the backing-store block of file page `index`. */
-export const diskWord = (cpu: Cpu, file: number, index: number): number => (cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index) * WORDS_PER_PAGE;
+export const diskWord = (view: MachineView, file: number, index: number): number => (view.meta[view.layout.file(file) + L.F_BASE]! + index) * WORDS_PER_PAGE;
 
 /** Reads file page `index` from the backing store into frame `pfn` (the I/O of readpage). */
 export function readPageFromDisk(cpu: Cpu, pfn: number, file: number, index: number): void {

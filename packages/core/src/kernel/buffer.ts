@@ -4,6 +4,7 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
+import type { MachineView } from '../machine/machine.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
@@ -12,7 +13,7 @@ import { writeBlockToDisk } from './blkdev.js';
 import { pageFlags } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
 
-export const privateLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_PRIVATE_LOCK;
+export const privateLock = (view: MachineView, file: number): number => view.layout.file(file) + L.F_PRIVATE_LOCK;
 
 /** create_empty_buffers: attaches buffers with `state` to a page (page locked, or not yet visible). */
 export function createEmptyBuffers(cpu: Cpu, pfn: number, state: number): void {

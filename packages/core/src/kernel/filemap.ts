@@ -4,6 +4,7 @@
  * 0 for never cached, -1 for evicted (a shadow entry, so a later read counts as a refault).
  */
 import type { Cpu } from '../hw/cpu.js';
+import type { MachineView } from '../machine/machine.js';
 import * as L from '../machine/layout.js';
 import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
@@ -13,10 +14,12 @@ import { readPageFromDisk } from './blkdev.js';
 import { createEmptyBuffers } from './buffer.js';
 import { allocFrame, getPage, OutOfMemory, pageFlags, putPage } from './mm.js';
 
-export const treeLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_TREE_LOCK;
-export const slotOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.pcacheBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
-export const tagOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.tagBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
-export const filePages = (cpu: Cpu, file: number): number => cpu.meta[cpu.lay.file(file) + L.F_PAGES]!;
+export const treeLock = (view: MachineView, file: number): number => view.layout.file(file) + L.F_TREE_LOCK;
+/** Meta index of the page-cache slot of (file, index). */
+export const slotOf = (view: MachineView, file: number, index: number): number => view.layout.pcacheBase + view.meta[view.layout.file(file) + L.F_BASE]! + index;
+/** Meta index of the dirty tag of (file, index). */
+export const tagOf = (view: MachineView, file: number, index: number): number => view.layout.tagBase + view.meta[view.layout.file(file) + L.F_BASE]! + index;
+export const filePages = (view: MachineView, file: number): number => view.meta[view.layout.file(file) + L.F_PAGES]!;
 
 /** find_get_page: the cached frame of (file, index) with a reference taken, or -1. */
 export function findGetPage(cpu: Cpu, file: number, index: number): number {

@@ -15,10 +15,11 @@ import {
   allocFrame,
   findVma,
   getPage,
+  mmapSem,
   OutOfMemory,
   forEachPteTable,
+  pteAllocMap,
   pteLockOf,
-  pteOffset,
   putPage,
   VM_READ,
   VM_SHARED,
@@ -29,8 +30,6 @@ import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import { WORDS_PER_PAGE } from '../config.js';
-
-export const mmapSem = (cpu: Cpu, mm: number): number => cpu.lay.mm(mm) + L.MM_SEM;
 
 /** maybe_mkwrite: writable only if the VMA is. */
 const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pte | PTE_RW : pte);
@@ -50,7 +49,7 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
     if (v < 0) throw new SegvError(addr, errcode);
     const flags = cpu.meta[v + L.VMA_FLAGS]!;
     if (write ? !(flags & VM_WRITE) : !(flags & (VM_READ | VM_WRITE))) throw new SegvError(addr, errcode);
-    const pte = pteOffset(cpu, mm, vpn, true);
+    const pte = pteAllocMap(cpu, mm, vpn);
     handlePteFault(cpu, mm, v, vpn, pte, write);
   } finally {
     upRead(cpu, sem);
@@ -208,7 +207,7 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
  * stale writable TLB entry still writes to it. Returns the pages zapped. Caller holds mmap_sem.
  */
 export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): number {
-  const mm = vmaMm(cpu.lay, v);
+  const mm = vmaMm(cpu, v);
   const flags = cpu.meta[v + L.VMA_FLAGS]!;
   const mem = cpu.mem;
   let zapped = 0;

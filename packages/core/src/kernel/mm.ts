@@ -1,6 +1,11 @@
 /**
  * Memory-management primitives: the frame allocator (zone free list), page references, VMA flags and
- * lookup, vma_wants_writenotify, and the kernel's page-table walk with page-table allocation.
+ * lookup, vma_wants_writenotify, and the kernel's page-table walks (with and without page-table
+ * allocation).
+ *
+ * Helpers that only read shared memory take a MachineView (a Machine or a Cpu), so the oracles and
+ * the harness use the kernel's own definitions instead of copies; helpers that change state, take
+ * locks or use a CPU's caches take the Cpu.
  */
 import type { Cpu } from '../hw/cpu.js';
 import { ENTRIES_PER_TABLE, mkPte, PTE_A, PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, tableIndex } from '../hw/pte.js';
@@ -8,7 +13,7 @@ import * as L from '../machine/layout.js';
 import { spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { WORDS_PER_PAGE } from '../config.js';
-import type { Machine } from '../machine/machine.js';
+import type { MachineView } from '../machine/machine.js';
 
 // ---- vm_flags (include/linux/mm.h, 2.6.20 values) ----
 export const VM_READ = 0x1;
@@ -102,25 +107,39 @@ export function putPage(cpu: Cpu, pfn: number): void {
   else if (left < 0) throw new Error(`put_page on free frame ${pfn}`);
 }
 
-export const pageFlags = (cpu: Cpu, pfn: number): number => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS);
+// ---- struct page: readers take a MachineView ----
+
+export const pageFlags = (view: MachineView, pfn: number): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_FLAGS);
 export const setPageFlag = (cpu: Cpu, pfn: number, f: number): number => Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, f);
 export const clearPageFlag = (cpu: Cpu, pfn: number, f: number): number => Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~f);
 /** File id of a page-cache page, or -1. */
-export const pageMapping = (cpu: Cpu, pfn: number): number => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPPING) - 1;
-export const pageIndex = (cpu: Cpu, pfn: number): number => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_INDEX);
-export const pageMapped = (cpu: Cpu, pfn: number): boolean => Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT) > 0;
+export const pageMapping = (view: MachineView, pfn: number): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPPING) - 1;
+export const pageIndex = (view: MachineView, pfn: number): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_INDEX);
+export const pageMapped = (view: MachineView, pfn: number): boolean => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPCOUNT) > 0;
+
+// ---- lock words (meta indices of the locks, for spinLock / assertHeld) ----
+
+export { pageLock } from './locking/locks.js';
+/** mm->mmap_sem. */
+export const mmapSem = (view: MachineView, mm: number): number => view.layout.mm(mm) + L.MM_SEM;
+/** The split pte lock of the page-table page holding PTE word `pteIdx` (pte_lockptr). */
+export const pteLockOf = (view: MachineView, pteIdx: number): number => view.layout.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL;
 
 // ---- VMAs ----
 
-export interface VmaView {
-  readonly slot: number;
-  readonly idx: number;
-  readonly flags: number;
-  readonly start: number;
-  readonly end: number;
-  readonly pgoff: number;
-  readonly file: number;
-  readonly prot: number;
+/**
+ * find_vma without the cache: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Reads
+ * only, so any thread may ask (the oracles do); the kernel asks through findVma under mmap_sem.
+ */
+export function findVmaUncached(view: MachineView, mm: number, vpn: number): number {
+  const meta = view.meta;
+  const lay = view.layout;
+  const n = lay.vmasPerMm;
+  for (let s = 0; s < n; s++) {
+    const v = lay.vma(mm, s);
+    if (meta[v + L.VMA_FLAGS] !== 0 && vpn >= meta[v + L.VMA_START]! && vpn < meta[v + L.VMA_END]!) return v;
+  }
+  return -1;
 }
 
 /** find_vma: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Caller holds mmap_sem. */
@@ -128,69 +147,66 @@ export function findVma(cpu: Cpu, mm: number, vpn: number): number {
   const meta = cpu.meta;
   // mm->mmap_cache: the VMA this CPU found last (checked again, since it may have changed).
   const c = cpu.vmaCache;
-  if (c >= 0 && meta[c + L.VMA_FLAGS] !== 0 && vpn >= meta[c + L.VMA_START]! && vpn < meta[c + L.VMA_END]! && vmaMm(cpu.lay, c) === mm) return c;
-  const n = cpu.lay.vmasPerMm;
-  for (let s = 0; s < n; s++) {
-    const v = cpu.lay.vma(mm, s);
-    if (meta[v + L.VMA_FLAGS] !== 0 && vpn >= meta[v + L.VMA_START]! && vpn < meta[v + L.VMA_END]!) {
-      cpu.vmaCache = v;
-      return v;
-    }
-  }
-  return -1;
-}
-
-export function readVma(meta: Int32Array, v: number): VmaView {
-  return {
-    slot: v,
-    idx: v,
-    flags: Atomics.load(meta, v + L.VMA_FLAGS),
-    start: Atomics.load(meta, v + L.VMA_START),
-    end: Atomics.load(meta, v + L.VMA_END),
-    pgoff: Atomics.load(meta, v + L.VMA_PGOFF),
-    file: Atomics.load(meta, v + L.VMA_FILE),
-    prot: Atomics.load(meta, v + L.VMA_PROT),
-  };
+  if (c >= 0 && meta[c + L.VMA_FLAGS] !== 0 && vpn >= meta[c + L.VMA_START]! && vpn < meta[c + L.VMA_END]! && vmaMm(cpu, c) === mm) return c;
+  const v = findVmaUncached(cpu, mm, vpn);
+  if (v >= 0) cpu.vmaCache = v;
+  return v;
 }
 
 /** The mm owning the VMA at meta index `v`. */
-export function vmaMm(lay: L.Layout, v: number): number {
+export function vmaMm(view: MachineView, v: number): number {
+  const lay = view.layout;
   return Math.floor((v - lay.vmaBase) / (lay.vmasPerMm * L.VMA_STRIDE));
 }
 
 /**
  * vma_wants_writenotify (2.6.20 include/linux/mm.h), every condition of the seed's heuristic:
  * shared and writable; the file's mmap hook did not change the page protection; not a special
- * (VM_PFNMAP / VM_INSERTPAGE) mapping; and the file's backing accounts dirty pages.
+ * (VM_PFNMAP / VM_INSERTPAGE) mapping; and the file's backing accounts dirty pages. The oracles ask
+ * it too, of VMAs as they stand.
  */
-export function vmaWantsWritenotify(cpu: Cpu, flags: number, prot: number, file: number): boolean {
-  if (!cpu.config.kernel.writeNotify) return false; // linux-2.6.18: no write notification at all
+export function vmaWantsWritenotify(view: MachineView, flags: number, prot: number, file: number): boolean {
+  if (!view.config.kernel.writeNotify) return false; // linux-2.6.18: no write notification at all
   if ((flags & (VM_WRITE | VM_SHARED)) !== (VM_WRITE | VM_SHARED)) return false;
   // (no file here has a page_mkwrite operation, which would say yes at this point)
   if (prot !== protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED))) return false;
   if (flags & (VM_PFNMAP | VM_INSERTPAGE)) return false;
-  return file >= 0 && mappingCapAccountDirty(cpu, file);
+  return file >= 0 && mappingCapAccountDirty(view, file);
 }
 
-export const mappingCapAccountDirty = (cpu: Cpu, file: number): boolean => cpu.meta[cpu.lay.file(file) + L.F_ACCOUNT_DIRTY] === 1;
+export const mappingCapAccountDirty = (view: MachineView, file: number): boolean => view.meta[view.layout.file(file) + L.F_ACCOUNT_DIRTY] === 1;
 
 // ---- page tables ----
 
 const PAGE_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D; // _PAGE_TABLE for intermediate levels
 
 /**
- * Walks `mm`'s tables to the PTE of `vpn` and returns its word index in physical memory (the low half),
- * or -1 if a level is missing and `alloc` is false. With `alloc`, missing levels are allocated under
+ * pte_offset: walks `mm`'s tables to the PTE of `vpn` and returns its word index in physical memory
+ * (the low half), or -1 if a level is missing. Reads only, so any thread may walk (the oracles do);
+ * kernel callers keep the tables alive (mmap_sem or i_mmap_lock).
+ */
+export function pteOffset(view: MachineView, mm: number, vpn: number): number {
+  const mem = view.mem;
+  let table = Atomics.load(view.meta, view.layout.mm(mm) + L.MM_CR3);
+  for (let level = 4; level > 1; level--) {
+    const e = Atomics.load(mem, table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2);
+    if (!(e & PTE_P)) return -1;
+    table = e >>> 12;
+  }
+  return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
+}
+
+/**
+ * pte_alloc_map: like pteOffset, but missing levels are allocated, each under
  * mm->page_table_lock (__pte_alloc). Caller holds mmap_sem.
  */
-export function pteOffset(cpu: Cpu, mm: number, vpn: number, alloc: boolean): number {
+export function pteAllocMap(cpu: Cpu, mm: number, vpn: number): number {
   const mem = cpu.mem;
   let table = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CR3);
   for (let level = 4; level > 1; level--) {
     const idx = table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2;
     let e = Atomics.load(mem, idx);
     if (!(e & PTE_P)) {
-      if (!alloc) return -1;
       const ptl = cpu.lay.mm(mm) + L.MM_PT_LOCK;
       const fresh = allocFrame(cpu, L.FrameKind.PageTable);
       if (fresh < 0) throw new OutOfMemory();
@@ -220,7 +236,7 @@ export function forEachPteTable(cpu: Cpu, mm: number, start: number, end: number
   let vpn = start;
   while (vpn < end) {
     const tableEnd = Math.min(end, (Math.floor(vpn / PTRS_PER_PTE) + 1) * PTRS_PER_PTE);
-    const first = pteOffset(cpu, mm, vpn, false);
+    const first = pteOffset(cpu, mm, vpn);
     if (first >= 0) {
       const ptl = pteLockOf(cpu, first);
       spinLock(cpu, ptl, LockClass.PteLock, site);
@@ -235,9 +251,6 @@ export function forEachPteTable(cpu: Cpu, mm: number, start: number, end: number
   }
 }
 
-/** The split pte lock of the page-table page holding PTE word `pteIdx` (pte_lockptr). */
-export const pteLockOf = (cpu: Cpu, pteIdx: number): number => cpu.lay.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL;
-
 /** VPNs covered by one page table. */
 export const PTRS_PER_PTE = ENTRIES_PER_TABLE;
 
@@ -246,13 +259,4 @@ export class OutOfMemory extends Error {
   constructor() {
     super('out of memory: no free frame and nothing reclaimable');
   }
-}
-
-/** vma_wants_writenotify over a Machine, for checkers outside any CPU. */
-export function vmaWantsWritenotifyOf(m: Machine, flags: number, prot: number, file: number): boolean {
-  if (!m.config.kernel.writeNotify) return false;
-  if ((flags & (VM_WRITE | VM_SHARED)) !== (VM_WRITE | VM_SHARED)) return false;
-  if (prot !== protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED))) return false;
-  if (flags & (VM_PFNMAP | VM_INSERTPAGE)) return false;
-  return file >= 0 && m.meta[m.layout.file(file) + L.F_ACCOUNT_DIRTY] === 1;
 }

@@ -10,10 +10,11 @@ import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './lo
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { filePages } from './filemap.js';
-import { mmapSem, zapPteRange } from './memory.js';
+import { zapPteRange } from './memory.js';
 import {
   PAGE_PROT_MASK,
   forEachPteTable,
+  mmapSem,
   protectionMap,
   VM_EXEC,
   VM_INSERTPAGE,

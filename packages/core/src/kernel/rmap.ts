@@ -11,12 +11,12 @@ import { PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
-import { CTR } from '../machine/machine.js';
-import { pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
+import { CTR, type MachineView } from '../machine/machine.js';
+import { pageLock, pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
 import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './smp.js';
 
-export const iMmapLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_IMMAP_LOCK;
+export const iMmapLock = (view: MachineView, file: number): number => view.layout.file(file) + L.F_IMMAP_LOCK;
 
 /**
  * Calls `fn(vmaIdx, vpn)` for each VMA on `file`'s i_mmap list that covers file page `index`.
@@ -42,7 +42,7 @@ function forEachVmaOfPage(cpu: Cpu, file: number, index: number, fn: (v: number,
  * (the lock's meta index in `ptlOut[0]`), or -1.
  */
 export function pageCheckAddress(cpu: Cpu, pfn: number, mm: number, vpn: number, site: number, ptlOut: Int32Array): number {
-  const pte = pteOffset(cpu, mm, vpn, false);
+  const pte = pteOffset(cpu, mm, vpn);
   if (pte < 0) return -1;
   if (!(Atomics.load(cpu.mem, pte) & PTE_P)) return -1;
   const ptl = pteLockOf(cpu, pte);
@@ -69,7 +69,7 @@ const ptlScratch = new Int32Array(1);
  * flush still completes before writeback reads the page, so `flush-after-set` is harmless here.
  */
 function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
-  const mm = vmaMm(cpu.lay, v);
+  const mm = vmaMm(cpu, v);
   const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one, ptlScratch);
   if (pte < 0) return 0;
   const ptl = ptlScratch[0]!;
@@ -99,7 +99,7 @@ function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
  * Enters with the page locked. Returns true if any PTE was dirty or writable.
  */
 export function pageMkclean(cpu: Cpu, pfn: number): boolean {
-  assertHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, 'the page lock');
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!pageMapped(cpu, pfn)) return false;
   const p = cpu.lay.page(pfn);
   const file = Atomics.load(cpu.meta, p + L.PG_MAPPING) - 1;
@@ -125,7 +125,7 @@ export function pageMkclean(cpu: Cpu, pfn: number): boolean {
  * mapping's reference.
  */
 function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
-  const mm = vmaMm(cpu.lay, v);
+  const mm = vmaMm(cpu, v);
   const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.try_to_unmap_one, ptlScratch);
   if (pte < 0) return;
   const ptl = ptlScratch[0]!;
@@ -140,7 +140,7 @@ function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
 
 /** try_to_unmap (file pages): unmaps the page from every VMA. Page locked. Returns true if now unmapped. */
 export function tryToUnmap(cpu: Cpu, pfn: number): boolean {
-  assertHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, 'the page lock');
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const p = cpu.lay.page(pfn);
   const file = Atomics.load(cpu.meta, p + L.PG_MAPPING) - 1;
   if (file < 0) return !pageMapped(cpu, pfn);

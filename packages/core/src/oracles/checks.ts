@@ -4,10 +4,10 @@
  * store. They read shared memory only, so they run in any thread.
  */
 import { WORDS_PER_PAGE } from '../config.js';
-import { PTE_D, PTE_P, PTE_RW, tableIndex } from '../hw/pte.js';
+import { PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { type Machine } from '../machine/machine.js';
-import { VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotifyOf } from '../kernel/mm.js';
+import { type Machine, type MachineView } from '../machine/machine.js';
+import { findVmaUncached, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotify } from '../kernel/mm.js';
 import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
 
 export interface CheckFinding {
@@ -17,7 +17,7 @@ export interface CheckFinding {
 }
 
 /** Calls fn(vpn, pteIndex, pteLow) for every present leaf PTE of `mm`. */
-export function forEachPte(m: Machine, mm: number, fn: (vpn: number, pte: number, lo: number) => void): void {
+export function forEachPte(m: MachineView, mm: number, fn: (vpn: number, pte: number, lo: number) => void): void {
   const mem = m.mem;
   const walk = (table: number, level: number, base: number) => {
     for (let i = 0; i < 512; i++) {
@@ -32,25 +32,12 @@ export function forEachPte(m: Machine, mm: number, fn: (vpn: number, pte: number
   walk(Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3), 4, 0);
 }
 
-/** The PTE (low half) translating `vpn` in `mm`, or 0. */
-export function lookupPte(m: Machine, mm: number, vpn: number): number {
-  let table = Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3);
-  for (let level = 4; level >= 1; level--) {
-    const e = Atomics.load(m.mem, table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2);
-    if (!(e & PTE_P)) return 0;
-    if (level === 1) return e;
-    table = e >>> 12;
-  }
-  return 0;
-}
-
-function vmaOf(m: Machine, mm: number, vpn: number): number {
-  const lay = m.layout;
-  for (let s = 0; s < lay.vmasPerMm; s++) {
-    const v = lay.vma(mm, s);
-    if (m.meta[v + L.VMA_FLAGS] && vpn >= m.meta[v + L.VMA_START]! && vpn < m.meta[v + L.VMA_END]!) return v;
-  }
-  return -1;
+/** The PTE (low half) translating `vpn` in `mm`, or 0: the kernel's walk (pteOffset), then the entry. */
+export function lookupPte(m: MachineView, mm: number, vpn: number): number {
+  const pte = pteOffset(m, mm, vpn);
+  if (pte < 0) return 0;
+  const e = Atomics.load(m.mem, pte);
+  return e & PTE_P ? e : 0;
 }
 
 /**
@@ -82,7 +69,7 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
     forEachPte(m, mm, (vpn, _pte, lo) => {
       const pfn = lo >>> 12;
       mapped[pfn]!++;
-      const v = vmaOf(m, mm, vpn);
+      const v = findVmaUncached(m, mm, vpn);
       if (v < 0) {
         add(`PTE outside any VMA: mm ${mm} vpn 0x${vpn.toString(16)}`, { mm, vpn, pfn });
         return;
@@ -93,7 +80,7 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
       // Write-notify by construction (shared writable, vm_page_prot without the write bit), or by
       // the heuristic applied to the VMA as it stands (so a bug that drops the read-only protection
       // is still judged by what the VMA should be).
-      const wn = ((vf & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) && !(prot & PTE_RW)) || vmaWantsWritenotifyOf(m, vf, prot, file);
+      const wn = ((vf & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) && !(prot & PTE_RW)) || vmaWantsWritenotify(m, vf, prot, file);
       const pageDirty = (Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty) !== 0;
       if (wn && lo & PTE_D && !pageDirty) dirtyOnlyInPte.add(pfn);
       // A writable PTE of a clean page is allowed only while the PTE itself still holds the dirty

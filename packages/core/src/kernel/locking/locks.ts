@@ -12,7 +12,7 @@ import type { Cpu } from '../../hw/cpu.js';
 import * as L from '../../machine/layout.js';
 import { lockdepAcquire } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
-import { CTR, LS, LS_FIELDS } from '../../machine/machine.js';
+import { CTR, LS, LS_FIELDS, type MachineView } from '../../machine/machine.js';
 
 function validate(cpu: Cpu, cls: LockClass, site: number): void {
   if (!cpu.config.kernel.lockdep) return;
@@ -262,12 +262,15 @@ export function upWrite(cpu: Cpu, idx: number): void {
 
 // ------------------------------------------------------------------ page lock (PG_locked)
 
+/** The page lock's word: PG_locked is a bit of the page's flags, so the lock is that word (lock_page). */
+export const pageLock = (view: MachineView, pfn: number): number => view.layout.page(pfn) + L.PG_FLAGS;
+
 /** lock_page: sleeps until PG_locked is ours. */
 export function lockPage(cpu: Cpu, pfn: number, site: number): void {
   cpu.preempt();
   validate(cpu, LockClass.PageLock, site);
   const meta = cpu.meta;
-  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const f = pageLock(cpu, pfn);
   const take = () => (Atomics.or(meta, f, L.PG_locked) & L.PG_locked) === 0;
   const w = statStart(cpu);
   const contended = !take();
@@ -279,7 +282,7 @@ export function lockPage(cpu: Cpu, pfn: number, site: number): void {
 /** TestSetPageLocked: takes the page lock only if it is free. */
 export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
   cpu.preempt();
-  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const f = pageLock(cpu, pfn);
   if (Atomics.or(cpu.meta, f, L.PG_locked) & L.PG_locked) return false;
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
   pushHeld(cpu, f, LockClass.PageLock, site, true);
@@ -290,15 +293,15 @@ export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
 export function adoptPageLock(cpu: Cpu, pfn: number, site: number): void {
   validate(cpu, LockClass.PageLock, site);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
-  pushHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, LockClass.PageLock, site);
+  pushHeld(cpu, pageLock(cpu, pfn), LockClass.PageLock, site);
 }
 
 export function unlockPage(cpu: Cpu, pfn: number): void {
   const meta = cpu.meta;
-  const p = cpu.lay.page(pfn);
-  popHeld(cpu, p + L.PG_FLAGS);
-  Atomics.and(meta, p + L.PG_FLAGS, ~L.PG_locked);
-  if (Atomics.load(meta, p + L.PG_WAITERS) > 0) Atomics.notify(meta, p + L.PG_FLAGS);
+  const f = pageLock(cpu, pfn);
+  popHeld(cpu, f);
+  Atomics.and(meta, f, ~L.PG_locked);
+  if (Atomics.load(meta, cpu.lay.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
 }
 
 /**
@@ -307,7 +310,7 @@ export function unlockPage(cpu: Cpu, pfn: number): void {
  */
 export function waitOnPageLocked(cpu: Cpu, pfn: number): void {
   const meta = cpu.meta;
-  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const f = pageLock(cpu, pfn);
   if (!(Atomics.load(meta, f) & L.PG_locked)) return;
   waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.lay.page(pfn) + L.PG_WAITERS);
 }
