@@ -10,7 +10,7 @@ import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { writeBlockToDisk } from './blkdev.js';
-import { pageFlags } from './mm.js';
+import { clearPageFlag, pageFlags, pageMapping, setPageFlag } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
 
 export const privateLock = (view: MachineView, file: number): number => view.layout.file(file) + L.F_PRIVATE_LOCK;
@@ -19,7 +19,7 @@ export const privateLock = (view: MachineView, file: number): number => view.lay
 export function createEmptyBuffers(cpu: Cpu, pfn: number, state: number): void {
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), state | L.BH_Mapped);
-  Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_private);
+  setPageFlag(cpu, pfn, L.PG_private);
 }
 
 /**
@@ -52,7 +52,7 @@ function dropBuffers(cpu: Cpu, pfn: number, file: number): boolean {
   if (bufferBusy(cpu, pfn)) return false;
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), 0);
-  Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_private);
+  clearPageFlag(cpu, pfn, L.PG_private);
   return true;
 }
 
@@ -119,14 +119,13 @@ function writeBufferIfDirty(cpu: Cpu, pfn: number, file: number, index: number, 
  * PG_dirty just cleared by clear_page_dirty_for_io; returns with the page unlocked.
  */
 export function blockWriteFullPage(cpu: Cpu, pfn: number, file: number, index: number): void {
-  const meta = cpu.meta;
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
-  Atomics.or(meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_writeback);
+  setPageFlag(cpu, pfn, L.PG_writeback);
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
   cpu.ctr[CTR.pagesWritten]!++;
   cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
-  Atomics.and(meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_writeback);
+  clearPageFlag(cpu, pfn, L.PG_writeback);
 }
 
 /**
@@ -137,7 +136,7 @@ export function blockWriteFullPage(cpu: Cpu, pfn: number, file: number, index: n
 export function journalWritePage(cpu: Cpu, pfn: number, file: number, index: number): void {
   const pl = privateLock(cpu, file);
   spinLock(cpu, pl, LockClass.PrivateLock, S.ext3_journal_commit);
-  const has = (pageFlags(cpu, pfn) & L.PG_private) !== 0 && cpu.meta[cpu.lay.page(pfn) + L.PG_MAPPING] === file + 1;
+  const has = (pageFlags(cpu, pfn) & L.PG_private) !== 0 && pageMapping(cpu, pfn) === file;
   let mask = 0;
   if (has) {
     const n = cpu.lay.buffersPerPage;

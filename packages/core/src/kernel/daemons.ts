@@ -11,7 +11,7 @@ import { S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { journalWritePage } from './buffer.js';
 import { findGetPage, filePages, tagOf } from './filemap.js';
-import { putPage } from './mm.js';
+import { pageFlags, putPage } from './mm.js';
 import { writebackPage } from './page-writeback.js';
 import { enterLazyTlb, leaveLazyTlb } from './smp.js';
 import { reclaimPages } from './vmscan.js';
@@ -57,7 +57,7 @@ export function journalPass(cpu: Cpu): void {
       if (!Atomics.load(meta, tagOf(cpu, f, i))) continue;
       const pfn = findGetPage(cpu, f, i);
       if (pfn < 0) continue;
-      if (Atomics.load(meta, cpu.lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty) journalWritePage(cpu, pfn, f, i);
+      if (pageFlags(cpu, pfn) & L.PG_dirty) journalWritePage(cpu, pfn, f, i);
       putPage(cpu, pfn);
     }
   }

@@ -9,10 +9,9 @@ import * as L from '../machine/layout.js';
 import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
-import { WORDS_PER_PAGE } from '../config.js';
 import { readPageFromDisk } from './blkdev.js';
 import { createEmptyBuffers } from './buffer.js';
-import { allocFrame, getPage, OutOfMemory, pageFlags, putPage } from './mm.js';
+import { allocFrame, getPage, OutOfMemory, pageFlags, pageIndex, pageMapping, putPage, setPageFlag } from './mm.js';
 
 export const treeLock = (view: MachineView, file: number): number => view.layout.file(file) + L.F_TREE_LOCK;
 /** Meta index of the page-cache slot of (file, index). */
@@ -70,7 +69,7 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
         // Another CPU is reading it in: wait for the page lock (wait_on_page_locked).
         lockPage(cpu, pfn, S.filemap_nopage);
         unlockPage(cpu, pfn);
-        if (!(pageFlags(cpu, pfn) & L.PG_uptodate) || cpu.meta[cpu.lay.page(pfn) + L.PG_MAPPING] !== file + 1) {
+        if (!(pageFlags(cpu, pfn) & L.PG_uptodate) || pageMapping(cpu, pfn) !== file) {
           putPage(cpu, pfn);
           continue;
         }
@@ -86,11 +85,10 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
     }
     // readpage (mpage / block_read_full_page): fill from the backing store, attach clean buffers.
     // The page is locked (add_to_page_cache locked it) until it is uptodate.
-    const lock = cpu.lay.page(pfn) + L.PG_FLAGS;
     adoptPageLock(cpu, pfn, S.add_to_page_cache);
     readPageFromDisk(cpu, pfn, file, index);
     createEmptyBuffers(cpu, pfn, L.BH_Uptodate | L.BH_Mapped);
-    Atomics.or(cpu.meta, lock, L.PG_uptodate);
+    setPageFlag(cpu, pfn, L.PG_uptodate);
     cpu.ctr[CTR.pageReads]!++;
     if (r.refault) cpu.ctr[CTR.refaults]!++;
     unlockPage(cpu, pfn);
@@ -105,11 +103,11 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
 export function removeFromPageCache(cpu: Cpu, pfn: number, check?: (cpu: Cpu, pfn: number, file: number, index: number) => void): boolean {
   const meta = cpu.meta;
   const p = cpu.lay.page(pfn);
-  const file = meta[p + L.PG_MAPPING]! - 1;
-  const index = meta[p + L.PG_INDEX]!;
+  const file = pageMapping(cpu, pfn);
+  const index = pageIndex(cpu, pfn);
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.remove_from_page_cache);
-  if (Atomics.load(meta, p + L.PG_COUNT) !== 2 || Atomics.load(meta, p + L.PG_FLAGS) & L.PG_dirty) {
+  if (Atomics.load(meta, p + L.PG_COUNT) !== 2 || pageFlags(cpu, pfn) & L.PG_dirty) {
     spinUnlockIrqrestore(cpu, tl, flags);
     return false;
   }

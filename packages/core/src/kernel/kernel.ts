@@ -9,6 +9,7 @@ import * as L from '../machine/layout.js';
 import { S } from './locking/lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
+import { vmaEnd, vmaFlags, vmaStart } from './mm.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';
 import { doFsync } from './page-writeback.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
@@ -57,7 +58,7 @@ export function finalSync(cpu: Cpu): void {
     for (let mm = 0; mm < lay.procs; mm++) {
       for (let s = 0; s < lay.vmasPerMm; s++) {
         const v = lay.vma(mm, s);
-        if (cpu.meta[v + L.VMA_FLAGS]) harvestDirty(cpu, mm, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!, S.do_fsync);
+        if (vmaFlags(cpu, v)) harvestDirty(cpu, mm, vmaStart(cpu, v), vmaEnd(cpu, v), S.do_fsync);
       }
     }
     for (let f = 0; f < lay.nfiles; f++) doFsync(cpu, f);

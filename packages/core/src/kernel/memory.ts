@@ -24,7 +24,11 @@ import {
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  linearPageIndex,
+  vmaFile,
+  vmaFlags,
   vmaMm,
+  vmaProt,
 } from './mm.js';
 import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
@@ -47,7 +51,7 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
   try {
     const v = findVma(cpu, mm, vpn);
     if (v < 0) throw new SegvError(addr, errcode);
-    const flags = cpu.meta[v + L.VMA_FLAGS]!;
+    const flags = vmaFlags(cpu, v);
     if (write ? !(flags & VM_WRITE) : !(flags & (VM_READ | VM_WRITE))) throw new SegvError(addr, errcode);
     const pte = pteAllocMap(cpu, mm, vpn);
     handlePteFault(cpu, mm, v, vpn, pte, write);
@@ -94,9 +98,9 @@ function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: numbe
  */
 function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
   const meta = cpu.meta;
-  const flags = meta[v + L.VMA_FLAGS]!;
-  const file = meta[v + L.VMA_FILE]!;
-  const pgoff = meta[v + L.VMA_PGOFF]! + (vpn - meta[v + L.VMA_START]!);
+  const flags = vmaFlags(cpu, v);
+  const file = vmaFile(cpu, v);
+  const pgoff = linearPageIndex(cpu, v, vpn);
   if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * 4096, write ? PF_WRITE : 0); // SIGBUS
   cpu.ctr[CTR.faultsNotPresent]!++;
   let page = readCachePage(cpu, file, pgoff);
@@ -118,7 +122,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
   let dirtyPage = -1;
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (Atomics.load(cpu.mem, pte) === 0) {
-    let entry = mkPte(page, meta[v + L.VMA_PROT]!);
+    let entry = mkPte(page, vmaProt(cpu, v));
     if (write) entry = maybeMkwrite(entry | PTE_D, flags);
     Atomics.store(cpu.mem, pte, entry);
     pageAddFileRmap(cpu, page);
@@ -158,8 +162,7 @@ function waitForWriteback(cpu: Cpu, pfn: number): void {
  * gets a copy. Enters with the pte lock held; returns with it released.
  */
 function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl: number, orig: number): void {
-  const meta = cpu.meta;
-  const flags = meta[v + L.VMA_FLAGS]!;
+  const flags = vmaFlags(cpu, v);
   const old = orig >>> 12;
   if ((flags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED)) {
     cpu.ctr[CTR.faultsWriteNotify]!++;
@@ -208,7 +211,7 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
  */
 export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): number {
   const mm = vmaMm(cpu, v);
-  const flags = cpu.meta[v + L.VMA_FLAGS]!;
+  const flags = vmaFlags(cpu, v);
   const mem = cpu.mem;
   let zapped = 0;
   let gathered: number[] = [];

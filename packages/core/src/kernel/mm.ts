@@ -126,28 +126,47 @@ export const mmapSem = (view: MachineView, mm: number): number => view.layout.mm
 export const pteLockOf = (view: MachineView, pteIdx: number): number => view.layout.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL;
 
 // ---- VMAs ----
+// A VMA is the meta index of its slot. Its fields are read through these accessors (plain reads, as
+// the kernel reads vm_area_struct fields: they change only under mmap_sem held for writing, and the
+// ones rmap reads also under i_mmap_lock); mmap.ts is their only writer.
+
+export const vmaFlags = (view: MachineView, v: number): number => view.meta[v + L.VMA_FLAGS]!;
+/** vm_start, as a VPN. */
+export const vmaStart = (view: MachineView, v: number): number => view.meta[v + L.VMA_START]!;
+/** vm_end (the VPN past the end). */
+export const vmaEnd = (view: MachineView, v: number): number => view.meta[v + L.VMA_END]!;
+/** vm_pgoff: the file page mapped at vm_start. */
+export const vmaPgoff = (view: MachineView, v: number): number => view.meta[v + L.VMA_PGOFF]!;
+/** vm_file: the file id, -1 for none. */
+export const vmaFile = (view: MachineView, v: number): number => view.meta[v + L.VMA_FILE]!;
+/** vm_page_prot: PTE flag bits. */
+export const vmaProt = (view: MachineView, v: number): number => view.meta[v + L.VMA_PROT]!;
+/** On its file's i_mmap list. */
+export const vmaLinked = (view: MachineView, v: number): boolean => view.meta[v + L.VMA_LINKED] === 1;
+/** linear_page_index: the file page that `vpn` maps in VMA `v`. */
+export const linearPageIndex = (view: MachineView, v: number, vpn: number): number => vmaPgoff(view, v) + (vpn - vmaStart(view, v));
+/** The VMA slots of every mm, in order: slot `s` of all is at vmaSlot(view, s). */
+export const vmaSlot = (view: MachineView, s: number): number => view.layout.vmaBase + s * L.VMA_STRIDE;
 
 /**
  * find_vma without the cache: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Reads
  * only, so any thread may ask (the oracles do); the kernel asks through findVma under mmap_sem.
  */
 export function findVmaUncached(view: MachineView, mm: number, vpn: number): number {
-  const meta = view.meta;
   const lay = view.layout;
   const n = lay.vmasPerMm;
   for (let s = 0; s < n; s++) {
     const v = lay.vma(mm, s);
-    if (meta[v + L.VMA_FLAGS] !== 0 && vpn >= meta[v + L.VMA_START]! && vpn < meta[v + L.VMA_END]!) return v;
+    if (vmaFlags(view, v) !== 0 && vpn >= vmaStart(view, v) && vpn < vmaEnd(view, v)) return v;
   }
   return -1;
 }
 
 /** find_vma: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Caller holds mmap_sem. */
 export function findVma(cpu: Cpu, mm: number, vpn: number): number {
-  const meta = cpu.meta;
   // mm->mmap_cache: the VMA this CPU found last (checked again, since it may have changed).
   const c = cpu.vmaCache;
-  if (c >= 0 && meta[c + L.VMA_FLAGS] !== 0 && vpn >= meta[c + L.VMA_START]! && vpn < meta[c + L.VMA_END]! && vmaMm(cpu, c) === mm) return c;
+  if (c >= 0 && vmaFlags(cpu, c) !== 0 && vpn >= vmaStart(cpu, c) && vpn < vmaEnd(cpu, c) && vmaMm(cpu, c) === mm) return c;
   const v = findVmaUncached(cpu, mm, vpn);
   if (v >= 0) cpu.vmaCache = v;
   return v;

@@ -14,6 +14,7 @@ import { zapPteRange } from './memory.js';
 import {
   PAGE_PROT_MASK,
   forEachPteTable,
+  linearPageIndex,
   mmapSem,
   protectionMap,
   VM_EXEC,
@@ -26,6 +27,12 @@ import {
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  vmaEnd,
+  vmaFile,
+  vmaFlags,
+  vmaPgoff,
+  vmaProt,
+  vmaStart,
   vmaWantsWritenotify,
 } from './mm.js';
 import { setPageDirty, syncFileRange } from './page-writeback.js';
@@ -67,7 +74,7 @@ function getUnmappedArea(cpu: Cpu, mm: number, n: number): number {
   const used: Array<[number, number]> = [];
   for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
     const v = cpu.lay.vma(mm, s);
-    if (cpu.meta[v + L.VMA_FLAGS]) used.push([cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!]);
+    if (vmaFlags(cpu, v)) used.push([vmaStart(cpu, v), vmaEnd(cpu, v)]);
   }
   used.sort((a, b) => a[0] - b[0]);
   let cand = MMAP_BASE_VPN;
@@ -83,7 +90,7 @@ function getUnmappedArea(cpu: Cpu, mm: number, n: number): number {
 function freeSlot(cpu: Cpu, mm: number): number {
   for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
     const v = cpu.lay.vma(mm, s);
-    if (cpu.meta[v + L.VMA_FLAGS] === 0) return v;
+    if (vmaFlags(cpu, v) === 0) return v;
   }
   throw new SyscallError('ENOMEM', `more than ${cpu.lay.vmasPerMm} mappings in one process`);
 }
@@ -145,30 +152,27 @@ export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, pro
 
 /** Splits VMA `v` at `at` (start < at < end): `v` keeps the front, the returned slot the back. */
 function splitVma(cpu: Cpu, mm: number, v: number, at: number): number {
-  const meta = cpu.meta;
   const nv = freeSlot(cpu, mm);
-  const start = meta[v + L.VMA_START]!;
-  const file = meta[v + L.VMA_FILE]!;
-  vmaLink(cpu, nv, meta[v + L.VMA_FLAGS]! & ~VM_INUSE, at, meta[v + L.VMA_END]!, meta[v + L.VMA_PGOFF]! + (at - start), file, meta[v + L.VMA_PROT]!);
+  const file = vmaFile(cpu, v);
+  vmaLink(cpu, nv, vmaFlags(cpu, v) & ~VM_INUSE, at, vmaEnd(cpu, v), linearPageIndex(cpu, v, at), file, vmaProt(cpu, v));
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
-  Atomics.store(meta, v + L.VMA_END, at);
+  Atomics.store(cpu.meta, v + L.VMA_END, at);
   spinUnlock(cpu, il);
   return nv;
 }
 
 /** VMAs of `mm` overlapping [s, e), split so that each lies wholly inside it. mmap_sem write-held. */
 function isolateRange(cpu: Cpu, mm: number, s: number, e: number): number[] {
-  const meta = cpu.meta;
   const overlapping: number[] = [];
   for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
     const v = cpu.lay.vma(mm, slot);
-    if (meta[v + L.VMA_FLAGS] && meta[v + L.VMA_END]! > s && meta[v + L.VMA_START]! < e) overlapping.push(v);
+    if (vmaFlags(cpu, v) && vmaEnd(cpu, v) > s && vmaStart(cpu, v) < e) overlapping.push(v);
   }
   const out: number[] = [];
   for (let v of overlapping) {
-    if (meta[v + L.VMA_START]! < s) v = splitVma(cpu, mm, v, s);
-    if (meta[v + L.VMA_END]! > e) splitVma(cpu, mm, v, e);
+    if (vmaStart(cpu, v) < s) v = splitVma(cpu, mm, v, s);
+    if (vmaEnd(cpu, v) > e) splitVma(cpu, mm, v, e);
     out.push(v);
   }
   return out;
@@ -193,17 +197,23 @@ export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
 /** The body of do_munmap over [s, e): zap, then unlink and free the VMAs. mmap_sem write-held. */
 function unmapRangeLocked(cpu: Cpu, mm: number, s: number, e: number): void {
   for (const v of isolateRange(cpu, mm, s, e)) {
-    zapPteRange(cpu, v, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
+    zapPteRange(cpu, v, vmaStart(cpu, v), vmaEnd(cpu, v));
     unlinkVma(cpu, v);
   }
 }
 
+/** Takes VMA `v` off its file's i_mmap list and frees its slot, under i_mmap_lock. */
 function unlinkVma(cpu: Cpu, v: number): void {
-  const il = iMmapLock(cpu, cpu.meta[v + L.VMA_FILE]!);
+  const il = iMmapLock(cpu, vmaFile(cpu, v));
   spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
+  vmaUnlinkFreeLocked(cpu, v);
+  spinUnlock(cpu, il);
+}
+
+/** __vma_unlink and free: off the i_mmap list, then the slot is free. i_mmap_lock held. */
+function vmaUnlinkFreeLocked(cpu: Cpu, v: number): void {
   Atomics.store(cpu.meta, v + L.VMA_LINKED, 0);
   Atomics.store(cpu.meta, v + L.VMA_FLAGS, 0);
-  spinUnlock(cpu, il);
 }
 
 /**
@@ -212,21 +222,19 @@ function unlinkVma(cpu: Cpu, v: number): void {
  * mmap_sem write-held. Returns the surviving VMA.
  */
 function vmaMerge(cpu: Cpu, mm: number, v: number): number {
-  const meta = cpu.meta;
   for (let again = true; again; ) {
     again = false;
     for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
       const o = cpu.lay.vma(mm, slot);
-      if (o === v || !meta[o + L.VMA_FLAGS]) continue;
-      if (meta[o + L.VMA_FLAGS] !== meta[v + L.VMA_FLAGS] || meta[o + L.VMA_PROT] !== meta[v + L.VMA_PROT] || meta[o + L.VMA_FILE] !== meta[v + L.VMA_FILE]) continue;
-      const [lo, hi] = meta[o + L.VMA_END] === meta[v + L.VMA_START] ? [o, v] : meta[v + L.VMA_END] === meta[o + L.VMA_START] ? [v, o] : [-1, -1];
+      if (o === v || !vmaFlags(cpu, o)) continue;
+      if (vmaFlags(cpu, o) !== vmaFlags(cpu, v) || vmaProt(cpu, o) !== vmaProt(cpu, v) || vmaFile(cpu, o) !== vmaFile(cpu, v)) continue;
+      const [lo, hi] = vmaEnd(cpu, o) === vmaStart(cpu, v) ? [o, v] : vmaEnd(cpu, v) === vmaStart(cpu, o) ? [v, o] : [-1, -1];
       if (lo < 0) continue;
-      if (meta[lo + L.VMA_PGOFF]! + (meta[lo + L.VMA_END]! - meta[lo + L.VMA_START]!) !== meta[hi + L.VMA_PGOFF]) continue;
-      const il = iMmapLock(cpu, meta[v + L.VMA_FILE]!);
+      if (linearPageIndex(cpu, lo, vmaEnd(cpu, lo)) !== vmaPgoff(cpu, hi)) continue;
+      const il = iMmapLock(cpu, vmaFile(cpu, v));
       spinLock(cpu, il, LockClass.IMmapLock, S.do_mmap_pgoff);
-      Atomics.store(meta, lo + L.VMA_END, meta[hi + L.VMA_END]!);
-      Atomics.store(meta, hi + L.VMA_LINKED, 0);
-      Atomics.store(meta, hi + L.VMA_FLAGS, 0);
+      Atomics.store(cpu.meta, lo + L.VMA_END, vmaEnd(cpu, hi));
+      vmaUnlinkFreeLocked(cpu, hi);
       spinUnlock(cpu, il);
       v = lo;
       again = true;
@@ -281,23 +289,23 @@ export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number):
     const vmas = isolateRange(cpu, mm, s, e);
     for (const v of vmas) {
       const meta = cpu.meta;
-      const newflags = (meta[v + L.VMA_FLAGS]! & ~(VM_READ | VM_WRITE | VM_EXEC)) | protToFlags(prot);
+      const newflags = (vmaFlags(cpu, v) & ~(VM_READ | VM_WRITE | VM_EXEC)) | protToFlags(prot);
       let vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED));
       let dirtyAccountable = false;
-      const file = meta[v + L.VMA_FILE]!;
+      const file = vmaFile(cpu, v);
       if (!hasBug(cpu.config, 'mprotect-ignores-writenotify') && vmaWantsWritenotify(cpu, newflags & ~VM_INUSE, vmProt, file)) {
         vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC));
         dirtyAccountable = true;
       }
       Atomics.store(meta, v + L.VMA_FLAGS, newflags);
       Atomics.store(meta, v + L.VMA_PROT, vmProt);
-      const vs = meta[v + L.VMA_START]!;
-      const ve = meta[v + L.VMA_END]!;
+      const vs = vmaStart(cpu, v);
+      const ve = vmaEnd(cpu, v);
       changePteRange(cpu, mm, vs, ve, vmProt, dirtyAccountable);
       flushTlbRange(cpu, mm, vs, ve, FlushCause.Mprotect);
     }
     // Merge only once every VMA of the range is fixed up: a merge frees slots still on the list.
-    for (const v of vmas) if (cpu.meta[v + L.VMA_FLAGS]) vmaMerge(cpu, mm, v);
+    for (const v of vmas) if (vmaFlags(cpu, v)) vmaMerge(cpu, mm, v);
     cpu.ctr[CTR.mprotects]!++;
   } finally {
     upWrite(cpu, sem);
@@ -319,19 +327,19 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
   try {
     for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
       const v = cpu.lay.vma(mm, slot);
-      const vf = cpu.meta[v + L.VMA_FLAGS]!;
+      const vf = vmaFlags(cpu, v);
       if (!vf || !(vf & VM_SHARED)) continue;
-      const start = cpu.meta[v + L.VMA_START]!;
-      const end = cpu.meta[v + L.VMA_END]!;
+      const start = vmaStart(cpu, v);
+      const end = vmaEnd(cpu, v);
       const a = Math.max(s, start);
       const b = Math.min(e, end);
       if (a >= b) continue;
-      const file = cpu.meta[v + L.VMA_FILE]!;
+      const file = vmaFile(cpu, v);
       // 2.6.18 msync_pte_range moved PTE dirty bits into the pages; since 2.6.19 ("mm: msync()
       // cleanup") msync walks no page tables: write notification keeps the pages dirty instead, and
       // a mapping without it keeps its dirty state in the PTEs until unmap or reclaim.
       if (!cpu.config.kernel.writeNotify) harvestDirty(cpu, mm, a, b, S.sys_msync);
-      const pg = cpu.meta[v + L.VMA_PGOFF]! + (a - start);
+      const pg = linearPageIndex(cpu, v, a);
       ranges.push([file, pg, pg + (b - a)]);
     }
   } finally {

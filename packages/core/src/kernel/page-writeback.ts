@@ -10,7 +10,7 @@ import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
-import { mappingCapAccountDirty, pageMapping, putPage } from './mm.js';
+import { clearPageFlag, mappingCapAccountDirty, pageFlags, pageIndex, pageMapping, putPage, setPageFlag } from './mm.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: number, delta: number): void {
@@ -20,13 +20,12 @@ function accountDirtied(cpu: Cpu, file: number, delta: number): void {
 
 /** TestSetPageDirty, then (if newly dirty) account and tag it under tree_lock. */
 export function testSetPageDirtyAndTag(cpu: Cpu, pfn: number, file: number): boolean {
-  const p = cpu.lay.page(pfn);
-  if (Atomics.or(cpu.meta, p + L.PG_FLAGS, L.PG_dirty) & L.PG_dirty) return false;
+  if (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) return false;
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.__set_page_dirty_buffers);
-  if (Atomics.load(cpu.meta, p + L.PG_MAPPING) === file + 1) {
+  if (pageMapping(cpu, pfn) === file) {
     accountDirtied(cpu, file, 1);
-    tagDirtyLocked(cpu, file, Atomics.load(cpu.meta, p + L.PG_INDEX), pfn);
+    tagDirtyLocked(cpu, file, pageIndex(cpu, pfn), pfn);
   }
   spinUnlockIrqrestore(cpu, tl, flags);
   return true;
@@ -34,7 +33,7 @@ export function testSetPageDirtyAndTag(cpu: Cpu, pfn: number, file: number): boo
 
 /** TestClearPageDirty with the accounting. */
 export function testClearPageDirty(cpu: Cpu, pfn: number): boolean {
-  if (Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_dirty) & L.PG_dirty) {
+  if (clearPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) {
     const file = pageMapping(cpu, pfn);
     if (file >= 0) accountDirtied(cpu, file, -1);
     return true;
@@ -46,7 +45,7 @@ export function testClearPageDirty(cpu: Cpu, pfn: number): boolean {
 export function setPageDirty(cpu: Cpu, pfn: number): boolean {
   const file = pageMapping(cpu, pfn);
   if (file >= 0) return setPageDirtyBuffers(cpu, pfn, file);
-  return (Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_dirty) & L.PG_dirty) === 0;
+  return (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) === 0;
 }
 
 /**
@@ -107,8 +106,7 @@ export function writebackPage(cpu: Cpu, file: number, index: number, site: numbe
   if (pfn < 0) return false;
   lockPage(cpu, pfn, site);
   let written = false;
-  const p = cpu.lay.page(pfn);
-  if (Atomics.load(cpu.meta, p + L.PG_MAPPING) === file + 1 && Atomics.load(cpu.meta, p + L.PG_INDEX) === index) {
+  if (pageMapping(cpu, pfn) === file && pageIndex(cpu, pfn) === index) {
     if (clearPageDirtyForIo(cpu, pfn)) {
       clearDirtyTag(cpu, file, index, pfn);
       blockWriteFullPage(cpu, pfn, file, index);
@@ -125,7 +123,7 @@ export function writebackPage(cpu: Cpu, file: number, index: number, site: numbe
 function clearDirtyTag(cpu: Cpu, file: number, index: number, pfn: number): void {
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.write_cache_pages);
-  if (!(Atomics.load(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty)) cpu.meta[tagOf(cpu, file, index)] = 0;
+  if (!(pageFlags(cpu, pfn) & L.PG_dirty)) cpu.meta[tagOf(cpu, file, index)] = 0;
   spinUnlockIrqrestore(cpu, tl, flags);
 }
 

@@ -12,7 +12,7 @@ import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
-import { pageLock, pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
+import { pageIndex, pageLock, pageMapped, pageMapping, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaEnd, vmaFile, vmaFlags, vmaLinked, vmaMm, vmaPgoff, vmaSlot, vmaStart } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
 import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './smp.js';
 
@@ -24,16 +24,14 @@ export const iMmapLock = (view: MachineView, file: number): number => view.layou
  */
 function forEachVmaOfPage(cpu: Cpu, file: number, index: number, fn: (v: number, vpn: number) => void): void {
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
-  const meta = cpu.meta;
   const lay = cpu.lay;
   const total = lay.procs * lay.vmasPerMm;
   for (let s = 0; s < total; s++) {
-    const v = lay.vmaBase + s * L.VMA_STRIDE;
-    if (meta[v + L.VMA_LINKED] !== 1 || meta[v + L.VMA_FILE] !== file) continue;
-    const pgoff = meta[v + L.VMA_PGOFF]!;
-    const start = meta[v + L.VMA_START]!;
-    const vpn = start + (index - pgoff);
-    if (vpn >= start && vpn < meta[v + L.VMA_END]!) fn(v, vpn);
+    const v = vmaSlot(cpu, s);
+    if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
+    const start = vmaStart(cpu, v);
+    const vpn = start + (index - vmaPgoff(cpu, v)); // vma_address
+    if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
   }
 }
 
@@ -101,17 +99,16 @@ function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
 export function pageMkclean(cpu: Cpu, pfn: number): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!pageMapped(cpu, pfn)) return false;
-  const p = cpu.lay.page(pfn);
-  const file = Atomics.load(cpu.meta, p + L.PG_MAPPING) - 1;
+  const file = pageMapping(cpu, pfn);
   if (file < 0) return false;
-  const index = Atomics.load(cpu.meta, p + L.PG_INDEX);
+  const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   let ret = 0;
   spinLock(cpu, il, LockClass.IMmapLock, S.page_mkclean);
   forEachVmaOfPage(cpu, file, index, (v, vpn) => {
     // VM_PFNMAP / VM_INSERTPAGE mappings hold driver frames in Linux, never this file's page-cache
     // pages, so page_mkclean_file cannot reach them; here they map cache pages, so skip them.
-    const vf = cpu.meta[v + L.VMA_FLAGS]!;
+    const vf = vmaFlags(cpu, v);
     if (vf & VM_SHARED && !(vf & (VM_PFNMAP | VM_INSERTPAGE))) ret += pageMkcleanOne(cpu, pfn, v, vpn);
   });
   spinUnlock(cpu, il);
@@ -141,10 +138,9 @@ function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
 /** try_to_unmap (file pages): unmaps the page from every VMA. Page locked. Returns true if now unmapped. */
 export function tryToUnmap(cpu: Cpu, pfn: number): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
-  const p = cpu.lay.page(pfn);
-  const file = Atomics.load(cpu.meta, p + L.PG_MAPPING) - 1;
+  const file = pageMapping(cpu, pfn);
   if (file < 0) return !pageMapped(cpu, pfn);
-  const index = Atomics.load(cpu.meta, p + L.PG_INDEX);
+  const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.shrink_page_list);
   forEachVmaOfPage(cpu, file, index, (v, vpn) => tryToUnmapOne(cpu, pfn, v, vpn));

@@ -13,7 +13,7 @@ import { tryToFreeBuffers } from './buffer.js';
 import { diskWord } from './blkdev.js';
 import { removeFromPageCache } from './filemap.js';
 import { WORDS_PER_PAGE } from '../config.js';
-import { getPageUnlessZero, pageFlags, pageMapped, putPage } from './mm.js';
+import { getPageUnlessZero, pageFlags, pageMapped, pageMapping, putPage } from './mm.js';
 import { tryToUnmap } from './rmap.js';
 import { lostWriteDetails, lostWriteMessage } from '../oracles/lost-write.js';
 
@@ -65,10 +65,9 @@ export function reclaimPages(cpu: Cpu, batch: number): number {
     const v = Atomics.load(meta, lay.pcacheBase + slot);
     if (v <= 0) continue;
     const pfn = v - 1;
-    const p = lay.page(pfn);
     if (!getPageUnlessZero(cpu, pfn)) continue;
-    const file = Atomics.load(meta, p + L.PG_MAPPING) - 1;
-    if (Atomics.load(meta, p + L.PG_KIND) !== L.FrameKind.PageCache || file < 0) {
+    const file = pageMapping(cpu, pfn);
+    if (Atomics.load(meta, lay.page(pfn) + L.PG_KIND) !== L.FrameKind.PageCache || file < 0) {
       putPage(cpu, pfn);
       continue;
     }
@@ -77,7 +76,7 @@ export function reclaimPages(cpu: Cpu, batch: number): number {
       continue;
     }
     let ok = false;
-    if (Atomics.load(meta, p + L.PG_MAPPING) === file + 1) {
+    if (pageMapping(cpu, pfn) === file) {
       if (cpu.config.daemons.stripBuffers && pageMapped(cpu, pfn) && cpu.rng.below(2) === 0) {
         // refill_inactive_zone moving a mapped page to the inactive list under buffer-head pressure
         // (buffer_heads_over_limit): pagevec_strip -> try_to_release_page, page still mapped.

@@ -7,7 +7,7 @@ import { WORDS_PER_PAGE } from '../config.js';
 import { PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { type Machine, type MachineView } from '../machine/machine.js';
-import { findVmaUncached, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotify } from '../kernel/mm.js';
+import { findVmaUncached, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
 import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
 
 export interface CheckFinding {
@@ -74,9 +74,9 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
         add(`PTE outside any VMA: mm ${mm} vpn 0x${vpn.toString(16)}`, { mm, vpn, pfn });
         return;
       }
-      const vf = meta[v + L.VMA_FLAGS]! & ~VM_INUSE;
-      const file = meta[v + L.VMA_FILE]!;
-      const prot = meta[v + L.VMA_PROT]!;
+      const vf = vmaFlags(m, v) & ~VM_INUSE;
+      const file = vmaFile(m, v);
+      const prot = vmaProt(m, v);
       // Write-notify by construction (shared writable, vm_page_prot without the write bit), or by
       // the heuristic applied to the VMA as it stands (so a bug that drops the read-only protection
       // is still judged by what the VMA should be).
