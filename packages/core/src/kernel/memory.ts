@@ -4,7 +4,7 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import { SegvError } from '../hw/entry.js';
-import { mkPte, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
+import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
 import { hasBug } from '../config.js';
@@ -36,7 +36,7 @@ import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import { WORDS_PER_PAGE } from '../config.js';
 
 /** maybe_mkwrite: writable only if the VMA is. */
-const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pte | PTE_RW : pte);
+const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pteMkwrite(pte) : pte);
 
 /**
  * do_page_fault / handle_mm_fault: takes mmap_sem for reading, finds the VMA, checks the access
@@ -66,7 +66,7 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
  */
 function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
   const entry = Atomics.load(cpu.mem, pte);
-  if (!(entry & PTE_P)) {
+  if (!ptePresent(entry)) {
     doNoPage(cpu, mm, v, vpn, pte, write);
     return;
   }
@@ -76,12 +76,12 @@ function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: numbe
     spinUnlock(cpu, ptl);
     return;
   }
-  if (write && !(entry & PTE_RW)) {
+  if (write && !pteWrite(entry)) {
     doWpPage(cpu, mm, v, vpn, pte, ptl, entry);
     return;
   }
   cpu.ctr[CTR.faultsOther]!++;
-  const nw = entry | PTE_A | (write ? PTE_D : 0);
+  const nw = write ? pteMkdirty(pteMkyoung(entry)) : pteMkyoung(entry);
   if (nw !== entry) {
     // ptep_set_access_flags (i386 2.6.20): a store of the low half, then flush_tlb_page.
     Atomics.store(cpu.mem, pte, nw);
@@ -123,7 +123,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (Atomics.load(cpu.mem, pte) === 0) {
     let entry = mkPte(page, vmaProt(cpu, v));
-    if (write) entry = maybeMkwrite(entry | PTE_D, flags);
+    if (write) entry = maybeMkwrite(pteMkdirty(entry), flags);
     Atomics.store(cpu.mem, pte, entry);
     pageAddFileRmap(cpu, page);
     Atomics.add(meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
@@ -163,12 +163,12 @@ function waitForWriteback(cpu: Cpu, pfn: number): void {
  */
 function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl: number, orig: number): void {
   const flags = vmaFlags(cpu, v);
-  const old = orig >>> 12;
+  const old = ptePfn(orig);
   if ((flags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED)) {
     cpu.ctr[CTR.faultsWriteNotify]!++;
     const dirtyPage = old;
     getPage(cpu, dirtyPage);
-    const entry = maybeMkwrite(orig | PTE_A | PTE_D, flags);
+    const entry = maybeMkwrite(pteMkdirty(pteMkyoung(orig)), flags);
     Atomics.store(cpu.mem, pte, entry);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
     spinUnlock(cpu, ptl);
@@ -191,7 +191,8 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
   if (Atomics.load(cpu.mem, pte) === orig) {
     Atomics.exchange(cpu.mem, pte, 0);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
-    Atomics.store(cpu.mem, pte, mkPte(copy, (orig & 0xfff) | PTE_RW | PTE_D | PTE_A));
+    // The old entry's protection on the new frame, young, dirty and writable.
+    Atomics.store(cpu.mem, pte, pteMkwrite(pteMkdirty(pteMkyoung(mkPte(copy, orig & PTE_FLAGS_MASK)))));
     pageAddFileRmap(cpu, copy);
     pageRemoveRmap(cpu, old);
     putPage(cpu, old); // the old PTE's reference
@@ -230,11 +231,11 @@ export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): nu
       for (let x = vpn; x < tableEnd; x++) {
         const pte = first + (x - vpn) * 2;
         const entry = Atomics.exchange(mem, pte, 0); // ptep_get_and_clear_full
-        if (!(entry & PTE_P)) continue;
-        const page = entry >>> 12;
+        if (!ptePresent(entry)) continue;
+        const page = ptePfn(entry);
         if (gStart < 0) gStart = x;
         gEnd = x + 1;
-        if (entry & PTE_D) {
+        if (pteDirty(entry)) {
           setPageDirty(cpu, page);
           if (flags & VM_SHARED) forceFlush = true;
         }

@@ -8,7 +8,7 @@
  * locks or use a CPU's caches take the Cpu.
  */
 import type { Cpu } from '../hw/cpu.js';
-import { ENTRIES_PER_TABLE, mkPte, PTE_A, PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, tableIndex } from '../hw/pte.js';
+import { ENTRIES_PER_TABLE, mkPte, PTE_A, PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, ptePfn, ptePresent, tableIndex } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
@@ -35,6 +35,8 @@ export const PAGE_COPY = PTE_P | PTE_US | PTE_A;
 export const PAGE_READONLY = PTE_P | PTE_US | PTE_A;
 /** The bits pte_modify replaces; PFN, A and D are kept. */
 export const PAGE_PROT_MASK = PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD;
+/** pte_modify: the entry with its protection bits replaced by those of `newprot`. */
+export const pteModify = (pte: number, newprot: number): number => (pte & ~PAGE_PROT_MASK) | (newprot & PAGE_PROT_MASK);
 
 /**
  * protection_map[vm_flags & (VM_READ|VM_WRITE|VM_EXEC|VM_SHARED)]: private writable mappings are
@@ -209,8 +211,8 @@ export function pteOffset(view: MachineView, mm: number, vpn: number): number {
   let table = Atomics.load(view.meta, view.layout.mm(mm) + L.MM_CR3);
   for (let level = 4; level > 1; level--) {
     const e = Atomics.load(mem, table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2);
-    if (!(e & PTE_P)) return -1;
-    table = e >>> 12;
+    if (!ptePresent(e)) return -1;
+    table = ptePfn(e);
   }
   return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
 }
@@ -225,13 +227,13 @@ export function pteAllocMap(cpu: Cpu, mm: number, vpn: number): number {
   for (let level = 4; level > 1; level--) {
     const idx = table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2;
     let e = Atomics.load(mem, idx);
-    if (!(e & PTE_P)) {
+    if (!ptePresent(e)) {
       const ptl = cpu.lay.mm(mm) + L.MM_PT_LOCK;
       const fresh = allocFrame(cpu, L.FrameKind.PageTable);
       if (fresh < 0) throw new OutOfMemory();
       spinLock(cpu, ptl, LockClass.PageTableLock, S.__pte_alloc);
       e = Atomics.load(mem, idx);
-      if (!(e & PTE_P)) {
+      if (!ptePresent(e)) {
         e = mkPte(fresh, PAGE_TABLE);
         Atomics.store(mem, idx, e);
         spinUnlock(cpu, ptl);
@@ -240,7 +242,7 @@ export function pteAllocMap(cpu: Cpu, mm: number, vpn: number): number {
         putPage(cpu, fresh);
       }
     }
-    table = e >>> 12;
+    table = ptePfn(e);
   }
   return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
 }

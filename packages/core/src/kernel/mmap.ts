@@ -4,7 +4,7 @@
  */
 import { hasBug, TASK_SIZE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import { PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW } from '../hw/pte.js';
+import { PTE_D, PTE_PCD, PTE_PWT, pteDirty, pteMkwrite, ptePfn, ptePresent } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
@@ -12,11 +12,11 @@ import { CTR } from '../machine/machine.js';
 import { filePages } from './filemap.js';
 import { zapPteRange } from './memory.js';
 import {
-  PAGE_PROT_MASK,
   forEachPteTable,
   linearPageIndex,
   mmapSem,
   protectionMap,
+  pteModify,
   VM_EXEC,
   VM_INSERTPAGE,
   VM_INUSE,
@@ -257,14 +257,14 @@ function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newpro
   forEachPteTable(cpu, mm, start, end, S.change_pte_range, (first, vpn, tableEnd) => {
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
-      if (!(Atomics.load(mem, pte) & PTE_P)) continue;
+      if (!ptePresent(Atomics.load(mem, pte))) continue;
       let old: number;
       if (racy) {
         old = mem[pte]!;
         cpu.racePoint(); // the window in which the hardware may set D
       } else old = Atomics.exchange(mem, pte, 0);
-      let nw = (old & ~PAGE_PROT_MASK) | (newprot & PAGE_PROT_MASK);
-      if (dirtyAccountable && nw & PTE_D) nw |= PTE_RW;
+      let nw = pteModify(old, newprot);
+      if (dirtyAccountable && pteDirty(nw)) nw = pteMkwrite(nw);
       Atomics.store(mem, pte, nw);
     }
   });
@@ -359,11 +359,11 @@ export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number, s
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
       const cur = Atomics.load(cpu.mem, pte);
-      if (!(cur & PTE_P) || !(cur & PTE_D)) continue;
-      const old = Atomics.and(cpu.mem, pte, ~PTE_D);
-      if (old & PTE_D) {
+      if (!ptePresent(cur) || !pteDirty(cur)) continue;
+      const old = Atomics.and(cpu.mem, pte, ~PTE_D); // pte_mkclean as one locked AND: the MMU may set D meanwhile
+      if (pteDirty(old)) {
         flushTlbPage(cpu, mm, x, FlushCause.Msync);
-        setPageDirty(cpu, old >>> 12);
+        setPageDirty(cpu, ptePfn(old));
         n++;
       }
     }

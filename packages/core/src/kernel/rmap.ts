@@ -7,7 +7,7 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import { PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
+import { pteDirty, pteMkclean, ptePfn, ptePresent, pteWrite, pteWrprotect } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
@@ -42,11 +42,11 @@ function forEachVmaOfPage(cpu: Cpu, file: number, index: number, fn: (v: number,
 export function pageCheckAddress(cpu: Cpu, pfn: number, mm: number, vpn: number, site: number, ptlOut: Int32Array): number {
   const pte = pteOffset(cpu, mm, vpn);
   if (pte < 0) return -1;
-  if (!(Atomics.load(cpu.mem, pte) & PTE_P)) return -1;
+  if (!ptePresent(Atomics.load(cpu.mem, pte))) return -1;
   const ptl = pteLockOf(cpu, pte);
   spinLock(cpu, ptl, LockClass.PteLock, site);
   const e = Atomics.load(cpu.mem, pte);
-  if (e & PTE_P && e >>> 12 === pfn) {
+  if (ptePresent(e) && ptePfn(e) === pfn) {
     ptlOut[0] = ptl;
     return pte;
   }
@@ -74,17 +74,17 @@ function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
   const mem = cpu.mem;
   let ret = 0;
   const cur = Atomics.load(mem, pte);
-  if (cur & (PTE_D | PTE_RW)) {
+  if (pteDirty(cur) || pteWrite(cur)) {
     if (hasBug(cpu.config, 'flush-after-set')) {
       const entry = Atomics.exchange(mem, pte, 0);
-      Atomics.store(mem, pte, entry & ~(PTE_RW | PTE_D));
+      Atomics.store(mem, pte, pteWrprotect(pteMkclean(entry)));
       flushTlbPage(cpu, mm, vpn, FlushCause.Mkclean);
     } else {
       const entry = Atomics.exchange(mem, pte, 0); // ptep_clear_flush: clear ...
       cpu.racePoint();
       if (hasBug(cpu.config, 'no-remote-flush')) flushTlbPageLocalOnly(cpu, mm, vpn);
       else flushTlbPage(cpu, mm, vpn, FlushCause.Mkclean); // ... and flush on every CPU
-      Atomics.store(mem, pte, entry & ~(PTE_RW | PTE_D)); // set_pte_at(pte_wrprotect(pte_mkclean()))
+      Atomics.store(mem, pte, pteWrprotect(pteMkclean(entry))); // set_pte_at
     }
     ret = 1;
   }
@@ -128,7 +128,7 @@ function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
   const ptl = ptlScratch[0]!;
   const entry = Atomics.exchange(cpu.mem, pte, 0);
   flushTlbPage(cpu, mm, vpn, FlushCause.Reclaim);
-  if (entry & PTE_D) setPageDirty(cpu, pfn);
+  if (pteDirty(entry)) setPageDirty(cpu, pfn);
   pageRemoveRmap(cpu, pfn);
   Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
   putPage(cpu, pfn);
