@@ -13,6 +13,7 @@ import { CTR } from '../machine/machine.js';
 import { filePages, readCachePage } from './filemap.js';
 import {
   allocFrame,
+  currentMm,
   findVma,
   getPage,
   mmapSem,
@@ -34,6 +35,7 @@ import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import { WORDS_PER_PAGE } from '../config.js';
+import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 
 /** maybe_mkwrite: writable only if the VMA is. */
 const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pteMkwrite(pte) : pte);
@@ -43,14 +45,14 @@ const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_W
  * against its flags (SIGSEGV otherwise) and handles the PTE.
  */
 export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
-  const mm = cpu.mmId;
-  const vpn = (addr / 4096) | 0;
+  const mm = currentMm(cpu);
+  const vpn = ((addr / 4096) | 0) as Vpn;
   const write = (errcode & PF_WRITE) !== 0;
   const sem = mmapSem(cpu, mm);
   downRead(cpu, sem, LockClass.MmapSem, S.handle_mm_fault);
   try {
     const v = findVma(cpu, mm, vpn);
-    if (v < 0) throw new SegvError(addr, errcode);
+    if (v === -1) throw new SegvError(addr, errcode);
     const flags = vmaFlags(cpu, v);
     if (write ? !(flags & VM_WRITE) : !(flags & (VM_READ | VM_WRITE))) throw new SegvError(addr, errcode);
     const pte = pteAllocMap(cpu, mm, vpn);
@@ -64,7 +66,7 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
  * handle_pte_fault: not present -> do_no_page; present but read-only on a write -> do_wp_page;
  * otherwise a spurious or access-flag fault: make the PTE young (and dirty on a write) and flush.
  */
-function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
+function handlePteFault(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: boolean): void {
   const entry = Atomics.load(cpu.mem, pte);
   if (!ptePresent(entry)) {
     doNoPage(cpu, mm, v, vpn, pte, write);
@@ -96,7 +98,7 @@ function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: numbe
  * a write-notify VMA, so the first write faults. A write fault maps it writable and dirty and, after
  * the pte lock is released, dirties the page (set_page_dirty_balance).
  */
-function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
+function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: boolean): void {
   const meta = cpu.meta;
   const flags = vmaFlags(cpu, v);
   const file = vmaFile(cpu, v);
@@ -108,7 +110,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
   if (write && !(flags & VM_SHARED)) {
     // Copy-on-write of a private file mapping: a new anonymous page.
     const copy = allocFrame(cpu, L.FrameKind.Anon);
-    if (copy < 0) {
+    if (copy === -1) {
       putPage(cpu, page);
       throw new OutOfMemory();
     }
@@ -119,7 +121,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
     cpu.ctr[CTR.cowFaults]!++;
   }
   const ptl = pteLockOf(cpu, pte);
-  let dirtyPage = -1;
+  let dirtyPage: Pfn | -1 = -1;
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (Atomics.load(cpu.mem, pte) === 0) {
     let entry = mkPte(page, vmaProt(cpu, v));
@@ -135,7 +137,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
     putPage(cpu, page); // another CPU mapped it first
   }
   spinUnlock(cpu, ptl);
-  if (dirtyPage >= 0) {
+  if (dirtyPage !== -1) {
     waitForWriteback(cpu, dirtyPage);
     setPageDirtyBalance(cpu, dirtyPage);
     putPage(cpu, dirtyPage);
@@ -150,7 +152,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
  * clean under a writable, dirty PTE, and msync misses the data. Waiting for the lock closes it.
  * Bug `fault-dirty-race` restores the released code.
  */
-function waitForWriteback(cpu: Cpu, pfn: number): void {
+function waitForWriteback(cpu: Cpu, pfn: Pfn): void {
   cpu.racePoint();
   if (!hasBug(cpu.config, 'fault-dirty-race')) waitOnPageLocked(cpu, pfn);
 }
@@ -161,7 +163,7 @@ function waitForWriteback(cpu: Cpu, pfn: number): void {
  * from every TLB) — then, after the pte lock is released, set_page_dirty_balance. A private mapping
  * gets a copy. Enters with the pte lock held; returns with it released.
  */
-function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl: number, orig: number): void {
+function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: LockIdx, orig: number): void {
   const flags = vmaFlags(cpu, v);
   const old = ptePfn(orig);
   if ((flags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED)) {
@@ -182,7 +184,7 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
   getPage(cpu, old);
   spinUnlock(cpu, ptl);
   const copy = allocFrame(cpu, L.FrameKind.Anon);
-  if (copy < 0) {
+  if (copy === -1) {
     putPage(cpu, old);
     throw new OutOfMemory();
   }
@@ -210,12 +212,12 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
  * before its pte lock is dropped (1cf35d47712d): otherwise writeback could clean the page while a
  * stale writable TLB entry still writes to it. Returns the pages zapped. Caller holds mmap_sem.
  */
-export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): number {
+export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
   const mm = vmaMm(cpu, v);
   const flags = vmaFlags(cpu, v);
   const mem = cpu.mem;
   let zapped = 0;
-  let gathered: number[] = [];
+  let gathered: Pfn[] = [];
   let gStart = -1;
   let gEnd = -1;
   forEachPteTable(

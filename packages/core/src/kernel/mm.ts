@@ -14,6 +14,7 @@ import { spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import type { MachineView } from '../machine/machine.js';
+import type { FileId, LockIdx, MmId, PgOff, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 
 // ---- vm_flags (include/linux/mm.h, 2.6.20 values) ----
 export const VM_READ = 0x1;
@@ -51,18 +52,21 @@ export function protectionMap(flags: number): number {
 
 // ---- frames ----
 
+/** zone->lock: the free list's spinlock. */
+export const zoneLock = L.G_ZONE_LOCK as LockIdx;
+
 /** __alloc_pages: one zeroed frame of `kind` with a reference count of 1, or -1 when memory is exhausted. */
-export function allocFrame(cpu: Cpu, kind: L.FrameKind): number {
+export function allocFrame(cpu: Cpu, kind: L.FrameKind): Pfn | -1 {
   const meta = cpu.meta;
   const lay = cpu.lay;
-  spinLock(cpu, L.G_ZONE_LOCK, LockClass.ZoneLock, S.__alloc_pages);
-  const f = meta[L.G_FREE_HEAD]!;
-  if (f >= 0) {
+  spinLock(cpu, zoneLock, LockClass.ZoneLock, S.__alloc_pages);
+  const f = meta[L.G_FREE_HEAD]! as Pfn | -1;
+  if (f !== -1) {
     meta[L.G_FREE_HEAD] = meta[lay.page(f) + L.PG_NEXT]!;
     Atomics.sub(meta, L.G_NR_FREE, 1);
   }
-  spinUnlock(cpu, L.G_ZONE_LOCK);
-  if (f < 0) return -1;
+  spinUnlock(cpu, zoneLock);
+  if (f === -1) return -1;
   const p = lay.page(f);
   cpu.mem.fill(0, f * WORDS_PER_PAGE, (f + 1) * WORDS_PER_PAGE);
   Atomics.store(meta, p + L.PG_FLAGS, 0);
@@ -75,25 +79,25 @@ export function allocFrame(cpu: Cpu, kind: L.FrameKind): number {
 }
 
 /** Returns a frame to the free list. The reference count must already be zero. */
-function freeFrame(cpu: Cpu, f: number): void {
+function freeFrame(cpu: Cpu, f: Pfn): void {
   const meta = cpu.meta;
   const p = cpu.lay.page(f);
   Atomics.store(meta, p + L.PG_KIND, L.FrameKind.Free);
   Atomics.store(meta, p + L.PG_MAPPING, 0);
   Atomics.store(meta, p + L.PG_FLAGS, 0);
-  spinLock(cpu, L.G_ZONE_LOCK, LockClass.ZoneLock, S.__free_pages);
+  spinLock(cpu, zoneLock, LockClass.ZoneLock, S.__free_pages);
   meta[p + L.PG_NEXT] = meta[L.G_FREE_HEAD]!;
   meta[L.G_FREE_HEAD] = f;
   Atomics.add(meta, L.G_NR_FREE, 1);
-  spinUnlock(cpu, L.G_ZONE_LOCK);
+  spinUnlock(cpu, zoneLock);
 }
 
-export function getPage(cpu: Cpu, pfn: number): void {
+export function getPage(cpu: Cpu, pfn: Pfn): void {
   Atomics.add(cpu.meta, cpu.lay.page(pfn) + L.PG_COUNT, 1);
 }
 
 /** get_page_unless_zero: a reference to a page that may be being freed concurrently. */
-export function getPageUnlessZero(cpu: Cpu, pfn: number): boolean {
+export function getPageUnlessZero(cpu: Cpu, pfn: Pfn): boolean {
   const i = cpu.lay.page(pfn) + L.PG_COUNT;
   for (;;) {
     const c = Atomics.load(cpu.meta, i);
@@ -103,7 +107,7 @@ export function getPageUnlessZero(cpu: Cpu, pfn: number): boolean {
 }
 
 /** put_page: drops a reference; the last one frees the frame. */
-export function putPage(cpu: Cpu, pfn: number): void {
+export function putPage(cpu: Cpu, pfn: Pfn): void {
   const left = Atomics.sub(cpu.meta, cpu.lay.page(pfn) + L.PG_COUNT, 1) - 1;
   if (left === 0) freeFrame(cpu, pfn);
   else if (left < 0) throw new Error(`put_page on free frame ${pfn}`);
@@ -111,73 +115,80 @@ export function putPage(cpu: Cpu, pfn: number): void {
 
 // ---- struct page: readers take a MachineView ----
 
-export const pageFlags = (view: MachineView, pfn: number): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_FLAGS);
-export const setPageFlag = (cpu: Cpu, pfn: number, f: number): number => Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, f);
-export const clearPageFlag = (cpu: Cpu, pfn: number, f: number): number => Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~f);
-/** File id of a page-cache page, or -1. */
-export const pageMapping = (view: MachineView, pfn: number): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPPING) - 1;
-export const pageIndex = (view: MachineView, pfn: number): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_INDEX);
-export const pageMapped = (view: MachineView, pfn: number): boolean => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPCOUNT) > 0;
+export const pageFlags = (view: MachineView, pfn: Pfn): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_FLAGS);
+/** Sets flag bits `f` atomically; returns the flags before. */
+export const setPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, f);
+/** Clears flag bits `f` atomically; returns the flags before. */
+export const clearPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~f);
+/** page->mapping: the file of a page-cache page, or -1. */
+export const pageMapping = (view: MachineView, pfn: Pfn): FileId | -1 => (Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPPING) - 1) as FileId | -1;
+/** page->index: the page's index in its file. */
+export const pageIndex = (view: MachineView, pfn: Pfn): PgOff => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_INDEX) as PgOff;
+export const pageMapped = (view: MachineView, pfn: Pfn): boolean => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPCOUNT) > 0;
 
 // ---- lock words (meta indices of the locks, for spinLock / assertHeld) ----
 
 export { pageLock } from './locking/locks.js';
 /** mm->mmap_sem. */
-export const mmapSem = (view: MachineView, mm: number): number => view.layout.mm(mm) + L.MM_SEM;
+export const mmapSem = (view: MachineView, mm: MmId): LockIdx => (view.layout.mm(mm) + L.MM_SEM) as LockIdx;
+/** mm->page_table_lock. */
+export const pageTableLock = (view: MachineView, mm: MmId): LockIdx => (view.layout.mm(mm) + L.MM_PT_LOCK) as LockIdx;
 /** The split pte lock of the page-table page holding PTE word `pteIdx` (pte_lockptr). */
-export const pteLockOf = (view: MachineView, pteIdx: number): number => view.layout.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL;
+export const pteLockOf = (view: MachineView, pteIdx: PteIdx): LockIdx => (view.layout.page((pteIdx / WORDS_PER_PAGE) | 0) + L.PG_PTL) as LockIdx;
+
+/** current->mm: the mm of the task running on `cpu`. */
+export const currentMm = (cpu: Cpu): MmId => cpu.mmId as MmId;
 
 // ---- VMAs ----
 // A VMA is the meta index of its slot. Its fields are read through these accessors (plain reads, as
 // the kernel reads vm_area_struct fields: they change only under mmap_sem held for writing, and the
 // ones rmap reads also under i_mmap_lock); mmap.ts is their only writer.
 
-export const vmaFlags = (view: MachineView, v: number): number => view.meta[v + L.VMA_FLAGS]!;
+export const vmaFlags = (view: MachineView, v: VmaIdx): number => view.meta[v + L.VMA_FLAGS]!;
 /** vm_start, as a VPN. */
-export const vmaStart = (view: MachineView, v: number): number => view.meta[v + L.VMA_START]!;
+export const vmaStart = (view: MachineView, v: VmaIdx): Vpn => view.meta[v + L.VMA_START]! as Vpn;
 /** vm_end (the VPN past the end). */
-export const vmaEnd = (view: MachineView, v: number): number => view.meta[v + L.VMA_END]!;
+export const vmaEnd = (view: MachineView, v: VmaIdx): Vpn => view.meta[v + L.VMA_END]! as Vpn;
 /** vm_pgoff: the file page mapped at vm_start. */
-export const vmaPgoff = (view: MachineView, v: number): number => view.meta[v + L.VMA_PGOFF]!;
-/** vm_file: the file id, -1 for none. */
-export const vmaFile = (view: MachineView, v: number): number => view.meta[v + L.VMA_FILE]!;
+export const vmaPgoff = (view: MachineView, v: VmaIdx): PgOff => view.meta[v + L.VMA_PGOFF]! as PgOff;
+/** vm_file (every VMA here maps a file: anonymous mmap is not modelled). */
+export const vmaFile = (view: MachineView, v: VmaIdx): FileId => view.meta[v + L.VMA_FILE]! as FileId;
 /** vm_page_prot: PTE flag bits. */
-export const vmaProt = (view: MachineView, v: number): number => view.meta[v + L.VMA_PROT]!;
+export const vmaProt = (view: MachineView, v: VmaIdx): number => view.meta[v + L.VMA_PROT]!;
 /** On its file's i_mmap list. */
-export const vmaLinked = (view: MachineView, v: number): boolean => view.meta[v + L.VMA_LINKED] === 1;
+export const vmaLinked = (view: MachineView, v: VmaIdx): boolean => view.meta[v + L.VMA_LINKED] === 1;
 /** linear_page_index: the file page that `vpn` maps in VMA `v`. */
-export const linearPageIndex = (view: MachineView, v: number, vpn: number): number => vmaPgoff(view, v) + (vpn - vmaStart(view, v));
-/** The VMA slots of every mm, in order: slot `s` of all is at vmaSlot(view, s). */
-export const vmaSlot = (view: MachineView, s: number): number => view.layout.vmaBase + s * L.VMA_STRIDE;
+export const linearPageIndex = (view: MachineView, v: VmaIdx, vpn: Vpn): PgOff => (vmaPgoff(view, v) + (vpn - vmaStart(view, v))) as PgOff;
+/** VMA slot `s` of `mm` (free or in use). */
+export const vmaSlot = (view: MachineView, mm: MmId, s: number): VmaIdx => view.layout.vma(mm, s) as VmaIdx;
 
 /**
  * find_vma without the cache: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Reads
  * only, so any thread may ask (the oracles do); the kernel asks through findVma under mmap_sem.
  */
-export function findVmaUncached(view: MachineView, mm: number, vpn: number): number {
-  const lay = view.layout;
-  const n = lay.vmasPerMm;
+export function findVmaUncached(view: MachineView, mm: MmId, vpn: Vpn): VmaIdx | -1 {
+  const n = view.layout.vmasPerMm;
   for (let s = 0; s < n; s++) {
-    const v = lay.vma(mm, s);
+    const v = vmaSlot(view, mm, s);
     if (vmaFlags(view, v) !== 0 && vpn >= vmaStart(view, v) && vpn < vmaEnd(view, v)) return v;
   }
   return -1;
 }
 
 /** find_vma: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Caller holds mmap_sem. */
-export function findVma(cpu: Cpu, mm: number, vpn: number): number {
+export function findVma(cpu: Cpu, mm: MmId, vpn: Vpn): VmaIdx | -1 {
   // mm->mmap_cache: the VMA this CPU found last (checked again, since it may have changed).
-  const c = cpu.vmaCache;
-  if (c >= 0 && vmaFlags(cpu, c) !== 0 && vpn >= vmaStart(cpu, c) && vpn < vmaEnd(cpu, c) && vmaMm(cpu, c) === mm) return c;
+  const c = cpu.vmaCache as VmaIdx | -1;
+  if (c !== -1 && vmaFlags(cpu, c) !== 0 && vpn >= vmaStart(cpu, c) && vpn < vmaEnd(cpu, c) && vmaMm(cpu, c) === mm) return c;
   const v = findVmaUncached(cpu, mm, vpn);
-  if (v >= 0) cpu.vmaCache = v;
+  if (v !== -1) cpu.vmaCache = v;
   return v;
 }
 
 /** The mm owning the VMA at meta index `v`. */
-export function vmaMm(view: MachineView, v: number): number {
+export function vmaMm(view: MachineView, v: VmaIdx): MmId {
   const lay = view.layout;
-  return Math.floor((v - lay.vmaBase) / (lay.vmasPerMm * L.VMA_STRIDE));
+  return Math.floor((v - lay.vmaBase) / (lay.vmasPerMm * L.VMA_STRIDE)) as MmId;
 }
 
 /**
@@ -186,16 +197,16 @@ export function vmaMm(view: MachineView, v: number): number {
  * (VM_PFNMAP / VM_INSERTPAGE) mapping; and the file's backing accounts dirty pages. The oracles ask
  * it too, of VMAs as they stand.
  */
-export function vmaWantsWritenotify(view: MachineView, flags: number, prot: number, file: number): boolean {
+export function vmaWantsWritenotify(view: MachineView, flags: number, prot: number, file: FileId | -1): boolean {
   if (!view.config.kernel.writeNotify) return false; // linux-2.6.18: no write notification at all
   if ((flags & (VM_WRITE | VM_SHARED)) !== (VM_WRITE | VM_SHARED)) return false;
   // (no file here has a page_mkwrite operation, which would say yes at this point)
   if (prot !== protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED))) return false;
   if (flags & (VM_PFNMAP | VM_INSERTPAGE)) return false;
-  return file >= 0 && mappingCapAccountDirty(view, file);
+  return file !== -1 && mappingCapAccountDirty(view, file);
 }
 
-export const mappingCapAccountDirty = (view: MachineView, file: number): boolean => view.meta[view.layout.file(file) + L.F_ACCOUNT_DIRTY] === 1;
+export const mappingCapAccountDirty = (view: MachineView, file: FileId): boolean => view.meta[view.layout.file(file) + L.F_ACCOUNT_DIRTY] === 1;
 
 // ---- page tables ----
 
@@ -206,7 +217,7 @@ const PAGE_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D; // _PAGE_TABLE for i
  * (the low half), or -1 if a level is missing. Reads only, so any thread may walk (the oracles do);
  * kernel callers keep the tables alive (mmap_sem or i_mmap_lock).
  */
-export function pteOffset(view: MachineView, mm: number, vpn: number): number {
+export function pteOffset(view: MachineView, mm: MmId, vpn: Vpn): PteIdx | -1 {
   const mem = view.mem;
   let table = Atomics.load(view.meta, view.layout.mm(mm) + L.MM_CR3);
   for (let level = 4; level > 1; level--) {
@@ -214,23 +225,23 @@ export function pteOffset(view: MachineView, mm: number, vpn: number): number {
     if (!ptePresent(e)) return -1;
     table = ptePfn(e);
   }
-  return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
+  return (table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2) as PteIdx;
 }
 
 /**
  * pte_alloc_map: like pteOffset, but missing levels are allocated, each under
  * mm->page_table_lock (__pte_alloc). Caller holds mmap_sem.
  */
-export function pteAllocMap(cpu: Cpu, mm: number, vpn: number): number {
+export function pteAllocMap(cpu: Cpu, mm: MmId, vpn: Vpn): PteIdx {
   const mem = cpu.mem;
   let table = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CR3);
   for (let level = 4; level > 1; level--) {
     const idx = table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2;
     let e = Atomics.load(mem, idx);
     if (!ptePresent(e)) {
-      const ptl = cpu.lay.mm(mm) + L.MM_PT_LOCK;
+      const ptl = pageTableLock(cpu, mm);
       const fresh = allocFrame(cpu, L.FrameKind.PageTable);
-      if (fresh < 0) throw new OutOfMemory();
+      if (fresh === -1) throw new OutOfMemory();
       spinLock(cpu, ptl, LockClass.PageTableLock, S.__pte_alloc);
       e = Atomics.load(mem, idx);
       if (!ptePresent(e)) {
@@ -244,7 +255,7 @@ export function pteAllocMap(cpu: Cpu, mm: number, vpn: number): number {
     }
     table = ptePfn(e);
   }
-  return table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2;
+  return (table * WORDS_PER_PAGE + tableIndex(vpn, 1) * 2) as PteIdx;
 }
 
 /**
@@ -253,12 +264,12 @@ export function pteAllocMap(cpu: Cpu, mm: number, vpn: number): number {
  * word of `vpn`; the PTE of x is at first + (x - vpn) * 2), releases the lock, then calls `after()`.
  * Missing tables are skipped. The caller keeps the page tables alive (mmap_sem or i_mmap_lock).
  */
-export function forEachPteTable(cpu: Cpu, mm: number, start: number, end: number, site: number, fn: (first: number, vpn: number, tableEnd: number) => void, after?: () => void): void {
+export function forEachPteTable(cpu: Cpu, mm: MmId, start: Vpn, end: Vpn, site: number, fn: (first: PteIdx, vpn: Vpn, tableEnd: Vpn) => void, after?: () => void): void {
   let vpn = start;
   while (vpn < end) {
-    const tableEnd = Math.min(end, (Math.floor(vpn / PTRS_PER_PTE) + 1) * PTRS_PER_PTE);
+    const tableEnd = Math.min(end, (Math.floor(vpn / PTRS_PER_PTE) + 1) * PTRS_PER_PTE) as Vpn; // pmd_addr_end
     const first = pteOffset(cpu, mm, vpn);
-    if (first >= 0) {
+    if (first !== -1) {
       const ptl = pteLockOf(cpu, first);
       spinLock(cpu, ptl, LockClass.PteLock, site);
       try {

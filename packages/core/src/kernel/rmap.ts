@@ -12,49 +12,47 @@ import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
+import type { FileId, LockIdx, MmId, PgOff, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 import { pageIndex, pageLock, pageMapped, pageMapping, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaEnd, vmaFile, vmaFlags, vmaLinked, vmaMm, vmaPgoff, vmaSlot, vmaStart } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
 import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './smp.js';
 
-export const iMmapLock = (view: MachineView, file: number): number => view.layout.file(file) + L.F_IMMAP_LOCK;
+/** mapping->i_mmap_lock. */
+export const iMmapLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_IMMAP_LOCK) as LockIdx;
 
 /**
  * Calls `fn(vmaIdx, vpn)` for each VMA on `file`'s i_mmap list that covers file page `index`.
  * Caller holds i_mmap_lock (the list and the VMAs' ranges change only under it).
  */
-function forEachVmaOfPage(cpu: Cpu, file: number, index: number, fn: (v: number, vpn: number) => void): void {
+function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, vpn: Vpn) => void): void {
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
   const lay = cpu.lay;
-  const total = lay.procs * lay.vmasPerMm;
-  for (let s = 0; s < total; s++) {
-    const v = vmaSlot(cpu, s);
-    if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
-    const start = vmaStart(cpu, v);
-    const vpn = start + (index - vmaPgoff(cpu, v)); // vma_address
-    if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
+  for (let mm = 0 as MmId; mm < lay.procs; mm++) {
+    for (let s = 0; s < lay.vmasPerMm; s++) {
+      const v = vmaSlot(cpu, mm, s);
+      if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
+      const start = vmaStart(cpu, v);
+      const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
+      if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
+    }
   }
 }
 
 /**
- * page_check_address: the PTE of `vpn` in `mm` if it maps `pfn`, returned with its pte lock held
- * (the lock's meta index in `ptlOut[0]`), or -1.
+ * page_check_address: the PTE of `vpn` in `mm` if it maps `pfn`, returned with its pte lock
+ * (pteLockOf(pte)) held, or -1 with no lock held.
  */
-export function pageCheckAddress(cpu: Cpu, pfn: number, mm: number, vpn: number, site: number, ptlOut: Int32Array): number {
+export function pageCheckAddress(cpu: Cpu, pfn: Pfn, mm: MmId, vpn: Vpn, site: number): PteIdx | -1 {
   const pte = pteOffset(cpu, mm, vpn);
-  if (pte < 0) return -1;
+  if (pte === -1) return -1;
   if (!ptePresent(Atomics.load(cpu.mem, pte))) return -1;
   const ptl = pteLockOf(cpu, pte);
   spinLock(cpu, ptl, LockClass.PteLock, site);
   const e = Atomics.load(cpu.mem, pte);
-  if (ptePresent(e) && ptePfn(e) === pfn) {
-    ptlOut[0] = ptl;
-    return pte;
-  }
+  if (ptePresent(e) && ptePfn(e) === pfn) return pte;
   spinUnlock(cpu, ptl);
   return -1;
 }
-
-const ptlScratch = new Int32Array(1);
 
 /**
  * page_mkclean_one: if the PTE is dirty or writable, clear it atomically and flush it from every TLB
@@ -66,11 +64,11 @@ const ptlScratch = new Int32Array(1);
  * first and flushed after (ptep_establish), which broke virtual-cache machines and s390; on x86 the
  * flush still completes before writeback reads the page, so `flush-after-set` is harmless here.
  */
-function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
+function pageMkcleanOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): number {
   const mm = vmaMm(cpu, v);
-  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one, ptlScratch);
-  if (pte < 0) return 0;
-  const ptl = ptlScratch[0]!;
+  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one);
+  if (pte === -1) return 0;
+  const ptl = pteLockOf(cpu, pte);
   const mem = cpu.mem;
   let ret = 0;
   const cur = Atomics.load(mem, pte);
@@ -96,11 +94,11 @@ function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
  * page_mkclean: write-protects and cleans every shared PTE that maps the page, in every process.
  * Enters with the page locked. Returns true if any PTE was dirty or writable.
  */
-export function pageMkclean(cpu: Cpu, pfn: number): boolean {
+export function pageMkclean(cpu: Cpu, pfn: Pfn): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!pageMapped(cpu, pfn)) return false;
   const file = pageMapping(cpu, pfn);
-  if (file < 0) return false;
+  if (file === -1) return false;
   const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   let ret = 0;
@@ -121,11 +119,11 @@ export function pageMkclean(cpu: Cpu, pfn: number): boolean {
  * bit into the page (set_page_dirty, under the pte lock: pte lock -> private_lock), and drops the
  * mapping's reference.
  */
-function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
+function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): void {
   const mm = vmaMm(cpu, v);
-  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.try_to_unmap_one, ptlScratch);
-  if (pte < 0) return;
-  const ptl = ptlScratch[0]!;
+  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.try_to_unmap_one);
+  if (pte === -1) return;
+  const ptl = pteLockOf(cpu, pte);
   const entry = Atomics.exchange(cpu.mem, pte, 0);
   flushTlbPage(cpu, mm, vpn, FlushCause.Reclaim);
   if (pteDirty(entry)) setPageDirty(cpu, pfn);
@@ -136,10 +134,10 @@ function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
 }
 
 /** try_to_unmap (file pages): unmaps the page from every VMA. Page locked. Returns true if now unmapped. */
-export function tryToUnmap(cpu: Cpu, pfn: number): boolean {
+export function tryToUnmap(cpu: Cpu, pfn: Pfn): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const file = pageMapping(cpu, pfn);
-  if (file < 0) return !pageMapped(cpu, pfn);
+  if (file === -1) return !pageMapped(cpu, pfn);
   const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.shrink_page_list);
@@ -149,11 +147,11 @@ export function tryToUnmap(cpu: Cpu, pfn: number): boolean {
 }
 
 /** page_add_file_rmap: one more PTE maps the page (the PTE's reference is taken by the caller). */
-export function pageAddFileRmap(cpu: Cpu, pfn: number): void {
+export function pageAddFileRmap(cpu: Cpu, pfn: Pfn): void {
   Atomics.add(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT, 1);
 }
 
 /** page_remove_rmap. */
-export function pageRemoveRmap(cpu: Cpu, pfn: number): void {
+export function pageRemoveRmap(cpu: Cpu, pfn: Pfn): void {
   if (Atomics.sub(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT, 1) <= 0) throw new Error(`mapcount underflow on frame ${pfn}`);
 }

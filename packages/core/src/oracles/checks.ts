@@ -9,6 +9,7 @@ import * as L from '../machine/layout.js';
 import { type Machine, type MachineView } from '../machine/machine.js';
 import { findVmaUncached, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
 import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
+import type { MmId, PteIdx, Vpn } from '../handles.js';
 
 export interface CheckFinding {
   readonly kind: 'invariant' | 'lost-write';
@@ -17,7 +18,7 @@ export interface CheckFinding {
 }
 
 /** Calls fn(vpn, pteIndex, pteLow) for every present leaf PTE of `mm`. */
-export function forEachPte(m: MachineView, mm: number, fn: (vpn: number, pte: number, lo: number) => void): void {
+export function forEachPte(m: MachineView, mm: number, fn: (vpn: Vpn, pte: PteIdx, lo: number) => void): void {
   const mem = m.mem;
   const walk = (table: number, level: number, base: number) => {
     for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
@@ -25,7 +26,7 @@ export function forEachPte(m: MachineView, mm: number, fn: (vpn: number, pte: nu
       const e = Atomics.load(mem, idx);
       if (!ptePresent(e)) continue;
       const vpn = base + i * 2 ** (9 * (level - 1));
-      if (level === 1) fn(vpn, idx, e);
+      if (level === 1) fn(vpn as Vpn, idx as PteIdx, e);
       else walk(ptePfn(e), level - 1, vpn);
     }
   };
@@ -34,8 +35,8 @@ export function forEachPte(m: MachineView, mm: number, fn: (vpn: number, pte: nu
 
 /** The PTE (low half) translating `vpn` in `mm`, or 0: the kernel's walk (pteOffset), then the entry. */
 export function lookupPte(m: MachineView, mm: number, vpn: number): number {
-  const pte = pteOffset(m, mm, vpn);
-  if (pte < 0) return 0;
+  const pte = pteOffset(m, mm as MmId, vpn as Vpn);
+  if (pte === -1) return 0;
   const e = Atomics.load(m.mem, pte);
   return ptePresent(e) ? e : 0;
 }
@@ -65,12 +66,12 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
     if (out.length < limit) out.push({ kind: 'invariant', message, details });
   };
   const mapped = new Int32Array(lay.frames);
-  for (let mm = 0; mm < lay.procs; mm++) {
+  for (let mm = 0 as MmId; mm < lay.procs; mm++) {
     forEachPte(m, mm, (vpn, _pte, lo) => {
       const pfn = ptePfn(lo);
       mapped[pfn]!++;
       const v = findVmaUncached(m, mm, vpn);
-      if (v < 0) {
+      if (v === -1) {
         add(`PTE outside any VMA: mm ${mm} vpn 0x${vpn.toString(16)}`, { mm, vpn, pfn });
         return;
       }
