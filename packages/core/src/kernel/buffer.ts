@@ -5,7 +5,7 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
+import { assertHeld, pageLock, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
 import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
@@ -16,8 +16,9 @@ import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './p
 /** mapping->private_lock. */
 export const privateLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_PRIVATE_LOCK) as LockIdx;
 
-/** create_empty_buffers: attaches buffers with `state` to a page (page locked, or not yet visible). */
+/** create_empty_buffers: attaches buffers with `state` to a page. Enters with the page locked. */
 export function createEmptyBuffers(cpu: Cpu, pfn: Pfn, state: number): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), state | L.BH_Mapped);
   setPageFlag(cpu, pfn, L.PG_private);
@@ -58,7 +59,7 @@ function dropBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
 }
 
 /**
- * try_to_free_buffers: drops the buffers of a page (page locked, not under writeback).
+ * try_to_free_buffers: drops the buffers of a page not under writeback. Enters with the page locked.
  *
  * 2.6.20 (ecdfc9787fe5): under private_lock, drop the buffers and cancel the page's dirty state
  * without page_mkclean. "If the filesystem writes its buffers by hand (eg ext3) then we can have
@@ -69,6 +70,7 @@ function dropBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
  * private_lock, inverting private_lock -> i_mmap_lock -> pte lock against zap_pte_range.
  */
 export function tryToFreeBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (pageFlags(cpu, pfn) & L.PG_writeback) return false;
   const pl = privateLock(cpu, file);
   spinLock(cpu, pl, LockClass.PrivateLock, S.try_to_free_buffers);
@@ -117,9 +119,11 @@ function writeBufferIfDirty(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: n
 /**
  * block_write_full_page (writepage): writes only the page's dirty buffers, clearing their dirty bits,
  * under PG_writeback; a page without buffers gets dirty ones first. Enters with the page locked and
- * PG_dirty just cleared by clear_page_dirty_for_io; returns with the page unlocked.
+ * PG_dirty just cleared by clear_page_dirty_for_io; returns with the page still locked (its caller,
+ * writebackPage, unlocks it).
  */
 export function blockWriteFullPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
   setPageFlag(cpu, pfn, L.PG_writeback);
   const n = cpu.lay.buffersPerPage;

@@ -5,7 +5,7 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { adoptPageLock, assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
 import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
@@ -100,9 +100,11 @@ export function readCachePage(cpu: Cpu, file: FileId, index: PgOff): Pfn {
 
 /**
  * remove_from_page_cache for reclaim (__remove_mapping): under tree_lock, only if nobody but the page
- * cache and the caller holds a reference (page_count == 2). Leaves a shadow entry. Page locked.
+ * cache and the caller holds a reference (page_count == 2). Leaves a shadow entry. Enters with the
+ * page locked.
  */
 export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff) => void): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const meta = cpu.meta;
   const p = cpu.lay.page(pfn);
   const file = pageMapping(cpu, pfn);
@@ -126,5 +128,6 @@ export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: 
 
 /** Tags (file, index) dirty in the index if the page is still cached there. Called with tree_lock held. */
 export function tagDirtyLocked(cpu: Cpu, file: FileId, index: PgOff, pfn: Pfn): void {
+  assertHeld(cpu, treeLock(cpu, file), 'tree_lock');
   if (cpu.meta[slotOf(cpu, file, index)] === pfn + 1) cpu.meta[tagOf(cpu, file, index)] = 1;
 }

@@ -6,7 +6,7 @@ import type { Cpu } from '../hw/cpu.js';
 import { SegvError } from '../hw/entry.js';
 import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
+import { assertHeld, downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
 import { hasBug } from '../config.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
@@ -65,8 +65,10 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
 /**
  * handle_pte_fault: not present -> do_no_page; present but read-only on a write -> do_wp_page;
  * otherwise a spurious or access-flag fault: make the PTE young (and dirty on a write) and flush.
+ * Enters with mmap_sem read-held and no pte lock; returns the same.
  */
 function handlePteFault(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: boolean): void {
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const entry = Atomics.load(cpu.mem, pte);
   if (!ptePresent(entry)) {
     doNoPage(cpu, mm, v, vpn, pte, write);
@@ -161,9 +163,11 @@ function waitForWriteback(cpu: Cpu, pfn: Pfn): void {
  * do_wp_page, shared writable branch (write notification): reuse the page — the PTE made young,
  * dirty and writable under the pte lock (ptep_set_access_flags, which on i386 also flushes the page
  * from every TLB) — then, after the pte lock is released, set_page_dirty_balance. A private mapping
- * gets a copy. Enters with the pte lock held; returns with it released.
+ * gets a copy. Enters with mmap_sem read-held and the pte lock `ptl` held; returns with the pte lock
+ * released.
  */
 function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: LockIdx, orig: number): void {
+  assertHeld(cpu, ptl, 'the pte lock');
   const flags = vmaFlags(cpu, v);
   const old = ptePfn(orig);
   if ((flags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED)) {
@@ -214,6 +218,7 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
  */
 export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
   const mm = vmaMm(cpu, v);
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const flags = vmaFlags(cpu, v);
   const mem = cpu.mem;
   let zapped = 0;

@@ -10,7 +10,7 @@
 import type { Cpu } from '../hw/cpu.js';
 import { ENTRIES_PER_TABLE, mkPte, PTE_A, PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW, PTE_US, ptePfn, ptePresent, tableIndex } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { spinLock, spinUnlock } from './locking/locks.js';
+import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import type { MachineView } from '../machine/machine.js';
@@ -177,6 +177,7 @@ export function findVmaUncached(view: MachineView, mm: MmId, vpn: Vpn): VmaIdx |
 
 /** find_vma: the VMA of `mm` containing `vpn` (meta index of its slot), or -1. Caller holds mmap_sem. */
 export function findVma(cpu: Cpu, mm: MmId, vpn: Vpn): VmaIdx | -1 {
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   // mm->mmap_cache: the VMA this CPU found last (checked again, since it may have changed).
   const c = cpu.vmaCache as VmaIdx | -1;
   if (c !== -1 && vmaFlags(cpu, c) !== 0 && vpn >= vmaStart(cpu, c) && vpn < vmaEnd(cpu, c) && vmaMm(cpu, c) === mm) return c;
@@ -233,6 +234,7 @@ export function pteOffset(view: MachineView, mm: MmId, vpn: Vpn): PteIdx | -1 {
  * mm->page_table_lock (__pte_alloc). Caller holds mmap_sem.
  */
 export function pteAllocMap(cpu: Cpu, mm: MmId, vpn: Vpn): PteIdx {
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const mem = cpu.mem;
   let table = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CR3);
   for (let level = 4; level > 1; level--) {
@@ -262,7 +264,8 @@ export function pteAllocMap(cpu: Cpu, mm: MmId, vpn: Vpn): PteIdx {
  * Walks [start, end) of `mm` one page table at a time, as the kernel's *_pte_range functions do: for
  * each table that exists, takes its pte lock, calls `fn(first, vpn, tableEnd)` (`first` is the PTE
  * word of `vpn`; the PTE of x is at first + (x - vpn) * 2), releases the lock, then calls `after()`.
- * Missing tables are skipped. The caller keeps the page tables alive (mmap_sem or i_mmap_lock).
+ * Missing tables are skipped. The caller keeps the page tables alive: it holds mmap_sem, or runs the
+ * end-of-run sync on a machine whose other CPUs are idle.
  */
 export function forEachPteTable(cpu: Cpu, mm: MmId, start: Vpn, end: Vpn, site: number, fn: (first: PteIdx, vpn: Vpn, tableEnd: Vpn) => void, after?: () => void): void {
   let vpn = start;

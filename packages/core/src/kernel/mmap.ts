@@ -6,7 +6,7 @@ import { hasBug, TASK_SIZE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import { PTE_D, PTE_PCD, PTE_PWT, pteDirty, pteMkwrite, ptePfn, ptePresent } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './locking/locks.js';
+import { assertHeld, assertHeldWrite, downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import type { FileId, MmId, PgOff, VmaIdx, Vpn } from '../handles.js';
@@ -77,6 +77,7 @@ function protToFlags(prot: number): number {
 
 /** get_unmapped_area: first gap of `n` pages from the mmap base. mmap_sem held. */
 function getUnmappedArea(cpu: Cpu, mm: MmId, n: number): Vpn {
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const used: Array<[number, number]> = [];
   for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
     const v = vmaSlot(cpu, mm, s);
@@ -158,8 +159,12 @@ export function doMmap(cpu: Cpu, fd: number, offset: number, pages: number, prot
   }
 }
 
-/** Splits VMA `v` at `at` (start < at < end): `v` keeps the front, the returned slot the back. */
+/**
+ * split_vma: splits VMA `v` at `at` (start < at < end): `v` keeps the front, the returned slot the
+ * back. mmap_sem write-held.
+ */
 function splitVma(cpu: Cpu, mm: MmId, v: VmaIdx, at: Vpn): VmaIdx {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const nv = freeSlot(cpu, mm);
   const file = vmaFile(cpu, v);
   vmaLink(cpu, nv, vmaFlags(cpu, v) & ~VM_INUSE, at, vmaEnd(cpu, v), linearPageIndex(cpu, v, at), file, vmaProt(cpu, v));
@@ -172,6 +177,7 @@ function splitVma(cpu: Cpu, mm: MmId, v: VmaIdx, at: Vpn): VmaIdx {
 
 /** VMAs of `mm` overlapping [s, e), split so that each lies wholly inside it. mmap_sem write-held. */
 function isolateRange(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn): VmaIdx[] {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const overlapping: VmaIdx[] = [];
   for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
     const v = vmaSlot(cpu, mm, slot);
@@ -204,6 +210,7 @@ export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
 
 /** The body of do_munmap over [s, e): zap, then unlink and free the VMAs. mmap_sem write-held. */
 function unmapRangeLocked(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn): void {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   for (const v of isolateRange(cpu, mm, s, e)) {
     zapPteRange(cpu, v, vmaStart(cpu, v), vmaEnd(cpu, v));
     unlinkVma(cpu, v);
@@ -220,6 +227,7 @@ function unlinkVma(cpu: Cpu, v: VmaIdx): void {
 
 /** __vma_unlink and free: off the i_mmap list, then the slot is free. i_mmap_lock held. */
 function vmaUnlinkFreeLocked(cpu: Cpu, v: VmaIdx): void {
+  assertHeld(cpu, iMmapLock(cpu, vmaFile(cpu, v)), 'i_mmap_lock');
   Atomics.store(cpu.meta, v + L.VMA_LINKED, 0);
   Atomics.store(cpu.meta, v + L.VMA_FLAGS, 0);
 }
@@ -230,6 +238,7 @@ function vmaUnlinkFreeLocked(cpu: Cpu, v: VmaIdx): void {
  * mmap_sem write-held. Returns the surviving VMA.
  */
 function vmaMerge(cpu: Cpu, mm: MmId, v: VmaIdx): VmaIdx {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   for (let again = true; again; ) {
     again = false;
     for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {

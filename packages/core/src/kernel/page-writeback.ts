@@ -5,7 +5,7 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff, Pfn } from '../handles.js';
@@ -80,12 +80,13 @@ export function clearPageDirty2619(cpu: Cpu, pfn: Pfn, site: number): boolean {
  * clear_page_dirty_for_io (after 7658cc289288, "VM: Fix nasty and subtle race in shared mmap'ed page
  * writeback"): page_mkclean first and, if it found a dirty or writable PTE, set_page_dirty again —
  * which re-dirties every buffer, so writepage writes what went through the old PTE — and only then
- * test-and-clear PG_dirty. Page locked. Returns true if the page was dirty (write it).
+ * test-and-clear PG_dirty. Enters with the page locked. Returns true if the page was dirty (write it).
  *
  * Bug `clean-before-mkclean` (2.6.19): TestClearPageDirty first, then page_mkclean, and the buffers
  * are not re-dirtied: if the journal already wrote them, writepage writes nothing (rtorrent).
  */
 export function clearPageDirtyForIo(cpu: Cpu, pfn: Pfn): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const file = pageMapping(cpu, pfn);
   const accounting = file !== -1 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify;
   if (hasBug(cpu.config, 'clean-before-mkclean')) {

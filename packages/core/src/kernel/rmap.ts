@@ -133,7 +133,7 @@ function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): void {
   spinUnlock(cpu, ptl);
 }
 
-/** try_to_unmap (file pages): unmaps the page from every VMA. Page locked. Returns true if now unmapped. */
+/** try_to_unmap (file pages): unmaps the page from every VMA. Enters with the page locked. Returns true if now unmapped. */
 export function tryToUnmap(cpu: Cpu, pfn: Pfn): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const file = pageMapping(cpu, pfn);

@@ -102,9 +102,18 @@ export function holds(cpu: Cpu, idx: LockIdx): boolean {
   return false;
 }
 
-/** Precondition assertion, as the kernel's lockdep_assert_held: the caller must hold `idx`. */
+/**
+ * Precondition assertion, as the kernel's lockdep_assert_held: the caller must hold `idx` (a
+ * spinlock, the page lock, or an rw-semaphore for reading or writing: every holder is on the
+ * CPU's held-lock stack). Reads only, so it changes nothing a run does.
+ */
 export function assertHeld(cpu: Cpu, idx: LockIdx, what: string): void {
   if (!holds(cpu, idx)) throw new Error(`cpu${cpu.id}: ${what} must be held here`);
+}
+
+/** As assertHeld, for an rw-semaphore that must be held for writing (mmap_assert_write_locked). */
+export function assertHeldWrite(cpu: Cpu, idx: LockIdx, what: string): void {
+  if (!holds(cpu, idx) || Atomics.load(cpu.meta, idx + L.RWSEM_COUNT) !== -1) throw new Error(`cpu${cpu.id}: ${what} must be held for writing here`);
 }
 
 /**
