@@ -76,12 +76,12 @@ export function tryToFreeBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   spinLock(cpu, pl, LockClass.PrivateLock, S.try_to_free_buffers);
   const ret = dropBuffers(cpu, pfn, file);
   if (hasBug(cpu.config, 'mkclean-under-private-lock')) {
-    if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
+    if (ret) clearPageDirty2619(cpu, pfn);
     spinUnlock(cpu, pl);
   } else if (hasBug(cpu.config, 'strip-buffers-unlocked')) {
     spinUnlock(cpu, pl);
     cpu.racePoint(); // a set_page_dirty here finds no buffers; its dirty bit is then cleared below
-    if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
+    if (ret) clearPageDirty2619(cpu, pfn);
   } else {
     if (ret) cancelDirtyPage(cpu, pfn);
     spinUnlock(cpu, pl);

@@ -7,7 +7,7 @@ import { SegvError } from '../hw/entry.js';
 import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
-import { hasBug } from '../config.js';
+import { hasBug, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { filePages, readCachePage } from './filemap.js';
@@ -34,7 +34,6 @@ import {
 import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
-import { WORDS_PER_PAGE } from '../config.js';
 import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 
 /** maybe_mkwrite: writable only if the VMA is. */
@@ -46,7 +45,7 @@ const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_W
  */
 export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
   const mm = currentMm(cpu);
-  const vpn = ((addr / 4096) | 0) as Vpn;
+  const vpn = ((addr / PAGE_SIZE) | 0) as Vpn;
   const write = (errcode & PF_WRITE) !== 0;
   const sem = mmapSem(cpu, mm);
   downRead(cpu, sem, LockClass.MmapSem, S.handle_mm_fault);
@@ -105,7 +104,7 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
   const flags = vmaFlags(cpu, v);
   const file = vmaFile(cpu, v);
   const pgoff = linearPageIndex(cpu, v, vpn);
-  if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * 4096, write ? PF_WRITE : 0); // SIGBUS
+  if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * PAGE_SIZE, write ? PF_WRITE : 0); // SIGBUS
   cpu.ctr[CTR.faultsNotPresent]!++;
   let page = readCachePage(cpu, file, pgoff);
   let anon = false;

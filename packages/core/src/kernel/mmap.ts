@@ -2,7 +2,7 @@
  * Address-space system calls (mm/mmap.c, mm/mprotect.c, mm/msync.c): mmap, munmap, mprotect and
  * msync, all under mmap_sem. VMAs of a file are linked on its i_mmap list under i_mmap_lock.
  */
-import { hasBug, TASK_SIZE } from '../config.js';
+import { hasBug, PAGE_SIZE, TASK_SIZE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import { PTE_D, PTE_PCD, PTE_PWT, pteDirty, pteMkwrite, ptePfn, ptePresent } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
@@ -66,10 +66,10 @@ export class SyscallError extends Error {
 }
 
 const MMAP_BASE_VPN = 2 ** 30; // 0x400_0000_0000
-const TASK_SIZE_VPN = TASK_SIZE / 4096;
+const TASK_SIZE_VPN = TASK_SIZE / PAGE_SIZE;
 
 /** The VPN of a user address (a syscall's argument becomes a Vpn here). */
-const addrVpn = (addr: number): Vpn => Math.floor(addr / 4096) as Vpn;
+const addrVpn = (addr: number): Vpn => Math.floor(addr / PAGE_SIZE) as Vpn;
 
 function protToFlags(prot: number): number {
   return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
@@ -131,7 +131,7 @@ export function doMmap(cpu: Cpu, fd: number, offset: number, pages: number, prot
   if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'mappings without PROT_READ are not modelled');
   const shared = (mapFlags & MAP_SHARED) !== 0;
   const fixed = (mapFlags & MAP_FIXED) !== 0;
-  if (fixed && (addr % 4096 !== 0 || addr <= 0 || addr / 4096 + pages > TASK_SIZE_VPN)) throw new SyscallError('EINVAL', `MAP_FIXED at 0x${addr.toString(16)}`);
+  if (fixed && (addr % PAGE_SIZE !== 0 || addr <= 0 || addr / PAGE_SIZE + pages > TASK_SIZE_VPN)) throw new SyscallError('EINVAL', `MAP_FIXED at 0x${addr.toString(16)}`);
   const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.do_mmap_pgoff);
@@ -146,14 +146,14 @@ export function doMmap(cpu: Cpu, fd: number, offset: number, pages: number, prot
     if (vmaWantsWritenotify(cpu, flags, vmProt, file)) vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC));
     let start: Vpn;
     if (fixed) {
-      start = (addr / 4096) as Vpn;
+      start = (addr / PAGE_SIZE) as Vpn;
       unmapRangeLocked(cpu, mm, start, (start + pages) as Vpn);
     } else start = getUnmappedArea(cpu, mm, pages);
     const v = freeSlot(cpu, mm);
     vmaLink(cpu, v, flags, start, (start + pages) as Vpn, pgoff, file, vmProt);
     vmaMerge(cpu, mm, v);
     cpu.ctr[CTR.mmaps]!++;
-    return start * 4096;
+    return start * PAGE_SIZE;
   } finally {
     upWrite(cpu, sem);
   }
@@ -196,7 +196,7 @@ function isolateRange(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn): VmaIdx[] {
 export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
   const s = addrVpn(addr);
   const e = (s + pages) as Vpn;
-  if (addr % 4096 || pages <= 0) throw new SyscallError('EINVAL', 'munmap of an unaligned or empty range');
+  if (addr % PAGE_SIZE || pages <= 0) throw new SyscallError('EINVAL', 'munmap of an unaligned or empty range');
   const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.do_munmap);
@@ -300,7 +300,7 @@ function changePteRange(cpu: Cpu, mm: MmId, start: Vpn, end: Vpn, newprot: numbe
 export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number): void {
   const s = addrVpn(addr);
   const e = (s + pages) as Vpn;
-  if (addr % 4096 || pages <= 0) throw new SyscallError('EINVAL', 'mprotect of an unaligned or empty range');
+  if (addr % PAGE_SIZE || pages <= 0) throw new SyscallError('EINVAL', 'mprotect of an unaligned or empty range');
   if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'PROT_NONE is not modelled');
   const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);

@@ -19,7 +19,12 @@ function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
   Atomics.add(cpu.meta, cpu.lay.file(file) + L.F_NRDIRTY, delta);
 }
 
-/** TestSetPageDirty, then (if newly dirty) account and tag it under tree_lock. */
+/**
+ * TestSetPageDirty, then (if newly dirty) account it and tag it dirty in the index under tree_lock:
+ * the tail of 2.6.20's __set_page_dirty_buffers, which later kernels split out as __set_page_dirty
+ * in fs/buffer.c. It stays here: in buffer.ts it would need filemap.ts's index (treeLock,
+ * tagDirtyLocked), a new buffer.ts <-> filemap.ts import cycle.
+ */
 export function testSetPageDirtyAndTag(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   if (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) return false;
   const tl = treeLock(cpu, file);
@@ -68,8 +73,7 @@ export function cancelDirtyPage(cpu: Cpu, pfn: Pfn): void {
  * 2.6.19 clear_page_dirty / test_clear_page_dirty: TestClearPageDirty, then page_mkclean if the
  * mapping accounts dirty pages. Used by the restored try_to_free_buffers bugs.
  */
-export function clearPageDirty2619(cpu: Cpu, pfn: Pfn, site: number): boolean {
-  void site;
+export function clearPageDirty2619(cpu: Cpu, pfn: Pfn): boolean {
   if (!testClearPageDirty(cpu, pfn)) return false;
   const file = pageMapping(cpu, pfn);
   if (file !== -1 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify) pageMkclean(cpu, pfn);
