@@ -37,7 +37,7 @@ import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 
 /** maybe_mkwrite: writable only if the VMA is. */
-const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pteMkwrite(pte) : pte);
+const maybeMkwrite = (pte: number, flags: number): number => (flags & VM_WRITE ? pteMkwrite(pte) : pte);
 
 /**
  * do_page_fault / handle_mm_fault: takes mmap_sem for reading, finds the VMA, checks the access

@@ -7,7 +7,7 @@ import { WORDS_PER_PAGE } from '../config.js';
 import { ENTRIES_PER_TABLE, PTE_RW, pteDirty, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { type Machine, type MachineView } from '../machine/machine.js';
-import { findVmaUncached, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
+import { findVmaUncached, pageFlags, pageIndex, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
 import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
 import type { MmId, PteIdx, Vpn } from '../handles.js';
 
@@ -82,14 +82,14 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
       // the heuristic applied to the VMA as it stands (so a bug that drops the read-only protection
       // is still judged by what the VMA should be).
       const wn = ((vf & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) && !(prot & PTE_RW)) || vmaWantsWritenotify(m, vf, prot, file);
-      const pageDirty = (Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty) !== 0;
+      const pageDirty = (pageFlags(m, pfn) & L.PG_dirty) !== 0;
       if (wn && pteDirty(lo) && !pageDirty) dirtyOnlyInPte.add(pfn);
       // A writable PTE of a clean page is allowed only while the PTE itself still holds the dirty
       // state (D=1): 2.6.20's try_to_free_buffers cancels PG_dirty of a mapped page whose buffers
       // the journal wrote (cancel_dirty_page), and the D bit is harvested at unmap. A writable,
       // clean PTE of a clean page means a write could go unnoticed.
       if (wn && pteWrite(lo) && !pteDirty(lo) && !pageDirty) {
-        add(`writable PTE of a clean page in a write-notify VMA: mm ${mm} vpn 0x${vpn.toString(16)} frame ${pfn} (file ${file} page ${meta[lay.page(pfn) + L.PG_INDEX]})`, { invariant: 'writable-pte-implies-dirty', mm, vpn, pfn, file });
+        add(`writable PTE of a clean page in a write-notify VMA: mm ${mm} vpn 0x${vpn.toString(16)} frame ${pfn} (file ${file} page ${pageIndex(m, pfn)})`, { invariant: 'writable-pte-implies-dirty', mm, vpn, pfn, file });
       }
     });
   }
