@@ -5,6 +5,7 @@
  * any thread. Internals (layout, locks, the kernel's files) are in `@smpsim/core/testing`.
  */
 export * from './config.js';
+export type { Pfn, Vpn, FileId, MmId, PgOff, PteIdx, LockIdx, VmaIdx } from './handles.js';
 export { Machine, CTR, CTR_COUNT, LS, LS_FIELDS, type CounterName, type MachineBuffers, type LockStatRow, type LockTimes, type TlbEntryView, type MachineView } from './machine/machine.js';
 export { StopReason, CpuState, WaitKind } from './machine/layout.js';
 export { stopMachine } from './machine/stop.js';

@@ -16,7 +16,7 @@ import type { WaitKind } from './machine/layout.js';
 export * as layout from './machine/layout.js';
 export * as pte from './hw/pte.js';
 export * as locks from './kernel/locking/locks.js';
-export { LockClass, LOCK_CLASS_NAMES, LOCK_ORDER, SITE_NAMES, S as SITES } from './kernel/locking/lockorder.js';
+export { LockClass, LOCK_CLASS_NAMES, LOCK_ORDER, lockRank, SITE_NAMES, S as SITES } from './kernel/locking/lockorder.js';
 export { lockdepAcquire } from './kernel/locking/lockdep.js';
 export * as kmm from './kernel/mm.js';
 export * as krmap from './kernel/rmap.js';

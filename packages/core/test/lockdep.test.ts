@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Cpu, DEFAULT_KERNEL, lockdepEdges, MachineStop, StopReason } from '@smpsim/core';
+import { type Cpu, DEFAULT_KERNEL, type LockIdx, lockdepEdges, MachineStop, StopReason } from '@smpsim/core';
 import { file, layout as L, LOCK_CLASS_NAMES, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { small } from './helpers.js';
 
@@ -17,7 +17,7 @@ const C = LockClass.Test2;
 function rig(cpus = 3) {
   const { m, cpus: cs } = small({ cpus, files: [file(1), file(1), file(1)] });
   // Three spinlocks of two words each, in the address_space records of files no path touches here.
-  const word = [0, 1, 2].map((f) => m.layout.file(f) + L.F_PRIVATE_LOCK);
+  const word = [0, 1, 2].map((f) => (m.layout.file(f) + L.F_PRIVATE_LOCK) as LockIdx);
   const lock = (cpu: Cpu, cls: LockClass, site: number) => locks.spinLock(cpu, word[cls - A]!, cls, site);
   const unlock = (cpu: Cpu, cls: LockClass) => locks.spinUnlock(cpu, word[cls - A]!);
   const edges = () => lockdepEdges(m.meta, m.layout).filter((e) => e.from >= A && e.to >= A).map((e) => [e.from - A, e.to - A]);
@@ -159,8 +159,8 @@ test('the per-CPU chain cache: each chain is validated once per CPU', () => {
 test('with lockdep off nothing is recorded', () => {
   const { m, cpus } = small({ cpus: 2, files: [file(1), file(1)], kernel: { ...DEFAULT_KERNEL, lockdep: false } });
   const [c0, c1] = cpus as [Cpu, Cpu];
-  const a = m.layout.file(0) + L.F_PRIVATE_LOCK;
-  const b = m.layout.file(1) + L.F_PRIVATE_LOCK;
+  const a = (m.layout.file(0) + L.F_PRIVATE_LOCK) as LockIdx;
+  const b = (m.layout.file(1) + L.F_PRIVATE_LOCK) as LockIdx;
   locks.spinLock(c0, a, A, SITES.test_site);
   locks.spinLock(c0, b, B, SITES.test_site);
   locks.spinUnlock(c0, b);

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAP_SHARED, PROT_READ, PROT_WRITE, SegvError, sysMmap } from '@smpsim/core';
+import { MAP_SHARED, type Pfn, PROT_READ, PROT_WRITE, SegvError, sysMmap } from '@smpsim/core';
 import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { pteIndex, pteOf, recordFaults, small, vpnOf, walkPath } from './helpers.js';
 
@@ -29,7 +29,7 @@ test('flag bits sit at the SDM positions', () => {
 });
 
 test('mkPte puts the PFN from bit 12 and keeps flags below it; the accessors read them back', () => {
-  const pfn = 0x12345;
+  const pfn = 0x12345 as Pfn;
   const lo = P.mkPte(pfn, P.PTE_P | P.PTE_RW | P.PTE_US | P.PTE_A | P.PTE_D);
   assert.is(lo >>> 0, pfn * 4096 + 0x67);
   assert.is(P.ptePfn(lo), pfn);
@@ -39,10 +39,11 @@ test('mkPte puts the PFN from bit 12 and keeps flags below it; the accessors rea
   assert.not.ok(P.pteDirty(P.pteMkclean(lo)));
   assert.ok(P.pteNone(0));
   // Flag bits above 11 never leak into the PFN; the largest 20-bit PFN survives the signed store.
-  assert.is(P.ptePfn(P.mkPte(0xfffff, 0xffff)), 0xfffff);
-  assert.is(P.mkPte(0xfffff, 0xffff) & 0xfff, 0xfff);
+  const maxPfn = 0xfffff as Pfn;
+  assert.is(P.ptePfn(P.mkPte(maxPfn, 0xffff)), 0xfffff);
+  assert.is(P.mkPte(maxPfn, 0xffff) & 0xfff, 0xfff);
   const arr = new Int32Array(1);
-  arr[0] = P.mkPte(0xfffff, P.PTE_P);
+  arr[0] = P.mkPte(maxPfn, P.PTE_P);
   assert.is(P.ptePfn(arr[0]!), 0xfffff);
 });
 

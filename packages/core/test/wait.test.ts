@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, Machine, MachineStop, MAP_SHARED, PROT_READ, PROT_WRITE, runCpu, StopReason, sysMmap, WaitKind } from '@smpsim/core';
+import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, type LockIdx, Machine, MachineStop, MAP_SHARED, PROT_READ, PROT_WRITE, runCpu, StopReason, sysMmap, WaitKind } from '@smpsim/core';
 import { file, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { diskWord, small, vpnOf } from './helpers.js';
 
@@ -27,7 +27,7 @@ test('inline waiter: a flush to another CPU of the thread is acknowledged while 
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {
   const { m, cpus } = small({ files: [file(1), file(1)] });
   const [a, b] = cpus as [Cpu, Cpu];
-  const lock = m.layout.file(1) + L.F_PRIVATE_LOCK;
+  const lock = (m.layout.file(1) + L.F_PRIVATE_LOCK) as LockIdx;
   locks.spinLock(b, lock, LockClass.Test0, SITES.test_site);
   assert.throws(() => locks.spinLock(a, lock, LockClass.Test0, SITES.lock_page), (e: unknown) => e instanceof MachineStop);
   const v = a.violations[0]!;

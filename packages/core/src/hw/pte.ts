@@ -26,11 +26,13 @@ export const PF_USER = 1 << 2;
 export const PF_RSVD = 1 << 3;
 export const PF_INSTR = 1 << 4;
 
+import type { Pfn } from '../handles.js';
+
 export const ENTRIES_PER_TABLE = 512;
 export const LEVELS = 4;
 
-export const ptePfn = (lo: number): number => lo >>> PTE_PFN_SHIFT;
-export const mkPte = (pfn: number, flags: number): number => ((pfn << PTE_PFN_SHIFT) | (flags & PTE_FLAGS_MASK)) | 0;
+export const ptePfn = (lo: number): Pfn => (lo >>> PTE_PFN_SHIFT) as Pfn;
+export const mkPte = (pfn: Pfn, flags: number): number => ((pfn << PTE_PFN_SHIFT) | (flags & PTE_FLAGS_MASK)) | 0;
 export const ptePresent = (lo: number): boolean => (lo & PTE_P) !== 0;
 export const pteWrite = (lo: number): boolean => (lo & PTE_RW) !== 0;
 export const pteDirty = (lo: number): boolean => (lo & PTE_D) !== 0;

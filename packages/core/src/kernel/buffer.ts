@@ -5,27 +5,30 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
+import { assertHeld, pageLock, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
-import { CTR } from '../machine/machine.js';
+import { CTR, type MachineView } from '../machine/machine.js';
+import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
 import { writeBlockToDisk } from './blkdev.js';
-import { pageFlags } from './mm.js';
+import { clearPageFlag, pageFlags, pageMapping, setPageFlag } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
 
-export const privateLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_PRIVATE_LOCK;
+/** mapping->private_lock. */
+export const privateLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_PRIVATE_LOCK) as LockIdx;
 
-/** create_empty_buffers: attaches buffers with `state` to a page (page locked, or not yet visible). */
-export function createEmptyBuffers(cpu: Cpu, pfn: number, state: number): void {
+/** create_empty_buffers: attaches buffers with `state` to a page. Enters with the page locked. */
+export function createEmptyBuffers(cpu: Cpu, pfn: Pfn, state: number): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), state | L.BH_Mapped);
-  Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_private);
+  setPageFlag(cpu, pfn, L.PG_private);
 }
 
 /**
  * __set_page_dirty_buffers (2.6.20): under private_lock mark every buffer dirty; then TestSetPageDirty;
  * then under tree_lock tag the page dirty in the index. Returns true if the page was newly dirtied.
  */
-export function setPageDirtyBuffers(cpu: Cpu, pfn: number, file: number): boolean {
+export function setPageDirtyBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   const meta = cpu.meta;
   const pl = privateLock(cpu, file);
   spinLock(cpu, pl, LockClass.PrivateLock, S.__set_page_dirty_buffers);
@@ -38,7 +41,7 @@ export function setPageDirtyBuffers(cpu: Cpu, pfn: number, file: number): boolea
 }
 
 
-function bufferBusy(cpu: Cpu, pfn: number): boolean {
+function bufferBusy(cpu: Cpu, pfn: Pfn): boolean {
   const n = cpu.lay.buffersPerPage;
   // buffer_busy: dirty, or I/O in flight (locked)
   for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & (L.BH_Dirty | L.BH_Lock)) return true;
@@ -46,17 +49,17 @@ function bufferBusy(cpu: Cpu, pfn: number): boolean {
 }
 
 /** drop_buffers: detaches the buffers unless one is busy (dirty). private_lock held. */
-function dropBuffers(cpu: Cpu, pfn: number, file: number): boolean {
+function dropBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   assertHeld(cpu, privateLock(cpu, file), 'private_lock');
   if (bufferBusy(cpu, pfn)) return false;
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), 0);
-  Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_private);
+  clearPageFlag(cpu, pfn, L.PG_private);
   return true;
 }
 
 /**
- * try_to_free_buffers: drops the buffers of a page (page locked, not under writeback).
+ * try_to_free_buffers: drops the buffers of a page not under writeback. Enters with the page locked.
  *
  * 2.6.20 (ecdfc9787fe5): under private_lock, drop the buffers and cancel the page's dirty state
  * without page_mkclean. "If the filesystem writes its buffers by hand (eg ext3) then we can have
@@ -66,18 +69,19 @@ function dropBuffers(cpu: Cpu, pfn: number, file: number): boolean {
  * Bug `mkclean-under-private-lock` (before the seed): clear_page_dirty with page_mkclean under
  * private_lock, inverting private_lock -> i_mmap_lock -> pte lock against zap_pte_range.
  */
-export function tryToFreeBuffers(cpu: Cpu, pfn: number, file: number): boolean {
+export function tryToFreeBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (pageFlags(cpu, pfn) & L.PG_writeback) return false;
   const pl = privateLock(cpu, file);
   spinLock(cpu, pl, LockClass.PrivateLock, S.try_to_free_buffers);
   const ret = dropBuffers(cpu, pfn, file);
   if (hasBug(cpu.config, 'mkclean-under-private-lock')) {
-    if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
+    if (ret) clearPageDirty2619(cpu, pfn);
     spinUnlock(cpu, pl);
   } else if (hasBug(cpu.config, 'strip-buffers-unlocked')) {
     spinUnlock(cpu, pl);
     cpu.racePoint(); // a set_page_dirty here finds no buffers; its dirty bit is then cleared below
-    if (ret) clearPageDirty2619(cpu, pfn, S.try_to_free_buffers);
+    if (ret) clearPageDirty2619(cpu, pfn);
   } else {
     if (ret) cancelDirtyPage(cpu, pfn);
     spinUnlock(cpu, pl);
@@ -103,7 +107,7 @@ function unlockBuffer(cpu: Cpu, bh: number): void {
  * Writes buffer `i` if it is dirty: lock_buffer, test_clear_buffer_dirty, copy (the I/O), unlock.
  * Returns true if it wrote.
  */
-function writeBufferIfDirty(cpu: Cpu, pfn: number, file: number, index: number, i: number): boolean {
+function writeBufferIfDirty(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: number): boolean {
   const bh = cpu.lay.bh(pfn, i);
   lockBuffer(cpu, bh);
   const dirty = (Atomics.and(cpu.meta, bh, ~L.BH_Dirty) & L.BH_Dirty) !== 0;
@@ -115,17 +119,18 @@ function writeBufferIfDirty(cpu: Cpu, pfn: number, file: number, index: number, 
 /**
  * block_write_full_page (writepage): writes only the page's dirty buffers, clearing their dirty bits,
  * under PG_writeback; a page without buffers gets dirty ones first. Enters with the page locked and
- * PG_dirty just cleared by clear_page_dirty_for_io; returns with the page unlocked.
+ * PG_dirty just cleared by clear_page_dirty_for_io; returns with the page still locked (its caller,
+ * writebackPage, unlocks it).
  */
-export function blockWriteFullPage(cpu: Cpu, pfn: number, file: number, index: number): void {
-  const meta = cpu.meta;
+export function blockWriteFullPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
-  Atomics.or(meta, cpu.lay.page(pfn) + L.PG_FLAGS, L.PG_writeback);
+  setPageFlag(cpu, pfn, L.PG_writeback);
   const n = cpu.lay.buffersPerPage;
   for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
   cpu.ctr[CTR.pagesWritten]!++;
   cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
-  Atomics.and(meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~L.PG_writeback);
+  clearPageFlag(cpu, pfn, L.PG_writeback);
 }
 
 /**
@@ -133,10 +138,10 @@ export function blockWriteFullPage(cpu: Cpu, pfn: number, file: number, index: n
  * dirty page to the backing store and clears their dirty bits, without the page lock and without
  * touching PG_dirty. This is what makes the rtorrent corruption reachable with `clean-before-mkclean`.
  */
-export function journalWritePage(cpu: Cpu, pfn: number, file: number, index: number): void {
+export function journalWritePage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): void {
   const pl = privateLock(cpu, file);
   spinLock(cpu, pl, LockClass.PrivateLock, S.ext3_journal_commit);
-  const has = (pageFlags(cpu, pfn) & L.PG_private) !== 0 && cpu.meta[cpu.lay.page(pfn) + L.PG_MAPPING] === file + 1;
+  const has = (pageFlags(cpu, pfn) & L.PG_private) !== 0 && pageMapping(cpu, pfn) === file;
   let mask = 0;
   if (has) {
     const n = cpu.lay.buffersPerPage;

@@ -9,9 +9,10 @@ import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
+import type { FileId, PgOff } from '../handles.js';
 import { journalWritePage } from './buffer.js';
 import { findGetPage, filePages, tagOf } from './filemap.js';
-import { putPage } from './mm.js';
+import { pageFlags, putPage } from './mm.js';
 import { writebackPage } from './page-writeback.js';
 import { enterLazyTlb, leaveLazyTlb } from './smp.js';
 import { reclaimPages } from './vmscan.js';
@@ -27,7 +28,7 @@ export function asKernelThread<T>(cpu: Cpu, fn: () => T): T {
 }
 
 /** One background-writeback pass: up to `batch` dirty pages, round-robin over the files. */
-export function flusherPass(cpu: Cpu, batch: number, cursor: { file: number; index: number }): number {
+export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; index: PgOff }): number {
   const meta = cpu.meta;
   const nfiles = cpu.lay.nfiles;
   let written = 0;
@@ -36,11 +37,12 @@ export function flusherPass(cpu: Cpu, batch: number, cursor: { file: number; ind
   while (written < batch && scanned < total) {
     const pages = filePages(cpu, cursor.file);
     if (cursor.index >= pages) {
-      cursor.file = (cursor.file + 1) % nfiles;
-      cursor.index = 0;
+      cursor.file = ((cursor.file + 1) % nfiles) as FileId;
+      cursor.index = 0 as PgOff;
       continue;
     }
-    const i = cursor.index++;
+    const i = cursor.index;
+    cursor.index++;
     scanned++;
     if (Atomics.load(meta, tagOf(cpu, cursor.file, i)) && writebackPage(cpu, cursor.file, i, S.write_cache_pages)) written++;
   }
@@ -51,13 +53,13 @@ export function flusherPass(cpu: Cpu, batch: number, cursor: { file: number; ind
 /** One journal commit: writes the dirty buffers of every dirty page, leaving PG_dirty set. */
 export function journalPass(cpu: Cpu): void {
   const meta = cpu.meta;
-  for (let f = 0; f < cpu.lay.nfiles; f++) {
+  for (let f = 0 as FileId; f < cpu.lay.nfiles; f++) {
     const pages = filePages(cpu, f);
-    for (let i = 0; i < pages; i++) {
+    for (let i = 0 as PgOff; i < pages; i++) {
       if (!Atomics.load(meta, tagOf(cpu, f, i))) continue;
       const pfn = findGetPage(cpu, f, i);
-      if (pfn < 0) continue;
-      if (Atomics.load(meta, cpu.lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty) journalWritePage(cpu, pfn, f, i);
+      if (pfn === -1) continue;
+      if (pageFlags(cpu, pfn) & L.PG_dirty) journalWritePage(cpu, pfn, f, i);
       putPage(cpu, pfn);
     }
   }
@@ -72,7 +74,7 @@ export function installDaemons(cpu: Cpu): void {
   const hostsJournal = d.journalPeriod > 0 && cpu.id === 1 % n;
   const hostsReclaim = d.reclaimPeriod > 0 && cpu.id === 2 % n;
   if (!hostsFlusher && !hostsJournal && !hostsReclaim) return;
-  const cursor = { file: 0, index: 0 };
+  const cursor = { file: 0 as FileId, index: 0 as PgOff };
   const cycles = () => cpu.ctr[CTR.cycles]!;
   let nextFlush = d.flusherPeriod;
   let nextJournal = d.journalPeriod;

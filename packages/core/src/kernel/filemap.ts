@@ -5,26 +5,30 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { adoptPageLock, lockPage, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { adoptPageLock, assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
-import { CTR } from '../machine/machine.js';
-import { WORDS_PER_PAGE } from '../config.js';
+import { CTR, type MachineView } from '../machine/machine.js';
+import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
 import { readPageFromDisk } from './blkdev.js';
 import { createEmptyBuffers } from './buffer.js';
-import { allocFrame, getPage, OutOfMemory, pageFlags, putPage } from './mm.js';
+import { allocFrame, getPage, OutOfMemory, pageFlags, pageIndex, pageMapping, putPage, setPageFlag } from './mm.js';
 
-export const treeLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_TREE_LOCK;
-export const slotOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.pcacheBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
-export const tagOf = (cpu: Cpu, file: number, index: number): number => cpu.lay.tagBase + cpu.meta[cpu.lay.file(file) + L.F_BASE]! + index;
-export const filePages = (cpu: Cpu, file: number): number => cpu.meta[cpu.lay.file(file) + L.F_PAGES]!;
+/** mapping->tree_lock. */
+export const treeLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_TREE_LOCK) as LockIdx;
+/** Meta index of the page-cache slot of (file, index). */
+export const slotOf = (view: MachineView, file: FileId, index: PgOff): number => view.layout.pcacheBase + view.meta[view.layout.file(file) + L.F_BASE]! + index;
+/** Meta index of the dirty tag of (file, index). */
+export const tagOf = (view: MachineView, file: FileId, index: PgOff): number => view.layout.tagBase + view.meta[view.layout.file(file) + L.F_BASE]! + index;
+export const filePages = (view: MachineView, file: FileId): number => view.meta[view.layout.file(file) + L.F_PAGES]!;
+/** The frame a page-cache slot value names, or -1 (never cached, or evicted). */
+export const slotPage = (v: number): Pfn | -1 => (v > 0 ? ((v - 1) as Pfn) : -1);
 
 /** find_get_page: the cached frame of (file, index) with a reference taken, or -1. */
-export function findGetPage(cpu: Cpu, file: number, index: number): number {
+export function findGetPage(cpu: Cpu, file: FileId, index: PgOff): Pfn | -1 {
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.find_get_page);
-  const v = cpu.meta[slotOf(cpu, file, index)]!;
-  const pfn = v > 0 ? v - 1 : -1;
-  if (pfn >= 0) getPage(cpu, pfn);
+  const pfn = slotPage(cpu.meta[slotOf(cpu, file, index)]!);
+  if (pfn !== -1) getPage(cpu, pfn);
   spinUnlockIrqrestore(cpu, tl, flags);
   return pfn;
 }
@@ -33,7 +37,7 @@ export function findGetPage(cpu: Cpu, file: number, index: number): number {
  * add_to_page_cache: inserts a new, locked frame at (file, index). Returns false if another CPU
  * cached the page first. On success the page cache holds its own reference.
  */
-function addToPageCache(cpu: Cpu, pfn: number, file: number, index: number): { added: boolean; refault: boolean } {
+function addToPageCache(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): { added: boolean; refault: boolean } {
   const tl = treeLock(cpu, file);
   const meta = cpu.meta;
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.add_to_page_cache);
@@ -44,7 +48,7 @@ function addToPageCache(cpu: Cpu, pfn: number, file: number, index: number): { a
     return { added: false, refault: false };
   }
   const p = cpu.lay.page(pfn);
-  Atomics.or(meta, p + L.PG_FLAGS, L.PG_locked);
+  setPageFlag(cpu, pfn, L.PG_locked);
   Atomics.store(meta, p + L.PG_MAPPING, file + 1);
   Atomics.store(meta, p + L.PG_INDEX, index);
   getPage(cpu, pfn);
@@ -59,15 +63,15 @@ function addToPageCache(cpu: Cpu, pfn: number, file: number, index: number): { a
  * Reads (file, index) into the page cache if absent (page_cache_read + readpage), and returns the
  * frame, uptodate, with a reference for the caller.
  */
-export function readCachePage(cpu: Cpu, file: number, index: number): number {
+export function readCachePage(cpu: Cpu, file: FileId, index: PgOff): Pfn {
   for (;;) {
     let pfn = findGetPage(cpu, file, index);
-    if (pfn >= 0) {
+    if (pfn !== -1) {
       if (!(pageFlags(cpu, pfn) & L.PG_uptodate)) {
         // Another CPU is reading it in: wait for the page lock (wait_on_page_locked).
         lockPage(cpu, pfn, S.filemap_nopage);
         unlockPage(cpu, pfn);
-        if (!(pageFlags(cpu, pfn) & L.PG_uptodate) || cpu.meta[cpu.lay.page(pfn) + L.PG_MAPPING] !== file + 1) {
+        if (!(pageFlags(cpu, pfn) & L.PG_uptodate) || pageMapping(cpu, pfn) !== file) {
           putPage(cpu, pfn);
           continue;
         }
@@ -75,7 +79,7 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
       return pfn;
     }
     pfn = allocFrame(cpu, L.FrameKind.PageCache);
-    if (pfn < 0) throw new OutOfMemory();
+    if (pfn === -1) throw new OutOfMemory();
     const r = addToPageCache(cpu, pfn, file, index);
     if (!r.added) {
       putPage(cpu, pfn);
@@ -83,11 +87,10 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
     }
     // readpage (mpage / block_read_full_page): fill from the backing store, attach clean buffers.
     // The page is locked (add_to_page_cache locked it) until it is uptodate.
-    const lock = cpu.lay.page(pfn) + L.PG_FLAGS;
     adoptPageLock(cpu, pfn, S.add_to_page_cache);
     readPageFromDisk(cpu, pfn, file, index);
     createEmptyBuffers(cpu, pfn, L.BH_Uptodate | L.BH_Mapped);
-    Atomics.or(cpu.meta, lock, L.PG_uptodate);
+    setPageFlag(cpu, pfn, L.PG_uptodate);
     cpu.ctr[CTR.pageReads]!++;
     if (r.refault) cpu.ctr[CTR.refaults]!++;
     unlockPage(cpu, pfn);
@@ -97,16 +100,19 @@ export function readCachePage(cpu: Cpu, file: number, index: number): number {
 
 /**
  * remove_from_page_cache for reclaim (__remove_mapping): under tree_lock, only if nobody but the page
- * cache and the caller holds a reference (page_count == 2). Leaves a shadow entry. Page locked.
+ * cache and the caller holds a reference (page_count == 2). Leaves a shadow entry. Enters with the
+ * page locked.
  */
-export function removeFromPageCache(cpu: Cpu, pfn: number, check?: (cpu: Cpu, pfn: number, file: number, index: number) => void): boolean {
+export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff) => void): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const meta = cpu.meta;
   const p = cpu.lay.page(pfn);
-  const file = meta[p + L.PG_MAPPING]! - 1;
-  const index = meta[p + L.PG_INDEX]!;
+  const file = pageMapping(cpu, pfn);
+  if (file === -1) throw new Error(`remove_from_page_cache: frame ${pfn} is not in the page cache`);
+  const index = pageIndex(cpu, pfn);
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.remove_from_page_cache);
-  if (Atomics.load(meta, p + L.PG_COUNT) !== 2 || Atomics.load(meta, p + L.PG_FLAGS) & L.PG_dirty) {
+  if (Atomics.load(meta, p + L.PG_COUNT) !== 2 || pageFlags(cpu, pfn) & L.PG_dirty) {
     spinUnlockIrqrestore(cpu, tl, flags);
     return false;
   }
@@ -121,6 +127,7 @@ export function removeFromPageCache(cpu: Cpu, pfn: number, check?: (cpu: Cpu, pf
 }
 
 /** Tags (file, index) dirty in the index if the page is still cached there. Called with tree_lock held. */
-export function tagDirtyLocked(cpu: Cpu, file: number, index: number, pfn: number): void {
+export function tagDirtyLocked(cpu: Cpu, file: FileId, index: PgOff, pfn: Pfn): void {
+  assertHeld(cpu, treeLock(cpu, file), 'tree_lock');
   if (cpu.meta[slotOf(cpu, file, index)] === pfn + 1) cpu.meta[tagOf(cpu, file, index)] = 1;
 }

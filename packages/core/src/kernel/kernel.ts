@@ -9,6 +9,8 @@ import * as L from '../machine/layout.js';
 import { S } from './locking/lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
+import { vmaEnd, vmaFlags, vmaSlot, vmaStart } from './mm.js';
+import type { FileId, MmId } from '../handles.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';
 import { doFsync } from './page-writeback.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
@@ -42,7 +44,7 @@ export const sysMmap = (cpu: Cpu, file: number, pgoff: number, pages: number, pr
 export const sysMunmap = (cpu: Cpu, addr: number, pages: number) => syscall(cpu, () => doMunmap(cpu, addr, pages));
 export const sysMprotect = (cpu: Cpu, addr: number, pages: number, prot: number) => syscall(cpu, () => doMprotect(cpu, addr, pages, prot));
 export const sysMsync = (cpu: Cpu, addr: number, pages: number, flags: number) => syscall(cpu, () => doMsync(cpu, addr, pages, flags));
-export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(cpu, file));
+export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(cpu, file as FileId));
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.lay.frames));
 
@@ -54,12 +56,12 @@ export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, 
 export function finalSync(cpu: Cpu): void {
   asKernelThread(cpu, () => {
     const lay = cpu.lay;
-    for (let mm = 0; mm < lay.procs; mm++) {
+    for (let mm = 0 as MmId; mm < lay.procs; mm++) {
       for (let s = 0; s < lay.vmasPerMm; s++) {
-        const v = lay.vma(mm, s);
-        if (cpu.meta[v + L.VMA_FLAGS]) harvestDirty(cpu, mm, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!, S.do_fsync);
+        const v = vmaSlot(cpu, mm, s);
+        if (vmaFlags(cpu, v)) harvestDirty(cpu, mm, vmaStart(cpu, v), vmaEnd(cpu, v), S.do_fsync);
       }
     }
-    for (let f = 0; f < lay.nfiles; f++) doFsync(cpu, f);
+    for (let f = 0 as FileId; f < lay.nfiles; f++) doFsync(cpu, f);
   });
 }

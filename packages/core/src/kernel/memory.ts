@@ -4,53 +4,57 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import { SegvError } from '../hw/entry.js';
-import { mkPte, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
+import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
-import { hasBug } from '../config.js';
+import { assertHeld, downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
+import { hasBug, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { filePages, readCachePage } from './filemap.js';
 import {
   allocFrame,
+  currentMm,
   findVma,
   getPage,
+  mmapSem,
   OutOfMemory,
   forEachPteTable,
+  pteAllocMap,
   pteLockOf,
-  pteOffset,
   putPage,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  linearPageIndex,
+  vmaFile,
+  vmaFlags,
   vmaMm,
+  vmaProt,
 } from './mm.js';
 import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
-import { WORDS_PER_PAGE } from '../config.js';
-
-export const mmapSem = (cpu: Cpu, mm: number): number => cpu.lay.mm(mm) + L.MM_SEM;
+import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 
 /** maybe_mkwrite: writable only if the VMA is. */
-const maybeMkwrite = (pte: number, vmaFlags: number): number => (vmaFlags & VM_WRITE ? pte | PTE_RW : pte);
+const maybeMkwrite = (pte: number, flags: number): number => (flags & VM_WRITE ? pteMkwrite(pte) : pte);
 
 /**
  * do_page_fault / handle_mm_fault: takes mmap_sem for reading, finds the VMA, checks the access
  * against its flags (SIGSEGV otherwise) and handles the PTE.
  */
 export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
-  const mm = cpu.mmId;
-  const vpn = (addr / 4096) | 0;
+  const mm = currentMm(cpu);
+  const vpn = ((addr / PAGE_SIZE) | 0) as Vpn;
   const write = (errcode & PF_WRITE) !== 0;
   const sem = mmapSem(cpu, mm);
   downRead(cpu, sem, LockClass.MmapSem, S.handle_mm_fault);
   try {
     const v = findVma(cpu, mm, vpn);
-    if (v < 0) throw new SegvError(addr, errcode);
-    const flags = cpu.meta[v + L.VMA_FLAGS]!;
+    if (v === -1) throw new SegvError(addr, errcode);
+    const flags = vmaFlags(cpu, v);
     if (write ? !(flags & VM_WRITE) : !(flags & (VM_READ | VM_WRITE))) throw new SegvError(addr, errcode);
-    const pte = pteOffset(cpu, mm, vpn, true);
+    const pte = pteAllocMap(cpu, mm, vpn);
     handlePteFault(cpu, mm, v, vpn, pte, write);
   } finally {
     upRead(cpu, sem);
@@ -60,10 +64,12 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
 /**
  * handle_pte_fault: not present -> do_no_page; present but read-only on a write -> do_wp_page;
  * otherwise a spurious or access-flag fault: make the PTE young (and dirty on a write) and flush.
+ * Enters with mmap_sem read-held and no pte lock; returns the same.
  */
-function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
+function handlePteFault(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: boolean): void {
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const entry = Atomics.load(cpu.mem, pte);
-  if (!(entry & PTE_P)) {
+  if (!ptePresent(entry)) {
     doNoPage(cpu, mm, v, vpn, pte, write);
     return;
   }
@@ -73,12 +79,12 @@ function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: numbe
     spinUnlock(cpu, ptl);
     return;
   }
-  if (write && !(entry & PTE_RW)) {
+  if (write && !pteWrite(entry)) {
     doWpPage(cpu, mm, v, vpn, pte, ptl, entry);
     return;
   }
   cpu.ctr[CTR.faultsOther]!++;
-  const nw = entry | PTE_A | (write ? PTE_D : 0);
+  const nw = write ? pteMkdirty(pteMkyoung(entry)) : pteMkyoung(entry);
   if (nw !== entry) {
     // ptep_set_access_flags (i386 2.6.20): a store of the low half, then flush_tlb_page.
     Atomics.store(cpu.mem, pte, nw);
@@ -93,19 +99,19 @@ function handlePteFault(cpu: Cpu, mm: number, v: number, vpn: number, pte: numbe
  * a write-notify VMA, so the first write faults. A write fault maps it writable and dirty and, after
  * the pte lock is released, dirties the page (set_page_dirty_balance).
  */
-function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, write: boolean): void {
+function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: boolean): void {
   const meta = cpu.meta;
-  const flags = meta[v + L.VMA_FLAGS]!;
-  const file = meta[v + L.VMA_FILE]!;
-  const pgoff = meta[v + L.VMA_PGOFF]! + (vpn - meta[v + L.VMA_START]!);
-  if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * 4096, write ? PF_WRITE : 0); // SIGBUS
+  const flags = vmaFlags(cpu, v);
+  const file = vmaFile(cpu, v);
+  const pgoff = linearPageIndex(cpu, v, vpn);
+  if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * PAGE_SIZE, write ? PF_WRITE : 0); // SIGBUS
   cpu.ctr[CTR.faultsNotPresent]!++;
   let page = readCachePage(cpu, file, pgoff);
   let anon = false;
   if (write && !(flags & VM_SHARED)) {
     // Copy-on-write of a private file mapping: a new anonymous page.
     const copy = allocFrame(cpu, L.FrameKind.Anon);
-    if (copy < 0) {
+    if (copy === -1) {
       putPage(cpu, page);
       throw new OutOfMemory();
     }
@@ -116,11 +122,11 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
     cpu.ctr[CTR.cowFaults]!++;
   }
   const ptl = pteLockOf(cpu, pte);
-  let dirtyPage = -1;
+  let dirtyPage: Pfn | -1 = -1;
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (Atomics.load(cpu.mem, pte) === 0) {
-    let entry = mkPte(page, meta[v + L.VMA_PROT]!);
-    if (write) entry = maybeMkwrite(entry | PTE_D, flags);
+    let entry = mkPte(page, vmaProt(cpu, v));
+    if (write) entry = maybeMkwrite(pteMkdirty(entry), flags);
     Atomics.store(cpu.mem, pte, entry);
     pageAddFileRmap(cpu, page);
     Atomics.add(meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
@@ -132,7 +138,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
     putPage(cpu, page); // another CPU mapped it first
   }
   spinUnlock(cpu, ptl);
-  if (dirtyPage >= 0) {
+  if (dirtyPage !== -1) {
     waitForWriteback(cpu, dirtyPage);
     setPageDirtyBalance(cpu, dirtyPage);
     putPage(cpu, dirtyPage);
@@ -147,7 +153,7 @@ function doNoPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, wri
  * clean under a writable, dirty PTE, and msync misses the data. Waiting for the lock closes it.
  * Bug `fault-dirty-race` restores the released code.
  */
-function waitForWriteback(cpu: Cpu, pfn: number): void {
+function waitForWriteback(cpu: Cpu, pfn: Pfn): void {
   cpu.racePoint();
   if (!hasBug(cpu.config, 'fault-dirty-race')) waitOnPageLocked(cpu, pfn);
 }
@@ -156,17 +162,18 @@ function waitForWriteback(cpu: Cpu, pfn: number): void {
  * do_wp_page, shared writable branch (write notification): reuse the page — the PTE made young,
  * dirty and writable under the pte lock (ptep_set_access_flags, which on i386 also flushes the page
  * from every TLB) — then, after the pte lock is released, set_page_dirty_balance. A private mapping
- * gets a copy. Enters with the pte lock held; returns with it released.
+ * gets a copy. Enters with mmap_sem read-held and the pte lock `ptl` held; returns with the pte lock
+ * released.
  */
-function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl: number, orig: number): void {
-  const meta = cpu.meta;
-  const flags = meta[v + L.VMA_FLAGS]!;
-  const old = orig >>> 12;
+function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: LockIdx, orig: number): void {
+  assertHeld(cpu, ptl, 'the pte lock');
+  const flags = vmaFlags(cpu, v);
+  const old = ptePfn(orig);
   if ((flags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED)) {
     cpu.ctr[CTR.faultsWriteNotify]!++;
     const dirtyPage = old;
     getPage(cpu, dirtyPage);
-    const entry = maybeMkwrite(orig | PTE_A | PTE_D, flags);
+    const entry = maybeMkwrite(pteMkdirty(pteMkyoung(orig)), flags);
     Atomics.store(cpu.mem, pte, entry);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
     spinUnlock(cpu, ptl);
@@ -180,7 +187,7 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
   getPage(cpu, old);
   spinUnlock(cpu, ptl);
   const copy = allocFrame(cpu, L.FrameKind.Anon);
-  if (copy < 0) {
+  if (copy === -1) {
     putPage(cpu, old);
     throw new OutOfMemory();
   }
@@ -189,7 +196,8 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
   if (Atomics.load(cpu.mem, pte) === orig) {
     Atomics.exchange(cpu.mem, pte, 0);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
-    Atomics.store(cpu.mem, pte, mkPte(copy, (orig & 0xfff) | PTE_RW | PTE_D | PTE_A));
+    // The old entry's protection on the new frame, young, dirty and writable.
+    Atomics.store(cpu.mem, pte, pteMkwrite(pteMkdirty(pteMkyoung(mkPte(copy, orig & PTE_FLAGS_MASK)))));
     pageAddFileRmap(cpu, copy);
     pageRemoveRmap(cpu, old);
     putPage(cpu, old); // the old PTE's reference
@@ -207,12 +215,13 @@ function doWpPage(cpu: Cpu, mm: number, v: number, vpn: number, pte: number, ptl
  * before its pte lock is dropped (1cf35d47712d): otherwise writeback could clean the page while a
  * stale writable TLB entry still writes to it. Returns the pages zapped. Caller holds mmap_sem.
  */
-export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): number {
-  const mm = vmaMm(cpu.lay, v);
-  const flags = cpu.meta[v + L.VMA_FLAGS]!;
+export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
+  const mm = vmaMm(cpu, v);
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
+  const flags = vmaFlags(cpu, v);
   const mem = cpu.mem;
   let zapped = 0;
-  let gathered: number[] = [];
+  let gathered: Pfn[] = [];
   let gStart = -1;
   let gEnd = -1;
   forEachPteTable(
@@ -228,11 +237,11 @@ export function zapPteRange(cpu: Cpu, v: number, start: number, end: number): nu
       for (let x = vpn; x < tableEnd; x++) {
         const pte = first + (x - vpn) * 2;
         const entry = Atomics.exchange(mem, pte, 0); // ptep_get_and_clear_full
-        if (!(entry & PTE_P)) continue;
-        const page = entry >>> 12;
+        if (!ptePresent(entry)) continue;
+        const page = ptePfn(entry);
         if (gStart < 0) gStart = x;
         gEnd = x + 1;
-        if (entry & PTE_D) {
+        if (pteDirty(entry)) {
           setPageDirty(cpu, page);
           if (flags & VM_SHARED) forceFlush = true;
         }

@@ -2,19 +2,23 @@
  * Address-space system calls (mm/mmap.c, mm/mprotect.c, mm/msync.c): mmap, munmap, mprotect and
  * msync, all under mmap_sem. VMAs of a file are linked on its i_mmap list under i_mmap_lock.
  */
-import { hasBug, TASK_SIZE } from '../config.js';
+import { hasBug, PAGE_SIZE, TASK_SIZE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import { PTE_D, PTE_P, PTE_PCD, PTE_PWT, PTE_RW } from '../hw/pte.js';
+import { PTE_D, PTE_PCD, PTE_PWT, pteDirty, pteMkwrite, ptePfn, ptePresent } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './locking/locks.js';
+import { assertHeld, assertHeldWrite, downRead, downWrite, spinLock, spinUnlock, upRead, upWrite } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
+import type { FileId, MmId, PgOff, VmaIdx, Vpn } from '../handles.js';
 import { filePages } from './filemap.js';
-import { mmapSem, zapPteRange } from './memory.js';
+import { zapPteRange } from './memory.js';
 import {
-  PAGE_PROT_MASK,
+  currentMm,
   forEachPteTable,
+  linearPageIndex,
+  mmapSem,
   protectionMap,
+  pteModify,
   VM_EXEC,
   VM_INSERTPAGE,
   VM_INUSE,
@@ -25,6 +29,13 @@ import {
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  vmaEnd,
+  vmaFile,
+  vmaFlags,
+  vmaPgoff,
+  vmaProt,
+  vmaSlot,
+  vmaStart,
   vmaWantsWritenotify,
 } from './mm.js';
 import { setPageDirty, syncFileRange } from './page-writeback.js';
@@ -55,18 +66,22 @@ export class SyscallError extends Error {
 }
 
 const MMAP_BASE_VPN = 2 ** 30; // 0x400_0000_0000
-const TASK_SIZE_VPN = TASK_SIZE / 4096;
+const TASK_SIZE_VPN = TASK_SIZE / PAGE_SIZE;
+
+/** The VPN of a user address (a syscall's argument becomes a Vpn here). */
+const addrVpn = (addr: number): Vpn => Math.floor(addr / PAGE_SIZE) as Vpn;
 
 function protToFlags(prot: number): number {
   return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
 }
 
 /** get_unmapped_area: first gap of `n` pages from the mmap base. mmap_sem held. */
-function getUnmappedArea(cpu: Cpu, mm: number, n: number): number {
+function getUnmappedArea(cpu: Cpu, mm: MmId, n: number): Vpn {
+  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const used: Array<[number, number]> = [];
   for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
-    const v = cpu.lay.vma(mm, s);
-    if (cpu.meta[v + L.VMA_FLAGS]) used.push([cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!]);
+    const v = vmaSlot(cpu, mm, s);
+    if (vmaFlags(cpu, v)) used.push([vmaStart(cpu, v), vmaEnd(cpu, v)]);
   }
   used.sort((a, b) => a[0] - b[0]);
   let cand = MMAP_BASE_VPN;
@@ -76,19 +91,19 @@ function getUnmappedArea(cpu: Cpu, mm: number, n: number): number {
     cand = e;
   }
   if (cand + n > TASK_SIZE_VPN) throw new SyscallError('ENOMEM', 'no room in the address space');
-  return cand;
+  return cand as Vpn;
 }
 
-function freeSlot(cpu: Cpu, mm: number): number {
+function freeSlot(cpu: Cpu, mm: MmId): VmaIdx {
   for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
-    const v = cpu.lay.vma(mm, s);
-    if (cpu.meta[v + L.VMA_FLAGS] === 0) return v;
+    const v = vmaSlot(cpu, mm, s);
+    if (vmaFlags(cpu, v) === 0) return v;
   }
   throw new SyscallError('ENOMEM', `more than ${cpu.lay.vmasPerMm} mappings in one process`);
 }
 
 /** Writes a VMA slot and links it on the file's i_mmap list (vma_link, under i_mmap_lock). */
-function vmaLink(cpu: Cpu, v: number, flags: number, start: number, end: number, pgoff: number, file: number, prot: number): void {
+function vmaLink(cpu: Cpu, v: VmaIdx, flags: number, start: Vpn, end: Vpn, pgoff: PgOff, file: FileId, prot: number): void {
   const meta = cpu.meta;
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.do_mmap_pgoff);
@@ -107,15 +122,17 @@ function vmaLink(cpu: Cpu, v: number, flags: number, start: number, end: number,
  * (vma_wants_writenotify) gets vm_page_prot without the write bit, so the first write to every clean
  * page faults. Returns the start address.
  */
-export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, mapFlags: number, special: SpecialMapping = 'none', addr = 0): number {
-  if (file < 0 || file >= cpu.lay.nfiles) throw new SyscallError('EBADF', `no file ${file}`);
+export function doMmap(cpu: Cpu, fd: number, offset: number, pages: number, prot: number, mapFlags: number, special: SpecialMapping = 'none', addr = 0): number {
+  if (fd < 0 || fd >= cpu.lay.nfiles) throw new SyscallError('EBADF', `no file ${fd}`);
+  const file = fd as FileId;
+  const pgoff = offset as PgOff;
   if (!Number.isInteger(pages) || pages <= 0) throw new SyscallError('EINVAL', `length of ${pages} pages`);
   if (pgoff < 0 || pgoff + pages > filePages(cpu, file)) throw new SyscallError('EINVAL', `pages ${pgoff}..${pgoff + pages} beyond the file's ${filePages(cpu, file)}`);
   if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'mappings without PROT_READ are not modelled');
   const shared = (mapFlags & MAP_SHARED) !== 0;
   const fixed = (mapFlags & MAP_FIXED) !== 0;
-  if (fixed && (addr % 4096 !== 0 || addr <= 0 || addr / 4096 + pages > TASK_SIZE_VPN)) throw new SyscallError('EINVAL', `MAP_FIXED at 0x${addr.toString(16)}`);
-  const mm = cpu.mmId;
+  if (fixed && (addr % PAGE_SIZE !== 0 || addr <= 0 || addr / PAGE_SIZE + pages > TASK_SIZE_VPN)) throw new SyscallError('EINVAL', `MAP_FIXED at 0x${addr.toString(16)}`);
+  const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.do_mmap_pgoff);
   try {
@@ -127,47 +144,49 @@ export function doMmap(cpu: Cpu, file: number, pgoff: number, pages: number, pro
     // The file's mmap hook: some drivers change the protection (pgprot_noncached).
     if (cpu.meta[cpu.lay.file(file) + L.F_HOOK_PROT]) vmProt |= PTE_PCD | PTE_PWT;
     if (vmaWantsWritenotify(cpu, flags, vmProt, file)) vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC));
-    let start: number;
+    let start: Vpn;
     if (fixed) {
-      start = addr / 4096;
-      unmapRangeLocked(cpu, mm, start, start + pages);
+      start = (addr / PAGE_SIZE) as Vpn;
+      unmapRangeLocked(cpu, mm, start, (start + pages) as Vpn);
     } else start = getUnmappedArea(cpu, mm, pages);
     const v = freeSlot(cpu, mm);
-    vmaLink(cpu, v, flags, start, start + pages, pgoff, file, vmProt);
+    vmaLink(cpu, v, flags, start, (start + pages) as Vpn, pgoff, file, vmProt);
     vmaMerge(cpu, mm, v);
     cpu.ctr[CTR.mmaps]!++;
-    return start * 4096;
+    return start * PAGE_SIZE;
   } finally {
     upWrite(cpu, sem);
   }
 }
 
-/** Splits VMA `v` at `at` (start < at < end): `v` keeps the front, the returned slot the back. */
-function splitVma(cpu: Cpu, mm: number, v: number, at: number): number {
-  const meta = cpu.meta;
+/**
+ * split_vma: splits VMA `v` at `at` (start < at < end): `v` keeps the front, the returned slot the
+ * back. mmap_sem write-held.
+ */
+function splitVma(cpu: Cpu, mm: MmId, v: VmaIdx, at: Vpn): VmaIdx {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const nv = freeSlot(cpu, mm);
-  const start = meta[v + L.VMA_START]!;
-  const file = meta[v + L.VMA_FILE]!;
-  vmaLink(cpu, nv, meta[v + L.VMA_FLAGS]! & ~VM_INUSE, at, meta[v + L.VMA_END]!, meta[v + L.VMA_PGOFF]! + (at - start), file, meta[v + L.VMA_PROT]!);
+  const file = vmaFile(cpu, v);
+  vmaLink(cpu, nv, vmaFlags(cpu, v) & ~VM_INUSE, at, vmaEnd(cpu, v), linearPageIndex(cpu, v, at), file, vmaProt(cpu, v));
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
-  Atomics.store(meta, v + L.VMA_END, at);
+  Atomics.store(cpu.meta, v + L.VMA_END, at);
   spinUnlock(cpu, il);
   return nv;
 }
 
 /** VMAs of `mm` overlapping [s, e), split so that each lies wholly inside it. mmap_sem write-held. */
-function isolateRange(cpu: Cpu, mm: number, s: number, e: number): number[] {
-  const meta = cpu.meta;
-  const overlapping: number[] = [];
+function isolateRange(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn): VmaIdx[] {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
+  const overlapping: VmaIdx[] = [];
   for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
-    const v = cpu.lay.vma(mm, slot);
-    if (meta[v + L.VMA_FLAGS] && meta[v + L.VMA_END]! > s && meta[v + L.VMA_START]! < e) overlapping.push(v);
+    const v = vmaSlot(cpu, mm, slot);
+    if (vmaFlags(cpu, v) && vmaEnd(cpu, v) > s && vmaStart(cpu, v) < e) overlapping.push(v);
   }
-  const out: number[] = [];
+  const out: VmaIdx[] = [];
   for (let v of overlapping) {
-    if (meta[v + L.VMA_START]! < s) v = splitVma(cpu, mm, v, s);
-    if (meta[v + L.VMA_END]! > e) splitVma(cpu, mm, v, e);
+    if (vmaStart(cpu, v) < s) v = splitVma(cpu, mm, v, s);
+    if (vmaEnd(cpu, v) > e) splitVma(cpu, mm, v, e);
     out.push(v);
   }
   return out;
@@ -175,10 +194,10 @@ function isolateRange(cpu: Cpu, mm: number, s: number, e: number): number[] {
 
 /** do_munmap: zaps the range's PTEs, then removes or trims the VMAs. */
 export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
-  const s = Math.floor(addr / 4096);
-  const e = s + pages;
-  if (addr % 4096 || pages <= 0) throw new SyscallError('EINVAL', 'munmap of an unaligned or empty range');
-  const mm = cpu.mmId;
+  const s = addrVpn(addr);
+  const e = (s + pages) as Vpn;
+  if (addr % PAGE_SIZE || pages <= 0) throw new SyscallError('EINVAL', 'munmap of an unaligned or empty range');
+  const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.do_munmap);
   try {
@@ -190,19 +209,27 @@ export function doMunmap(cpu: Cpu, addr: number, pages: number): void {
 }
 
 /** The body of do_munmap over [s, e): zap, then unlink and free the VMAs. mmap_sem write-held. */
-function unmapRangeLocked(cpu: Cpu, mm: number, s: number, e: number): void {
+function unmapRangeLocked(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn): void {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   for (const v of isolateRange(cpu, mm, s, e)) {
-    zapPteRange(cpu, v, cpu.meta[v + L.VMA_START]!, cpu.meta[v + L.VMA_END]!);
+    zapPteRange(cpu, v, vmaStart(cpu, v), vmaEnd(cpu, v));
     unlinkVma(cpu, v);
   }
 }
 
-function unlinkVma(cpu: Cpu, v: number): void {
-  const il = iMmapLock(cpu, cpu.meta[v + L.VMA_FILE]!);
+/** Takes VMA `v` off its file's i_mmap list and frees its slot, under i_mmap_lock. */
+function unlinkVma(cpu: Cpu, v: VmaIdx): void {
+  const il = iMmapLock(cpu, vmaFile(cpu, v));
   spinLock(cpu, il, LockClass.IMmapLock, S.do_munmap);
+  vmaUnlinkFreeLocked(cpu, v);
+  spinUnlock(cpu, il);
+}
+
+/** __vma_unlink and free: off the i_mmap list, then the slot is free. i_mmap_lock held. */
+function vmaUnlinkFreeLocked(cpu: Cpu, v: VmaIdx): void {
+  assertHeld(cpu, iMmapLock(cpu, vmaFile(cpu, v)), 'i_mmap_lock');
   Atomics.store(cpu.meta, v + L.VMA_LINKED, 0);
   Atomics.store(cpu.meta, v + L.VMA_FLAGS, 0);
-  spinUnlock(cpu, il);
 }
 
 /**
@@ -210,22 +237,24 @@ function unlinkVma(cpu: Cpu, v: number): void {
  * continues it, so that mprotect and munmap/remap cycles do not fragment the address space.
  * mmap_sem write-held. Returns the surviving VMA.
  */
-function vmaMerge(cpu: Cpu, mm: number, v: number): number {
-  const meta = cpu.meta;
+function vmaMerge(cpu: Cpu, mm: MmId, v: VmaIdx): VmaIdx {
+  assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   for (let again = true; again; ) {
     again = false;
     for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
-      const o = cpu.lay.vma(mm, slot);
-      if (o === v || !meta[o + L.VMA_FLAGS]) continue;
-      if (meta[o + L.VMA_FLAGS] !== meta[v + L.VMA_FLAGS] || meta[o + L.VMA_PROT] !== meta[v + L.VMA_PROT] || meta[o + L.VMA_FILE] !== meta[v + L.VMA_FILE]) continue;
-      const [lo, hi] = meta[o + L.VMA_END] === meta[v + L.VMA_START] ? [o, v] : meta[v + L.VMA_END] === meta[o + L.VMA_START] ? [v, o] : [-1, -1];
-      if (lo < 0) continue;
-      if (meta[lo + L.VMA_PGOFF]! + (meta[lo + L.VMA_END]! - meta[lo + L.VMA_START]!) !== meta[hi + L.VMA_PGOFF]) continue;
-      const il = iMmapLock(cpu, meta[v + L.VMA_FILE]!);
+      const o = vmaSlot(cpu, mm, slot);
+      if (o === v || !vmaFlags(cpu, o)) continue;
+      if (vmaFlags(cpu, o) !== vmaFlags(cpu, v) || vmaProt(cpu, o) !== vmaProt(cpu, v) || vmaFile(cpu, o) !== vmaFile(cpu, v)) continue;
+      let lo: VmaIdx;
+      let hi: VmaIdx;
+      if (vmaEnd(cpu, o) === vmaStart(cpu, v)) [lo, hi] = [o, v];
+      else if (vmaEnd(cpu, v) === vmaStart(cpu, o)) [lo, hi] = [v, o];
+      else continue;
+      if (linearPageIndex(cpu, lo, vmaEnd(cpu, lo)) !== vmaPgoff(cpu, hi)) continue;
+      const il = iMmapLock(cpu, vmaFile(cpu, v));
       spinLock(cpu, il, LockClass.IMmapLock, S.do_mmap_pgoff);
-      Atomics.store(meta, lo + L.VMA_END, meta[hi + L.VMA_END]!);
-      Atomics.store(meta, hi + L.VMA_LINKED, 0);
-      Atomics.store(meta, hi + L.VMA_FLAGS, 0);
+      Atomics.store(cpu.meta, lo + L.VMA_END, vmaEnd(cpu, hi));
+      vmaUnlinkFreeLocked(cpu, hi);
       spinUnlock(cpu, il);
       v = lo;
       again = true;
@@ -242,20 +271,20 @@ function vmaMerge(cpu: Cpu, mm: number, v: number): number {
  * PTEs already dirty become writable; clean ones stay read-only so their first write still faults.
  * Bug `racy-pte-update`: a plain read, then a write of the modified value.
  */
-function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newprot: number, dirtyAccountable: boolean): void {
+function changePteRange(cpu: Cpu, mm: MmId, start: Vpn, end: Vpn, newprot: number, dirtyAccountable: boolean): void {
   const mem = cpu.mem;
   const racy = hasBug(cpu.config, 'racy-pte-update');
   forEachPteTable(cpu, mm, start, end, S.change_pte_range, (first, vpn, tableEnd) => {
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
-      if (!(Atomics.load(mem, pte) & PTE_P)) continue;
+      if (!ptePresent(Atomics.load(mem, pte))) continue;
       let old: number;
       if (racy) {
         old = mem[pte]!;
         cpu.racePoint(); // the window in which the hardware may set D
       } else old = Atomics.exchange(mem, pte, 0);
-      let nw = (old & ~PAGE_PROT_MASK) | (newprot & PAGE_PROT_MASK);
-      if (dirtyAccountable && nw & PTE_D) nw |= PTE_RW;
+      let nw = pteModify(old, newprot);
+      if (dirtyAccountable && pteDirty(nw)) nw = pteMkwrite(nw);
       Atomics.store(mem, pte, nw);
     }
   });
@@ -269,34 +298,34 @@ function changePteRange(cpu: Cpu, mm: number, start: number, end: number, newpro
  * Bug `mprotect-ignores-writenotify`: vm_page_prot is the shared-writable protection for all pages.
  */
 export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number): void {
-  const s = Math.floor(addr / 4096);
-  const e = s + pages;
-  if (addr % 4096 || pages <= 0) throw new SyscallError('EINVAL', 'mprotect of an unaligned or empty range');
+  const s = addrVpn(addr);
+  const e = (s + pages) as Vpn;
+  if (addr % PAGE_SIZE || pages <= 0) throw new SyscallError('EINVAL', 'mprotect of an unaligned or empty range');
   if (!(prot & PROT_READ)) throw new SyscallError('EINVAL', 'PROT_NONE is not modelled');
-  const mm = cpu.mmId;
+  const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);
   downWrite(cpu, sem, LockClass.MmapSem, S.mprotect_fixup);
   try {
     const vmas = isolateRange(cpu, mm, s, e);
     for (const v of vmas) {
       const meta = cpu.meta;
-      const newflags = (meta[v + L.VMA_FLAGS]! & ~(VM_READ | VM_WRITE | VM_EXEC)) | protToFlags(prot);
+      const newflags = (vmaFlags(cpu, v) & ~(VM_READ | VM_WRITE | VM_EXEC)) | protToFlags(prot);
       let vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED));
       let dirtyAccountable = false;
-      const file = meta[v + L.VMA_FILE]!;
+      const file = vmaFile(cpu, v);
       if (!hasBug(cpu.config, 'mprotect-ignores-writenotify') && vmaWantsWritenotify(cpu, newflags & ~VM_INUSE, vmProt, file)) {
         vmProt = protectionMap(newflags & (VM_READ | VM_WRITE | VM_EXEC));
         dirtyAccountable = true;
       }
       Atomics.store(meta, v + L.VMA_FLAGS, newflags);
       Atomics.store(meta, v + L.VMA_PROT, vmProt);
-      const vs = meta[v + L.VMA_START]!;
-      const ve = meta[v + L.VMA_END]!;
+      const vs = vmaStart(cpu, v);
+      const ve = vmaEnd(cpu, v);
       changePteRange(cpu, mm, vs, ve, vmProt, dirtyAccountable);
       flushTlbRange(cpu, mm, vs, ve, FlushCause.Mprotect);
     }
     // Merge only once every VMA of the range is fixed up: a merge frees slots still on the list.
-    for (const v of vmas) if (cpu.meta[v + L.VMA_FLAGS]) vmaMerge(cpu, mm, v);
+    for (const v of vmas) if (vmaFlags(cpu, v)) vmaMerge(cpu, mm, v);
     cpu.ctr[CTR.mprotects]!++;
   } finally {
     upWrite(cpu, sem);
@@ -309,29 +338,29 @@ export function doMprotect(cpu: Cpu, addr: number, pages: number, prot: number):
  * file range is then written back (mmap_sem dropped around it, as 2.6.20 sys_msync does).
  */
 export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): void {
-  const s = Math.floor(addr / 4096);
-  const e = s + pages;
-  const mm = cpu.mmId;
+  const s = addrVpn(addr);
+  const e = (s + pages) as Vpn;
+  const mm = currentMm(cpu);
   const sem = mmapSem(cpu, mm);
-  const ranges: Array<[number, number, number]> = [];
+  const ranges: Array<[FileId, PgOff, PgOff]> = [];
   downRead(cpu, sem, LockClass.MmapSem, S.sys_msync);
   try {
     for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
-      const v = cpu.lay.vma(mm, slot);
-      const vf = cpu.meta[v + L.VMA_FLAGS]!;
+      const v = vmaSlot(cpu, mm, slot);
+      const vf = vmaFlags(cpu, v);
       if (!vf || !(vf & VM_SHARED)) continue;
-      const start = cpu.meta[v + L.VMA_START]!;
-      const end = cpu.meta[v + L.VMA_END]!;
-      const a = Math.max(s, start);
-      const b = Math.min(e, end);
+      const start = vmaStart(cpu, v);
+      const end = vmaEnd(cpu, v);
+      const a = Math.max(s, start) as Vpn;
+      const b = Math.min(e, end) as Vpn;
       if (a >= b) continue;
-      const file = cpu.meta[v + L.VMA_FILE]!;
+      const file = vmaFile(cpu, v);
       // 2.6.18 msync_pte_range moved PTE dirty bits into the pages; since 2.6.19 ("mm: msync()
       // cleanup") msync walks no page tables: write notification keeps the pages dirty instead, and
       // a mapping without it keeps its dirty state in the PTEs until unmap or reclaim.
       if (!cpu.config.kernel.writeNotify) harvestDirty(cpu, mm, a, b, S.sys_msync);
-      const pg = cpu.meta[v + L.VMA_PGOFF]! + (a - start);
-      ranges.push([file, pg, pg + (b - a)]);
+      const pg = linearPageIndex(cpu, v, a);
+      ranges.push([file, pg, (pg + (b - a)) as PgOff]);
     }
   } finally {
     upRead(cpu, sem);
@@ -344,17 +373,17 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
  * msync_pte_range (2.6.18): moves PTE dirty bits into the pages (ptep_clear_flush_dirty +
  * set_page_dirty). Also the end-of-run sync's first step.
  */
-export function harvestDirty(cpu: Cpu, mm: number, start: number, end: number, site: number): number {
+export function harvestDirty(cpu: Cpu, mm: MmId, start: Vpn, end: Vpn, site: number): number {
   let n = 0;
   forEachPteTable(cpu, mm, start, end, site, (first, vpn, tableEnd) => {
     for (let x = vpn; x < tableEnd; x++) {
       const pte = first + (x - vpn) * 2;
       const cur = Atomics.load(cpu.mem, pte);
-      if (!(cur & PTE_P) || !(cur & PTE_D)) continue;
-      const old = Atomics.and(cpu.mem, pte, ~PTE_D);
-      if (old & PTE_D) {
+      if (!ptePresent(cur) || !pteDirty(cur)) continue;
+      const old = Atomics.and(cpu.mem, pte, ~PTE_D); // pte_mkclean as one locked AND: the MMU may set D meanwhile
+      if (pteDirty(old)) {
         flushTlbPage(cpu, mm, x, FlushCause.Msync);
-        setPageDirty(cpu, old >>> 12);
+        setPageDirty(cpu, ptePfn(old));
         n++;
       }
     }

@@ -7,56 +7,52 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import { PTE_D, PTE_P, PTE_RW } from '../hw/pte.js';
+import { pteDirty, pteMkclean, ptePfn, ptePresent, pteWrite, pteWrprotect } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
-import { CTR } from '../machine/machine.js';
-import { pageMapped, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaMm } from './mm.js';
+import { CTR, type MachineView } from '../machine/machine.js';
+import type { FileId, LockIdx, MmId, PgOff, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
+import { pageIndex, pageLock, pageMapped, pageMapping, pteLockOf, pteOffset, putPage, VM_INSERTPAGE, VM_PFNMAP, VM_SHARED, vmaEnd, vmaFile, vmaFlags, vmaLinked, vmaMm, vmaPgoff, vmaSlot, vmaStart } from './mm.js';
 import { setPageDirty } from './page-writeback.js';
 import { FlushCause, flushTlbPage, flushTlbPageLocalOnly } from './smp.js';
 
-export const iMmapLock = (cpu: Cpu, file: number): number => cpu.lay.file(file) + L.F_IMMAP_LOCK;
+/** mapping->i_mmap_lock. */
+export const iMmapLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_IMMAP_LOCK) as LockIdx;
 
 /**
  * Calls `fn(vmaIdx, vpn)` for each VMA on `file`'s i_mmap list that covers file page `index`.
  * Caller holds i_mmap_lock (the list and the VMAs' ranges change only under it).
  */
-function forEachVmaOfPage(cpu: Cpu, file: number, index: number, fn: (v: number, vpn: number) => void): void {
+function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, vpn: Vpn) => void): void {
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
-  const meta = cpu.meta;
   const lay = cpu.lay;
-  const total = lay.procs * lay.vmasPerMm;
-  for (let s = 0; s < total; s++) {
-    const v = lay.vmaBase + s * L.VMA_STRIDE;
-    if (meta[v + L.VMA_LINKED] !== 1 || meta[v + L.VMA_FILE] !== file) continue;
-    const pgoff = meta[v + L.VMA_PGOFF]!;
-    const start = meta[v + L.VMA_START]!;
-    const vpn = start + (index - pgoff);
-    if (vpn >= start && vpn < meta[v + L.VMA_END]!) fn(v, vpn);
+  for (let mm = 0 as MmId; mm < lay.procs; mm++) {
+    for (let s = 0; s < lay.vmasPerMm; s++) {
+      const v = vmaSlot(cpu, mm, s);
+      if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
+      const start = vmaStart(cpu, v);
+      const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
+      if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
+    }
   }
 }
 
 /**
- * page_check_address: the PTE of `vpn` in `mm` if it maps `pfn`, returned with its pte lock held
- * (the lock's meta index in `ptlOut[0]`), or -1.
+ * page_check_address: the PTE of `vpn` in `mm` if it maps `pfn`, returned with its pte lock
+ * (pteLockOf(pte)) held, or -1 with no lock held.
  */
-export function pageCheckAddress(cpu: Cpu, pfn: number, mm: number, vpn: number, site: number, ptlOut: Int32Array): number {
-  const pte = pteOffset(cpu, mm, vpn, false);
-  if (pte < 0) return -1;
-  if (!(Atomics.load(cpu.mem, pte) & PTE_P)) return -1;
+export function pageCheckAddress(cpu: Cpu, pfn: Pfn, mm: MmId, vpn: Vpn, site: number): PteIdx | -1 {
+  const pte = pteOffset(cpu, mm, vpn);
+  if (pte === -1) return -1;
+  if (!ptePresent(Atomics.load(cpu.mem, pte))) return -1;
   const ptl = pteLockOf(cpu, pte);
   spinLock(cpu, ptl, LockClass.PteLock, site);
   const e = Atomics.load(cpu.mem, pte);
-  if (e & PTE_P && e >>> 12 === pfn) {
-    ptlOut[0] = ptl;
-    return pte;
-  }
+  if (ptePresent(e) && ptePfn(e) === pfn) return pte;
   spinUnlock(cpu, ptl);
   return -1;
 }
-
-const ptlScratch = new Int32Array(1);
 
 /**
  * page_mkclean_one: if the PTE is dirty or writable, clear it atomically and flush it from every TLB
@@ -68,25 +64,25 @@ const ptlScratch = new Int32Array(1);
  * first and flushed after (ptep_establish), which broke virtual-cache machines and s390; on x86 the
  * flush still completes before writeback reads the page, so `flush-after-set` is harmless here.
  */
-function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
-  const mm = vmaMm(cpu.lay, v);
-  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one, ptlScratch);
-  if (pte < 0) return 0;
-  const ptl = ptlScratch[0]!;
+function pageMkcleanOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): number {
+  const mm = vmaMm(cpu, v);
+  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one);
+  if (pte === -1) return 0;
+  const ptl = pteLockOf(cpu, pte);
   const mem = cpu.mem;
   let ret = 0;
   const cur = Atomics.load(mem, pte);
-  if (cur & (PTE_D | PTE_RW)) {
+  if (pteDirty(cur) || pteWrite(cur)) {
     if (hasBug(cpu.config, 'flush-after-set')) {
       const entry = Atomics.exchange(mem, pte, 0);
-      Atomics.store(mem, pte, entry & ~(PTE_RW | PTE_D));
+      Atomics.store(mem, pte, pteWrprotect(pteMkclean(entry)));
       flushTlbPage(cpu, mm, vpn, FlushCause.Mkclean);
     } else {
       const entry = Atomics.exchange(mem, pte, 0); // ptep_clear_flush: clear ...
       cpu.racePoint();
       if (hasBug(cpu.config, 'no-remote-flush')) flushTlbPageLocalOnly(cpu, mm, vpn);
       else flushTlbPage(cpu, mm, vpn, FlushCause.Mkclean); // ... and flush on every CPU
-      Atomics.store(mem, pte, entry & ~(PTE_RW | PTE_D)); // set_pte_at(pte_wrprotect(pte_mkclean()))
+      Atomics.store(mem, pte, pteWrprotect(pteMkclean(entry))); // set_pte_at
     }
     ret = 1;
   }
@@ -98,20 +94,19 @@ function pageMkcleanOne(cpu: Cpu, pfn: number, v: number, vpn: number): number {
  * page_mkclean: write-protects and cleans every shared PTE that maps the page, in every process.
  * Enters with the page locked. Returns true if any PTE was dirty or writable.
  */
-export function pageMkclean(cpu: Cpu, pfn: number): boolean {
-  assertHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, 'the page lock');
+export function pageMkclean(cpu: Cpu, pfn: Pfn): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!pageMapped(cpu, pfn)) return false;
-  const p = cpu.lay.page(pfn);
-  const file = Atomics.load(cpu.meta, p + L.PG_MAPPING) - 1;
-  if (file < 0) return false;
-  const index = Atomics.load(cpu.meta, p + L.PG_INDEX);
+  const file = pageMapping(cpu, pfn);
+  if (file === -1) return false;
+  const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   let ret = 0;
   spinLock(cpu, il, LockClass.IMmapLock, S.page_mkclean);
   forEachVmaOfPage(cpu, file, index, (v, vpn) => {
     // VM_PFNMAP / VM_INSERTPAGE mappings hold driver frames in Linux, never this file's page-cache
     // pages, so page_mkclean_file cannot reach them; here they map cache pages, so skip them.
-    const vf = cpu.meta[v + L.VMA_FLAGS]!;
+    const vf = vmaFlags(cpu, v);
     if (vf & VM_SHARED && !(vf & (VM_PFNMAP | VM_INSERTPAGE))) ret += pageMkcleanOne(cpu, pfn, v, vpn);
   });
   spinUnlock(cpu, il);
@@ -124,27 +119,26 @@ export function pageMkclean(cpu: Cpu, pfn: number): boolean {
  * bit into the page (set_page_dirty, under the pte lock: pte lock -> private_lock), and drops the
  * mapping's reference.
  */
-function tryToUnmapOne(cpu: Cpu, pfn: number, v: number, vpn: number): void {
-  const mm = vmaMm(cpu.lay, v);
-  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.try_to_unmap_one, ptlScratch);
-  if (pte < 0) return;
-  const ptl = ptlScratch[0]!;
+function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): void {
+  const mm = vmaMm(cpu, v);
+  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.try_to_unmap_one);
+  if (pte === -1) return;
+  const ptl = pteLockOf(cpu, pte);
   const entry = Atomics.exchange(cpu.mem, pte, 0);
   flushTlbPage(cpu, mm, vpn, FlushCause.Reclaim);
-  if (entry & PTE_D) setPageDirty(cpu, pfn);
+  if (pteDirty(entry)) setPageDirty(cpu, pfn);
   pageRemoveRmap(cpu, pfn);
   Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
   putPage(cpu, pfn);
   spinUnlock(cpu, ptl);
 }
 
-/** try_to_unmap (file pages): unmaps the page from every VMA. Page locked. Returns true if now unmapped. */
-export function tryToUnmap(cpu: Cpu, pfn: number): boolean {
-  assertHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, 'the page lock');
-  const p = cpu.lay.page(pfn);
-  const file = Atomics.load(cpu.meta, p + L.PG_MAPPING) - 1;
-  if (file < 0) return !pageMapped(cpu, pfn);
-  const index = Atomics.load(cpu.meta, p + L.PG_INDEX);
+/** try_to_unmap (file pages): unmaps the page from every VMA. Enters with the page locked. Returns true if now unmapped. */
+export function tryToUnmap(cpu: Cpu, pfn: Pfn): boolean {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
+  const file = pageMapping(cpu, pfn);
+  if (file === -1) return !pageMapped(cpu, pfn);
+  const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.shrink_page_list);
   forEachVmaOfPage(cpu, file, index, (v, vpn) => tryToUnmapOne(cpu, pfn, v, vpn));
@@ -153,11 +147,11 @@ export function tryToUnmap(cpu: Cpu, pfn: number): boolean {
 }
 
 /** page_add_file_rmap: one more PTE maps the page (the PTE's reference is taken by the caller). */
-export function pageAddFileRmap(cpu: Cpu, pfn: number): void {
+export function pageAddFileRmap(cpu: Cpu, pfn: Pfn): void {
   Atomics.add(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT, 1);
 }
 
 /** page_remove_rmap. */
-export function pageRemoveRmap(cpu: Cpu, pfn: number): void {
+export function pageRemoveRmap(cpu: Cpu, pfn: Pfn): void {
   if (Atomics.sub(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT, 1) <= 0) throw new Error(`mapcount underflow on frame ${pfn}`);
 }

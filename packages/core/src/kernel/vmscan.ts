@@ -9,16 +9,17 @@ import * as L from '../machine/layout.js';
 import { trylockPage, unlockPage } from './locking/locks.js';
 import { S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
+import type { FileId, PgOff, Pfn } from '../handles.js';
 import { tryToFreeBuffers } from './buffer.js';
 import { diskWord } from './blkdev.js';
-import { removeFromPageCache } from './filemap.js';
+import { removeFromPageCache, slotPage } from './filemap.js';
 import { WORDS_PER_PAGE } from '../config.js';
-import { getPageUnlessZero, pageFlags, pageMapped, putPage } from './mm.js';
+import { getPageUnlessZero, pageFlags, pageMapped, pageMapping, putPage } from './mm.js';
 import { tryToUnmap } from './rmap.js';
 import { lostWriteDetails, lostWriteMessage } from '../oracles/lost-write.js';
 
 /** shrink_page_list for one page, locked and referenced by the caller. Returns true if evicted. */
-function shrinkPage(cpu: Cpu, pfn: number, file: number): boolean {
+function shrinkPage(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   if (pageFlags(cpu, pfn) & L.PG_writeback) return false;
   if (pageMapped(cpu, pfn) && !tryToUnmap(cpu, pfn)) return false;
   // A dirty page whose buffers the journal already wrote reaches try_to_free_buffers with clean
@@ -34,7 +35,7 @@ function shrinkPage(cpu: Cpu, pfn: number, file: number): boolean {
  * its contents must be what the backing store holds — a word that differs was written and never marked
  * dirty, so the next read of it refaults stale data. Reported at once as `lost-write`.
  */
-export function checkEvictedPage(cpu: Cpu, pfn: number, file: number, index: number): void {
+export function checkEvictedPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): void {
   const mem = cpu.mem;
   const disk = cpu.m.disk;
   const d = diskWord(cpu, file, index);
@@ -62,13 +63,11 @@ export function reclaimPages(cpu: Cpu, batch: number): number {
   let evicted = 0;
   for (let tries = 0; tries < Math.min(total, batch * 4) && evicted < batch; tries++) {
     const slot = (Atomics.add(meta, L.G_CLOCK_HAND, 1) >>> 0) % total;
-    const v = Atomics.load(meta, lay.pcacheBase + slot);
-    if (v <= 0) continue;
-    const pfn = v - 1;
-    const p = lay.page(pfn);
+    const pfn = slotPage(Atomics.load(meta, lay.pcacheBase + slot));
+    if (pfn === -1) continue;
     if (!getPageUnlessZero(cpu, pfn)) continue;
-    const file = Atomics.load(meta, p + L.PG_MAPPING) - 1;
-    if (Atomics.load(meta, p + L.PG_KIND) !== L.FrameKind.PageCache || file < 0) {
+    const file = pageMapping(cpu, pfn);
+    if (Atomics.load(meta, lay.page(pfn) + L.PG_KIND) !== L.FrameKind.PageCache || file === -1) {
       putPage(cpu, pfn);
       continue;
     }
@@ -77,7 +76,7 @@ export function reclaimPages(cpu: Cpu, batch: number): number {
       continue;
     }
     let ok = false;
-    if (Atomics.load(meta, p + L.PG_MAPPING) === file + 1) {
+    if (pageMapping(cpu, pfn) === file) {
       if (cpu.config.daemons.stripBuffers && pageMapped(cpu, pfn) && cpu.rng.below(2) === 0) {
         // refill_inactive_zone moving a mapped page to the inactive list under buffer-head pressure
         // (buffer_heads_over_limit): pagevec_strip -> try_to_release_page, page still mapped.

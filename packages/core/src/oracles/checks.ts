@@ -4,11 +4,12 @@
  * store. They read shared memory only, so they run in any thread.
  */
 import { WORDS_PER_PAGE } from '../config.js';
-import { PTE_D, PTE_P, PTE_RW, tableIndex } from '../hw/pte.js';
+import { ENTRIES_PER_TABLE, PTE_RW, pteDirty, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { type Machine } from '../machine/machine.js';
-import { VM_INUSE, VM_SHARED, VM_WRITE, vmaWantsWritenotifyOf } from '../kernel/mm.js';
+import { type Machine, type MachineView } from '../machine/machine.js';
+import { findVmaUncached, pageFlags, pageIndex, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
 import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
+import type { MmId, PteIdx, Vpn } from '../handles.js';
 
 export interface CheckFinding {
   readonly kind: 'invariant' | 'lost-write';
@@ -17,40 +18,27 @@ export interface CheckFinding {
 }
 
 /** Calls fn(vpn, pteIndex, pteLow) for every present leaf PTE of `mm`. */
-export function forEachPte(m: Machine, mm: number, fn: (vpn: number, pte: number, lo: number) => void): void {
+export function forEachPte(m: MachineView, mm: number, fn: (vpn: Vpn, pte: PteIdx, lo: number) => void): void {
   const mem = m.mem;
   const walk = (table: number, level: number, base: number) => {
-    for (let i = 0; i < 512; i++) {
+    for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
       const idx = table * WORDS_PER_PAGE + i * 2;
       const e = Atomics.load(mem, idx);
-      if (!(e & PTE_P)) continue;
+      if (!ptePresent(e)) continue;
       const vpn = base + i * 2 ** (9 * (level - 1));
-      if (level === 1) fn(vpn, idx, e);
-      else walk(e >>> 12, level - 1, vpn);
+      if (level === 1) fn(vpn as Vpn, idx as PteIdx, e);
+      else walk(ptePfn(e), level - 1, vpn);
     }
   };
   walk(Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3), 4, 0);
 }
 
-/** The PTE (low half) translating `vpn` in `mm`, or 0. */
-export function lookupPte(m: Machine, mm: number, vpn: number): number {
-  let table = Atomics.load(m.meta, m.layout.mm(mm) + L.MM_CR3);
-  for (let level = 4; level >= 1; level--) {
-    const e = Atomics.load(m.mem, table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2);
-    if (!(e & PTE_P)) return 0;
-    if (level === 1) return e;
-    table = e >>> 12;
-  }
-  return 0;
-}
-
-function vmaOf(m: Machine, mm: number, vpn: number): number {
-  const lay = m.layout;
-  for (let s = 0; s < lay.vmasPerMm; s++) {
-    const v = lay.vma(mm, s);
-    if (m.meta[v + L.VMA_FLAGS] && vpn >= m.meta[v + L.VMA_START]! && vpn < m.meta[v + L.VMA_END]!) return v;
-  }
-  return -1;
+/** The PTE (low half) translating `vpn` in `mm`, or 0: the kernel's walk (pteOffset), then the entry. */
+export function lookupPte(m: MachineView, mm: number, vpn: number): number {
+  const pte = pteOffset(m, mm as MmId, vpn as Vpn);
+  if (pte === -1) return 0;
+  const e = Atomics.load(m.mem, pte);
+  return ptePresent(e) ? e : 0;
 }
 
 /**
@@ -78,30 +66,30 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
     if (out.length < limit) out.push({ kind: 'invariant', message, details });
   };
   const mapped = new Int32Array(lay.frames);
-  for (let mm = 0; mm < lay.procs; mm++) {
+  for (let mm = 0 as MmId; mm < lay.procs; mm++) {
     forEachPte(m, mm, (vpn, _pte, lo) => {
-      const pfn = lo >>> 12;
+      const pfn = ptePfn(lo);
       mapped[pfn]!++;
-      const v = vmaOf(m, mm, vpn);
-      if (v < 0) {
+      const v = findVmaUncached(m, mm, vpn);
+      if (v === -1) {
         add(`PTE outside any VMA: mm ${mm} vpn 0x${vpn.toString(16)}`, { mm, vpn, pfn });
         return;
       }
-      const vf = meta[v + L.VMA_FLAGS]! & ~VM_INUSE;
-      const file = meta[v + L.VMA_FILE]!;
-      const prot = meta[v + L.VMA_PROT]!;
+      const vf = vmaFlags(m, v) & ~VM_INUSE;
+      const file = vmaFile(m, v);
+      const prot = vmaProt(m, v);
       // Write-notify by construction (shared writable, vm_page_prot without the write bit), or by
       // the heuristic applied to the VMA as it stands (so a bug that drops the read-only protection
       // is still judged by what the VMA should be).
-      const wn = ((vf & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) && !(prot & PTE_RW)) || vmaWantsWritenotifyOf(m, vf, prot, file);
-      const pageDirty = (Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_dirty) !== 0;
-      if (wn && lo & PTE_D && !pageDirty) dirtyOnlyInPte.add(pfn);
+      const wn = ((vf & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) && !(prot & PTE_RW)) || vmaWantsWritenotify(m, vf, prot, file);
+      const pageDirty = (pageFlags(m, pfn) & L.PG_dirty) !== 0;
+      if (wn && pteDirty(lo) && !pageDirty) dirtyOnlyInPte.add(pfn);
       // A writable PTE of a clean page is allowed only while the PTE itself still holds the dirty
       // state (D=1): 2.6.20's try_to_free_buffers cancels PG_dirty of a mapped page whose buffers
       // the journal wrote (cancel_dirty_page), and the D bit is harvested at unmap. A writable,
       // clean PTE of a clean page means a write could go unnoticed.
-      if (wn && lo & PTE_RW && !(lo & PTE_D) && !pageDirty) {
-        add(`writable PTE of a clean page in a write-notify VMA: mm ${mm} vpn 0x${vpn.toString(16)} frame ${pfn} (file ${file} page ${meta[lay.page(pfn) + L.PG_INDEX]})`, { invariant: 'writable-pte-implies-dirty', mm, vpn, pfn, file });
+      if (wn && pteWrite(lo) && !pteDirty(lo) && !pageDirty) {
+        add(`writable PTE of a clean page in a write-notify VMA: mm ${mm} vpn 0x${vpn.toString(16)} frame ${pfn} (file ${file} page ${pageIndex(m, pfn)})`, { invariant: 'writable-pte-implies-dirty', mm, vpn, pfn, file });
       }
     });
   }
@@ -116,7 +104,7 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
       if (vpn === -1 || !(meta[t + L.TLB_PERM]! & L.TLBP_W) || seen.has(vpn)) continue;
       seen.add(vpn);
       const lo = am >= 0 ? lookupPte(m, am, vpn) : 0;
-      if (am < 0 || !(lo & PTE_RW) || lo >>> 12 !== meta[t + L.TLB_PFN]) {
+      if (am < 0 || !pteWrite(lo) || ptePfn(lo) !== meta[t + L.TLB_PFN]) {
         add(`writable TLB entry without a writable PTE: cpu${c} vpn 0x${vpn.toString(16)} frame ${meta[t + L.TLB_PFN]} (PTE ${lo ? '0x' + (lo >>> 0).toString(16) : 'none'})`, { invariant: 'writable-tlb-implies-writable-pte', cpu: c, vpn });
       }
     }

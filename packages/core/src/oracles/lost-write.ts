@@ -4,7 +4,7 @@
  * the word is, and why its value is wrong.
  */
 
-/** A word of a file: page `page`, word `word` (32-bit words, 1024 per page). */
+/** A word of a file: page `page`, word `word` (32-bit words, WORDS_PER_PAGE of them per page). */
 export interface WordAt {
   readonly file: number;
   readonly page: number;

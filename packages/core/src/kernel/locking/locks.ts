@@ -12,7 +12,8 @@ import type { Cpu } from '../../hw/cpu.js';
 import * as L from '../../machine/layout.js';
 import { lockdepAcquire } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
-import { CTR, LS, LS_FIELDS } from '../../machine/machine.js';
+import { CTR, LS, LS_FIELDS, type MachineView } from '../../machine/machine.js';
+import type { LockIdx, Pfn } from '../../handles.js';
 
 function validate(cpu: Cpu, cls: LockClass, site: number): void {
   if (!cpu.config.kernel.lockdep) return;
@@ -94,16 +95,25 @@ function recordHold(cpu: Cpu, cls: number, i: number): void {
 }
 
 /** Does this CPU hold the lock at meta index `idx`? */
-export function holds(cpu: Cpu, idx: number): boolean {
+export function holds(cpu: Cpu, idx: LockIdx): boolean {
   const b = cpu.base;
   const d = cpu.meta[b + L.C_HELD_DEPTH]!;
   for (let i = 0; i < d; i++) if (cpu.meta[b + L.C_HELD + i * L.HELD_FIELDS + L.HELD_LOCK] === idx) return true;
   return false;
 }
 
-/** Precondition assertion, as the kernel's lockdep_assert_held: the caller must hold `idx`. */
-export function assertHeld(cpu: Cpu, idx: number, what: string): void {
+/**
+ * Precondition assertion, as the kernel's lockdep_assert_held: the caller must hold `idx` (a
+ * spinlock, the page lock, or an rw-semaphore for reading or writing: every holder is on the
+ * CPU's held-lock stack). Reads only, so it changes nothing a run does.
+ */
+export function assertHeld(cpu: Cpu, idx: LockIdx, what: string): void {
   if (!holds(cpu, idx)) throw new Error(`cpu${cpu.id}: ${what} must be held here`);
+}
+
+/** As assertHeld, for an rw-semaphore that must be held for writing (mmap_assert_write_locked). */
+export function assertHeldWrite(cpu: Cpu, idx: LockIdx, what: string): void {
+  if (!holds(cpu, idx) || Atomics.load(cpu.meta, idx + L.RWSEM_COUNT) !== -1) throw new Error(`cpu${cpu.id}: ${what} must be held for writing here`);
 }
 
 /**
@@ -132,7 +142,7 @@ function waitLoop(cpu: Cpu, idx: number, kind: L.WaitKind, tryTake: () => boolea
  * spin_lock: returns with the lock held. `idx` is the lock's first word in meta: 0 never taken,
  * cpu + 1 while held, -(cpu + 1) after that CPU released it (so lock-stat can count bounces).
  */
-export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+export function spinLock(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): void {
   cpu.preempt();
   validate(cpu, cls, site);
   const meta = cpu.meta;
@@ -166,7 +176,7 @@ export function spinLock(cpu: Cpu, idx: number, cls: LockClass, site: number): v
   pushHeld(cpu, idx, cls, site, false, contended);
 }
 
-export function spinTrylock(cpu: Cpu, idx: number, cls: LockClass, site: number): boolean {
+export function spinTrylock(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): boolean {
   cpu.preempt();
   const cur = Atomics.load(cpu.meta, idx);
   if (cur > 0 || Atomics.compareExchange(cpu.meta, idx, cur, cpu.id + 1) !== cur) return false;
@@ -176,7 +186,7 @@ export function spinTrylock(cpu: Cpu, idx: number, cls: LockClass, site: number)
 }
 
 /** spin_unlock. */
-export function spinUnlock(cpu: Cpu, idx: number): void {
+export function spinUnlock(cpu: Cpu, idx: LockIdx): void {
   popHeld(cpu, idx);
   const meta = cpu.meta;
   if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
@@ -185,13 +195,13 @@ export function spinUnlock(cpu: Cpu, idx: number): void {
 }
 
 /** spin_lock_irqsave: interrupts off, then the lock; returns the saved flags. */
-export function spinLockIrqsave(cpu: Cpu, idx: number, cls: LockClass, site: number): number {
+export function spinLockIrqsave(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): number {
   const flags = cpu.irqSave();
   spinLock(cpu, idx, cls, site);
   return flags;
 }
 
-export function spinUnlockIrqrestore(cpu: Cpu, idx: number, flags: number): void {
+export function spinUnlockIrqrestore(cpu: Cpu, idx: LockIdx, flags: number): void {
   spinUnlock(cpu, idx);
   cpu.irqRestore(flags);
 }
@@ -211,7 +221,7 @@ const SEM_SLEEPERS = L.RWSEM_SLEEPERS;
 const SEM_WRITERS = L.RWSEM_WRITERS;
 
 /** down_read: shared; new readers wait while a writer waits, so writers are not starved. */
-export function downRead(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+export function downRead(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): void {
   cpu.preempt();
   validate(cpu, cls, site);
   const meta = cpu.meta;
@@ -226,7 +236,7 @@ export function downRead(cpu: Cpu, idx: number, cls: LockClass, site: number): v
   pushHeld(cpu, idx, cls, site, false, contended);
 }
 
-export function upRead(cpu: Cpu, idx: number): void {
+export function upRead(cpu: Cpu, idx: LockIdx): void {
   popHeld(cpu, idx);
   const meta = cpu.meta;
   Atomics.sub(meta, idx + SEM_COUNT, 1);
@@ -234,7 +244,7 @@ export function upRead(cpu: Cpu, idx: number): void {
 }
 
 /** down_write: exclusive. */
-export function downWrite(cpu: Cpu, idx: number, cls: LockClass, site: number): void {
+export function downWrite(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): void {
   cpu.preempt();
   validate(cpu, cls, site);
   const meta = cpu.meta;
@@ -253,7 +263,7 @@ export function downWrite(cpu: Cpu, idx: number, cls: LockClass, site: number): 
   pushHeld(cpu, idx, cls, site, false, contended);
 }
 
-export function upWrite(cpu: Cpu, idx: number): void {
+export function upWrite(cpu: Cpu, idx: LockIdx): void {
   popHeld(cpu, idx);
   const meta = cpu.meta;
   Atomics.store(meta, idx + SEM_COUNT, 0);
@@ -262,12 +272,15 @@ export function upWrite(cpu: Cpu, idx: number): void {
 
 // ------------------------------------------------------------------ page lock (PG_locked)
 
+/** The page lock's word: PG_locked is a bit of the page's flags, so the lock is that word (lock_page). */
+export const pageLock = (view: MachineView, pfn: Pfn): LockIdx => (view.layout.page(pfn) + L.PG_FLAGS) as LockIdx;
+
 /** lock_page: sleeps until PG_locked is ours. */
-export function lockPage(cpu: Cpu, pfn: number, site: number): void {
+export function lockPage(cpu: Cpu, pfn: Pfn, site: number): void {
   cpu.preempt();
   validate(cpu, LockClass.PageLock, site);
   const meta = cpu.meta;
-  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const f = pageLock(cpu, pfn);
   const take = () => (Atomics.or(meta, f, L.PG_locked) & L.PG_locked) === 0;
   const w = statStart(cpu);
   const contended = !take();
@@ -277,9 +290,9 @@ export function lockPage(cpu: Cpu, pfn: number, site: number): void {
 }
 
 /** TestSetPageLocked: takes the page lock only if it is free. */
-export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
+export function trylockPage(cpu: Cpu, pfn: Pfn, site: number): boolean {
   cpu.preempt();
-  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const f = pageLock(cpu, pfn);
   if (Atomics.or(cpu.meta, f, L.PG_locked) & L.PG_locked) return false;
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
   pushHeld(cpu, f, LockClass.PageLock, site, true);
@@ -287,27 +300,27 @@ export function trylockPage(cpu: Cpu, pfn: number, site: number): boolean {
 }
 
 /** Records a page lock set atomically elsewhere (add_to_page_cache locks the new page under tree_lock). */
-export function adoptPageLock(cpu: Cpu, pfn: number, site: number): void {
+export function adoptPageLock(cpu: Cpu, pfn: Pfn, site: number): void {
   validate(cpu, LockClass.PageLock, site);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
-  pushHeld(cpu, cpu.lay.page(pfn) + L.PG_FLAGS, LockClass.PageLock, site);
+  pushHeld(cpu, pageLock(cpu, pfn), LockClass.PageLock, site);
 }
 
-export function unlockPage(cpu: Cpu, pfn: number): void {
+export function unlockPage(cpu: Cpu, pfn: Pfn): void {
   const meta = cpu.meta;
-  const p = cpu.lay.page(pfn);
-  popHeld(cpu, p + L.PG_FLAGS);
-  Atomics.and(meta, p + L.PG_FLAGS, ~L.PG_locked);
-  if (Atomics.load(meta, p + L.PG_WAITERS) > 0) Atomics.notify(meta, p + L.PG_FLAGS);
+  const f = pageLock(cpu, pfn);
+  popHeld(cpu, f);
+  Atomics.and(meta, f, ~L.PG_locked);
+  if (Atomics.load(meta, cpu.lay.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
 }
 
 /**
  * wait_on_page_locked: sleeps until PG_locked is clear, without taking the lock (not a lock
  * acquisition, so lockdep does not see it).
  */
-export function waitOnPageLocked(cpu: Cpu, pfn: number): void {
+export function waitOnPageLocked(cpu: Cpu, pfn: Pfn): void {
   const meta = cpu.meta;
-  const f = cpu.lay.page(pfn) + L.PG_FLAGS;
+  const f = pageLock(cpu, pfn);
   if (!(Atomics.load(meta, f) & L.PG_locked)) return;
   waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.lay.page(pfn) + L.PG_WAITERS);
 }

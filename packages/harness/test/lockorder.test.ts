@@ -1,0 +1,39 @@
+/**
+ * The lock order (core's kernel/locking/lockorder.ts) against the edges lockdep records on real
+ * workers: dirty-share on 4 CPUs in 2 processes, with the kernel threads and stop-the-world
+ * checkpoints, then every recorded edge between classes of the order must go from a lower rank to a
+ * higher one. (core/test/lockorder.test.ts drives every path in one thread; this is the parallel run.)
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type LockdepEdge, lockdepEdges } from '@smpsim/core';
+import { LOCK_CLASS_NAMES, lockRank } from '@smpsim/core/testing';
+import { runMachine } from '@smpsim/harness';
+
+const show = (e: LockdepEdge) => `${LOCK_CLASS_NAMES[e.from]} (rank ${lockRank(e.from)}) -> ${LOCK_CLASS_NAMES[e.to]} (rank ${lockRank(e.to)}) [${e.heldSite} -> ${e.takeSite}]`;
+
+test('real workers: every edge the correct kernel records follows the lock order', async () => {
+  let edges: LockdepEdge[] = [];
+  const s = await runMachine({
+    workload: 'dirty-share',
+    cpus: 4,
+    procs: 2,
+    durationMs: 1500,
+    seed: 11,
+    checkEvery: 1_000_000,
+    daemons: true,
+    lockdep: true,
+    beforeFinalCheck: (m) => {
+      edges = lockdepEdges(m.meta, m.layout);
+    },
+  });
+  assert.ok(s.ok, s.violations.map((v) => `${v.kind}: ${v.message}`).join('\n'));
+  assert.ok(s.stats.checkpoints > 0, 'checkpoints ran');
+  assert.ok(s.stats.reclaim.evicted > 0, 'reclaim ran');
+  const ranked = edges.filter((e) => lockRank(e.from) >= 0 && lockRank(e.to) >= 0);
+  assert.ok(ranked.length >= 8, `lockdep recorded the kernel's nesting: ${edges.map(show).join('; ')}`);
+  const wrong = ranked.filter((e) => !(lockRank(e.from) < lockRank(e.to)));
+  assert.equal(wrong.map(show), [], 'an edge against the order in kernel/locking/lockorder.ts');
+});
+
+test.run();
