@@ -7,6 +7,7 @@
  */
 import { type FileSpec, defaultConfig, type MachineConfig } from './config.js';
 import { Cpu } from './hw/cpu.js';
+import { MachineStop } from './hw/entry.js';
 import { bootCpu } from './kernel/kernel.js';
 import { Machine } from './machine/machine.js';
 import { fireWatchdog } from './oracles/watchdog.js';
@@ -63,6 +64,7 @@ export class InlineWaiter implements CpuWaiter {
       this.servicePeers();
       if (ready()) break;
       fireWatchdog(cpu, `watchdog (one thread): cpu${cpu.id} waits for something no CPU of this thread can give`, {});
+      throw new MachineStop('machine stopped'); // another violation was reported first
     }
     publishWaitEnd(cpu);
   }

@@ -1,5 +1,6 @@
 /**
- * Stopping the machine, written once: `stopMachine` is the only writer of G_STOP and G_VIOLATION.
+ * Stopping the machine, written once: `stopMachine` is the only writer of G_STOP, and the first
+ * violation is claimed (G_VIOLATION) in one place, `claimFirstViolation`.
  * A CPU that finds a violation, a crash, the watchdog, the end of the run and the harness (abort,
  * timeouts) all stop the machine here; every CPU then unwinds at its next preemption point or wait
  * (MachineStop), and sleeping CPUs are woken so that they notice.
@@ -16,11 +17,20 @@ import type { Machine } from './machine.js';
 export function stopMachine(m: Machine, reason: L.StopReason, by?: Cpu, violation?: Violation): void {
   if (by && violation) {
     by.violations.push(violation);
-    Atomics.compareExchange(m.meta, L.G_VIOLATION, 0, by.id + 1);
+    claimFirstViolation(m, by.id);
   }
   Atomics.store(m.meta, L.G_STOP, reason);
   wakeAll(m);
   by?.waiter.release();
+}
+
+/**
+ * CPU `cpu` claims the machine's first violation; true if it has it (now or already). A CPU whose
+ * report needs the others' state as it is (the watchdog) claims before reading it.
+ */
+export function claimFirstViolation(m: Machine, cpu: number): boolean {
+  const prev = Atomics.compareExchange(m.meta, L.G_VIOLATION, 0, cpu + 1);
+  return prev === 0 || prev === cpu + 1;
 }
 
 /** Why the machine stopped (0 while it runs). */
@@ -28,9 +38,6 @@ export const stopReason = (meta: Int32Array): number => Atomics.load(meta, L.G_S
 
 /** The machine is stopping abnormally (a violation, the watchdog, an abort): CPUs must unwind. */
 export const stopRequested = (meta: Int32Array): boolean => Atomics.load(meta, L.G_STOP) > L.StopReason.Finished;
-
-/** CPU (id + 1) that reported the machine's first violation, 0 if none. */
-export const firstViolationCpu = (meta: Int32Array): number => Atomics.load(meta, L.G_VIOLATION);
 
 /** Wakes every CPU that sleeps (idle, or waiting on a word), so that it sees the stop. */
 function wakeAll(m: Machine): void {

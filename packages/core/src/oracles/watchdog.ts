@@ -8,6 +8,7 @@ import * as L from '../machine/layout.js';
 import { heldLocksLines } from '../kernel/locking/lockdep.js';
 import { LOCK_CLASS_NAMES, SITE_NAMES } from '../kernel/locking/lockorder.js';
 import type { Machine } from '../machine/machine.js';
+import { claimFirstViolation } from '../machine/stop.js';
 
 export interface CpuWait {
   readonly cpu: number;
@@ -123,9 +124,13 @@ export function watchdogReport(m: Machine, headline: string): { text: string; cy
 /**
  * The watchdog fires on `cpu` (one implementation for every wait: free mode measures host time,
  * deterministic mode scheduling steps): the report names every CPU's held locks and what it waits
- * for, with the wait-for cycle, and the machine stops with violation `deadlock`. Never returns.
+ * for, with the wait-for cycle, and the machine stops with violation `deadlock` (MachineStop is
+ * thrown). CPUs that wait for each other reach the threshold together: the first claims the report,
+ * and for any other this returns — it goes on waiting, so that the report reads its wait as it is, and
+ * it unwinds when the machine stops.
  */
-export function fireWatchdog(cpu: Cpu, headline: string, details: Record<string, unknown>): never {
+export function fireWatchdog(cpu: Cpu, headline: string, details: Record<string, unknown>): void {
+  if (!claimFirstViolation(cpu.m, cpu.id)) return;
   const r = watchdogReport(cpu.m, headline);
-  return cpu.violation('deadlock', r.text, { cycle: r.cycle, waits: r.waits, ...details });
+  cpu.violation('deadlock', r.text, { cycle: r.cycle, waits: r.waits, ...details });
 }

@@ -248,6 +248,7 @@ export class DetWaiter implements CpuWaiter {
   private deadlock(why: string): never {
     const s = this.s;
     s.i[I_DEADLOCK] = 1;
-    return fireWatchdog(this.cpu, `watchdog (deterministic mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
+    fireWatchdog(this.cpu, `watchdog (deterministic mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
+    throw new MachineStop('machine stopped'); // another violation was reported first
   }
 }
