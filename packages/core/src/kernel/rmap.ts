@@ -26,15 +26,14 @@ export const iMmapLock = (view: MachineView, file: FileId): LockIdx => (view.lay
  */
 function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, vpn: Vpn) => void): void {
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
-  const lay = cpu.lay;
-  for (let mm = 0 as MmId; mm < lay.procs; mm++) {
-    for (let s = 0; s < lay.vmasPerMm; s++) {
-      const v = vmaSlot(cpu, mm, s);
-      if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
-      const start = vmaStart(cpu, v);
-      const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
-      if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
-    }
+  // The VMA slots of every mm are contiguous: one flat scan (this is page_mkclean's hot loop).
+  const first = vmaSlot(cpu, 0 as MmId, 0);
+  const end = first + cpu.lay.procs * cpu.lay.vmasPerMm * L.VMA_STRIDE;
+  for (let v = first; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
+    if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
+    const start = vmaStart(cpu, v);
+    const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
+    if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
   }
 }
 
