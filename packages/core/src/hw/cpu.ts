@@ -32,7 +32,8 @@ const LRU_RENORM = 1 << 30;
 export class Cpu {
   readonly meta: Int32Array;
   readonly mem: Int32Array;
-  readonly lay: L.Layout;
+  /** The shared-memory layout. A Cpu is a MachineView: read-only helpers take it or a Machine. */
+  readonly layout: L.Layout;
   readonly config: MachineConfig;
   /** Index of this CPU's area in meta. */
   readonly base: number;
@@ -96,7 +97,6 @@ export class Cpu {
   ) {
     this.meta = m.meta;
     this.mem = m.mem;
-    this.lay = m.layout;
     this.layout = m.layout;
     this.config = m.config;
     this.base = m.layout.cpu(id);
@@ -338,7 +338,7 @@ export class Cpu {
   flushAllLocal(): void {
     this.forget();
     const t = this.meta;
-    const end = this.base + this.lay.cpuStride;
+    const end = this.base + this.layout.cpuStride;
     for (let e = this.l1Base; e < end; e += L.TLB_FIELDS) t[e] = -1;
   }
 
@@ -346,8 +346,6 @@ export class Cpu {
 
   /** Error code of the last failed walk. */
   walkErr = 0;
-  /** The shared-memory layout (also `lay`): a Cpu is a MachineView, so read-only helpers take either. */
-  readonly layout: L.Layout;
 
   /**
    * The hardware page walk (SDM vol. 3 §4.10.2): four levels from CR3, setting A in each entry with a
@@ -361,7 +359,7 @@ export class Cpu {
       this.walkErr = (write ? PF_WRITE : 0) | PF_USER;
       return -1;
     }
-    let table = Atomics.load(this.meta, this.lay.mm(am) + L.MM_CR3);
+    let table = Atomics.load(this.meta, this.layout.mm(am) + L.MM_CR3);
     let rw = PTE_RW;
     let us = PTE_US;
     for (let level = 4; level >= 1; level--) {
@@ -491,7 +489,7 @@ export class Cpu {
 
   private renormLru(): void {
     const t = this.meta;
-    const end = this.base + this.lay.cpuStride;
+    const end = this.base + this.layout.cpuStride;
     for (let e = this.l1Base; e < end; e += L.TLB_FIELDS) t[e + L.TLB_LRU] = t[e] === -1 ? 0 : 1;
     this.lru = 2;
   }
@@ -518,7 +516,7 @@ export class Cpu {
 
   /** Sends an inter-processor interrupt to CPU `c` (the local APIC's ICR write): it is taken there at its next instruction boundary with interrupts on. */
   sendIpi(c: number): void {
-    Atomics.or(this.meta, this.lay.cpu(c) + L.C_IPI_PENDING, this.bit);
+    Atomics.or(this.meta, this.layout.cpu(c) + L.C_IPI_PENDING, this.bit);
     this.wake(c);
   }
 
@@ -542,13 +540,13 @@ export class Cpu {
 
   /** Wakes CPU `c` if it sleeps (idle, or waiting on a word). */
   wake(c: number): void {
-    const s = Atomics.load(this.meta, this.lay.cpu(c) + L.C_SLEEP_ADDR);
+    const s = Atomics.load(this.meta, this.layout.cpu(c) + L.C_SLEEP_ADDR);
     if (s >= 0) Atomics.notify(this.meta, s);
   }
 
   /** Wakes every other CPU (a checkpoint opens or closes). */
   wakeOthers(): void {
-    for (let c = 0; c < this.lay.cpus; c++) if (c !== this.id) this.wake(c);
+    for (let c = 0; c < this.layout.cpus; c++) if (c !== this.id) this.wake(c);
   }
 
   /**

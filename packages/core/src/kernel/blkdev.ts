@@ -22,7 +22,7 @@ export function readPageFromDisk(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff)
 
 /** Writes block `i` of frame `pfn` (file page `index`) to the backing store (the I/O of one buffer head). */
 export function writeBlockToDisk(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: number): void {
-  const words = WORDS_PER_PAGE / cpu.lay.buffersPerPage;
+  const words = WORDS_PER_PAGE / cpu.layout.buffersPerPage;
   const src = pfn * WORDS_PER_PAGE + i * words;
   cpu.m.disk.set(cpu.mem.subarray(src, src + words), diskWord(cpu, file, index) + i * words);
   cpu.ctr[CTR.bufferWrites]!++;

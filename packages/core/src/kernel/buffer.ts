@@ -19,8 +19,8 @@ export const privateLock = (view: MachineView, file: FileId): LockIdx => (view.l
 /** create_empty_buffers: attaches buffers with `state` to a page. Enters with the page locked. */
 export function createEmptyBuffers(cpu: Cpu, pfn: Pfn, state: number): void {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
-  const n = cpu.lay.buffersPerPage;
-  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), state | L.BH_Mapped);
+  const n = cpu.layout.buffersPerPage;
+  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.layout.bh(pfn, i), state | L.BH_Mapped);
   setPageFlag(cpu, pfn, L.PG_private);
 }
 
@@ -33,8 +33,8 @@ export function setPageDirtyBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   const pl = privateLock(cpu, file);
   spinLock(cpu, pl, LockClass.PrivateLock, S.__set_page_dirty_buffers);
   if (pageFlags(cpu, pfn) & L.PG_private) {
-    const n = cpu.lay.buffersPerPage;
-    for (let i = 0; i < n; i++) Atomics.or(meta, cpu.lay.bh(pfn, i), L.BH_Dirty);
+    const n = cpu.layout.buffersPerPage;
+    for (let i = 0; i < n; i++) Atomics.or(meta, cpu.layout.bh(pfn, i), L.BH_Dirty);
   }
   spinUnlock(cpu, pl);
   return testSetPageDirtyAndTag(cpu, pfn, file);
@@ -42,9 +42,9 @@ export function setPageDirtyBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
 
 
 function bufferBusy(cpu: Cpu, pfn: Pfn): boolean {
-  const n = cpu.lay.buffersPerPage;
+  const n = cpu.layout.buffersPerPage;
   // buffer_busy: dirty, or I/O in flight (locked)
-  for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & (L.BH_Dirty | L.BH_Lock)) return true;
+  for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.layout.bh(pfn, i)) & (L.BH_Dirty | L.BH_Lock)) return true;
   return false;
 }
 
@@ -52,8 +52,8 @@ function bufferBusy(cpu: Cpu, pfn: Pfn): boolean {
 function dropBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   assertHeld(cpu, privateLock(cpu, file), 'private_lock');
   if (bufferBusy(cpu, pfn)) return false;
-  const n = cpu.lay.buffersPerPage;
-  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.lay.bh(pfn, i), 0);
+  const n = cpu.layout.buffersPerPage;
+  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.layout.bh(pfn, i), 0);
   clearPageFlag(cpu, pfn, L.PG_private);
   return true;
 }
@@ -108,7 +108,7 @@ function unlockBuffer(cpu: Cpu, bh: number): void {
  * Returns true if it wrote.
  */
 function writeBufferIfDirty(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: number): boolean {
-  const bh = cpu.lay.bh(pfn, i);
+  const bh = cpu.layout.bh(pfn, i);
   lockBuffer(cpu, bh);
   const dirty = (Atomics.and(cpu.meta, bh, ~L.BH_Dirty) & L.BH_Dirty) !== 0;
   if (dirty) writeBlockToDisk(cpu, pfn, file, index, i);
@@ -126,7 +126,7 @@ export function blockWriteFullPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOf
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
   setPageFlag(cpu, pfn, L.PG_writeback);
-  const n = cpu.lay.buffersPerPage;
+  const n = cpu.layout.buffersPerPage;
   for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
   cpu.ctr[CTR.pagesWritten]!++;
   cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
@@ -144,8 +144,8 @@ export function journalWritePage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff)
   const has = (pageFlags(cpu, pfn) & L.PG_private) !== 0 && pageMapping(cpu, pfn) === file;
   let mask = 0;
   if (has) {
-    const n = cpu.lay.buffersPerPage;
-    for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.lay.bh(pfn, i)) & L.BH_Dirty) mask |= 1 << i;
+    const n = cpu.layout.buffersPerPage;
+    for (let i = 0; i < n; i++) if (Atomics.load(cpu.meta, cpu.layout.bh(pfn, i)) & L.BH_Dirty) mask |= 1 << i;
   }
   spinUnlock(cpu, pl);
   // ll_rw_block(WRITE): each dirty buffer locked, cleaned and written (the caller holds a page

@@ -30,10 +30,10 @@ export function asKernelThread<T>(cpu: Cpu, fn: () => T): T {
 /** One background-writeback pass: up to `batch` dirty pages, round-robin over the files. */
 export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; index: PgOff }): number {
   const meta = cpu.meta;
-  const nfiles = cpu.lay.nfiles;
+  const nfiles = cpu.layout.nfiles;
   let written = 0;
   let scanned = 0;
-  const total = cpu.lay.filePagesTotal;
+  const total = cpu.layout.filePagesTotal;
   while (written < batch && scanned < total) {
     const pages = filePages(cpu, cursor.file);
     if (cursor.index >= pages) {
@@ -53,7 +53,7 @@ export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; ind
 /** One journal commit: writes the dirty buffers of every dirty page, leaving PG_dirty set. */
 export function journalPass(cpu: Cpu): void {
   const meta = cpu.meta;
-  for (let f = 0 as FileId; f < cpu.lay.nfiles; f++) {
+  for (let f = 0 as FileId; f < cpu.layout.nfiles; f++) {
     const pages = filePages(cpu, f);
     for (let i = 0 as PgOff; i < pages; i++) {
       if (!Atomics.load(meta, tagOf(cpu, f, i))) continue;
@@ -69,7 +69,7 @@ export function journalPass(cpu: Cpu): void {
 /** Installs the kernel threads this CPU hosts as a user-mode preemption hook. */
 export function installDaemons(cpu: Cpu): void {
   const d = cpu.config.daemons;
-  const n = cpu.lay.cpus;
+  const n = cpu.layout.cpus;
   const hostsFlusher = d.flusherPeriod > 0 && cpu.id === 0;
   const hostsJournal = d.journalPeriod > 0 && cpu.id === 1 % n;
   const hostsReclaim = d.reclaimPeriod > 0 && cpu.id === 2 % n;

@@ -47,14 +47,14 @@ function addToPageCache(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): { added
     spinUnlockIrqrestore(cpu, tl, flags);
     return { added: false, refault: false };
   }
-  const p = cpu.lay.page(pfn);
+  const p = cpu.layout.page(pfn);
   setPageFlag(cpu, pfn, L.PG_locked);
   Atomics.store(meta, p + L.PG_MAPPING, file + 1);
   Atomics.store(meta, p + L.PG_INDEX, index);
   getPage(cpu, pfn);
   meta[slot] = pfn + 1;
   meta[tagOf(cpu, file, index)] = 0;
-  Atomics.add(meta, cpu.lay.file(file) + L.F_NRPAGES, 1);
+  Atomics.add(meta, cpu.layout.file(file) + L.F_NRPAGES, 1);
   spinUnlockIrqrestore(cpu, tl, flags);
   return { added: true, refault: v < 0 };
 }
@@ -106,7 +106,7 @@ export function readCachePage(cpu: Cpu, file: FileId, index: PgOff): Pfn {
 export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff) => void): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const meta = cpu.meta;
-  const p = cpu.lay.page(pfn);
+  const p = cpu.layout.page(pfn);
   const file = pageMapping(cpu, pfn);
   if (file === -1) throw new Error(`remove_from_page_cache: frame ${pfn} is not in the page cache`);
   const index = pageIndex(cpu, pfn);
@@ -120,7 +120,7 @@ export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: 
   meta[slotOf(cpu, file, index)] = -1;
   meta[tagOf(cpu, file, index)] = 0;
   Atomics.store(meta, p + L.PG_MAPPING, 0);
-  Atomics.sub(meta, cpu.lay.file(file) + L.F_NRPAGES, 1);
+  Atomics.sub(meta, cpu.layout.file(file) + L.F_NRPAGES, 1);
   spinUnlockIrqrestore(cpu, tl, flags);
   putPage(cpu, pfn); // the page cache's reference
   return true;

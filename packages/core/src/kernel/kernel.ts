@@ -46,7 +46,7 @@ export const sysMprotect = (cpu: Cpu, addr: number, pages: number, prot: number)
 export const sysMsync = (cpu: Cpu, addr: number, pages: number, flags: number) => syscall(cpu, () => doMsync(cpu, addr, pages, flags));
 export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(cpu, file as FileId));
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
-export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.lay.frames));
+export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames));
 
 /**
  * The end-of-run sync, on one CPU while the others idle: the PTE dirty bits of every shared mapping
@@ -55,7 +55,7 @@ export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, 
  */
 export function finalSync(cpu: Cpu): void {
   asKernelThread(cpu, () => {
-    const lay = cpu.lay;
+    const lay = cpu.layout;
     for (let mm = 0 as MmId; mm < lay.procs; mm++) {
       for (let s = 0; s < lay.vmasPerMm; s++) {
         const v = vmaSlot(cpu, mm, s);

@@ -129,7 +129,7 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
     if (write) entry = maybeMkwrite(pteMkdirty(entry), flags);
     Atomics.store(cpu.mem, pte, entry);
     pageAddFileRmap(cpu, page);
-    Atomics.add(meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
+    Atomics.add(meta, cpu.layout.mm(mm) + L.MM_RSS, 1);
     if (write && !anon) {
       dirtyPage = page;
       getPage(cpu, dirtyPage);
@@ -246,7 +246,7 @@ export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
           if (flags & VM_SHARED) forceFlush = true;
         }
         pageRemoveRmap(cpu, page);
-        Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
+        Atomics.sub(cpu.meta, cpu.layout.mm(mm) + L.MM_RSS, 1);
         gathered.push(page);
         zapped++;
       }

@@ -58,7 +58,7 @@ export const zoneLock = L.G_ZONE_LOCK as LockIdx;
 /** __alloc_pages: one zeroed frame of `kind` with a reference count of 1, or -1 when memory is exhausted. */
 export function allocFrame(cpu: Cpu, kind: L.FrameKind): Pfn | -1 {
   const meta = cpu.meta;
-  const lay = cpu.lay;
+  const lay = cpu.layout;
   spinLock(cpu, zoneLock, LockClass.ZoneLock, S.__alloc_pages);
   const f = meta[L.G_FREE_HEAD]! as Pfn | -1;
   if (f !== -1) {
@@ -81,7 +81,7 @@ export function allocFrame(cpu: Cpu, kind: L.FrameKind): Pfn | -1 {
 /** Returns a frame to the free list. The reference count must already be zero. */
 function freeFrame(cpu: Cpu, f: Pfn): void {
   const meta = cpu.meta;
-  const p = cpu.lay.page(f);
+  const p = cpu.layout.page(f);
   Atomics.store(meta, p + L.PG_KIND, L.FrameKind.Free);
   Atomics.store(meta, p + L.PG_MAPPING, 0);
   Atomics.store(meta, p + L.PG_FLAGS, 0);
@@ -93,12 +93,12 @@ function freeFrame(cpu: Cpu, f: Pfn): void {
 }
 
 export function getPage(cpu: Cpu, pfn: Pfn): void {
-  Atomics.add(cpu.meta, cpu.lay.page(pfn) + L.PG_COUNT, 1);
+  Atomics.add(cpu.meta, cpu.layout.page(pfn) + L.PG_COUNT, 1);
 }
 
 /** get_page_unless_zero: a reference to a page that may be being freed concurrently. */
 export function getPageUnlessZero(cpu: Cpu, pfn: Pfn): boolean {
-  const i = cpu.lay.page(pfn) + L.PG_COUNT;
+  const i = cpu.layout.page(pfn) + L.PG_COUNT;
   for (;;) {
     const c = Atomics.load(cpu.meta, i);
     if (c <= 0) return false;
@@ -108,7 +108,7 @@ export function getPageUnlessZero(cpu: Cpu, pfn: Pfn): boolean {
 
 /** put_page: drops a reference; the last one frees the frame. */
 export function putPage(cpu: Cpu, pfn: Pfn): void {
-  const left = Atomics.sub(cpu.meta, cpu.lay.page(pfn) + L.PG_COUNT, 1) - 1;
+  const left = Atomics.sub(cpu.meta, cpu.layout.page(pfn) + L.PG_COUNT, 1) - 1;
   if (left === 0) freeFrame(cpu, pfn);
   else if (left < 0) throw new Error(`put_page on free frame ${pfn}`);
 }
@@ -117,9 +117,9 @@ export function putPage(cpu: Cpu, pfn: Pfn): void {
 
 export const pageFlags = (view: MachineView, pfn: Pfn): number => Atomics.load(view.meta, view.layout.page(pfn) + L.PG_FLAGS);
 /** Sets flag bits `f` atomically; returns the flags before. */
-export const setPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.or(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, f);
+export const setPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.or(cpu.meta, cpu.layout.page(pfn) + L.PG_FLAGS, f);
 /** Clears flag bits `f` atomically; returns the flags before. */
-export const clearPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.and(cpu.meta, cpu.lay.page(pfn) + L.PG_FLAGS, ~f);
+export const clearPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.and(cpu.meta, cpu.layout.page(pfn) + L.PG_FLAGS, ~f);
 /** page->mapping: the file of a page-cache page, or -1. */
 export const pageMapping = (view: MachineView, pfn: Pfn): FileId | -1 => (Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPPING) - 1) as FileId | -1;
 /** page->index: the page's index in its file. */
@@ -236,7 +236,7 @@ export function pteOffset(view: MachineView, mm: MmId, vpn: Vpn): PteIdx | -1 {
 export function pteAllocMap(cpu: Cpu, mm: MmId, vpn: Vpn): PteIdx {
   assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const mem = cpu.mem;
-  let table = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CR3);
+  let table = Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_CR3);
   for (let level = 4; level > 1; level--) {
     const idx = table * WORDS_PER_PAGE + tableIndex(vpn, level) * 2;
     let e = Atomics.load(mem, idx);

@@ -79,7 +79,7 @@ function protToFlags(prot: number): number {
 function getUnmappedArea(cpu: Cpu, mm: MmId, n: number): Vpn {
   assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const used: Array<[number, number]> = [];
-  for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
+  for (let s = 0; s < cpu.layout.vmasPerMm; s++) {
     const v = vmaSlot(cpu, mm, s);
     if (vmaFlags(cpu, v)) used.push([vmaStart(cpu, v), vmaEnd(cpu, v)]);
   }
@@ -95,11 +95,11 @@ function getUnmappedArea(cpu: Cpu, mm: MmId, n: number): Vpn {
 }
 
 function freeSlot(cpu: Cpu, mm: MmId): VmaIdx {
-  for (let s = 0; s < cpu.lay.vmasPerMm; s++) {
+  for (let s = 0; s < cpu.layout.vmasPerMm; s++) {
     const v = vmaSlot(cpu, mm, s);
     if (vmaFlags(cpu, v) === 0) return v;
   }
-  throw new SyscallError('ENOMEM', `more than ${cpu.lay.vmasPerMm} mappings in one process`);
+  throw new SyscallError('ENOMEM', `more than ${cpu.layout.vmasPerMm} mappings in one process`);
 }
 
 /** Writes a VMA slot and links it on the file's i_mmap list (vma_link, under i_mmap_lock). */
@@ -123,7 +123,7 @@ function vmaLink(cpu: Cpu, v: VmaIdx, flags: number, start: Vpn, end: Vpn, pgoff
  * page faults. Returns the start address.
  */
 export function doMmap(cpu: Cpu, fd: number, offset: number, pages: number, prot: number, mapFlags: number, special: SpecialMapping = 'none', addr = 0): number {
-  if (fd < 0 || fd >= cpu.lay.nfiles) throw new SyscallError('EBADF', `no file ${fd}`);
+  if (fd < 0 || fd >= cpu.layout.nfiles) throw new SyscallError('EBADF', `no file ${fd}`);
   const file = fd as FileId;
   const pgoff = offset as PgOff;
   if (!Number.isInteger(pages) || pages <= 0) throw new SyscallError('EINVAL', `length of ${pages} pages`);
@@ -142,7 +142,7 @@ export function doMmap(cpu: Cpu, fd: number, offset: number, pages: number, prot
     if (special === 'insertpage') flags |= VM_INSERTPAGE;
     let vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED));
     // The file's mmap hook: some drivers change the protection (pgprot_noncached).
-    if (cpu.meta[cpu.lay.file(file) + L.F_HOOK_PROT]) vmProt |= PTE_PCD | PTE_PWT;
+    if (cpu.meta[cpu.layout.file(file) + L.F_HOOK_PROT]) vmProt |= PTE_PCD | PTE_PWT;
     if (vmaWantsWritenotify(cpu, flags, vmProt, file)) vmProt = protectionMap(flags & (VM_READ | VM_WRITE | VM_EXEC));
     let start: Vpn;
     if (fixed) {
@@ -179,7 +179,7 @@ function splitVma(cpu: Cpu, mm: MmId, v: VmaIdx, at: Vpn): VmaIdx {
 function isolateRange(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn): VmaIdx[] {
   assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const overlapping: VmaIdx[] = [];
-  for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
+  for (let slot = 0; slot < cpu.layout.vmasPerMm; slot++) {
     const v = vmaSlot(cpu, mm, slot);
     if (vmaFlags(cpu, v) && vmaEnd(cpu, v) > s && vmaStart(cpu, v) < e) overlapping.push(v);
   }
@@ -241,7 +241,7 @@ function vmaMerge(cpu: Cpu, mm: MmId, v: VmaIdx): VmaIdx {
   assertHeldWrite(cpu, mmapSem(cpu, mm), 'mmap_sem');
   for (let again = true; again; ) {
     again = false;
-    for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
+    for (let slot = 0; slot < cpu.layout.vmasPerMm; slot++) {
       const o = vmaSlot(cpu, mm, slot);
       if (o === v || !vmaFlags(cpu, o)) continue;
       if (vmaFlags(cpu, o) !== vmaFlags(cpu, v) || vmaProt(cpu, o) !== vmaProt(cpu, v) || vmaFile(cpu, o) !== vmaFile(cpu, v)) continue;
@@ -345,7 +345,7 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
   const ranges: Array<[FileId, PgOff, PgOff]> = [];
   downRead(cpu, sem, LockClass.MmapSem, S.sys_msync);
   try {
-    for (let slot = 0; slot < cpu.lay.vmasPerMm; slot++) {
+    for (let slot = 0; slot < cpu.layout.vmasPerMm; slot++) {
       const v = vmaSlot(cpu, mm, slot);
       const vf = vmaFlags(cpu, v);
       if (!vf || !(vf & VM_SHARED)) continue;

@@ -16,7 +16,7 @@ import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
   Atomics.add(cpu.meta, L.G_NR_DIRTY, delta);
-  Atomics.add(cpu.meta, cpu.lay.file(file) + L.F_NRDIRTY, delta);
+  Atomics.add(cpu.meta, cpu.layout.file(file) + L.F_NRDIRTY, delta);
 }
 
 /**

@@ -28,7 +28,7 @@ function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, 
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
   // The VMA slots of every mm are contiguous: one flat scan (this is page_mkclean's hot loop).
   const first = vmaSlot(cpu, 0 as MmId, 0);
-  const end = first + cpu.lay.procs * cpu.lay.vmasPerMm * L.VMA_STRIDE;
+  const end = first + cpu.layout.procs * cpu.layout.vmasPerMm * L.VMA_STRIDE;
   for (let v = first; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
     if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
     const start = vmaStart(cpu, v);
@@ -127,7 +127,7 @@ function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): void {
   flushTlbPage(cpu, mm, vpn, FlushCause.Reclaim);
   if (pteDirty(entry)) setPageDirty(cpu, pfn);
   pageRemoveRmap(cpu, pfn);
-  Atomics.sub(cpu.meta, cpu.lay.mm(mm) + L.MM_RSS, 1);
+  Atomics.sub(cpu.meta, cpu.layout.mm(mm) + L.MM_RSS, 1);
   putPage(cpu, pfn);
   spinUnlock(cpu, ptl);
 }
@@ -147,10 +147,10 @@ export function tryToUnmap(cpu: Cpu, pfn: Pfn): boolean {
 
 /** page_add_file_rmap: one more PTE maps the page (the PTE's reference is taken by the caller). */
 export function pageAddFileRmap(cpu: Cpu, pfn: Pfn): void {
-  Atomics.add(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT, 1);
+  Atomics.add(cpu.meta, cpu.layout.page(pfn) + L.PG_MAPCOUNT, 1);
 }
 
 /** page_remove_rmap. */
 export function pageRemoveRmap(cpu: Cpu, pfn: Pfn): void {
-  if (Atomics.sub(cpu.meta, cpu.lay.page(pfn) + L.PG_MAPCOUNT, 1) <= 0) throw new Error(`mapcount underflow on frame ${pfn}`);
+  if (Atomics.sub(cpu.meta, cpu.layout.page(pfn) + L.PG_MAPCOUNT, 1) <= 0) throw new Error(`mapcount underflow on frame ${pfn}`);
 }

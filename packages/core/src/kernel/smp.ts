@@ -21,9 +21,9 @@ export function switchMm(cpu: Cpu, mm: number): void {
   const meta = cpu.meta;
   const b = cpu.base;
   const prev = meta[b + L.C_ACTIVE_MM]!;
-  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.lay.mm(prev) + L.MM_CPU_MASK, ~cpu.bit);
+  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mm(prev) + L.MM_CPU_MASK, ~cpu.bit);
   meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
-  const was = Atomics.or(meta, cpu.lay.mm(mm) + L.MM_CPU_MASK, cpu.bit);
+  const was = Atomics.or(meta, cpu.layout.mm(mm) + L.MM_CPU_MASK, cpu.bit);
   meta[b + L.C_ACTIVE_MM] = mm;
   // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
   // CR3 must be reloaded.
@@ -45,7 +45,7 @@ export function leaveLazyTlb(cpu: Cpu): void {
 export function leaveMm(cpu: Cpu): void {
   const b = cpu.base;
   const am = cpu.meta[b + L.C_ACTIVE_MM]!;
-  if (am >= 0) Atomics.and(cpu.meta, cpu.lay.mm(am) + L.MM_CPU_MASK, ~cpu.bit);
+  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mm(am) + L.MM_CPU_MASK, ~cpu.bit);
   cpu.meta[b + L.C_ACTIVE_MM] = -1;
   cpu.flushAllLocal();
   cpu.ctr[CTR.leaveMm]!++;
@@ -79,7 +79,7 @@ export function smpInvalidateInterrupt(cpu: Cpu): void {
   while (pending !== 0) {
     const src = 31 - Math.clz32(pending);
     pending &= ~(1 << src);
-    const sb = cpu.lay.cpu(src);
+    const sb = cpu.layout.cpu(src);
     localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
     cpu.ctr[CTR.ipisReceived]!++;
     cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
@@ -135,7 +135,7 @@ export const enum FlushCause {
 const CAUSE_CTR = [CTR.shootdownsFault, CTR.shootdownsMkclean, CTR.shootdownsMunmap, CTR.shootdownsMprotect, CTR.shootdownsReclaim, CTR.shootdownsMkclean];
 
 function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, cause: FlushCause): void {
-  const targets = Atomics.load(cpu.meta, cpu.lay.mm(mm) + L.MM_CPU_MASK) & ~cpu.bit;
+  const targets = Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_CPU_MASK) & ~cpu.bit;
   if (targets === 0) {
     cpu.ctr[CTR.flushesElided]!++;
     return;

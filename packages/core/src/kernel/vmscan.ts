@@ -58,7 +58,7 @@ export function checkEvictedPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff)
  */
 export function reclaimPages(cpu: Cpu, batch: number): number {
   const meta = cpu.meta;
-  const lay = cpu.lay;
+  const lay = cpu.layout;
   const total = lay.filePagesTotal;
   let evicted = 0;
   for (let tries = 0; tries < Math.min(total, batch * 4) && evicted < batch; tries++) {

@@ -93,12 +93,12 @@ function check(cpu: Cpu): CheckFinding[] {
 function installCheckpoints(cpu: Cpu, every: number): void {
   let next = every;
   const meta = cpu.meta;
-  const n = cpu.lay.cpus;
+  const n = cpu.layout.cpus;
   // Every other CPU has parked at a user-mode preemption point or is done with its workload.
   const allParked = () => {
     let k = Atomics.load(meta, L.G_PARKED);
     for (let c = 0; c < n; c++) {
-      const s = Atomics.load(meta, cpu.lay.cpu(c) + L.C_STATE);
+      const s = Atomics.load(meta, cpu.layout.cpu(c) + L.C_STATE);
       if (s === L.CpuState.Idle || s === L.CpuState.Done) k++;
     }
     return k >= n || stopping(cpu);

@@ -210,7 +210,7 @@ export class DetWaiter implements CpuWaiter {
   private wokenBlocked(mask: number): number {
     const s = this.s;
     const meta = this.meta;
-    const lay = this.cpu.lay;
+    const lay = this.cpu.layout;
     let woken = 0;
     for (let c = 0; c < s.cpus; c++) {
       if (!(mask & (1 << c))) continue;

@@ -80,7 +80,7 @@ export function lockdepAcquire(cpu: Cpu, cls: number, site: number): string | nu
   const key = heldMask(cpu) * NC + cls;
   if (cpu.lockdepCache.has(key)) return null;
   const meta = cpu.meta;
-  const base = cpu.lay.lockdepBase;
+  const base = cpu.layout.lockdepBase;
   const b = cpu.base;
   const depth = meta[b + L.C_HELD_DEPTH]!;
   // As the kernel's check_prevs_add: a dependency from the most recently taken lock, and from any
@@ -110,7 +110,7 @@ const cname = (c: number) => LOCK_CLASS_NAMES[c] ?? `class${c}`;
  */
 function circularReport(cpu: Cpu, held: number, heldSite: number, taking: number, site: number, path: number[]): string {
   const meta = cpu.meta;
-  const base = cpu.lay.lockdepBase;
+  const base = cpu.layout.lockdepBase;
   const lines: string[] = [];
   lines.push('======================================================');
   lines.push('WARNING: possible circular locking dependency detected');
@@ -153,7 +153,7 @@ function circularReport(cpu: Cpu, held: number, heldSite: number, taking: number
   }
   lines.push('');
   lines.push(`${meta[cpu.base + L.C_HELD_DEPTH]} lock(s) held by cpu${cpu.id}:`);
-  lines.push(...heldLocksLines(meta, cpu.lay, cpu.id));
+  lines.push(...heldLocksLines(meta, cpu.layout, cpu.id));
   return lines.join('\n');
 }
 

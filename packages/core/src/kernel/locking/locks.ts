@@ -284,7 +284,7 @@ export function lockPage(cpu: Cpu, pfn: Pfn, site: number): void {
   const take = () => (Atomics.or(meta, f, L.PG_locked) & L.PG_locked) === 0;
   const w = statStart(cpu);
   const contended = !take();
-  if (contended) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.lay.page(pfn) + L.PG_WAITERS);
+  if (contended) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.layout.page(pfn) + L.PG_WAITERS);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, contended ? w : -1, statStartCy, false);
   pushHeld(cpu, f, LockClass.PageLock, site, false, contended);
 }
@@ -311,7 +311,7 @@ export function unlockPage(cpu: Cpu, pfn: Pfn): void {
   const f = pageLock(cpu, pfn);
   popHeld(cpu, f);
   Atomics.and(meta, f, ~L.PG_locked);
-  if (Atomics.load(meta, cpu.lay.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
+  if (Atomics.load(meta, cpu.layout.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
 }
 
 /**
@@ -322,5 +322,5 @@ export function waitOnPageLocked(cpu: Cpu, pfn: Pfn): void {
   const meta = cpu.meta;
   const f = pageLock(cpu, pfn);
   if (!(Atomics.load(meta, f) & L.PG_locked)) return;
-  waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.lay.page(pfn) + L.PG_WAITERS);
+  waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.layout.page(pfn) + L.PG_WAITERS);
 }
