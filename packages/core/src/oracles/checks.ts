@@ -96,16 +96,13 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
   for (let c = 0; c < lay.cpus; c++) {
     const b = lay.cpu(c);
     const am = meta[b + L.C_ACTIVE_MM]!;
-    const entries = lay.l1Sets * lay.l1Ways + lay.l2Sets * lay.l2Ways;
     const seen = new Set<number>(); // a translation cached in both levels is one finding
-    for (let e = 0; e < entries; e++) {
-      const t = b + lay.tlbL1Off + e * L.TLB_FIELDS;
-      const vpn = meta[t + L.TLB_TAG]!;
-      if (vpn === -1 || !(meta[t + L.TLB_PERM]! & L.TLBP_W) || seen.has(vpn)) continue;
+    for (const { vpn, pfn, writable } of m.tlbEntries(c)) {
+      if (!writable || seen.has(vpn)) continue;
       seen.add(vpn);
       const lo = am >= 0 ? lookupPte(m, am, vpn) : 0;
-      if (am < 0 || !pteWrite(lo) || ptePfn(lo) !== meta[t + L.TLB_PFN]) {
-        add(`writable TLB entry without a writable PTE: cpu${c} vpn 0x${vpn.toString(16)} frame ${meta[t + L.TLB_PFN]} (PTE ${lo ? '0x' + (lo >>> 0).toString(16) : 'none'})`, { invariant: 'writable-tlb-implies-writable-pte', cpu: c, vpn });
+      if (am < 0 || !pteWrite(lo) || ptePfn(lo) !== pfn) {
+        add(`writable TLB entry without a writable PTE: cpu${c} vpn 0x${vpn.toString(16)} frame ${pfn} (PTE ${lo ? '0x' + (lo >>> 0).toString(16) : 'none'})`, { invariant: 'writable-tlb-implies-writable-pte', cpu: c, vpn });
       }
     }
   }
