@@ -25,9 +25,9 @@ export interface WorkerRunOptions {
 }
 
 export interface WorkerRunResult {
-  /** Each CPU's result (empty when the run broke). */
+  /** Each CPU's result (when the run broke: those of the CPUs that finished). */
   readonly results: CpuRunResult[];
-  /** Violations found outside the CPUs: `hang`, or `crash` for a dead worker. */
+  /** Violations found outside the CPUs: `hang`, or `crash` for a dead worker (the CPUs' own are in `results`). */
   readonly violations: Violation[];
   /** The run did not end normally: the workers may be stuck or dead, terminate them. */
   readonly broken: boolean;
@@ -55,8 +55,7 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
     monitor = setInterval(() => {
       const now = Date.now();
       if (now - t0 > o.limitMs) reject(new RunFailure({ kind: 'hang', message: `the run did not finish within ${Math.round(o.limitMs / 1000)} s of host time` }));
-      if (m.stopReason() !== 0) return;
-      if (sched) {
+      if (sched && m.stopReason() === 0) {
         // Deterministic mode: one CPU runs at a time, so progress is the scheduler's step counter.
         if (sched.step !== step.value) step = { value: sched.step, since: now };
         else if (now - step.since > stallMs) {
@@ -64,6 +63,7 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
         }
         return;
       }
+      // Free mode, and every mode once the machine stopped (each CPU must then unwind at its next point).
       workers.forEach((_, c) => {
         if (m.cpuState(c) === CpuState.Done) return;
         const hb = m.heartbeat(c);
@@ -75,11 +75,17 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
     }, Math.min(1000, Math.max(50, stallMs / 10)));
   });
   failed.catch(() => {});
+  // The results of the CPUs that finished, kept for a run that breaks: their violations (found before
+  // the machine stopped) come before the hang or crash that broke it.
+  const settled: Array<CpuRunResult | undefined> = workers.map(() => undefined);
   try {
     const runs = workers.map((w, cpu) =>
-      w.run().catch((e: unknown) => {
-        throw new RunFailure({ kind: 'crash', message: `cpu${cpu}: its CPU worker died: ${(e as Error)?.message ?? String(e)}`, cpu });
-      }),
+      w.run().then(
+        (r) => (settled[cpu] = r),
+        (e: unknown) => {
+          throw new RunFailure({ kind: 'crash', message: `cpu${cpu}: its CPU worker died: ${(e as Error)?.message ?? String(e)}`, cpu });
+        },
+      ),
     );
     const results = await Promise.race([Promise.all(runs), failed]);
     return { results, violations: [], broken: false };
@@ -87,7 +93,8 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
     if (!(e instanceof RunFailure)) throw e;
     m.abort();
     if (sched) releaseAll(sched);
-    return { results: [], violations: [e.violation], broken: true };
+    const results = settled.filter((r): r is CpuRunResult => r !== undefined);
+    return { results, violations: [e.violation], broken: true };
   } finally {
     clearInterval(monitor);
   }

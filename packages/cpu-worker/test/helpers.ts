@@ -34,7 +34,7 @@ export async function runWorkers(
       limitMs: o.limitMs ?? 120_000,
       ...(o.stallMs !== undefined ? { stallMs: o.stallMs } : {}),
     });
-    const violations = [...r.violations, ...r.results.flatMap((x) => x.violations)];
+    const violations = [...r.results.flatMap((x) => x.violations), ...r.violations];
     if (!violations.length && w.oracle === 'owned-words' && m.stopReason() === StopReason.Finished) {
       for (const f of checkBackingStore(m)) violations.push({ kind: f.kind, message: f.message, details: f.details });
     }

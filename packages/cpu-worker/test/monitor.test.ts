@@ -23,6 +23,15 @@ test('a CPU spinning without a preemption point is a hang naming it, once the st
   assert.ok(r.m.stopReason() > 0, 'the machine was stopped');
 });
 
+test("a stop does not reach a CPU spinning without a preemption point: the report keeps the CPU's violation, then the hang", async () => {
+  const t0 = Date.now();
+  const r = await runWorkers(fixture('stall'), { cpus: 2, ops: 100, params: { report: 1 }, stallMs: 1500, limitMs: 60_000 });
+  assert.equal(r.violations.map((v) => v.kind), ['invariant', 'hang'], JSON.stringify(r.violations));
+  assert.match(r.violations[0]!.message, 'cpu0 found something');
+  assert.match(r.violations[1]!.message, /^cpu1 passed no preemption point/);
+  assert.ok(Date.now() - t0 < 15_000, 'reported long before the run limit');
+});
+
 test('a worker that dies is a crash naming its CPU', async () => {
   const r = await runWorkers(fixture('die'), { cpus: 2, ops: 100 });
   assert.equal(r.violations.map((v) => v.kind), ['crash'], JSON.stringify(r.violations));

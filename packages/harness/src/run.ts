@@ -111,8 +111,8 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   }
   const hostWallMs = Date.now() - t0;
   const { results } = run;
-  // The run's own violations (a hang, a dead worker), then each CPU's.
-  const violations: Violation[] = [...run.violations, ...results.flatMap((r) => r.violations)];
+  // Each CPU's violations, then the run's own (a hang or a dead worker that broke it).
+  const violations: Violation[] = [...results.flatMap((r) => r.violations), ...run.violations];
   const finished = m.stopReason() === StopReason.Finished;
   if (violations.length === 0 && finished) o.beforeFinalCheck?.(m);
   if (violations.length === 0 && workload.oracle === 'owned-words' && finished) {

@@ -112,7 +112,7 @@ export class FreeWaiter implements CpuWaiter {
   release(): void {}
 
   waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1, sleepers = -1): void {
-    void watch2; // a free-mode waiter sleeps on one word; whoever changes the other also wakes it
+    void watch2; // a free-mode waiter sleeps on watch1 only, at most sleepMs: a change of watch2 is seen by then
     const cpu = this.cpu;
     const meta = cpu.meta;
     const p = WAIT_POLICY[kind]!;
