@@ -454,7 +454,7 @@ export class Cpu {
     if (this.lru > LRU_RENORM) this.renormLru();
     this.meta[this.base + L.C_HEARTBEAT]!++;
     this.waiter.point();
-    if (stopRequested(this.meta)) throw new MachineStop('machine stopped');
+    this.checkStop();
     this.pollInterrupts();
     if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();
     if (this.meta[this.base + L.C_IN_KERNEL] === 0 && !this.inHook) {

@@ -23,7 +23,7 @@ import { withDecisionLog, type SchedulerPolicy } from './policy.js';
 import { pctPolicy } from './pct.js';
 import { randomPolicy } from './random.js';
 import { replayPolicy } from './replay.js';
-import { checkStop, type CpuWaiter, publishWait, publishWaitEnd, WAIT_POLICY } from './wait.js';
+import { type CpuWaiter, publishWait, publishWaitEnd, WAIT_POLICY } from './wait.js';
 import {
   F_ALL_BLOCKED,
   F_CLOCK,
@@ -149,7 +149,7 @@ export class DetWaiter implements CpuWaiter {
       this.deadlock(`cpu${this.cpu.id} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
     }
     this.decide(true);
-    checkStop(this.cpu);
+    this.cpu.checkStop();
   }
 
   /** The logical clock: simulated cycles of every CPU, in the order they ran. */

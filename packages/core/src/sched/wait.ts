@@ -22,10 +22,8 @@
  * The same waiter is the scheduling part of every preemption point (`point`).
  */
 import type { Cpu } from '../hw/cpu.js';
-import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
-import { stopRequested } from '../machine/stop.js';
 import { fireWatchdog } from '../oracles/watchdog.js';
 
 export interface CpuWaiter {
@@ -79,11 +77,6 @@ export const WAIT_POLICY: readonly WaitPolicy[] = [
   /* BufferLock: held only for the copy of one block */ { spins: 64, sleepMs: 1, watchdog: true, spinCost: false },
 ];
 
-/** Throws MachineStop if the machine is stopping abnormally (a violation elsewhere, an abort). */
-export function checkStop(cpu: Cpu): void {
-  if (stopRequested(cpu.meta)) throw new MachineStop('machine stopped');
-}
-
 /** Publishes the start of a wait (C_WAIT_*), for the watchdog's report. `since` is host ms or a step. */
 export function publishWait(cpu: Cpu, kind: L.WaitKind, obj: number, since: number): void {
   const b = cpu.base;
@@ -127,7 +120,7 @@ export class FreeWaiter implements CpuWaiter {
       if (p.spinCost) cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
       cpu.meta[cpu.base + L.C_HEARTBEAT]!++;
       if ((++spins & 15) === 0) {
-        checkStop(cpu);
+        cpu.checkStop();
         if (p.watchdog && Date.now() - start > cpu.config.watchdogMs) {
           fireWatchdog(cpu, `watchdog: cpu${cpu.id} has waited ${Date.now() - start} ms (threshold ${cpu.config.watchdogMs} ms)`, {});
         }
