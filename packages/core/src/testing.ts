@@ -11,7 +11,7 @@ import { MachineStop } from './hw/entry.js';
 import { bootCpu } from './kernel/kernel.js';
 import { Machine } from './machine/machine.js';
 import { fireWatchdog } from './oracles/watchdog.js';
-import { type CpuWaiter, publishWait, publishWaitEnd } from './sched/wait.js';
+import { type CpuWaiter, waitLoop } from './sched/wait.js';
 import type { WaitKind } from './machine/layout.js';
 
 export * as layout from './machine/layout.js';
@@ -56,17 +56,12 @@ export class InlineWaiter implements CpuWaiter {
 
   waitUntil(kind: WaitKind, obj: number, ready: () => boolean): void {
     const cpu = this.cpu;
-    publishWait(cpu, kind, obj, 0);
-    for (;;) {
-      if (ready()) break;
-      cpu.pollInterrupts();
-      if (ready()) break;
+    waitLoop(cpu, kind, obj, 0, ready, () => {
       this.servicePeers();
-      if (ready()) break;
+      if (ready()) return true;
       fireWatchdog(cpu, `watchdog (one thread): cpu${cpu.id} waits for something no CPU of this thread can give`, {});
       throw new MachineStop('machine stopped'); // another violation was reported first
-    }
-    publishWaitEnd(cpu);
+    });
   }
 
   private servicePeers(): void {

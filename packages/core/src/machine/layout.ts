@@ -149,10 +149,8 @@ export const enum WaitKind {
   Park = 7,
   /** CPU 0 opened a checkpoint and waits for every other CPU to park. */
   Checkpoint = 8,
-  /** A workload's busy-wait on a shared word (Cpu.relax). */
-  Relax = 9,
   /** lock_buffer: I/O on a buffer head is serialised by BH_Lock. */
-  BufferLock = 10,
+  BufferLock = 9,
 }
 export const TLBSTATE_OK = 1;
 export const TLBSTATE_LAZY = 2;

@@ -27,7 +27,6 @@ const KIND_NAMES: Record<number, string> = {
   [L.WaitKind.Idle]: 'idle (workload done), taking interrupts',
   [L.WaitKind.Park]: 'parked at a checkpoint, waiting for',
   [L.WaitKind.Checkpoint]: 'at a checkpoint, waiting for',
-  [L.WaitKind.Relax]: 'busy-waiting on',
   [L.WaitKind.BufferLock]: 'lock_buffer on',
 };
 

@@ -23,7 +23,7 @@ import { withDecisionLog, type SchedulerPolicy } from './policy.js';
 import { pctPolicy } from './pct.js';
 import { randomPolicy } from './random.js';
 import { replayPolicy } from './replay.js';
-import { type CpuWaiter, publishWait, publishWaitEnd, WAIT_POLICY } from './wait.js';
+import { type CpuWaiter, WAIT_POLICY, waitLoop } from './wait.js';
 import {
   F_ALL_BLOCKED,
   F_CLOCK,
@@ -116,20 +116,15 @@ export class DetWaiter implements CpuWaiter {
    * failed check. The logical watchdog bounds waits that can deadlock.
    */
   waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1): void {
-    const cpu = this.cpu;
     const meta = this.meta;
-    const p = WAIT_POLICY[kind]!;
-    publishWait(cpu, kind, obj, this.s.f[F_STEP]!);
-    if (p.watchdog) this.s.f[this.s.pf(cpu.id) + PF_WAIT_START] = this.s.f[F_STEP]!;
-    for (;;) {
-      if (ready()) break;
-      cpu.pollInterrupts();
-      if (ready()) break;
-      if (p.spinCost) cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+    const pf = this.s.pf(this.cpu.id) + PF_WAIT_START;
+    const bounded = WAIT_POLICY[kind]!.watchdog;
+    if (bounded) this.s.f[pf] = this.s.f[F_STEP]!;
+    waitLoop(this.cpu, kind, obj, this.s.f[F_STEP]!, ready, () => {
       this.block(watch1, watch1 >= 0 ? Atomics.load(meta, watch1) : 0, watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
-    }
-    publishWaitEnd(cpu);
-    if (p.watchdog) this.s.f[this.s.pf(cpu.id) + PF_WAIT_START] = -1;
+      return false;
+    });
+    if (bounded) this.s.f[pf] = -1;
   }
 
   /**

@@ -73,20 +73,29 @@ export const WAIT_POLICY: readonly WaitPolicy[] = [
   /* Idle */ { spins: 0, sleepMs: 20, watchdog: false, spinCost: false },
   /* Park */ { spins: 0, sleepMs: 5, watchdog: false, spinCost: false },
   /* Checkpoint */ { spins: 256, sleepMs: 1, watchdog: true, spinCost: false },
-  /* Relax */ { spins: 256, sleepMs: 1, watchdog: false, spinCost: false },
   /* BufferLock: held only for the copy of one block */ { spins: 64, sleepMs: 1, watchdog: true, spinCost: false },
 ];
 
-/** Publishes the start of a wait (C_WAIT_*), for the watchdog's report. `since` is host ms or a step. */
-export function publishWait(cpu: Cpu, kind: L.WaitKind, obj: number, since: number): void {
+/**
+ * The loop every waiter runs, written once because its order is part of deterministic mode's traces:
+ * ready()? take interrupts; ready()? then (a lock spin costing lockAcquire cycles) one idle step, the
+ * waiter's own, which returns true if it found the wait over itself. The wait is published (C_WAIT_*)
+ * for the watchdog's report while it lasts; `since` is host ms or a scheduling step.
+ */
+export function waitLoop(cpu: Cpu, kind: L.WaitKind, obj: number, since: number, ready: () => boolean, idle: () => boolean): void {
   const b = cpu.base;
   cpu.meta[b + L.C_WAIT_OBJ] = obj;
   cpu.meta[b + L.C_WAIT_SINCE] = since % 0x7fffffff;
   Atomics.store(cpu.meta, b + L.C_WAIT_KIND, kind);
-}
-
-export function publishWaitEnd(cpu: Cpu): void {
-  Atomics.store(cpu.meta, cpu.base + L.C_WAIT_KIND, L.WaitKind.None);
+  const spinCost = WAIT_POLICY[kind]!.spinCost;
+  for (;;) {
+    if (ready()) break;
+    cpu.pollInterrupts();
+    if (ready()) break;
+    if (spinCost) cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+    if (idle()) break;
+  }
+  Atomics.store(cpu.meta, b + L.C_WAIT_KIND, L.WaitKind.None);
 }
 
 /** Free mode: spin, then sleep on the watched word; the watchdog counts host time. */
@@ -110,14 +119,9 @@ export class FreeWaiter implements CpuWaiter {
     const meta = cpu.meta;
     const p = WAIT_POLICY[kind]!;
     const start = Date.now();
-    publishWait(cpu, kind, obj, start);
     const sleepAt = watch1 >= 0 ? watch1 : cpu.base + L.C_IPI_PENDING;
     let spins = 0;
-    for (;;) {
-      if (ready()) break;
-      cpu.pollInterrupts();
-      if (ready()) break;
-      if (p.spinCost) cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
+    waitLoop(cpu, kind, obj, start, ready, () => {
       cpu.meta[cpu.base + L.C_HEARTBEAT]!++;
       if ((++spins & 15) === 0) {
         cpu.checkStop();
@@ -125,16 +129,14 @@ export class FreeWaiter implements CpuWaiter {
           fireWatchdog(cpu, `watchdog: cpu${cpu.id} has waited ${Date.now() - start} ms (threshold ${cpu.config.watchdogMs} ms)`, {});
         }
       }
-      if (spins > p.spins) {
-        // Give the host core away: sleep until the watched word changes or an interrupt arrives.
-        const v = Atomics.load(meta, sleepAt);
-        if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
-        const done = ready();
-        if (!done) cpu.sleepOn(sleepAt, v, p.sleepMs);
-        if (sleepers >= 0) Atomics.sub(meta, sleepers, 1);
-        if (done) break;
-      }
-    }
-    publishWaitEnd(cpu);
+      if (spins <= p.spins) return false;
+      // Give the host core away: sleep until the watched word changes or an interrupt arrives.
+      const v = Atomics.load(meta, sleepAt);
+      if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
+      const done = ready();
+      if (!done) cpu.sleepOn(sleepAt, v, p.sleepMs);
+      if (sleepers >= 0) Atomics.sub(meta, sleepers, 1);
+      return done;
+    });
   }
 }
