@@ -11,6 +11,8 @@ export { StopReason, CpuState, WaitKind } from './machine/layout.js';
 export { stopMachine } from './machine/stop.js';
 export { runCpu } from './machine/lifecycle.js';
 export { Cpu, PREEMPT_INTERVAL } from './hw/cpu.js';
+export { CacheLines, LINE_ENTRIES, LINE_FIELDS, lockLine, metaLine, memLine } from './hw/coherence.js';
+export { COST_KEYS, COST_PRESETS, costPreset, type CostPreset } from './costs.js';
 export { MachineStop, SegvError, type Violation, type KernelEntry } from './hw/entry.js';
 export { Kernel, bootCpu, finalSync, sysMmap, sysMunmap, sysMprotect, sysMsync, sysFsync, sysDropCaches } from './kernel/kernel.js';
 export { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MS_ASYNC, MS_SYNC, SyscallError, type SpecialMapping } from './kernel/mmap.js';
@@ -22,6 +24,7 @@ export { checkInvariants, checkMachine, checkBackingStore, locateWord, forEachPt
 export { watchdogReport, cpuWaits, waitCycle, type CpuWait } from './oracles/watchdog.js';
 export { type CpuWaiter, FreeWaiter } from './sched/wait.js';
 export { DetWaiter, newExecution, releaseAll, POLICIES } from './sched/det.js';
+export { TimedWaiter, TIMED_INTERVAL } from './sched/timed.js';
 export { SchedState, POLICY_NAMES, type PolicyName, type SchedOptions, type Decision } from './sched/state.js';
 export { type SchedulerPolicy, isSchedulerPolicy, withDecisionLog } from './sched/policy.js';
 export { encodeSchedule, decodeSchedule, ScheduleError, SCHEDULE_PREFIX, type Schedule } from './sched/schedule.js';

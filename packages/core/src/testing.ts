@@ -52,6 +52,14 @@ export class InlineWaiter implements CpuWaiter {
     this.servicePeers();
   }
 
+  released(): void {}
+
+  ipiSent(): void {}
+
+  interruptDue(): boolean {
+    return true;
+  }
+
   release(): void {}
 
   waitUntil(kind: WaitKind, obj: number, ready: () => boolean): void {

@@ -4,6 +4,7 @@
  */
 import {
   type Cpu,
+  CTR,
   lostWriteDetails,
   lostWriteMessage,
   type Machine,
@@ -88,12 +89,18 @@ export class CpuApi {
   readonly shared: SharedWords;
   private readonly shadow: Int32Array;
 
+  /** True in timed mode: `now()` is this CPU's simulated clock, not the host's. */
+  readonly simulatedTime: boolean;
+  private readonly cyclesPerMs: number;
+
   constructor(
     /** The simulated CPU itself, for workloads that need the model directly (tests, experiments). */
     readonly c: Cpu,
     readonly machine: Machine,
-    opts: { ops: number; proc: number; params: Readonly<Record<string, string | number | boolean>> },
+    opts: { ops: number; proc: number; params: Readonly<Record<string, string | number | boolean>>; simulatedTime?: boolean },
   ) {
+    this.simulatedTime = opts.simulatedTime ?? false;
+    this.cyclesPerMs = machine.config.costs.ghz * 1e6;
     this.cpu = c.id;
     this.cpus = machine.config.cpus;
     this.proc = opts.proc;
@@ -105,7 +112,18 @@ export class CpuApi {
     this.shared = new SharedWords(c, machine);
   }
 
-  /** The run's host-time deadline (`--duration`) has passed. */
+  /**
+   * Milliseconds for a workload to time itself with: host time (performance.now()) in free and
+   * deterministic mode; in timed mode this CPU's simulated clock (cycles / ghz), so timed results are
+   * the same on any host.
+   */
+  now(): number {
+    if (!this.simulatedTime) return performance.now();
+    this.c.publishCounters();
+    return this.c.ctr[CTR.cycles]! / this.cyclesPerMs;
+  }
+
+  /** The run's deadline (`--duration`: host time, or simulated time in timed mode) has passed. */
   get timeUp(): boolean {
     return this.c.timeUp;
   }

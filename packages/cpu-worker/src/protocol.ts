@@ -23,8 +23,8 @@ export interface CpuSetup {
   /** Run the kernel threads (flusher, journal, reclaim) this CPU hosts. */
   readonly daemons: boolean;
   /**
-   * Deterministic mode: the scheduler's shared state (sched/state.ts), created by the harness for
-   * this execution. Absent in free mode.
+   * Deterministic and timed mode: the scheduler's shared state (sched/state.ts), created by the
+   * harness for this execution. Absent in free mode.
    */
   readonly sched?: SharedArrayBuffer;
   /** Record trace events (`--trace`); returned in CpuRunResult.trace. */
@@ -39,6 +39,8 @@ export interface CpuRunResult {
   readonly result: unknown;
   /** Host milliseconds the workload ran. */
   readonly runMs: number;
+  /** The CPU's simulated clock (cycles) when its workload returned: its run time in timed mode. */
+  readonly taskCycles: number;
   /** The CPU's trace events, when set up with `trace`. */
   readonly trace?: TraceEvent[];
   /** Trace events dropped over the per-CPU limit. */

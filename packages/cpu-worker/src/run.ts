@@ -56,10 +56,12 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
       const now = Date.now();
       if (now - t0 > o.limitMs) reject(new RunFailure({ kind: 'hang', message: `the run did not finish within ${Math.round(o.limitMs / 1000)} s of host time` }));
       if (sched && m.stopReason() === 0) {
-        // Deterministic mode: one CPU runs at a time, so progress is the scheduler's step counter.
-        if (sched.step !== step.value) step = { value: sched.step, since: now };
+        // Deterministic mode: one CPU runs at a time, so progress is the scheduler's step counter
+        // (timed mode decides rarely: its CPUs' preemption points are the progress).
+        const progress = sched.timed ? workers.reduce((a, _, c) => a + m.heartbeat(c), 0) : sched.step;
+        if (progress !== step.value) step = { value: progress, since: now };
         else if (now - step.since > stallMs) {
-          reject(new RunFailure({ kind: 'hang', message: `deterministic mode: no scheduling step for ${stallMs / 1000} s of host time at step ${sched.step} (cpu${sched.turn} spins without a preemption point?)`, cpu: sched.turn }));
+          reject(new RunFailure({ kind: 'hang', message: `${sched.timed ? 'timed' : 'deterministic'} mode: no scheduling step for ${stallMs / 1000} s of host time at step ${sched.step} (cpu${sched.turn} spins without a preemption point?)`, cpu: sched.turn }));
         }
         return;
       }

@@ -4,7 +4,7 @@
  * run, so a pool of them serves many short runs without thread start-up.
  */
 import { parentPort, threadId } from 'node:worker_threads';
-import { bootCpu, Cpu, CTR, DetWaiter, Machine, runCpu, SchedState, Tracer } from '@smpsim/core';
+import { bootCpu, CacheLines, Cpu, CTR, DetWaiter, Machine, runCpu, SchedState, TimedWaiter, Tracer } from '@smpsim/core';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { CpuApi } from './api.js';
@@ -21,15 +21,20 @@ const api: CpuWorkerApi = {
     const m = Machine.attach(s.config, s.buffers);
     const cpu = new Cpu(m, s.cpu);
     cpu.deadline = s.deadline;
-    // The execution mode is chosen here, once: deterministic mode's waiter, or the default free one.
-    const det = s.sched ? new DetWaiter(cpu, SchedState.attach(s.sched)) : null;
+    // The execution mode is chosen here, once: deterministic or timed mode's waiter, or the default free one.
+    const st = s.sched ? SchedState.attach(s.sched) : null;
+    const det = st ? (st.timed ? new TimedWaiter(cpu, st) : new DetWaiter(cpu, st)) : null;
     if (det) cpu.useWaiter(det);
+    if (st?.timed) {
+      const c = m.config.costs;
+      cpu.lines = new CacheLines(st.lines, c.lineLocal, c.lineRemote, c.coresPerSocket);
+    }
     if (s.trace || det) {
       cpu.tracer = new Tracer(cpu.id, { record: !!s.trace, sched: det ? det.s : null, clock: det ? () => det.now() : Tracer.hostClock });
     }
     cpu.ctr[CTR.threadId] = threadId;
     bootCpu(cpu, s.proc, s.daemons);
-    current = { cpu, api: new CpuApi(cpu, m, { ops: s.ops, proc: s.proc, params: s.params }), workload, setup: s };
+    current = { cpu, api: new CpuApi(cpu, m, { ops: s.ops, proc: s.proc, params: s.params, simulatedTime: !!st?.timed }), workload, setup: s };
     return { threadId };
   },
 
@@ -37,9 +42,21 @@ const api: CpuWorkerApi = {
     if (!current) throw new Error('run before setup');
     const { cpu, api: cpuApi, workload, setup } = current;
     const t0 = Date.now();
-    const result = runCpu(cpu, () => workload.run(cpuApi), setup.checkEvery);
+    let taskCycles = 0;
+    const result = runCpu(
+      cpu,
+      () => {
+        try {
+          return workload.run(cpuApi);
+        } finally {
+          cpu.publishCounters();
+          taskCycles = cpu.ctr[CTR.cycles]!;
+        }
+      },
+      setup.checkEvery,
+    );
     cpu.ctr[CTR.ops] = cpuApi.done;
-    const r: CpuRunResult = { cpu: cpu.id, threadId, violations: cpu.violations, result: jsonSafe(result), runMs: Date.now() - t0 };
+    const r: CpuRunResult = { cpu: cpu.id, threadId, violations: cpu.violations, result: jsonSafe(result), runMs: Date.now() - t0, taskCycles };
     const ev = cpu.tracer?.events;
     return ev ? { ...r, trace: ev, traceDropped: cpu.tracer!.dropped } : r;
   },

@@ -30,15 +30,16 @@ import {
   type MachineConfig,
   MAX_CPUS,
   MAX_PCT_DEPTH,
+  COST_PRESETS,
 } from '@smpsim/core';
 import { BUILTIN_WORKLOADS } from '@smpsim/cpu-worker';
 import { bool, duration, int, keyValues, nonEmpty, oneOf, oneOrList, onOff, probability, size, tlbGeometry } from './config-fields.js';
 import { formatDuration, formatSize, formatTlb, parseCosts, parseDaemons, parseDuration, parseIntStrict, parseParam, parseProbability, parseSize, parseTlb, UsageError } from './parse.js';
 import type { AnyRow, RunOptionRow } from './run-option-row.js';
 
-export type RunMode = 'free' | 'deterministic';
+export type RunMode = 'free' | 'deterministic' | 'timed';
 export type SchedName = 'random' | 'pct';
-export const RUN_MODES: readonly RunMode[] = ['free', 'deterministic'];
+export const RUN_MODES: readonly RunMode[] = ['free', 'deterministic', 'timed'];
 export const SCHED_NAMES: readonly SchedName[] = ['random', 'pct'];
 
 export interface RunOptions {
@@ -80,6 +81,13 @@ export interface RunOptions {
   deadlockSteps: number;
   /** Cost-model overrides, in simulated cycles (`--cost key=value`). */
   costs: Partial<CostModel>;
+  /**
+   * The cost preset the overrides apply to (`--costs NAME`): a cited preset of costs.ts, or 'default'
+   * (per-operation costs only); '' chooses by mode: modern-x86 in timed mode, 'default' otherwise.
+   */
+  costPreset: string;
+  /** Timed mode: simulated cycles a CPU may run ahead of the slowest runnable one before the scheduler decides again. */
+  quantum: number;
   /** Deterministic mode: follow these decisions instead of the policy (`smpsim replay`). */
   replay?: readonly Decision[];
   /** Write the run's events to this file, in the Chrome trace-event format (Perfetto). */
@@ -114,6 +122,10 @@ const DEFAULT_DEADLOCK_STEPS = 1000;
 const CORE = defaultConfig();
 const always = () => true;
 const det = (o: RunOptions) => o.mode === 'deterministic';
+const timed = (o: RunOptions) => o.mode === 'timed';
+/** Timed mode's default quantum in simulated cycles (about 0.3 µs at 3 GHz). */
+export const DEFAULT_QUANTUM = 1000;
+const COST_PRESET_NAMES = ['default', ...Object.keys(COST_PRESETS)];
 const entries = (m: Record<string, unknown>) => Object.entries(m).map(([k, v]) => `${k}=${v}`);
 const isInt = (min: number, max = Number.MAX_SAFE_INTEGER) => (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 const isBool = (v: unknown) => typeof v === 'boolean';
@@ -163,7 +175,7 @@ export const RUN_OPTIONS = {
   },
   durationMs: {
     flag: '--duration <T>',
-    description: 'host time to run (e.g. 3s, 500ms)',
+    description: 'time to run (e.g. 3s, 500ms): host time; simulated time in timed mode',
     default: DEFAULT_DURATION_MS,
     shown: false,
     parse: (v) => parseDuration(v, '--duration'),
@@ -313,11 +325,11 @@ export const RUN_OPTIONS = {
   },
   mode: {
     flag: '--mode <mode>',
-    description: 'free: CPUs in parallel; deterministic: one at a time under a seeded scheduler (--ops only)',
+    description: 'free: CPUs in parallel; deterministic: one at a time under a seeded scheduler (--ops only); timed: one at a time by simulated clocks',
     default: 'free',
     choices: RUN_MODES,
-    parse: (v) => (v === 'deterministic' ? 'deterministic' : 'free'),
-    reproduce: { at: 15, when: det },
+    parse: (v) => (v === 'deterministic' || v === 'timed' ? v : 'free'),
+    reproduce: { at: 15, when: (o) => o.mode !== 'free' },
     // a schedule string is a deterministic run: runOptionsFromSchedule sets the mode
   },
   sched: {
@@ -373,6 +385,27 @@ export const RUN_OPTIONS = {
     parse: parseCosts,
     reproduce: { at: 21, args: (o) => entries(o.costs ?? {}) },
     schedule: { at: 16, read: 'map', write: (o) => o.costs ?? {} },
+  },
+  costPreset: {
+    flag: '--costs <preset>',
+    description: `cost preset: ${COST_PRESET_NAMES.join(' | ')} (default: modern-x86 in timed mode, default otherwise)`,
+    default: '',
+    shown: false,
+    parse: (v) => {
+      if (!COST_PRESET_NAMES.includes(v)) throw new UsageError(`--costs must be one of ${COST_PRESET_NAMES.join(', ')}, got '${v}'`);
+      return v;
+    },
+    file: { schema: oneOf(COST_PRESET_NAMES, `expected one of ${COST_PRESET_NAMES.join(', ')}`) },
+    reproduce: { at: 27, when: (o) => !!o.costPreset },
+    schedule: { at: 23, read: 'optional', valid: (v) => typeof v === 'string' && COST_PRESET_NAMES.includes(v), write: (o) => o.costPreset || undefined },
+  },
+  quantum: {
+    flag: '--quantum <cycles>',
+    description: 'timed mode: cycles a CPU runs ahead of the slowest before the scheduler decides again',
+    default: DEFAULT_QUANTUM,
+    parse: (v) => parseIntStrict(v, '--quantum', 1),
+    file: { schema: int(1) },
+    reproduce: { at: 28, when: (o) => timed(o) && o.quantum !== DEFAULT_QUANTUM },
   },
   trace: {
     flag: '--trace <file.json>',

@@ -7,6 +7,8 @@ import {
   BUG_IDS,
   checkBackingStore,
   chromeTrace,
+  type CostModel,
+  costPreset,
   DEFAULT_COSTS,
   DEFAULT_DAEMONS,
   defaultConfig,
@@ -20,7 +22,7 @@ import {
 import { CpuWorker, loadWorkload, resolveWorkload, runOnWorkers, type WorkerRunResult, workloadFiles } from '@smpsim/cpu-worker';
 import { UsageError } from './parse.js';
 import { DEFAULT_RUN, type RunOptions } from './run-options.js';
-import { checkDeterministic, createSchedState, detInfo } from './schedule-options.js';
+import { checkDeterministic, createSchedState, createTimedState, DEFAULT_TIMED_COSTS, detInfo, timedInfo } from './schedule-options.js';
 import { type RunSummary, summarize } from './summary.js';
 
 /** Builds the machine configuration for a run (throws ConfigError / UsageError on bad input). */
@@ -38,11 +40,25 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
     seed: o.seed,
     kernel: { writeNotify: preset.writeNotify, bugs, flushCeiling: o.flushCeiling, lockdep: o.lockdep, lockStat: o.lockStat },
     watchdogMs: o.watchdogMs,
-    // deterministic mode: no host-time delays; the schedule is the only source of interleaving
-    perturb: o.mode === 'deterministic' ? 0 : o.perturb,
-    costs: { ...DEFAULT_COSTS, ...(o.costs ?? {}) },
+    // deterministic and timed mode: no host-time delays; the schedule is the only source of interleaving
+    perturb: o.mode === 'free' ? o.perturb : 0,
+    costs: { ...baseCosts(o), ...(o.costs ?? {}) },
     daemons: { ...DEFAULT_DAEMONS, ...o.daemonConfig },
   });
+}
+
+/** The name of the cost preset a run uses (`--costs`, or the mode's default). */
+export function costPresetName(o: Pick<RunOptions, 'costPreset' | 'mode'>): string {
+  return o.costPreset || (o.mode === 'timed' ? DEFAULT_TIMED_COSTS : 'default');
+}
+
+/** The costs `--cost` overrides apply to: the preset's, or the per-operation defaults. */
+function baseCosts(o: RunOptions): CostModel {
+  const name = costPresetName(o);
+  if (name === 'default') return DEFAULT_COSTS;
+  const p = costPreset(name);
+  if (!p) throw new UsageError(`unknown cost preset '${name}'`);
+  return p.costs;
 }
 
 /** Worker threads kept between runs, so short runs pay no thread start-up. */
@@ -86,9 +102,10 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   const own = !pool;
   const p = pool ?? new CpuWorkerPool();
   const workers = p.acquire(o.cpus);
-  const sched: SchedState | null = o.mode === 'deterministic' ? createSchedState(o) : null;
+  const sched: SchedState | null = o.mode === 'deterministic' ? createSchedState(o) : o.mode === 'timed' ? createTimedState(o, config) : null;
   const t0 = Date.now();
-  const deadline = o.ops ? 0 : Date.now() + o.durationMs;
+  // timed mode's --duration is simulated time (createTimedState), never a host deadline
+  const deadline = o.ops || o.mode === 'timed' ? 0 : Date.now() + o.durationMs;
   const setup = (cpu: number) => ({
     proc: cpu % o.procs,
     workloadUrl: url,
@@ -100,7 +117,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
     ...(sched ? { sched: sched.buffer } : {}),
     ...(o.trace ? { trace: true } : {}),
   });
-  const limitMs = (o.ops ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
+  const limitMs = (o.ops || o.mode === 'timed' ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
   let run: WorkerRunResult | null = null;
   try {
     run = await runOnWorkers(m, workers, { setup, limitMs, sched });
@@ -121,7 +138,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   if (o.trace) {
     const t = chromeTrace(
       results.map((r) => r.trace ?? []),
-      { cpus: o.cpus, deterministic: sched !== null, title: `smpsim ${workload.name} (${o.mode}, seed ${o.seed})` },
+      { cpus: o.cpus, deterministic: sched !== null && !sched.timed, title: `smpsim ${workload.name} (${o.mode}, seed ${o.seed})` },
     );
     try {
       writeFileSync(o.trace, JSON.stringify(t));
@@ -130,7 +147,8 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
     }
   }
   const s = summarize(o, m, { workloadName: workload.name, results, violations, hostWallMs, maxDirtyOnlyInPte: m.maxDirtyOnlyInPte });
-  if (sched) {
+  if (sched?.timed) Object.assign(s, timedInfo(o, m, sched, results));
+  else if (sched) {
     Object.assign(s, detInfo(o, sched));
     // a replay (possibly of a shrunk schedule) is repeated by its schedule string
     if (o.replay && s.schedule?.replay) s.reproduce = s.schedule.replay;

@@ -8,7 +8,8 @@
  * since host time would make the run depend on the host), kernel-thread periods and checkpoints are
  * simulated cycles, and the watchdog counts scheduling steps (`--deadlock-steps`).
  */
-import { type Decision, decodeSchedule, encodeSchedule, newExecution, type Schedule, type SchedState } from '@smpsim/core';
+import { type Decision, decodeSchedule, encodeSchedule, type Machine, type MachineConfig, newExecution, type Schedule, type SchedState } from '@smpsim/core';
+import type { CpuRunResult } from '@smpsim/cpu-worker';
 import { replayLine } from './command-lines.js';
 import { UsageError } from './parse.js';
 import { PCT_STEPS_PER_OP, RUN_OPTION_ROWS, type RunOptions } from './run-options.js';
@@ -46,6 +47,7 @@ export function pctSteps(o: RunOptions): number {
 export function checkDeterministic(o: RunOptions): void {
   if (o.mode !== 'deterministic') {
     if (o.replay) throw new UsageError('a replay runs in deterministic mode');
+    if (o.mode === 'timed' && o.checkEvery > 0) throw new UsageError('timed mode does not run stop-the-world checkpoints (--check-every): they would cost simulated time that no kernel spends');
     return;
   }
   if (!o.ops) throw new UsageError('deterministic mode counts --ops, never host time: give --ops N (a --duration is refused)');
@@ -53,6 +55,56 @@ export function checkDeterministic(o: RunOptions): void {
     const why = (row.refusedInDet as ((v: unknown) => string | undefined) | undefined)?.(o[key]);
     if (why) throw new UsageError(why);
   }
+}
+
+/** Timed mode's default cost preset (costs.ts). */
+export const DEFAULT_TIMED_COSTS = 'modern-x86';
+
+/**
+ * The scheduler state of a new timed execution of `o` on a machine of `config`: the quantum, the IPI
+ * latency of the cost model, and the simulated end of a `--duration` run (ms at the preset's clock).
+ */
+export function createTimedState(o: RunOptions, config: MachineConfig): SchedState {
+  const endCycles = o.ops ? Infinity : o.durationMs * config.costs.ghz * 1e6;
+  return newExecution({
+    cpus: o.cpus,
+    policy: 'random',
+    seed: o.seed,
+    switchProb: 0,
+    pctDepth: 1,
+    pctSteps: 1,
+    logCapacity: 0,
+    deadlockSteps: o.deadlockSteps,
+    waitLimitSteps: Math.max(20_000_000, o.deadlockSteps * 1000),
+    maxSteps: MAX_STEPS,
+    timed: { quantum: o.quantum, ipiLatency: config.costs.ipiLatency, endCycles },
+  });
+}
+
+/** The summary's timed-mode fields. */
+export interface TimedInfo {
+  /** Cost preset and clock. */
+  costs: string;
+  ghz: number;
+  quantum: number;
+  /** Each CPU's simulated clock at the end of the run (cycles). */
+  clocks: number[];
+  /** Each CPU's simulated time when its workload returned (ms): what bench divides by. */
+  simMs: number[];
+  /** Scheduling decisions and hand-overs. */
+  steps: number;
+  switches: number;
+}
+
+/** The summary's timed fields, read from the machine and the scheduler state after the run. */
+export function timedInfo(o: RunOptions, m: Machine, st: SchedState, results: readonly CpuRunResult[]): { traceHash: string; timed: TimedInfo } {
+  const ghz = m.config.costs.ghz;
+  const clocks = Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'cycles'));
+  const simMs = clocks.map((_, c) => (results.find((r) => r.cpu === c)?.taskCycles ?? 0) / (ghz * 1e6));
+  return {
+    traceHash: st.hash,
+    timed: { costs: o.costPreset || DEFAULT_TIMED_COSTS, ghz, quantum: o.quantum, clocks, simMs, steps: st.step, switches: st.switches },
+  };
 }
 
 /** The scheduler state of a new deterministic execution of `o`. */

@@ -10,7 +10,7 @@ import type { CpuRunResult } from '@smpsim/cpu-worker';
 import { reproduceLine } from './command-lines.js';
 import { formatTlb } from './parse.js';
 import type { RunMode, RunOptions } from './run-options.js';
-import type { DetInfo } from './schedule-options.js';
+import type { DetInfo, TimedInfo } from './schedule-options.js';
 
 /** A tree whose leaves name counters. */
 type CounterTree = { readonly [k: string]: CounterName | CounterTree };
@@ -91,12 +91,14 @@ export interface RunSummary {
     workloadMs: number;
   };
   results: unknown[];
-  /** 'free' or 'deterministic'. */
+  /** 'free', 'deterministic' or 'timed'. */
   mode: RunMode;
   /** Deterministic mode: FNV-1a over the ordered event sequence (decisions, faults, locks, flushes, writeback). */
   traceHash?: string;
   /** Deterministic mode: the scheduler, its step and switch counts, and the schedule string. */
   schedule?: DetInfo;
+  /** Timed mode: the cost preset, the quantum, each CPU's simulated clock. */
+  timed?: TimedInfo;
 }
 
 /** What a run produced besides the machine's counters. */

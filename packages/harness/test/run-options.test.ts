@@ -57,6 +57,7 @@ const FLAG_SETS: string[][] = [
     '--check-every', '5000', '--flush-ceiling', '8', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'random', '--switch-prob', '0.2', '--deadlock-steps', '77', '--cost', 'tlbHit=2'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'pct', '--pct-depth', '5', '--pct-steps', '99'],
+  ['--cpus', '2', '--ops', '500', '--mode', 'timed', '--quantum', '5000', '--costs', 'core2-2007'],
 ];
 
 test('flags -> RunOptions -> reproduce line -> the same RunOptions, for every row of the line', () => {
@@ -68,7 +69,7 @@ test('flags -> RunOptions -> reproduce line -> the same RunOptions, for every ro
     const again = runOptionsFromArgs(line.split(' ').slice(3));
     assert.is(reproduceLine(again), line);
     // what the line leaves out on purpose: the other policy's settings, perturbation in deterministic mode
-    const ignored: Array<keyof RunOptions> = o.mode === 'deterministic' ? ['perturb', o.sched === 'pct' ? 'switchProb' : 'pctDepth'] : [];
+    const ignored: Array<keyof RunOptions> = o.mode === 'deterministic' ? ['perturb', o.sched === 'pct' ? 'switchProb' : 'pctDepth'] : o.mode === 'timed' ? ['perturb'] : [];
     assert.equal(without(again, ...ignored), without(o, ...ignored), line);
     for (const k of keys) if (JSON.stringify(o[k]) !== JSON.stringify(DEFAULT_RUN[k])) varied.add(k);
   }
@@ -84,14 +85,15 @@ test('run options -> schedule string -> the same run options, for every row a sc
   const o = runOptionsFromArgs([
     ...['--cpus', '2', '--procs', '2', '--workload', 'tlb-hit', '--ops', '30', '--seed', '9', '--memory', '32M', '--tlb', '8x2', '--param', 'pages=4'],
     ...['--bug', 'flush-after-set', '--kernel', 'linux-2.6.19', '--lockdep', 'off', '--lock-stat', '--check-every', '100000', '--no-daemons', '--daemon', 'journalPeriod=9'],
-    ...['--flush-ceiling', '8', '--cost', 'ipiSend=900', '--mode', 'deterministic', '--sched', 'pct', '--switch-prob', '0.2', '--pct-depth', '4', '--pct-steps', '500', '--deadlock-steps', '800'],
+    ...['--flush-ceiling', '8', '--cost', 'ipiSend=900', '--mode', 'deterministic', '--sched', 'pct', '--switch-prob', '0.2', '--pct-depth', '4', '--pct-steps', '500', '--deadlock-steps', '800', '--costs', 'core2-2007'],
   ]);
   const s = await runMachine(o);
   const { run, traceHash } = parseScheduleString(s.schedule!.string!);
   assert.is(traceHash, s.traceHash);
   const carried = keys.filter((k) => 'schedule' in RUN_OPTIONS[k]);
-  // host time, host-time perturbation and the mode do not decide a deterministic run; the trace is output
-  assert.equal(keys.filter((k) => !carried.includes(k)), ['durationMs', 'watchdogMs', 'perturb', 'mode', 'trace']);
+  // host time, host-time perturbation and the mode do not decide a deterministic run (nor timed mode's
+  // quantum); the trace is output
+  assert.equal(keys.filter((k) => !carried.includes(k)), ['durationMs', 'watchdogMs', 'perturb', 'mode', 'quantum', 'trace']);
   for (const k of carried) {
     assert.equal(run[k], o[k], k);
     assert.is.not(JSON.stringify(o[k]), JSON.stringify(DEFAULT_RUN[k]), `${k}: give it a value other than the default above`);
@@ -129,6 +131,8 @@ test('a configuration file may set every run option, and the run is the one the 
     pctSteps: ['pct-steps: 500', ['--pct-steps', '500']],
     deadlockSteps: ['deadlock-steps: 800', ['--deadlock-steps', '800']],
     costs: ['cost: [ipiSend=900]', ['--cost', 'ipiSend=900']],
+    costPreset: ['costs: core2-2007', ['--costs', 'core2-2007']],
+    quantum: ['quantum: 5000', ['--quantum', '5000']],
     trace: [`trace: ${JSON.stringify(trace)}`, ['--trace', trace]],
   };
   // deterministic mode refuses a duration and ignores perturbation: those two in a free run of their own

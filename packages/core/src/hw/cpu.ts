@@ -20,6 +20,7 @@ import { LOCK_CLASS_COUNT } from '../kernel/locking/lockorder.js';
 import { Rng } from '../random.js';
 import { type CpuWaiter, FreeWaiter } from '../sched/wait.js';
 import type { Tracer } from '../trace.js';
+import { type CacheLines, memLine, metaLine } from './coherence.js';
 import { type KernelEntry, MachineStop, type Violation } from './entry.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
 
@@ -90,6 +91,8 @@ export class Cpu {
   // (declared after the hot-path fields, so that those keep their places in the object)
   /** Event tracing (trace hash, trace file); null when neither is on. */
   tracer: Tracer | null = null;
+  /** Timed mode's cache-line model (hw/coherence.ts); null in the other modes. */
+  lines: CacheLines | null = null;
 
   constructor(
     readonly m: Machine,
@@ -326,6 +329,7 @@ export class Cpu {
   /** INVLPG: drops the translation of one page from every level. Owner CPU only. */
   invlpg(vpn: number): void {
     this.forget();
+    this.ctr[CTR.cycles]! += this.config.costs.invlpg;
     const t = this.meta;
     let e = this.l1Base + (vpn & this.l1Mask) * this.l1SetStride;
     for (const end = e + this.l1SetStride; e < end; e += L.TLB_FIELDS) if (t[e] === vpn) t[e] = -1;
@@ -337,6 +341,7 @@ export class Cpu {
   /** CR3 write: drops every (non-global) translation. Owner CPU only. */
   flushAllLocal(): void {
     this.forget();
+    this.ctr[CTR.cycles]! += this.config.costs.cr3Reload;
     const t = this.meta;
     const end = this.base + this.layout.cpuStride;
     for (let e = this.l1Base; e < end; e += L.TLB_FIELDS) t[e] = -1;
@@ -379,6 +384,10 @@ export class Cpu {
         let nw = old | PTE_A;
         if (level === 1 && write) nw |= PTE_D;
         if (nw !== old && Atomics.compareExchange(this.mem, idx, old, nw) !== old) continue;
+        if (level === 1 && this.lines !== null) {
+          if (nw !== old) this.lines.write(this, memLine(idx));
+          else this.lines.read(this, memLine(idx));
+        }
         rw = allowW;
         us = allowU;
         if (level === 1) {
@@ -498,7 +507,7 @@ export class Cpu {
 
   /** Takes pending interrupts if the interrupt flag is set: the kernel's interrupt vector runs. */
   pollInterrupts(): void {
-    if (this.meta[this.base + L.C_IRQ] !== 0 && Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0) this.kernel!.interrupt(this);
+    if (this.meta[this.base + L.C_IRQ] !== 0 && Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0 && this.waiter.interruptDue()) this.kernel!.interrupt(this);
   }
 
   /** local_irq_save: clears the interrupt flag and returns the previous state. */
@@ -516,6 +525,8 @@ export class Cpu {
 
   /** Sends an inter-processor interrupt to CPU `c` (the local APIC's ICR write): it is taken there at its next instruction boundary with interrupts on. */
   sendIpi(c: number): void {
+    this.waiter.ipiSent(c);
+    if (this.lines !== null) this.lines.write(this, metaLine(this.layout.cpu(c) + L.C_IPI_PENDING));
     Atomics.or(this.meta, this.layout.cpu(c) + L.C_IPI_PENDING, this.bit);
     this.wake(c);
   }

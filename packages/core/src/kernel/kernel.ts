@@ -6,6 +6,7 @@
 import type { Cpu } from '../hw/cpu.js';
 import type { KernelEntry } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
+import { CTR } from '../machine/machine.js';
 import { S } from './locking/lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
@@ -37,7 +38,11 @@ export function bootCpu(cpu: Cpu, mm: number, daemons = true): void {
   if (daemons) installDaemons(cpu);
 }
 
-const syscall = <T>(cpu: Cpu, fn: () => T): T => cpu.kernelMode(fn);
+/** A system call: its entry and exit cost `syscall` cycles, and its body runs in kernel mode. */
+const syscall = <T>(cpu: Cpu, fn: () => T): T => {
+  cpu.ctr[CTR.cycles]! += cpu.config.costs.syscall;
+  return cpu.kernelMode(fn);
+};
 
 export const sysMmap = (cpu: Cpu, file: number, pgoff: number, pages: number, prot: number, flags: number, special?: SpecialMapping, addr = 0) =>
   syscall(cpu, () => doMmap(cpu, file, pgoff, pages, prot, flags, special, addr));

@@ -10,6 +10,7 @@
  * leaves it instead (leave_mm) and gets no more of its IPIs; otherwise it flushes the range or all.
  */
 import { hasBug } from '../config.js';
+import { metaLine } from '../hw/coherence.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
@@ -76,15 +77,19 @@ function localFlush(cpu: Cpu, mm: number, start: number, end: number, all: boole
 export function smpInvalidateInterrupt(cpu: Cpu): void {
   const meta = cpu.meta;
   let pending = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
+  if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(cpu.base + L.C_IPI_PENDING));
   while (pending !== 0) {
     const src = 31 - Math.clz32(pending);
     pending &= ~(1 << src);
     const sb = cpu.layout.cpu(src);
+    // timed mode: the request line comes over from the initiator
+    if (cpu.lines !== null) cpu.lines.read(cpu, metaLine(sb + L.C_FLUSH_MM));
     localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
     cpu.ctr[CTR.ipisReceived]!++;
     cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
     if (cpu.tracer !== null) cpu.tracer.flushAck(src);
     Atomics.and(meta, sb + L.C_FLUSH_ACK, ~cpu.bit);
+    if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(sb + L.C_FLUSH_ACK));
     if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
   }
 }
@@ -106,6 +111,7 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   Atomics.store(meta, b + L.C_FLUSH_END, end);
   Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
   Atomics.store(meta, b + L.C_FLUSH_ACK, targets);
+  if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(b + L.C_FLUSH_MM));
   let n = 0;
   for (let t = targets; t !== 0; ) {
     const c = 31 - Math.clz32(t);
@@ -117,6 +123,7 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   cpu.ctr[CTR.cycles]! += n * cpu.config.costs.ipiSend;
   const ack = b + L.C_FLUSH_ACK;
   if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, targets, () => Atomics.load(meta, ack) === 0, ack);
+  if (wait && cpu.lines !== null) cpu.lines.read(cpu, metaLine(ack));
   if (cpu.tracer !== null) cpu.tracer.flushDone();
 }
 

@@ -61,7 +61,8 @@ export const POLICIES: Readonly<Record<PolicyName, SchedulerPolicy>> = {
  */
 export function newExecution(o: SchedOptions): SchedState {
   const s = SchedState.create(o);
-  const first = POLICIES[o.policy].newExecution(s);
+  // Timed mode: every clock starts at 0 and ties go to the lowest id.
+  const first = o.timed ? 0 : POLICIES[o.policy].newExecution(s);
   s.log(0, first);
   s.fold(0);
   s.fold(first);
@@ -108,6 +109,14 @@ export class DetWaiter implements CpuWaiter {
 
   pause(idx: number, expected: number): void {
     this.block(idx, expected);
+  }
+
+  released(): void {}
+
+  ipiSent(): void {}
+
+  interruptDue(): boolean {
+    return true;
   }
 
   /**

@@ -18,6 +18,7 @@
  * bytes mean the same thing in every thread.
  */
 import { MAX_CPUS, MAX_PCT_DEPTH } from '../config.js';
+import { LINE_ENTRIES, LINE_FIELDS } from '../hw/coherence.js';
 import { Rng } from '../random.js';
 
 /** Scheduling policies (one module each: random.ts, pct.ts, replay.ts). */
@@ -43,6 +44,9 @@ export const I_REPLAY_POS = 14; // next replay entry
 export const I_DEADLOCK = 15; // 1 once the logical watchdog fired
 export const I_PCT_CHANGES = 16; // change points reached so far
 export const I_SWITCHES = 17; // decisions that switched CPUs (logged or implied)
+export const I_TIMED = 18; // 1: timed mode (sched/timed.ts), whose CPUs are chosen by their clocks
+export const I_NBLOCKED = 19; // timed mode: CPUs with PC_BLOCKED set
+export const I_LINES = 20; // timed mode: entries of the cache-line table at the end of the buffer (hw/coherence.ts)
 export const I_PER_CPU = 32;
 /** Per-CPU words: wake counter (futex word), two watched meta words and their values, PCT priority. */
 export const PC_WAKE = 0;
@@ -51,6 +55,7 @@ export const PC_W1_VAL = 2;
 export const PC_W2_ADDR = 3;
 export const PC_W2_VAL = 4;
 export const PC_PRIO = 5;
+export const PC_BLOCKED = 6; // timed mode: 1 while the CPU is blocked in a wait
 export const PC_STRIDE = 8;
 const I_WORDS = I_PER_CPU + MAX_CPUS * PC_STRIDE;
 
@@ -65,11 +70,18 @@ export const F_PCT_K = 5; // pct: the estimated length of a run in steps
 export const F_DEADLOCK_STEPS = 6; // all-blocked steps before the logical watchdog fires
 export const F_WAIT_LIMIT = 7; // steps one wait may last before the logical watchdog fires
 export const F_MAX_STEPS = 8; // steps a run may take at most (beyond: a hang, e.g. a livelock)
+export const F_QUANTUM = 9; // timed: simulated cycles a CPU may run ahead of the slowest runnable one
+export const F_IPI_LATENCY = 10; // timed: simulated cycles from an IPI's send to its arrival
+export const F_END_CYCLES = 11; // timed: a CPU's workload stops when its clock reaches this (Infinity: ops only)
 export const F_PER_CPU = 16;
-/** Per-CPU slots: cycles already folded into the clock, step at which the current wait began. */
+/**
+ * Per-CPU slots: cycles already folded into the clock, step at which the current wait began, and (timed
+ * mode) the simulated time at which the earliest pending IPI arrives (Infinity: none).
+ */
 export const PF_CYCLES_SEEN = 0;
 export const PF_WAIT_START = 1;
-export const PF_STRIDE = 2;
+export const PF_IPI_AT = 2;
+export const PF_STRIDE = 4;
 export const F_PCT_POINTS = F_PER_CPU + MAX_CPUS * PF_STRIDE;
 const F_FIXED = F_PCT_POINTS + MAX_PCT_DEPTH;
 
@@ -104,6 +116,8 @@ export interface SchedOptions {
   readonly waitLimitSteps: number;
   /** Steps a run may take at most; beyond, it is reported as a hang (default: no limit). */
   readonly maxSteps?: number;
+  /** Timed mode (sched/timed.ts): the policy is then unused; CPUs run in the order of their clocks. */
+  readonly timed?: { readonly quantum: number; readonly ipiLatency: number; readonly endCycles: number };
 }
 
 /** The scheduler's RNG stream (the CPUs' workload RNGs use streams 1000 + cpu). */
@@ -113,12 +127,16 @@ export class SchedState {
   readonly i: Int32Array;
   readonly f: Float64Array;
   readonly cpus: number;
+  /** Timed mode's cache-line table (hw/coherence.ts); empty in deterministic mode. */
+  readonly lines: Int32Array;
   private readonly logBase: number;
   private readonly replayBase: number;
 
   private constructor(readonly buffer: SharedArrayBuffer) {
     this.i = new Int32Array(buffer, 0, I_WORDS);
-    this.f = new Float64Array(buffer, F_BYTE);
+    const nLines = this.i[I_LINES]! * LINE_FIELDS;
+    this.f = new Float64Array(buffer, F_BYTE, (buffer.byteLength - F_BYTE - nLines * 4) / 8);
+    this.lines = new Int32Array(buffer, buffer.byteLength - nLines * 4, nLines);
     this.cpus = this.i[I_CPUS]!;
     this.logBase = F_FIXED;
     this.replayBase = F_FIXED + 2 * this.i[I_LOG_CAP]!;
@@ -129,9 +147,11 @@ export class SchedState {
     if (!(o.cpus >= 1 && o.cpus <= MAX_CPUS)) throw new RangeError(`cpus must be 1..${MAX_CPUS}`);
     if (!(o.pctDepth >= 1 && o.pctDepth <= MAX_PCT_DEPTH)) throw new RangeError(`pct depth must be 1..${MAX_PCT_DEPTH}`);
     const replay = o.replay ?? [];
-    const bytes = F_BYTE + (F_FIXED + 2 * o.logCapacity + 2 * replay.length) * 8;
+    const lines = o.timed ? LINE_ENTRIES : 0;
+    const bytes = F_BYTE + (F_FIXED + 2 * o.logCapacity + 2 * replay.length) * 8 + lines * LINE_FIELDS * 4;
     const buffer = new SharedArrayBuffer(bytes);
     const i = new Int32Array(buffer, 0, I_WORDS);
+    i[I_LINES] = lines;
     i[I_CPUS] = o.cpus;
     i[I_POLICY] = POLICY_NAMES.indexOf(o.policy);
     i[I_HASH] = 0x811c9dc5 | 0;
@@ -151,6 +171,13 @@ export class SchedState {
     s.f[F_DEADLOCK_STEPS] = o.deadlockSteps;
     s.f[F_WAIT_LIMIT] = o.waitLimitSteps;
     s.f[F_MAX_STEPS] = o.maxSteps ?? Infinity;
+    if (o.timed) {
+      i[I_TIMED] = 1;
+      s.f[F_QUANTUM] = o.timed.quantum;
+      s.f[F_IPI_LATENCY] = o.timed.ipiLatency;
+      s.f[F_END_CYCLES] = o.timed.endCycles;
+    }
+    for (let c = 0; c < o.cpus; c++) s.f[s.pf(c) + PF_IPI_AT] = Infinity;
     replay.forEach((d, k) => {
       s.f[s.replayBase + 2 * k] = d.step;
       s.f[s.replayBase + 2 * k + 1] = d.cpu;
@@ -160,6 +187,11 @@ export class SchedState {
 
   static attach(buffer: SharedArrayBuffer): SchedState {
     return new SchedState(buffer);
+  }
+
+  /** Timed mode: CPUs are scheduled by their simulated clocks (sched/timed.ts). */
+  get timed(): boolean {
+    return this.i[I_TIMED] === 1;
   }
 
   get policy(): PolicyName {

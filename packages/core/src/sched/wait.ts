@@ -16,6 +16,8 @@
  *   that outnumber host cores give their core away); the watchdog counts host milliseconds.
  * - `DetWaiter` (deterministic mode, sched/det.ts): yield to the scheduler, which runs this CPU again
  *   once a watched word changed or an interrupt is pending; the watchdog counts scheduling steps.
+ * - `TimedWaiter` (timed mode, sched/timed.ts): as deterministic mode, but the CPU with the lowest
+ *   simulated clock runs, and a wait costs the simulated time until the waker's clock.
  * - `InlineWaiter` (single-thread tests, testing.ts): the other CPUs live in the same thread, so the
  *   waiter takes their interrupts itself; a wait nothing in the thread can end is a deadlock at once.
  *
@@ -44,6 +46,12 @@ export interface CpuWaiter {
   waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2?: number, sleepers?: number): void;
   /** One failed check of a workload's own busy-wait on meta[idx] (still `expected`): cpu_relax. */
   pause(idx: number, expected: number): void;
+  /** This CPU released a lock (timed mode: a CPU waiting for it runs now). */
+  released(): void;
+  /** This CPU sends an IPI to `target` (timed mode stamps its arrival time). */
+  ipiSent(target: number): void;
+  /** An interrupt is pending: may it be taken now? (Timed mode: once it has arrived at this CPU's clock.) */
+  interruptDue(): boolean;
   /** The machine stopped: nobody waits for a turn any more; every CPU runs free to unwind. */
   release(): void;
 }
@@ -110,6 +118,14 @@ export class FreeWaiter implements CpuWaiter {
   point(): void {}
 
   pause(): void {}
+
+  released(): void {}
+
+  ipiSent(): void {}
+
+  interruptDue(): boolean {
+    return true;
+  }
 
   release(): void {}
 

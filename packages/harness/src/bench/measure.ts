@@ -11,15 +11,20 @@
  * - `msync`: vm-scalability case-msync: each CPU writes its own region of a shared file and msyncs
  *   it (`msync-region`); pages written back per second per CPU.
  *
+ * Time bases: `host` (the default) measures the simulator, in host time; `simulated` measures the
+ * simulated kernel: every run is in timed mode (sched/timed.ts), `--time` is simulated time, and the
+ * rates are simulated operations per simulated second, the same on any host (no warm-up, no native
+ * baseline, no host figures in the results).
+ *
  * Modes, as in will-it-scale: `processes` gives every CPU its own process (mm), `threads` runs all
  * CPUs in one process, so every TLB flush of the mm reaches all of them. Output: a table, the
  * will-it-scale CSV (`--csv`), JSON (`--json`), and an SVG plot (`--plot`).
  */
 import { availableParallelism } from 'node:os';
-import type { CounterName } from '@smpsim/core';
+import { type CounterName, costPreset, DEFAULT_COSTS } from '@smpsim/core';
 import { formatTlb, UsageError } from '../parse.js';
-import { CpuWorkerPool, runMachine } from '../run.js';
-import { DEFAULT_RUN } from '../run-options.js';
+import { costPresetName, CpuWorkerPool, runMachine } from '../run.js';
+import { DEFAULT_RUN, type RunOptions } from '../run-options.js';
 import { counterOf, type RunSummary } from '../summary.js';
 import { type Baseline, compileBaseline, runBaseline } from './baseline.js';
 import { cpuTimes, idlePercent } from './host-idle.js';
@@ -57,6 +62,8 @@ const BENCH_NAMES: Partial<Record<CounterName, string>> = { flushesElided: 'flus
 
 function counters(s: RunSummary): Record<string, number> {
   const c = Object.fromEntries(BENCH_COUNTERS.map((n) => [BENCH_NAMES[n] ?? n, counterOf(s.stats, n)]));
+  // timed mode: no host time in the figures, so that two runs print the same numbers
+  if (s.timed) return { ...c, simCycles: s.stats.simCycles, simMs: Math.max(...s.timed.simMs), switches: s.timed.switches };
   return { ...c, simCycles: s.stats.simCycles, workloadMs: s.stats.workloadMs };
 }
 
@@ -64,7 +71,8 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
   const procs = mode === 'processes' ? cpus : 1;
   const before = cpuTimes();
   const cpu0 = process.cpuUsage();
-  const s = await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus, procs, ops: 0, durationMs: timeMs, params }, pool);
+  const simulated = o.timeBase === 'simulated';
+  const s = await runMachine({ ...BENCH_RUN, ...o.run, ...(simulated ? { mode: 'timed' as const } : {}), workload: def.workload, cpus, procs, ops: 0, durationMs: timeMs, params }, pool);
   const used = process.cpuUsage(cpu0);
   const idlePct = idlePercent(before, cpuTimes());
   const m = def.measure(s);
@@ -75,6 +83,7 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
   const perCpu = def.latency ? total : total / cpus;
   const r0 = res(s, 0);
   const latency = def.latency ? latencyStats(hdr, r0?.latencyNs, num(r0?.timerNs)) : undefined;
+  const host = { idlePct, hostWallMs: s.stats.hostWallMs, hostCpuMs, cpuNsPerOp: ops > 0 ? (hostCpuMs * 1e6) / ops : 0 };
   return {
     mode,
     procs,
@@ -84,14 +93,18 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
     perCpu,
     nsPerOp: perCpu > 0 ? 1e9 / perCpu : 0,
     perCpuRates: per,
-    idlePct,
-    hostWallMs: s.stats.hostWallMs,
-    hostCpuMs,
-    cpuNsPerOp: ops > 0 ? (hostCpuMs * 1e6) / ops : 0,
+    ...(simulated ? {} : host),
     counters: counters(s),
     extra: def.extra?.(s, cpus) ?? {},
     ...(latency ? { latency } : {}),
   };
+}
+
+/** The cost model of a simulated-time bench: the preset's name, its clock and the overrides. */
+function benchCosts(r: Partial<RunOptions>): { preset: string; ghz: number; overrides: Record<string, number> } {
+  const preset = costPresetName({ costPreset: r.costPreset ?? '', mode: 'timed' });
+  const base = preset === 'default' ? DEFAULT_COSTS : costPreset(preset)!.costs;
+  return { preset, ghz: r.costs?.ghz ?? base.ghz, overrides: { ...(r.costs ?? {}) } as Record<string, number> };
 }
 
 /**
@@ -106,16 +119,19 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
   if (def.latency && modes.includes('processes')) throw new UsageError(`suite ${suite} runs in threads mode only: the flush must reach CPUs that run the same mm`);
   const primary = modes.includes(def.primary) ? def.primary : modes[0]!;
   const params = { ...def.params, ...(o.params ?? {}) };
+  const simulated = o.timeBase === 'simulated';
   const hostCores = availableParallelism();
   const pool = o.pool ?? new CpuWorkerPool();
   const progress = o.onProgress ?? (() => {});
   // Loaded here, not at start-up: the CLI imports this module for every command.
   const hdr: Hdr = await import('hdr-histogram-js');
   let baseline: Baseline | null = null;
-  if (def.baseline && o.baseline !== false) baseline = compileBaseline(def.baseline);
+  // the native baseline runs in host time: nothing to compare a simulated rate with
+  if (def.baseline && o.baseline !== false && !simulated) baseline = compileBaseline(def.baseline);
   const points: BenchPoint[] = [];
   const most = Math.max(1, ...cpusList);
-  const warmupMs = Math.max(0, o.warmupMs ?? Math.min(1000, timeMs) * Math.max(1, Math.ceil(most / hostCores)));
+  // timed mode's numbers do not depend on host speed: no warm-up
+  const warmupMs = simulated ? 0 : Math.max(0, o.warmupMs ?? Math.min(1000, timeMs) * Math.max(1, Math.ceil(most / hostCores)));
   try {
     if (warmupMs > 0 && cpusList.length > 0) {
       await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus: most, procs: modes.includes('processes') ? most : 1, ops: 0, durationMs: warmupMs, params }, pool);
@@ -167,7 +183,16 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
     warmupMs,
     modes,
     primary,
-    config: { lockdep: r.lockdep ?? false, daemons: r.daemons ?? false, tlb: formatTlb(r.tlb ?? DEFAULT_RUN.tlb), flushCeiling: r.flushCeiling ?? DEFAULT_RUN.flushCeiling, kernel: r.kernel ?? DEFAULT_RUN.kernel, seed: r.seed ?? DEFAULT_RUN.seed },
+    timeBase: simulated ? 'simulated' : 'host',
+    config: {
+      lockdep: r.lockdep ?? false,
+      daemons: r.daemons ?? false,
+      tlb: formatTlb(r.tlb ?? DEFAULT_RUN.tlb),
+      flushCeiling: r.flushCeiling ?? DEFAULT_RUN.flushCeiling,
+      kernel: r.kernel ?? DEFAULT_RUN.kernel,
+      seed: r.seed ?? DEFAULT_RUN.seed,
+      ...(simulated ? { costs: benchCosts(r), quantum: r.quantum ?? DEFAULT_RUN.quantum } : {}),
+    },
     baseline: baseline === null ? null : baseline.available ? { available: true, program: baseline.spec.source, description: baseline.spec.description, compiler: baseline.compiler, fs: baseline.fs } : { available: false, reason: baseline.reason },
     points,
     ok: points.every((p) => p.summary.ok),

@@ -5,6 +5,7 @@ import type { BaselinePoint } from './baseline.js';
 
 export type BenchSuite = 'access' | 'faults' | 'shootdown' | 'msync';
 export type BenchMode = 'processes' | 'threads';
+export type BenchTimeBase = 'host' | 'simulated';
 
 /** Latency percentiles of one run, in host nanoseconds. */
 export interface LatencyStats {
@@ -30,20 +31,20 @@ export interface ModeResult {
   total: number;
   /** total / cpus. */
   perCpu: number;
-  /** Host nanoseconds per operation on one CPU (1e9 / perCpu). */
+  /** Nanoseconds (host, or simulated with the simulated time base) per operation on one CPU (1e9 / perCpu). */
   nsPerOp: number;
   /** Each CPU's operations per second. */
   perCpuRates: number[];
-  /** Host CPU idle percentage during the run (will-it-scale's *_idle columns). */
-  idlePct: number;
-  hostWallMs: number;
+  /** Host CPU idle percentage during the run (will-it-scale's *_idle columns). Host time base only, as the next three. */
+  idlePct?: number;
+  hostWallMs?: number;
   /**
    * Host CPU time this process used during the run (all threads, set-up and end-of-run checks
    * included), and that divided by the operations: a cost per operation that other load on the host
    * does not change, unlike the rates.
    */
-  hostCpuMs: number;
-  cpuNsPerOp: number;
+  hostCpuMs?: number;
+  cpuNsPerOp?: number;
   /** Model counters of the run that explain the number (faults, IPIs, flushes, TLB misses...). */
   counters: Record<string, number>;
   /** Suite-specific figures (msyncs/s, busy CPUs' accesses/s...). */
@@ -82,13 +83,27 @@ export interface BenchResult {
   modes: BenchMode[];
   /** The mode whose figures are the point's headline and the baseline ratio. */
   primary: BenchMode;
-  config: { lockdep: boolean; daemons: boolean; tlb: string; flushCeiling: number; kernel: string; seed: number };
+  /** host: rates in host time (the simulator's speed); simulated: timed mode, rates in simulated time (the simulated kernel's). */
+  timeBase: BenchTimeBase;
+  config: {
+    lockdep: boolean;
+    daemons: boolean;
+    tlb: string;
+    flushCeiling: number;
+    kernel: string;
+    seed: number;
+    /** Simulated time base: the cost preset, its clock (GHz) and the --cost overrides, and the quantum. */
+    costs?: { preset: string; ghz: number; overrides: Record<string, number> };
+    quantum?: number;
+  };
   baseline: { available: true; program: string; description: string; compiler: string; fs: string } | { available: false; reason: string } | null;
   points: BenchPoint[];
   ok: boolean;
 }
 
 export interface BenchOptions {
+  /** host (default): rates in host time; simulated: timed mode, `timeMs` and the rates in simulated time. */
+  timeBase?: BenchTimeBase;
   /** Modes to run (default: the suite's). */
   modes?: BenchMode[];
   /** Run the native baseline where the suite has one and a C compiler exists (default true). */

@@ -26,8 +26,13 @@ type Res = Record<string, unknown> | null | undefined;
 /** CPU c's workload result. */
 export const res = (s: RunSummary, c: number): Res => s.results[c] as Res;
 export const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+/**
+ * CPU c's run time in ms: host time, or in timed mode (bench --time-base simulated) its simulated
+ * clock. Workloads that time themselves use api.now(), which reads the same clocks.
+ */
+export const runMs = (s: RunSummary, c: number): number => (s.timed ? s.timed.simMs[c]! : s.stats.perCpu[c]!.runMs);
 /** Per-CPU accesses over the CPU's run time (the workload does not time itself). */
-const accessesPerCpu = (s: RunSummary) => s.stats.perCpu.map((p) => ({ ops: p.accesses, ms: p.runMs }));
+const accessesPerCpu = (s: RunSummary) => s.stats.perCpu.map((p, c) => ({ ops: p.accesses, ms: runMs(s, c) }));
 
 export const BENCH_SUITES: Readonly<Record<BenchSuite, SuiteDef>> = {
   access: {
@@ -68,7 +73,7 @@ export const BENCH_SUITES: Readonly<Record<BenchSuite, SuiteDef>> = {
     measure: (s) => [{ ops: num(res(s, 0)?.flushes), ms: num(res(s, 0)?.ms) }],
     extra: (s, cpus) => {
       let rate = 0;
-      for (let c = 1; c < cpus; c++) rate += s.stats.perCpu[c]!.accesses / Math.max(1e-3, s.stats.perCpu[c]!.runMs / 1000);
+      for (let c = 1; c < cpus; c++) rate += s.stats.perCpu[c]!.accesses / Math.max(1e-6, runMs(s, c) / 1000);
       return { busyAccessesPerCpu: cpus > 1 ? rate / (cpus - 1) : 0 };
     },
     latency: true,

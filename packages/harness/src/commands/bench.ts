@@ -17,11 +17,17 @@ import { addConfigOption } from './config-option.js';
 import { runOption } from './flags.js';
 
 /** The run options bench takes, as the flags of `smpsim run` (its own help wording aside). */
-const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'params'];
+const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'params', 'costPreset', 'costs', 'quantum'];
+/** --time's default in each time base: host time per run, or simulated time per run. */
+const DEFAULT_TIME = { host: '1s', simulated: '2ms' } as const;
 
 type BenchFlags = {
   cpus: string;
-  time: string;
+  time?: string;
+  timeBase: string;
+  costs?: string;
+  cost: string[];
+  quantum?: string;
   warmup?: string;
   mode?: string;
   param: string[];
@@ -41,13 +47,17 @@ export function registerBench(p: Command): Command {
   const cmd = subcommand(p, 'bench <suite>')
     .description('scaling benchmarks: access (TLB-hit accesses/s), faults (write-notify faults/s), shootdown (single-page flush latency), msync (case-msync pages/s)')
     .option('--cpus <list>', 'simulated CPU counts', '1,2,4,8')
-    .option('--time <T>', 'host time per run (e.g. 500ms, 2s)', '1s')
+    .option('--time <T>', `time per run (e.g. 500ms, 2s): host time (default ${DEFAULT_TIME.host}), or simulated time with --time-base simulated (default ${DEFAULT_TIME.simulated})`)
+    .option('--time-base <base>', 'host: the simulator\'s speed in host time; simulated: the simulated kernel in timed mode (simulated ops per simulated second, the same on any host)', 'host')
     .option('--warmup <T>', 'untimed warm-up run at the largest CPU count first (default: --time, at most 1s, times simulated CPUs per host core; 0: none)')
     .option('--mode <mode>', 'processes | threads | both (default: the suite\'s)')
     .addOption(runOption('params'))
     .addOption(runOption('tlb', { noDefault: true }))
     .addOption(runOption('flushCeiling', { noDefault: true }))
     .addOption(runOption('seed', { description: 'seed' }))
+    .addOption(runOption('costPreset', { noDefault: true }))
+    .addOption(runOption('costs'))
+    .addOption(runOption('quantum', { noDefault: true }))
     .option('--lockdep', 'run with the lock validator (off by default in benchmarks)', false)
     .option('--daemons', 'run the flusher, journal and reclaim threads (off by default in benchmarks)', false)
     .option('--no-baseline', 'skip the native baseline')
@@ -66,10 +76,16 @@ export function registerBench(p: Command): Command {
         else if (f.mode === 'processes' || f.mode === 'threads') modes = [f.mode];
         else throw new UsageError(`--mode must be processes, threads or both, got '${f.mode}'`);
       }
+      if (f.timeBase !== 'host' && f.timeBase !== 'simulated') throw new UsageError(`--time-base must be host or simulated, got '${f.timeBase}'`);
+      const timeBase = f.timeBase;
+      if (timeBase === 'host' && (f.quantum !== undefined || f.costs !== undefined || f.cost.length > 0)) {
+        throw new UsageError('--costs, --cost and --quantum shape simulated time: give them with --time-base simulated');
+      }
       if (f.plot !== undefined && !/\.svg$/i.test(f.plot)) throw new UsageError(`--plot writes SVG: the file name must end in .svg, got '${f.plot}'`);
       const { params, ...given } = runOptionsGiven(f, BENCH_RUN_FLAGS);
       const run: BenchOptions['run'] = { ...given, lockdep: f.lockdep, daemons: f.daemons };
-      const b = await runBench(suite, parseList(f.cpus, '--cpus', 1, MAX_CPUS), parseDuration(f.time, '--time'), {
+      const b = await runBench(suite, parseList(f.cpus, '--cpus', 1, MAX_CPUS), parseDuration(f.time ?? DEFAULT_TIME[timeBase], '--time'), {
+        timeBase,
         ...(modes ? { modes } : {}),
         ...(f.warmup !== undefined ? { warmupMs: f.warmup === '0' ? 0 : parseDuration(f.warmup, '--warmup') } : {}),
         baseline: f.baseline,

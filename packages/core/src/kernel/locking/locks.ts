@@ -10,6 +10,7 @@
  */
 import type { Cpu } from '../../hw/cpu.js';
 import * as L from '../../machine/layout.js';
+import { lockLine } from '../../hw/coherence.js';
 import { lockdepAcquire } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
 import { CTR, LS, LS_FIELDS, type MachineView } from '../../machine/machine.js';
@@ -30,6 +31,8 @@ function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, trylock =
     cpu.holdStartCy[d] = cpu.ctr[CTR.cycles]!;
   }
   if (d >= L.HELD_MAX) throw new Error(`cpu${cpu.id}: more than ${L.HELD_MAX} locks held`);
+  // timed mode: the acquisition wrote the lock word (a transfer if another CPU wrote it last)
+  if (cpu.lines !== null) cpu.lines.write(cpu, lockLine(idx));
   const h = b + L.C_HELD + d * L.HELD_FIELDS;
   cpu.meta[h + L.HELD_LOCK] = idx;
   cpu.meta[h + L.HELD_CLASS] = cls;
@@ -57,6 +60,7 @@ function popHeld(cpu: Cpu, idx: number): void {
         cpu.holdStartCy[j] = cpu.holdStartCy[j + 1]!;
       }
       Atomics.store(meta, b + L.C_HELD_DEPTH, d - 1);
+      if (cpu.lines !== null) cpu.lines.write(cpu, lockLine(idx));
       return;
     }
   }
@@ -192,6 +196,7 @@ export function spinUnlock(cpu: Cpu, idx: LockIdx): void {
   if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
   Atomics.store(meta, idx, -(cpu.id + 1));
   if (Atomics.load(meta, idx + L.SPIN_SLEEPERS) > 0) Atomics.notify(meta, idx, 1);
+  cpu.waiter.released();
 }
 
 /** spin_lock_irqsave: interrupts off, then the lock; returns the saved flags. */
@@ -241,6 +246,7 @@ export function upRead(cpu: Cpu, idx: LockIdx): void {
   const meta = cpu.meta;
   Atomics.sub(meta, idx + SEM_COUNT, 1);
   if (Atomics.load(meta, idx + SEM_SLEEPERS) > 0) Atomics.notify(meta, idx + SEM_COUNT);
+  cpu.waiter.released();
 }
 
 /** down_write: exclusive. */
@@ -268,6 +274,7 @@ export function upWrite(cpu: Cpu, idx: LockIdx): void {
   const meta = cpu.meta;
   Atomics.store(meta, idx + SEM_COUNT, 0);
   if (Atomics.load(meta, idx + SEM_SLEEPERS) > 0) Atomics.notify(meta, idx + SEM_COUNT);
+  cpu.waiter.released();
 }
 
 // ------------------------------------------------------------------ page lock (PG_locked)
@@ -312,6 +319,7 @@ export function unlockPage(cpu: Cpu, pfn: Pfn): void {
   popHeld(cpu, f);
   Atomics.and(meta, f, ~L.PG_locked);
   if (Atomics.load(meta, cpu.layout.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
+  cpu.waiter.released();
 }
 
 /**

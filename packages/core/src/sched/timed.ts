@@ -1,0 +1,318 @@
+/**
+ * Timed mode's waiter, one per CPU worker: every simulated CPU has a clock (its simulated cycles,
+ * CTR.cycles, advanced by the cost model) and exactly one CPU runs at a time: the runnable CPU whose
+ * clock is lowest. It runs until it is `quantum` cycles ahead of the next lowest runnable clock (or
+ * until it blocks) and only then does the scheduler decide again, so hand-overs stay rare; a quantum
+ * bounds how far apart two CPUs' clocks are when they interact.
+ *
+ * Waiting costs simulated time, as it does on hardware: a CPU that fails to take a lock, waits for
+ * flush acknowledgements or for the page lock blocks (a futex-like watch of the words its wait depends
+ * on, as in deterministic mode); the CPU that changes a watched word wakes it at the waker's clock, so
+ * the waiter is charged the time until the holder released (its clock becomes max(own, waker's)). The
+ * hand-over itself is the cache-line transfer the cost model charges where the waiter then takes the
+ * lock or reads the acknowledgement (hw/coherence.ts).
+ *
+ * IPIs arrive `ipiLatency` cycles after they are sent: a target whose clock is still earlier keeps
+ * running until its clock reaches the arrival time and takes the interrupt at its first preemption
+ * point after that; a target blocked with interrupts on (idle, spinning) is woken at the arrival time.
+ * All pending IPIs are taken together when the earliest is due (a later one may so be taken up to its
+ * latency early).
+ *
+ * A lock's release is a scheduling point when a CPU waits for it (`released`): the waiter, woken at
+ * the release time, runs before the releaser goes on, so the releaser cannot take the lock again
+ * within its quantum while the waiter's spin would on hardware have seen the release first.
+ *
+ * The run is deterministic: decisions depend only on clocks and CPU ids (ties go to the running CPU,
+ * then the lowest id), never on host time, so the same flags give the same clocks on any host. A run
+ * ends by ops or at a simulated time (`endCycles`: each CPU's workload stops when its clock gets
+ * there). The deadlock watchdog counts scheduling steps, as deterministic mode's does.
+ */
+import type { Cpu } from '../hw/cpu.js';
+import { MachineStop } from '../hw/entry.js';
+import * as L from '../machine/layout.js';
+import { CTR, CTR_COUNT } from '../machine/machine.js';
+import { fireWatchdog } from '../oracles/watchdog.js';
+import { releaseAll } from './det.js';
+import { type CpuWaiter, WAIT_POLICY, waitLoop } from './wait.js';
+import {
+  F_ALL_BLOCKED,
+  F_DEADLOCK_STEPS,
+  F_END_CYCLES,
+  F_IPI_LATENCY,
+  F_MAX_STEPS,
+  F_QUANTUM,
+  F_STEP,
+  F_WAIT_LIMIT,
+  I_DEADLOCK,
+  I_NBLOCKED,
+  I_SWITCHES,
+  I_TURN,
+  PC_BLOCKED,
+  PC_W1_ADDR,
+  PC_W1_VAL,
+  PC_W2_ADDR,
+  PC_W2_VAL,
+  PC_WAKE,
+  PF_IPI_AT,
+  PF_WAIT_START,
+  type SchedState,
+  TURN_FREE,
+} from './state.js';
+
+/** Accesses between two slow paths of the preemption point in timed mode. */
+export const TIMED_INTERVAL = 8;
+
+export class TimedWaiter implements CpuWaiter {
+  readonly interval = TIMED_INTERVAL;
+  readonly hostDelays = false;
+  /** This CPU runs on until its clock reaches this (then the scheduler decides again). */
+  private limit = 0;
+  private readonly clocks: Float64Array;
+  private readonly meta: Int32Array;
+
+  constructor(
+    readonly cpu: Cpu,
+    readonly s: SchedState,
+  ) {
+    this.clocks = cpu.m.stats;
+    this.meta = cpu.meta;
+  }
+
+  /** CPU c's simulated clock (cycles). */
+  clock(c: number): number {
+    return this.clocks[c * CTR_COUNT + CTR.cycles]!;
+  }
+
+  private setClock(c: number, t: number): void {
+    this.clocks[c * CTR_COUNT + CTR.cycles] = t;
+  }
+
+  /** This CPU's clock, for the tracer (cycles). */
+  now(): number {
+    return this.cpu.ctr[CTR.cycles]!;
+  }
+
+  enter(): void {
+    this.waitTurn();
+    this.resume();
+    this.cpu.tracer?.schedIn();
+  }
+
+  /** The scheduling part of a preemption point: the simulated deadline, wake-ups, and a decision once past the limit. */
+  point(): void {
+    const s = this.s;
+    const now = this.cpu.ctr[CTR.cycles]!;
+    if (now >= s.f[F_END_CYCLES]!) this.cpu.timeUp = true;
+    if (s.i[I_NBLOCKED]! > 0) this.wakeBlocked(now);
+    if (now >= this.limit) this.decide(false);
+  }
+
+  pause(idx: number, expected: number): void {
+    this.block(idx, expected);
+  }
+
+  waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1): void {
+    const meta = this.meta;
+    const pf = this.s.pf(this.cpu.id) + PF_WAIT_START;
+    const bounded = WAIT_POLICY[kind]!.watchdog;
+    if (bounded) this.s.f[pf] = this.s.f[F_STEP]!;
+    waitLoop(this.cpu, kind, obj, this.s.f[F_STEP]!, ready, () => {
+      this.block(watch1, watch1 >= 0 ? Atomics.load(meta, watch1) : 0, watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
+      return false;
+    });
+    if (bounded) this.s.f[pf] = -1;
+  }
+
+  /** An IPI from this CPU to `target`: it arrives ipiLatency cycles from now. */
+  ipiSent(target: number): void {
+    const s = this.s;
+    const at = this.cpu.ctr[CTR.cycles]! + s.f[F_IPI_LATENCY]!;
+    const k = s.pf(target) + PF_IPI_AT;
+    if (at < s.f[k]!) s.f[k] = at;
+  }
+
+  /** Pending interrupts are taken once the earliest has arrived at this CPU's clock. */
+  interruptDue(): boolean {
+    const k = this.s.pf(this.cpu.id) + PF_IPI_AT;
+    const at = this.s.f[k]!;
+    if (this.cpu.ctr[CTR.cycles]! < at) return false;
+    this.s.f[k] = Infinity;
+    return true;
+  }
+
+  release(): void {
+    releaseAll(this.s);
+  }
+
+  /**
+   * A failed re-check of a wait: blocks until a watched word (index -1: none) no longer holds the
+   * value given or an interrupt arrives for this CPU; returns when it runs again (the caller
+   * re-checks). Throws MachineStop if the machine stopped.
+   */
+  private block(a1: number, v1: number, a2 = -1, v2 = 0): void {
+    const s = this.s;
+    const me = this.cpu.id;
+    const pc = s.pc(me);
+    s.i[pc + PC_W1_ADDR] = a1;
+    s.i[pc + PC_W1_VAL] = v1;
+    s.i[pc + PC_W2_ADDR] = a2;
+    s.i[pc + PC_W2_VAL] = v2;
+    if (s.i[pc + PC_BLOCKED] === 0) {
+      s.i[pc + PC_BLOCKED] = 1;
+      s.i[I_NBLOCKED]!++;
+    }
+    this.cpu.publishCounters(); // the clock includes every access before the wait
+    const since = s.f[s.pf(me) + PF_WAIT_START]!;
+    if (since >= 0 && s.f[F_STEP]! - since > s.f[F_WAIT_LIMIT]!) {
+      this.deadlock(`cpu${me} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
+    }
+    this.decide(true);
+    this.cpu.checkStop();
+  }
+
+  /**
+   * Wakes the blocked CPUs whose wait may be over: a watched word changed (at the latest at `now`,
+   * this CPU's clock: the waiter's clock becomes at least that), or an interrupt is pending with
+   * interrupts on (its clock becomes at least the arrival time).
+   */
+  private wakeBlocked(now: number): number {
+    const s = this.s;
+    const meta = this.meta;
+    const lay = this.cpu.layout;
+    const q = s.f[F_QUANTUM]!;
+    let first = Infinity;
+    for (let c = 0; c < s.cpus; c++) {
+      const pc = s.pc(c);
+      if (s.i[pc + PC_BLOCKED] === 0) continue;
+      const a1 = s.i[pc + PC_W1_ADDR]!;
+      const a2 = s.i[pc + PC_W2_ADDR]!;
+      let t = -1;
+      if ((a1 >= 0 && Atomics.load(meta, a1) !== s.i[pc + PC_W1_VAL]) || (a2 >= 0 && Atomics.load(meta, a2) !== s.i[pc + PC_W2_VAL])) t = now;
+      else {
+        const cb = lay.cpu(c);
+        if (meta[cb + L.C_IRQ] !== 0 && Atomics.load(meta, cb + L.C_IPI_PENDING) !== 0) t = s.f[s.pf(c) + PF_IPI_AT]!;
+        if (t === Infinity) t = now;
+      }
+      if (t < 0) continue;
+      s.i[pc + PC_BLOCKED] = 0;
+      s.i[I_NBLOCKED]!--;
+      const ct = Math.max(this.clock(c), t);
+      this.setClock(c, ct);
+      if (ct + q < this.limit) this.limit = ct + q;
+      if (ct < first) first = ct;
+    }
+    return first;
+  }
+
+  /**
+   * This CPU released a lock: a CPU spinning on it takes it now, at this CPU's clock, rather than
+   * after this CPU ran on for a quantum (in which it could take the lock again: on hardware the
+   * spinning CPU sees the release within a line transfer). So a woken CPU no later than this one
+   * runs next.
+   */
+  released(): void {
+    const s = this.s;
+    if (s.i[I_NBLOCKED]! === 0 || s.i[I_TURN] === TURN_FREE) return;
+    this.cpu.publishCounters();
+    const now = this.cpu.ctr[CTR.cycles]!;
+    if (this.wakeBlocked(now) <= now) this.decide(false, true);
+  }
+
+  /** Who runs next: the runnable CPU with the lowest clock (ties: this CPU, then the lowest id). */
+  private decide(blocking: boolean, yieldTies = false): void {
+    void blocking; // a blocking CPU has set PC_BLOCKED, which is what counts (a wake-up may have cleared it)
+    const s = this.s;
+    const i = s.i;
+    if (i[I_TURN] === TURN_FREE) throw new MachineStop('machine stopped');
+    const me = this.cpu.id;
+    const step = ++s.f[F_STEP]!;
+    if (step > s.f[F_MAX_STEPS]!) {
+      this.cpu.violation('hang', `timed mode: the run did not finish within ${s.f[F_MAX_STEPS]} scheduling steps (a livelock, or a workload far longer than its ops suggest)`, { step });
+    }
+    const now = this.cpu.ctr[CTR.cycles]!;
+    if (i[I_NBLOCKED]! > 0) this.wakeBlocked(now);
+    // this CPU first (ties stay with it), unless it blocks and nothing woke it
+    let next = -1;
+    let best = Infinity;
+    if (i[s.pc(me) + PC_BLOCKED] === 0) {
+      next = me;
+      best = this.clock(me);
+    }
+    for (let c = 0; c < s.cpus; c++) {
+      if (c === me || i[s.pc(c) + PC_BLOCKED] !== 0) continue;
+      const t = this.clock(c);
+      if (t < best || (yieldTies && next === me && t === best)) {
+        best = t;
+        next = c;
+      }
+    }
+    if (next >= 0) s.f[F_ALL_BLOCKED] = 0;
+    else {
+      // Every CPU is blocked and none can be woken: re-check them in turn; if that goes on, it is a
+      // deadlock.
+      const n = ++s.f[F_ALL_BLOCKED]!;
+      if (n > s.f[F_DEADLOCK_STEPS]!) this.deadlock(`every CPU has been blocked for ${n - 1} scheduling steps`);
+      next = (me + 1) % s.cpus;
+    }
+    if (next === me) {
+      this.limit = this.nextLimit();
+      return;
+    }
+    i[I_SWITCHES]!++;
+    s.fold(step | 0);
+    s.fold(next);
+    this.cpu.tracer?.schedOut(next, step);
+    Atomics.store(i, I_TURN, next);
+    Atomics.add(i, s.pc(next) + PC_WAKE, 1);
+    Atomics.notify(i, s.pc(next) + PC_WAKE, 1);
+    this.waitTurn();
+    this.resume();
+    this.cpu.tracer?.schedIn();
+  }
+
+  /** This CPU has the turn: it is not blocked any more, and runs until the next limit. */
+  private resume(): void {
+    const s = this.s;
+    const pc = s.pc(this.cpu.id);
+    if (s.i[pc + PC_BLOCKED] !== 0) {
+      s.i[pc + PC_BLOCKED] = 0;
+      s.i[I_NBLOCKED]!--;
+    }
+    this.limit = this.nextLimit();
+  }
+
+  /** quantum cycles past the lowest clock of the other runnable CPUs (Infinity if there is none). */
+  private nextLimit(): number {
+    const s = this.s;
+    const me = this.cpu.id;
+    let lo = Infinity;
+    for (let c = 0; c < s.cpus; c++) {
+      if (c === me || s.i[s.pc(c) + PC_BLOCKED] !== 0) continue;
+      const t = this.clock(c);
+      if (t < lo) lo = t;
+    }
+    return lo + s.f[F_QUANTUM]!;
+  }
+
+  private waitTurn(): void {
+    const i = this.s.i;
+    const me = this.cpu.id;
+    const w = this.s.pc(me) + PC_WAKE;
+    for (let spins = 0; ; spins++) {
+      const seen = Atomics.load(i, w);
+      const t = Atomics.load(i, I_TURN);
+      if (t === me) return;
+      if (t === TURN_FREE) throw new MachineStop('machine stopped');
+      if (spins < 64) continue;
+      // The timeout only bounds a sleep; the loop re-checks, so host time decides nothing.
+      Atomics.wait(i, w, seen, 1000);
+    }
+  }
+
+  private deadlock(why: string): never {
+    const s = this.s;
+    s.i[I_DEADLOCK] = 1;
+    fireWatchdog(this.cpu, `watchdog (timed mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
+    throw new MachineStop('machine stopped');
+  }
+}
