@@ -39,11 +39,21 @@ export interface KernelConfig {
   readonly bugs: readonly BugId[];
   /** Ranges of more pages than this become a full flush (Linux: tlb_single_page_flush_ceiling = 33). */
   readonly flushCeiling: number;
+  /**
+   * The shootdown protocol (kernel/smp.ts): 'modern' (ranges page by page under the ceiling, any
+   * number of concurrent senders) or 'linux-2.6.20' (2.6.20 x86_64: a range is a flush of the whole
+   * mm, and senders share NUM_INVALIDATE_TLB_VECTORS = 8 slots, cpu % 8, each under its spinlock).
+   */
+  readonly flushProtocol: FlushProtocol;
   /** Lock validator on or off. */
   readonly lockdep: boolean;
   /** Per-class lock statistics (/proc/lock_stat). */
   readonly lockStat: boolean;
 }
+
+/** The shootdown protocols (KernelConfig.flushProtocol). */
+export const FLUSH_PROTOCOLS = ['modern', 'linux-2.6.20'] as const;
+export type FlushProtocol = (typeof FLUSH_PROTOCOLS)[number];
 
 export type { CostModel } from './costs.js';
 import type { CostModel } from './costs.js';
@@ -139,6 +149,7 @@ export const DEFAULT_KERNEL: KernelConfig = {
   writeNotify: true,
   bugs: [],
   flushCeiling: 33,
+  flushProtocol: 'modern',
   lockdep: true,
   lockStat: false,
 };

@@ -17,13 +17,15 @@ export function parseIntStrict(v: string, what: string, min: number, max = Numbe
 
 /** "20s", "500ms", "2m", "1.5" (seconds) -> milliseconds. */
 export function parseDuration(v: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(v.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)?$/.exec(v.trim());
   if (!m) throw new UsageError(`${what} must be a duration like 500ms, 20s or 2m, got '${v}'`);
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
-  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-  if (!(ms > 0)) throw new UsageError(`${what} must be positive, got '${v}'`);
-  return Math.round(ms);
+  const ms = unit === 'us' || unit === 'µs' ? n / 1000 : unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  // microsecond resolution: timed mode's durations are simulated, and often below a millisecond
+  const r = Math.round(ms * 1000) / 1000;
+  if (!(r > 0)) throw new UsageError(`${what} must be positive, got '${v}'`);
+  return r;
 }
 
 /** "64M", "1G", "512K", "4096" (bytes) -> bytes. */

@@ -31,6 +31,8 @@ import {
   MAX_CPUS,
   MAX_PCT_DEPTH,
   COST_PRESETS,
+  FLUSH_PROTOCOLS,
+  type FlushProtocol,
 } from '@smpsim/core';
 import { BUILTIN_WORKLOADS } from '@smpsim/cpu-worker';
 import { bool, duration, int, keyValues, nonEmpty, oneOf, oneOrList, onOff, probability, size, tlbGeometry } from './config-fields.js';
@@ -64,6 +66,8 @@ export interface RunOptions {
   daemons: boolean;
   daemonConfig: Partial<DaemonConfig>;
   flushCeiling: number;
+  /** The shootdown protocol: 'modern' or 2.6.20's (kernel/smp.ts). */
+  flushProtocol: FlushProtocol;
   /**
    * 'free' (the default): the CPUs run in parallel. 'deterministic': the same CPU workers, one at a
    * time under a seeded scheduler; same options, same run (needs `ops`; see schedule-options.ts).
@@ -303,6 +307,16 @@ export const RUN_OPTIONS = {
     file: { schema: int(1) },
     reproduce: { at: 24 },
     schedule: { at: 15, read: 'optional', valid: isInt(1) },
+  },
+  flushProtocol: {
+    flag: '--flush-protocol <p>',
+    description: `TLB shootdown protocol: ${FLUSH_PROTOCOLS.join(' | ')} (2.6.20: ranges flush the whole mm; 8 sender slots, each under a lock)`,
+    default: DEFAULT_KERNEL.flushProtocol,
+    choices: FLUSH_PROTOCOLS,
+    parse: (v) => v as FlushProtocol,
+    file: { schema: oneOf(FLUSH_PROTOCOLS, `expected one of ${FLUSH_PROTOCOLS.join(', ')}`) },
+    reproduce: { at: 29, when: (o) => o.flushProtocol !== DEFAULT_KERNEL.flushProtocol },
+    schedule: { at: 24, read: 'optional', valid: (v) => (FLUSH_PROTOCOLS as readonly unknown[]).includes(v), write: (o) => (o.flushProtocol !== DEFAULT_KERNEL.flushProtocol ? o.flushProtocol : undefined) },
   },
   daemons: {
     flag: '--no-daemons',

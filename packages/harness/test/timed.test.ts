@@ -81,6 +81,19 @@ test('bench --time-base simulated: the same numbers twice; processes scale flat,
   assert.is(lat.timerNs, 0);
 });
 
+test('2.6.20 flush protocol in timed mode: threads of one mm share 8 sender slots, so at 9 CPUs two senders wait for one slot', async () => {
+  const tlb = (s: Awaited<ReturnType<typeof runMachine>>) => s.stats.locks.find((r) => r.class === '&f->tlbstate_lock');
+  // 512 pages a CPU: each CPU's file has a page-table page (and a pte lock) of its own, so flushes
+  // under different pte locks can meet at a slot
+  const o = timed({ workload: 'write-notify', procs: 1, ops: 0, durationMs: 0.4, lockdep: false, lockStat: true, flushProtocol: 'linux-2.6.20', params: { pages: 512 } });
+  const eight = await runMachine({ ...o, cpus: 8 }, pool);
+  const nine = await runMachine({ ...o, cpus: 9 }, pool);
+  assert.ok(eight.ok && nine.ok);
+  assert.ok(tlb(eight)!.acquisitions > 0);
+  assert.is(tlb(eight)!.contentions, 0, 'one CPU per slot');
+  assert.ok(tlb(nine)!.contentions > 0, 'CPUs 0 and 8 share slot 0');
+});
+
 test('timed mode refuses what it cannot do, with exit status 2 and one line', () => {
   for (const [args, msg] of [
     [['run', '--mode', 'timed', '--ops', '10', '--check-every', '1000'], /timed mode does not run stop-the-world checkpoints/],

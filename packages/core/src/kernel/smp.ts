@@ -5,6 +5,11 @@
  * smp_invalidate_interrupt, and the flush API built on them — a QEMU-style grid, scope in the name,
  * always synchronous across CPUs.
  *
+ * Two shootdown protocols (KernelConfig.flushProtocol): 'modern' flushes a range page by page under
+ * the flush ceiling, with any number of senders at once; 'linux-2.6.20' is 2.6.20's
+ * arch/x86_64/kernel/smp.c: every range flush is a flush of the whole mm, and a sender holds its slot's
+ * tlbstate_lock (8 slots, cpu % 8) from the request to the last acknowledgement.
+ *
  * Every flush runs the same local decision (`localFlush`) on the initiator and on each target: a CPU
  * that does not run the mm has nothing to flush; one that only borrows it lazily (a kernel thread)
  * leaves it instead (leave_mm) and gets no more of its IPIs; otherwise it flushes the range or all.
@@ -14,6 +19,9 @@ import { metaLine } from '../hw/coherence.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
+import type { LockIdx } from '../handles.js';
+import { spinLock, spinUnlock } from './locking/locks.js';
+import { LockClass, S } from './locking/lockorder.js';
 
 // ------------------------------------------------------------------ switch_mm and lazy TLB
 
@@ -105,6 +113,10 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   if (targets === 0) return;
   const meta = cpu.meta;
   const b = cpu.base;
+  // 2.6.20 x86_64: the sender's slot (cpu % NUM_INVALIDATE_TLB_VECTORS) is held from the request to
+  // the last acknowledgement, so senders of one slot flush one at a time
+  const slot = cpu.config.kernel.flushProtocol === 'linux-2.6.20' ? (cpu.layout.flushLock(cpu.id % L.FLUSH_SLOTS) as LockIdx) : -1;
+  if (slot >= 0) spinLock(cpu, slot as LockIdx, LockClass.TlbState, S.flush_tlb_others);
   if (cpu.tracer !== null) cpu.tracer.flushRequest(mm, start, end, all, targets);
   Atomics.store(meta, b + L.C_FLUSH_MM, mm);
   Atomics.store(meta, b + L.C_FLUSH_START, start);
@@ -124,6 +136,7 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   const ack = b + L.C_FLUSH_ACK;
   if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, targets, () => Atomics.load(meta, ack) === 0, ack);
   if (wait && cpu.lines !== null) cpu.lines.read(cpu, metaLine(ack));
+  if (slot >= 0) spinUnlock(cpu, slot as LockIdx);
   if (cpu.tracer !== null) cpu.tracer.flushDone();
 }
 
@@ -174,7 +187,8 @@ export function flushTlbPageLocalOnly(cpu: Cpu, mm: number, vpn: number): void {
  */
 export function flushTlbRange(cpu: Cpu, mm: number, start: number, end: number, cause: FlushCause): void {
   if (end <= start) return;
-  if (end - start > cpu.config.kernel.flushCeiling) {
+  // 2.6.20 x86_64 (include/asm-x86_64/tlbflush.h): flush_tlb_range is flush_tlb_mm
+  if (end - start > cpu.config.kernel.flushCeiling || cpu.config.kernel.flushProtocol === 'linux-2.6.20') {
     flushTlbMm(cpu, mm, cause);
     return;
   }

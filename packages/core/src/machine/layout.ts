@@ -197,6 +197,8 @@ export const F_BASE = 11; // first slot of this file in page-cache / tag / disk 
 export const F_STRIDE = 12;
 
 export const LOCKDEP_MAX_CLASSES = 16;
+/** 2.6.20 x86_64 NUM_INVALIDATE_TLB_VECTORS: flush senders share this many slots (cpu % 8). */
+export const FLUSH_SLOTS = 8;
 
 export class Layout {
   readonly frames: number;
@@ -224,6 +226,8 @@ export class Layout {
   readonly pcacheBase: number;
   readonly tagBase: number;
   readonly lockdepBase: number;
+  /** 2.6.20's flush slots: FLUSH_SLOTS spinlocks (flush_state[i].tlbstate_lock), after everything else. */
+  readonly flushLockBase: number;
   readonly metaWords: number;
 
   constructor(c: MachineConfig) {
@@ -261,6 +265,8 @@ export class Layout {
     o += this.filePagesTotal;
     this.lockdepBase = o;
     o += LOCKDEP_MAX_CLASSES * LOCKDEP_MAX_CLASSES;
+    this.flushLockBase = o;
+    o += FLUSH_SLOTS * SPIN_WORDS;
     this.metaWords = o;
   }
 
@@ -281,6 +287,10 @@ export class Layout {
   }
   file(id: number): number {
     return this.fileBase + id * F_STRIDE;
+  }
+  /** The tlbstate_lock of flush slot `slot` (2.6.20 protocol). */
+  flushLock(slot: number): number {
+    return this.flushLockBase + slot * SPIN_WORDS;
   }
   /** Bytes of physical memory, meta, disk and shadow, plus `statsBytes` (the counter buffers). */
   totalBytes(statsBytes = 0): number {

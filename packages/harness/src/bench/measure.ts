@@ -189,6 +189,7 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
       daemons: r.daemons ?? false,
       tlb: formatTlb(r.tlb ?? DEFAULT_RUN.tlb),
       flushCeiling: r.flushCeiling ?? DEFAULT_RUN.flushCeiling,
+      flushProtocol: r.flushProtocol ?? DEFAULT_RUN.flushProtocol,
       kernel: r.kernel ?? DEFAULT_RUN.kernel,
       seed: r.seed ?? DEFAULT_RUN.seed,
       ...(simulated ? { costs: benchCosts(r), quantum: r.quantum ?? DEFAULT_RUN.quantum } : {}),

@@ -90,6 +90,7 @@ export interface BenchResult {
     daemons: boolean;
     tlb: string;
     flushCeiling: number;
+    flushProtocol: string;
     kernel: string;
     seed: number;
     /** Simulated time base: the cost preset, its clock (GHz) and the --cost overrides, and the quantum. */

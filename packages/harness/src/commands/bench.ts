@@ -17,7 +17,7 @@ import { addConfigOption } from './config-option.js';
 import { runOption } from './flags.js';
 
 /** The run options bench takes, as the flags of `smpsim run` (its own help wording aside). */
-const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'params', 'costPreset', 'costs', 'quantum'];
+const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'flushProtocol', 'params', 'costPreset', 'costs', 'quantum'];
 /** --time's default in each time base: host time per run, or simulated time per run. */
 const DEFAULT_TIME = { host: '1s', simulated: '2ms' } as const;
 
@@ -54,6 +54,7 @@ export function registerBench(p: Command): Command {
     .addOption(runOption('params'))
     .addOption(runOption('tlb', { noDefault: true }))
     .addOption(runOption('flushCeiling', { noDefault: true }))
+    .addOption(runOption('flushProtocol', { noDefault: true }))
     .addOption(runOption('seed', { description: 'seed' }))
     .addOption(runOption('costPreset', { noDefault: true }))
     .addOption(runOption('costs'))

@@ -15,6 +15,8 @@
  *                                    private_lock; write_cache_pages under the page lock)
  *  5  leaves: page_table_lock       (__pte_alloc, under mmap_sem)
  *  5          zone->lock            (__alloc_pages / __free_pages, under anything above)
+ *  5          tlbstate_lock         (flush_tlb_others, 2.6.20 flush protocol: under a pte lock,
+ *                                    mmap_sem, i_mmap_lock, the page lock — whoever flushes)
  * ```
  * Equal ranks are siblings: each may be taken under the ranks above, but the two are never held
  * together, in either order (private_lock and tree_lock are taken one after the other by
@@ -41,6 +43,7 @@ export const enum LockClass {
   Test0 = 8,
   Test1 = 9,
   Test2 = 10,
+  TlbState = 11,
 }
 
 /** Class names as lockdep prints them (index = LockClass). */
@@ -56,6 +59,7 @@ export const LOCK_CLASS_NAMES: readonly string[] = [
   'test_lock_a',
   'test_lock_b',
   'test_lock_c',
+  '&f->tlbstate_lock',
 ];
 export const LOCK_CLASS_COUNT = LOCK_CLASS_NAMES.length;
 
@@ -72,6 +76,7 @@ export const LOCK_ORDER: ReadonlyArray<readonly [LockClass, number]> = [
   [LockClass.TreeLock, 4],
   [LockClass.PageTableLock, 5],
   [LockClass.ZoneLock, 5],
+  [LockClass.TlbState, 5],
 ];
 
 /** The rank of class `c` in the lock order, or -1 for a class outside it (the test classes). */
@@ -118,6 +123,7 @@ export const SITE_NAMES = [
   'sys_msync',
   'do_fsync',
   'test_site',
+  'flush_tlb_others',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };

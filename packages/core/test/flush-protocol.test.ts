@@ -1,0 +1,46 @@
+/**
+ * The two shootdown protocols of kernel/smp.ts, in one thread: 'modern' flushes a range page by page
+ * under the ceiling; 2.6.20's (x86_64 arch/x86_64/kernel/smp.c) flushes the whole mm for any range
+ * and sends each flush under its slot's tlbstate_lock (cpu % 8).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DEFAULT_KERNEL, type FlushProtocol, MAP_SHARED, PROT_READ, PROT_WRITE, sysMmap, sysMprotect } from '@smpsim/core';
+import { file, layout as L, LockClass, LOCK_CLASS_NAMES } from '@smpsim/core/testing';
+import { small } from './helpers.js';
+
+function rig(flushProtocol: FlushProtocol, cpus = 2) {
+  const t = small({ cpus, procs: 1, files: [file(8)], kernel: { ...DEFAULT_KERNEL, flushProtocol, lockStat: true } });
+  const [a, b] = t.cpus;
+  const va = sysMmap(a!, 0, 0, 8, PROT_READ | PROT_WRITE, MAP_SHARED);
+  for (let p = 0; p < 8; p++) {
+    a!.store(va + p * 4096, p);
+    b!.load(va + p * 4096);
+  }
+  return { ...t, a: a!, va };
+}
+
+test('modern: an mprotect of 4 pages is a range flush; 2.6.20: a flush of the whole mm', () => {
+  for (const [protocol, range, full] of [['modern', 1, 0], ['linux-2.6.20', 0, 1]] as const) {
+    const { m, a, va } = rig(protocol);
+    const before = { range: m.total('flushesRange'), full: m.total('flushesFull') };
+    sysMprotect(a, va, 4, PROT_READ);
+    assert.is(m.total('flushesRange') - before.range, range, `${protocol}: range flushes`);
+    assert.is(m.total('flushesFull') - before.full, full, `${protocol}: full flushes`);
+  }
+});
+
+test('2.6.20: a remote flush is sent under the sender slot\'s tlbstate_lock (cpu % 8); modern takes none', () => {
+  for (const protocol of ['modern', 'linux-2.6.20'] as const) {
+    const { m, a, va } = rig(protocol, 10);
+    sysMprotect(a, va, 1, PROT_READ);
+    const row = m.lockStats().find((r) => r.class === LOCK_CLASS_NAMES[LockClass.TlbState]);
+    if (protocol === 'modern') assert.is(row?.acquisitions ?? 0, 0);
+    else assert.ok(row && row.acquisitions >= 1, JSON.stringify(row));
+  }
+  const { m } = rig('linux-2.6.20', 10);
+  assert.is(m.layout.flushLock(8 % L.FLUSH_SLOTS), m.layout.flushLock(0), 'CPUs 0 and 8 share slot 0');
+  assert.is.not(m.layout.flushLock(1), m.layout.flushLock(0));
+});
+
+test.run();
