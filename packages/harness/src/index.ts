@@ -39,6 +39,11 @@ export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult 
 export { runBench } from './bench/measure.js';
 export { formatBench, formatBenchCsv } from './bench/format.js';
 export { BENCH_SUITES } from './bench/suites.js';
+export type { LinePoint } from './bench/plot.js';
+/** An SVG line plot of any series (experiments); vega is loaded on first use, not with the API. */
+export async function linePlotSvg(o: Parameters<typeof import('./bench/plot.js').linePlotSvg>[0]): Promise<string> {
+  return (await import('./bench/plot.js')).linePlotSvg(o);
+}
 export type { BenchResult, BenchPoint, BenchOptions, ModeResult, LatencyStats, BenchSuite, BenchMode } from './bench/result.js';
 // the command line
 export { main } from './cli.js';

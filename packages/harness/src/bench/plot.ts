@@ -28,7 +28,7 @@ function rows(b: BenchResult): { data: Row[]; yTitle: string; log: boolean } {
       data.push({ cpus: p.cpus, series: 'p99', value: l.p99Ns / 1000, dashed: false });
     }
     const vals = data.map((d) => d.value).filter((v) => v > 0);
-    return { data, yTitle: 'flush latency (µs, host time)', log: vals.length > 0 && Math.max(...vals) / Math.min(...vals) > 50 };
+    return { data, yTitle: `flush latency (µs, ${b.timeBase === 'simulated' ? 'simulated' : 'host'} time)`, log: vals.length > 0 && Math.max(...vals) / Math.min(...vals) > 50 };
   }
   const first = b.points[0];
   const one = first ? (first[b.primary]?.total ?? 0) / first.cpus : 0;
@@ -40,14 +40,15 @@ function rows(b: BenchResult): { data: Row[]; yTitle: string; log: boolean } {
     data.push({ cpus: p.cpus, series: `linear (${b.primary})`, value: one * p.cpus, dashed: true });
   }
   const vals = data.map((d) => d.value).filter((v) => v > 0);
-  return { data, yTitle: `${b.unit} over all CPUs`, log: vals.length > 0 && Math.max(...vals) / Math.min(...vals) > 50 };
+  return { data, yTitle: `${b.unit} over all CPUs${b.timeBase === 'simulated' ? ' (simulated time)' : ''}`, log: vals.length > 0 && Math.max(...vals) / Math.min(...vals) > 50 };
 }
 
 type Layer = NonNullable<Extract<TopLevelSpec, { layer: unknown }>['layer']>[number];
 
 /** The shaded region (and its label) where simulated CPUs outnumber host cores. */
 function oversubscribed(b: BenchResult, minCpus: number, maxCpus: number, withLabel: boolean): Layer[] {
-  if (maxCpus <= b.hostCores) return [];
+  // simulated time does not depend on the host's cores
+  if (maxCpus <= b.hostCores || b.timeBase === 'simulated') return [];
   const from = Math.max(minCpus, b.hostCores);
   const label = `simulated CPUs > ${b.hostCores} host cores`;
   const out: Layer[] = [
@@ -96,7 +97,12 @@ export function plotSpec(b: BenchResult): TopLevelSpec {
       },
     },
   ];
-  const title = { text: `smpsim bench ${b.suite}`, subtitle: [b.title, `host: ${b.hostCores} cores; ${b.timeMs} ms per run${b.config.lockdep ? '' : '; lockdep off'}`] };
+  const c = b.config;
+  const setup =
+    b.timeBase === 'simulated'
+      ? `simulated time (timed mode): ${b.timeMs} ms per run; costs ${c.costs?.preset ?? '-'} (${c.costs?.ghz ?? '-'} GHz); ${c.flushProtocol} flush protocol${c.lockdep ? '' : '; lockdep off'}`
+      : `host: ${b.hostCores} cores; ${b.timeMs} ms per run${c.lockdep ? '' : '; lockdep off'}`;
+  const title = { text: `smpsim bench ${b.suite}`, subtitle: [b.title, setup] };
   const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
   const ratios = b.points.filter((p) => p.ratio !== undefined).map((p) => ({ cpus: p.cpus, ratio: p.ratio! }));
   if (ratios.length === 0) return { $schema: schema, title, width: 520, height: 320, layer: main };
@@ -134,4 +140,41 @@ export async function plotSvg(b: BenchResult): Promise<string> {
 
 export async function writePlot(b: BenchResult, file: string): Promise<void> {
   await writeFile(file, await plotSvg(b));
+}
+
+/** One point of a line plot (`linePlotSvg`). */
+export interface LinePoint {
+  x: number;
+  series: string;
+  value: number;
+  dashed?: boolean;
+}
+
+/**
+ * A line plot of any series against a numeric x (experiments: examples/), drawn by the same Vega-Lite
+ * set-up as the bench plots; a log y scale when `log` is set.
+ */
+export async function linePlotSvg(o: { title: string; subtitle?: string[]; xTitle: string; yTitle: string; points: readonly LinePoint[]; log?: boolean }): Promise<string> {
+  const xs = [...new Set(o.points.map((p) => p.x))].sort((a, b) => a - b);
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: o.title, ...(o.subtitle ? { subtitle: o.subtitle } : {}) },
+    width: 560,
+    height: 340,
+    data: { values: o.points.map((p) => ({ ...p, dashed: !!p.dashed })) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: o.xTitle, scale: o.log ? { type: 'log', base: 2 } : { zero: false, nice: false }, axis: { values: xs, format: 'd' } },
+      y: { field: 'value', type: 'quantitative', title: o.yTitle, scale: o.log ? { type: 'log' } : { zero: true }, axis: { format: '~s' } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400, orient: 'bottom', columns: 2 } },
+      strokeDash: { field: 'dashed', type: 'nominal', legend: null, scale: { domain: [false, true], range: [[1, 0], [6, 4]] } },
+      tooltip: [{ field: 'series' }, { field: 'x' }, { field: 'value', format: '.4s' }],
+    },
+  };
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
 }
