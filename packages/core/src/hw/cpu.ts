@@ -165,6 +165,14 @@ export class Cpu {
     this.lastVpn = -1;
   }
 
+  /**
+   * Another thread changed this CPU's TLB on its behalf while it was not running (timed mode takes a
+   * blocked CPU's flush IPIs by proxy): the one-entry translation cache, this thread's own, goes.
+   */
+  tlbChangedElsewhere(): void {
+    this.forget();
+  }
+
   /** Stores `value` to the 32-bit word at `addr`. */
   store(addr: number, value: number): void {
     if (--this.budget <= 0) this.preemptSlow();

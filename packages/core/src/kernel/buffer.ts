@@ -101,7 +101,7 @@ function lockBuffer(cpu: Cpu, bh: number): void {
 
 function unlockBuffer(cpu: Cpu, bh: number): void {
   Atomics.and(cpu.meta, bh, ~L.BH_Lock);
-  cpu.waiter.released();
+  cpu.waiter.released(bh);
 }
 
 /**

@@ -46,6 +46,7 @@ export const I_PCT_CHANGES = 16; // change points reached so far
 export const I_SWITCHES = 17; // decisions that switched CPUs (logged or implied)
 export const I_TIMED = 18; // 1: timed mode (sched/timed.ts), whose CPUs are chosen by their clocks
 export const I_NBLOCKED = 19; // timed mode: CPUs with PC_BLOCKED set
+export const I_PROXIED = 21; // timed mode: IPIs taken by proxy (TimedWaiter.proxyInterrupts)
 export const I_LINES = 20; // timed mode: entries of the cache-line table at the end of the buffer (hw/coherence.ts)
 export const I_PER_CPU = 32;
 /** Per-CPU words: wake counter (futex word), two watched meta words and their values, PCT priority. */
@@ -56,6 +57,7 @@ export const PC_W2_ADDR = 3;
 export const PC_W2_VAL = 4;
 export const PC_PRIO = 5;
 export const PC_BLOCKED = 6; // timed mode: 1 while the CPU is blocked in a wait
+export const PC_PROXIED = 7; // timed mode: interrupts another CPU took for this one while it did not run
 export const PC_STRIDE = 8;
 const I_WORDS = I_PER_CPU + MAX_CPUS * PC_STRIDE;
 
@@ -265,6 +267,11 @@ export class SchedState {
   /** Decisions that switched CPUs, logged or implied by the default. */
   get switches(): number {
     return this.i[I_SWITCHES]!;
+  }
+
+  /** Timed mode: IPIs a running CPU took on behalf of a CPU that did not run. */
+  get proxied(): number {
+    return this.i[I_PROXIED]!;
   }
 
   get logOverflow(): boolean {

@@ -27,7 +27,7 @@
  * ends by ops or at a simulated time (`endCycles`: each CPU's workload stops when its clock gets
  * there). The deadlock watchdog counts scheduling steps, as deterministic mode's does.
  */
-import type { Cpu } from '../hw/cpu.js';
+import { Cpu } from '../hw/cpu.js';
 import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT } from '../machine/machine.js';
@@ -45,9 +45,11 @@ import {
   F_WAIT_LIMIT,
   I_DEADLOCK,
   I_NBLOCKED,
+  I_PROXIED,
   I_SWITCHES,
   I_TURN,
   PC_BLOCKED,
+  PC_PROXIED,
   PC_W1_ADDR,
   PC_W1_VAL,
   PC_W2_ADDR,
@@ -59,6 +61,13 @@ import {
   TURN_FREE,
 } from './state.js';
 
+/** The wait kinds that wait for a lock's release (index = WaitKind). */
+const LOCK_WAIT: readonly boolean[] = (() => {
+  const k: boolean[] = [];
+  for (const w of [L.WaitKind.Spin, L.WaitKind.RwsemRead, L.WaitKind.RwsemWrite, L.WaitKind.PageLock, L.WaitKind.BufferLock]) k[w] = true;
+  return k;
+})();
+
 /** Accesses between two slow paths of the preemption point in timed mode. */
 export const TIMED_INTERVAL = 8;
 
@@ -67,6 +76,12 @@ export class TimedWaiter implements CpuWaiter {
   readonly hostDelays = false;
   /** This CPU runs on until its clock reaches this (then the scheduler decides again). */
   private limit = 0;
+  /** Views of the other CPUs, to take their IPIs by proxy (created when first needed). */
+  private readonly proxies: Array<Cpu | null>;
+  /** Interrupts taken by proxy for this CPU, as last seen (its one-entry TLB cache is stale past it). */
+  private proxiedSeen = 0;
+  /** The latest clock at which a proxied handler acknowledged a flush, in the current decision. */
+  private ackedAt = -1;
   private readonly clocks: Float64Array;
   private readonly meta: Int32Array;
 
@@ -76,6 +91,7 @@ export class TimedWaiter implements CpuWaiter {
   ) {
     this.clocks = cpu.m.stats;
     this.meta = cpu.meta;
+    this.proxies = Array.from({ length: s.cpus }, () => null);
   }
 
   /** CPU c's simulated clock (cycles). */
@@ -179,7 +195,6 @@ export class TimedWaiter implements CpuWaiter {
     const s = this.s;
     const meta = this.meta;
     const lay = this.cpu.layout;
-    const q = s.f[F_QUANTUM]!;
     let first = Infinity;
     for (let c = 0; c < s.cpus; c++) {
       const pc = s.pc(c);
@@ -187,35 +202,69 @@ export class TimedWaiter implements CpuWaiter {
       const a1 = s.i[pc + PC_W1_ADDR]!;
       const a2 = s.i[pc + PC_W2_ADDR]!;
       let t = -1;
-      if ((a1 >= 0 && Atomics.load(meta, a1) !== s.i[pc + PC_W1_VAL]) || (a2 >= 0 && Atomics.load(meta, a2) !== s.i[pc + PC_W2_VAL])) t = now;
-      else {
+      // lock waiters are woken by the release of their lock (released), not by any change of its word
+      const lockWait = LOCK_WAIT[Atomics.load(meta, lay.cpu(c) + L.C_WAIT_KIND)] === true;
+      if (!lockWait && ((a1 >= 0 && Atomics.load(meta, a1) !== s.i[pc + PC_W1_VAL]) || (a2 >= 0 && Atomics.load(meta, a2) !== s.i[pc + PC_W2_VAL]))) {
+        // an initiator whose acknowledgements a proxied handler gave: at the clock that handler ended
+        t = this.ackedAt > now && Atomics.load(meta, lay.cpu(c) + L.C_WAIT_KIND) === L.WaitKind.FlushAck ? this.ackedAt : now;
+      } else {
         const cb = lay.cpu(c);
         if (meta[cb + L.C_IRQ] !== 0 && Atomics.load(meta, cb + L.C_IPI_PENDING) !== 0) t = s.f[s.pf(c) + PF_IPI_AT]!;
         if (t === Infinity) t = now;
       }
       if (t < 0) continue;
-      s.i[pc + PC_BLOCKED] = 0;
-      s.i[I_NBLOCKED]!--;
-      const ct = Math.max(this.clock(c), t);
-      this.setClock(c, ct);
-      if (ct + q < this.limit) this.limit = ct + q;
+      const ct = this.wake(c, t);
       if (ct < first) first = ct;
     }
     return first;
   }
 
   /**
-   * This CPU released a lock: a CPU spinning on it takes it now, at this CPU's clock, rather than
-   * after this CPU ran on for a quantum (in which it could take the lock again: on hardware the
-   * spinning CPU sees the release within a line transfer). So a woken CPU no later than this one
-   * runs next.
+   * This CPU released the lock whose waiters watch meta[word]: a CPU waiting for it is woken now, at
+   * this CPU's clock, and runs before this one goes on (which could otherwise take the lock again
+   * within its quantum, where on hardware the spinning CPU sees the release within a line transfer).
+   * Lock waiters are woken here only, by the lock they wait for: for a spinlock or an rw-semaphore's
+   * writer side only the waiter that takes it (the lowest clock, then the lowest id) — the others
+   * would find it taken and block again, a hand-over of the host thread each — for the rest (readers,
+   * the page lock, whose waiters may only wait for the bit to clear, buffer locks) every waiter.
    */
-  released(): void {
+  released(word: number): void {
     const s = this.s;
     if (s.i[I_NBLOCKED]! === 0 || s.i[I_TURN] === TURN_FREE) return;
     this.cpu.publishCounters();
     const now = this.cpu.ctr[CTR.cycles]!;
-    if (this.wakeBlocked(now) <= now) this.decide(false, true);
+    const meta = this.meta;
+    const lay = this.cpu.layout;
+    let one = -1;
+    let oneAt = Infinity;
+    let first = Infinity;
+    for (let c = 0; c < s.cpus; c++) {
+      const pc = s.pc(c);
+      if (s.i[pc + PC_BLOCKED] === 0 || (s.i[pc + PC_W1_ADDR] !== word && s.i[pc + PC_W2_ADDR] !== word)) continue;
+      const kind = Atomics.load(meta, lay.cpu(c) + L.C_WAIT_KIND);
+      if (!LOCK_WAIT[kind]) continue;
+      if (kind === L.WaitKind.Spin || kind === L.WaitKind.RwsemWrite) {
+        if (this.clock(c) < oneAt) {
+          oneAt = this.clock(c);
+          one = c;
+        }
+        continue;
+      }
+      first = Math.min(first, this.wake(c, now));
+    }
+    if (one >= 0) first = Math.min(first, this.wake(one, now));
+    if (first <= now) this.decide(false, true);
+  }
+
+  /** Unblocks CPU c at simulated time t at the earliest; returns its clock. */
+  private wake(c: number, t: number): number {
+    const s = this.s;
+    s.i[s.pc(c) + PC_BLOCKED] = 0;
+    s.i[I_NBLOCKED]!--;
+    const ct = Math.max(this.clock(c), t);
+    this.setClock(c, ct);
+    if (ct + s.f[F_QUANTUM]! < this.limit) this.limit = ct + s.f[F_QUANTUM]!;
+    return ct;
   }
 
   /** Who runs next: the runnable CPU with the lowest clock (ties: this CPU, then the lowest id). */
@@ -230,7 +279,10 @@ export class TimedWaiter implements CpuWaiter {
       this.cpu.violation('hang', `timed mode: the run did not finish within ${s.f[F_MAX_STEPS]} scheduling steps (a livelock, or a workload far longer than its ops suggest)`, { step });
     }
     const now = this.cpu.ctr[CTR.cycles]!;
+    this.ackedAt = -1;
+    this.proxyInterrupts();
     if (i[I_NBLOCKED]! > 0) this.wakeBlocked(now);
+    this.ackedAt = -1;
     // this CPU first (ties stay with it), unless it blocks and nothing woke it
     let next = -1;
     let best = Infinity;
@@ -270,10 +322,59 @@ export class TimedWaiter implements CpuWaiter {
     this.cpu.tracer?.schedIn();
   }
 
+  /**
+   * Takes, by proxy, the pending IPIs of the CPUs that would take them at once if they ran: interrupts
+   * on, and either blocked in a wait (whose loop takes interrupts before it re-checks: it would be
+   * woken for exactly this) or stopped at a preemption point with its clock already past the
+   * arrival. The handler runs on a view of that CPU (its TLB, counters and acknowledgements are in
+   * shared memory), at that CPU's clock: max(its clock, the arrival) plus what the handler costs. It
+   * is what the CPU itself would do next, without a hand-over of the host thread for each target of
+   * each flush; the CPU drops its one-entry translation cache when it runs again (PC_PROXIED).
+   */
+  private proxyInterrupts(): void {
+    const s = this.s;
+    const meta = this.meta;
+    const lay = this.cpu.layout;
+    const me = this.cpu.id;
+    for (let c = 0; c < s.cpus; c++) {
+      if (c === me) continue;
+      const cb = lay.cpu(c);
+      if (meta[cb + L.C_IRQ] === 0 || Atomics.load(meta, cb + L.C_IPI_PENDING) === 0) continue;
+      const k = s.pf(c) + PF_IPI_AT;
+      const at = s.f[k]!;
+      const blocked = s.i[s.pc(c) + PC_BLOCKED] !== 0;
+      if (!blocked && !(this.clock(c) >= at)) continue;
+      if (at !== Infinity && at > this.clock(c)) this.setClock(c, at);
+      s.f[k] = Infinity;
+      const p = this.proxy(c);
+      p.kernel!.interrupt(p);
+      s.i[s.pc(c) + PC_PROXIED]!++;
+      s.i[I_PROXIED]!++;
+      const end = this.clock(c);
+      if (end > this.ackedAt) this.ackedAt = end;
+    }
+  }
+
+  /** A view of CPU c in this thread, for its proxied interrupts. */
+  private proxy(c: number): Cpu {
+    let p = this.proxies[c];
+    if (!p) {
+      p = new Cpu(this.cpu.m, c);
+      p.kernel = this.cpu.kernel;
+      p.lines = this.cpu.lines;
+      this.proxies[c] = p;
+    }
+    return p;
+  }
+
   /** This CPU has the turn: it is not blocked any more, and runs until the next limit. */
   private resume(): void {
     const s = this.s;
     const pc = s.pc(this.cpu.id);
+    if (s.i[pc + PC_PROXIED] !== this.proxiedSeen) {
+      this.proxiedSeen = s.i[pc + PC_PROXIED]!;
+      this.cpu.tlbChangedElsewhere();
+    }
     if (s.i[pc + PC_BLOCKED] !== 0) {
       s.i[pc + PC_BLOCKED] = 0;
       s.i[I_NBLOCKED]!--;

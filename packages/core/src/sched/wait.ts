@@ -46,8 +46,8 @@ export interface CpuWaiter {
   waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2?: number, sleepers?: number): void;
   /** One failed check of a workload's own busy-wait on meta[idx] (still `expected`): cpu_relax. */
   pause(idx: number, expected: number): void;
-  /** This CPU released a lock (timed mode: a CPU waiting for it runs now). */
-  released(): void;
+  /** This CPU released the lock whose waiters watch meta[word] (timed mode: a waiter runs now). */
+  released(word: number): void;
   /** This CPU sends an IPI to `target` (timed mode stamps its arrival time). */
   ipiSent(target: number): void;
   /** An interrupt is pending: may it be taken now? (Timed mode: once it has arrived at this CPU's clock.) */

@@ -196,7 +196,7 @@ export function spinUnlock(cpu: Cpu, idx: LockIdx): void {
   if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
   Atomics.store(meta, idx, -(cpu.id + 1));
   if (Atomics.load(meta, idx + L.SPIN_SLEEPERS) > 0) Atomics.notify(meta, idx, 1);
-  cpu.waiter.released();
+  cpu.waiter.released(idx);
 }
 
 /** spin_lock_irqsave: interrupts off, then the lock; returns the saved flags. */
@@ -246,7 +246,7 @@ export function upRead(cpu: Cpu, idx: LockIdx): void {
   const meta = cpu.meta;
   Atomics.sub(meta, idx + SEM_COUNT, 1);
   if (Atomics.load(meta, idx + SEM_SLEEPERS) > 0) Atomics.notify(meta, idx + SEM_COUNT);
-  cpu.waiter.released();
+  cpu.waiter.released(idx + SEM_COUNT);
 }
 
 /** down_write: exclusive. */
@@ -274,7 +274,7 @@ export function upWrite(cpu: Cpu, idx: LockIdx): void {
   const meta = cpu.meta;
   Atomics.store(meta, idx + SEM_COUNT, 0);
   if (Atomics.load(meta, idx + SEM_SLEEPERS) > 0) Atomics.notify(meta, idx + SEM_COUNT);
-  cpu.waiter.released();
+  cpu.waiter.released(idx + SEM_COUNT);
 }
 
 // ------------------------------------------------------------------ page lock (PG_locked)
@@ -319,7 +319,7 @@ export function unlockPage(cpu: Cpu, pfn: Pfn): void {
   popHeld(cpu, f);
   Atomics.and(meta, f, ~L.PG_locked);
   if (Atomics.load(meta, cpu.layout.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
-  cpu.waiter.released();
+  cpu.waiter.released(f);
 }
 
 /**
