@@ -44,7 +44,8 @@ test('buffer sizes follow the configuration', () => {
   assert.is(lay.pcacheBase - lay.fileBase, 2 * L.F_STRIDE);
   assert.is(lay.tagBase - lay.pcacheBase, 12);
   assert.is(lay.lockdepBase - lay.tagBase, 12);
-  assert.is(lay.metaWords - lay.lockdepBase, L.LOCKDEP_MAX_CLASSES ** 2);
+  assert.is(lay.cpuMaskBase - lay.lockdepBase, L.LOCKDEP_MAX_CLASSES ** 2);
+  assert.is(lay.metaWords - lay.cpuMaskBase, 3 * L.CM_STRIDE);
   // The last VMA slot of the last process and the last CPU's last TLB entry stay inside their regions.
   assert.ok(lay.vma(1, 5) + L.VMA_STRIDE <= lay.fileBase);
   assert.ok(lay.cpu(2) + lay.cpuStride <= lay.mmBase);

@@ -9,7 +9,8 @@
  * that does not run the mm has nothing to flush; one that only borrows it lazily (a kernel thread)
  * leaves it instead (leave_mm) and gets no more of its IPIs; otherwise it flushes the range or all.
  */
-import { hasBug } from '../config.js';
+import { hasBug, MASK_WORDS } from '../config.js';
+import { type CpuMask, maskCount, maskIsEmpty } from '../cpumask.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
@@ -21,9 +22,9 @@ export function switchMm(cpu: Cpu, mm: number): void {
   const meta = cpu.meta;
   const b = cpu.base;
   const prev = meta[b + L.C_ACTIVE_MM]!;
-  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mm(prev) + L.MM_CPU_MASK, ~cpu.bit);
+  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mm(prev) + L.MM_CPU_MASK + cpu.maskWord, ~cpu.bit);
   meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
-  const was = Atomics.or(meta, cpu.layout.mm(mm) + L.MM_CPU_MASK, cpu.bit);
+  const was = Atomics.or(meta, cpu.layout.mm(mm) + L.MM_CPU_MASK + cpu.maskWord, cpu.bit);
   meta[b + L.C_ACTIVE_MM] = mm;
   // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
   // CR3 must be reloaded.
@@ -45,7 +46,7 @@ export function leaveLazyTlb(cpu: Cpu): void {
 export function leaveMm(cpu: Cpu): void {
   const b = cpu.base;
   const am = cpu.meta[b + L.C_ACTIVE_MM]!;
-  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mm(am) + L.MM_CPU_MASK, ~cpu.bit);
+  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mm(am) + L.MM_CPU_MASK + cpu.maskWord, ~cpu.bit);
   cpu.meta[b + L.C_ACTIVE_MM] = -1;
   cpu.flushAllLocal();
   cpu.ctr[CTR.leaveMm]!++;
@@ -70,34 +71,55 @@ function localFlush(cpu: Cpu, mm: number, start: number, end: number, all: boole
 
 /**
  * smp_invalidate_interrupt, the flush IPI's handler (reached through KernelEntry.interrupt): for each
- * initiator with a request for this CPU, do the local flush decision, then acknowledge by clearing
- * this CPU's bit in the initiator's acknowledgement mask (waking the initiator if it sleeps on it).
+ * initiator with a request for this CPU, highest CPU first, do the local flush decision, then
+ * acknowledge: clear this CPU's bit in the initiator's CM_FLUSH_LEFT mask and, if it was set, count
+ * the acknowledgement down in its C_FLUSH_ACK (waking the initiator if it sleeps on that word).
+ *
+ * The initiators are in CM_IPI_FROM, one bit per CPU, summarised by C_IPI_PENDING (bit w: word w may
+ * be non-empty). A sender sets its FROM bit, then the summary bit (Cpu.sendIpi); this takes the
+ * summary (exchange with 0), then each word it names (exchange with 0). No request is lost: a FROM
+ * bit not taken here was set after this FROM word's exchange, hence after the summary's, and its
+ * summary bit, set after it, is pending again for the next interrupt. The other way round, a request
+ * taken here whose summary bit came after our exchange leaves that bit set with nothing behind it:
+ * the next interrupt then finds an empty word and services nobody, which is harmless. (In
+ * deterministic mode one CPU runs at a time and neither sequence has a preemption point, so there
+ * is no such spurious interrupt there.)
  */
 export function smpInvalidateInterrupt(cpu: Cpu): void {
   const meta = cpu.meta;
-  let pending = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
-  while (pending !== 0) {
-    const src = 31 - Math.clz32(pending);
-    pending &= ~(1 << src);
-    const sb = cpu.layout.cpu(src);
-    localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
-    cpu.ctr[CTR.ipisReceived]!++;
-    cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
-    if (cpu.tracer !== null) cpu.tracer.flushAck(src);
-    Atomics.and(meta, sb + L.C_FLUSH_ACK, ~cpu.bit);
-    if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
+  const from = cpu.maskBase + L.CM_IPI_FROM;
+  let summary = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
+  while (summary !== 0) {
+    const w = 31 - Math.clz32(summary);
+    summary &= ~(1 << w);
+    let pending = Atomics.exchange(meta, from + w, 0);
+    while (pending !== 0) {
+      const j = 31 - Math.clz32(pending);
+      pending &= ~(1 << j);
+      const src = (w << 5) | j;
+      const sb = cpu.layout.cpu(src);
+      localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
+      cpu.ctr[CTR.ipisReceived]!++;
+      cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
+      if (cpu.tracer !== null) cpu.tracer.flushAck(src);
+      // Our LEFT bit is cleared before the count drops, so a count of 0 means an empty LEFT mask.
+      // A late acknowledgement of an earlier request (the no-flush-wait bug) finds its bit clear
+      // and counts nothing, as it cleared nothing in the one-word mask this replaced.
+      if (Atomics.and(meta, cpu.layout.cpuMasks(src) + L.CM_FLUSH_LEFT + cpu.maskWord, ~cpu.bit) & cpu.bit) Atomics.sub(meta, sb + L.C_FLUSH_ACK, 1);
+      if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
+    }
   }
 }
 
 /**
  * flush_tlb_others: publishes a flush request for [start, end) of `mm` (or all of it), sends the
- * flush IPI to every CPU in `targets` and, unless `wait` is false, returns only when each has
- * acknowledged. Interrupts stay enabled while it waits, and the wait takes them, so two CPUs
- * flushing each other cannot deadlock.
+ * flush IPI to every CPU in `targets` (highest first) and, unless `wait` is false, returns only when
+ * each has acknowledged. Interrupts stay enabled while it waits, and the wait takes them, so two
+ * CPUs flushing each other cannot deadlock. `targets` is only read (callers pass cpu.flushTargets).
  * Postcondition (wait = true): no CPU in `targets` will translate with the flushed entries.
  */
-export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, targets: number, wait: boolean): void {
-  if (targets === 0) return;
+export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, targets: CpuMask, wait: boolean): void {
+  if (maskIsEmpty(targets)) return;
   const meta = cpu.meta;
   const b = cpu.base;
   if (cpu.tracer !== null) cpu.tracer.flushRequest(mm, start, end, all, targets);
@@ -105,18 +127,22 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   Atomics.store(meta, b + L.C_FLUSH_START, start);
   Atomics.store(meta, b + L.C_FLUSH_END, end);
   Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
-  Atomics.store(meta, b + L.C_FLUSH_ACK, targets);
-  let n = 0;
-  for (let t = targets; t !== 0; ) {
-    const c = 31 - Math.clz32(t);
-    t &= ~(1 << c);
-    cpu.sendIpi(c);
-    n++;
+  // Who is left to acknowledge (for the watchdog's report), then how many (what the wait tests).
+  const left = cpu.maskBase + L.CM_FLUSH_LEFT;
+  for (let w = 0; w < MASK_WORDS; w++) Atomics.store(meta, left + w, targets[w]!);
+  const n = maskCount(targets);
+  Atomics.store(meta, b + L.C_FLUSH_ACK, n);
+  for (let w = MASK_WORDS - 1; w >= 0; w--) {
+    for (let t = targets[w]!; t !== 0; ) {
+      const j = 31 - Math.clz32(t);
+      t &= ~(1 << j);
+      cpu.sendIpi((w << 5) | j);
+    }
   }
   cpu.ctr[CTR.ipisSent]! += n;
   cpu.ctr[CTR.cycles]! += n * cpu.config.costs.ipiSend;
   const ack = b + L.C_FLUSH_ACK;
-  if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, targets, () => Atomics.load(meta, ack) === 0, ack);
+  if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, n, () => Atomics.load(meta, ack) === 0, ack);
   if (cpu.tracer !== null) cpu.tracer.flushDone();
 }
 
@@ -135,8 +161,12 @@ export const enum FlushCause {
 const CAUSE_CTR = [CTR.shootdownsFault, CTR.shootdownsMkclean, CTR.shootdownsMunmap, CTR.shootdownsMprotect, CTR.shootdownsReclaim, CTR.shootdownsMkclean];
 
 function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, cause: FlushCause): void {
-  const targets = Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_CPU_MASK) & ~cpu.bit;
-  if (targets === 0) {
+  // cpumask_andnot(targets, mm->cpu_vm_mask, cpumask_of(self)), one word at a time.
+  const targets = cpu.flushTargets;
+  const vm = cpu.layout.mm(mm) + L.MM_CPU_MASK;
+  for (let w = 0; w < MASK_WORDS; w++) targets[w] = Atomics.load(cpu.meta, vm + w);
+  targets[cpu.maskWord]! &= ~cpu.bit;
+  if (maskIsEmpty(targets)) {
     cpu.ctr[CTR.flushesElided]!++;
     return;
   }
