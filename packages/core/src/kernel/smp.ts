@@ -22,9 +22,9 @@ export function switchMm(cpu: Cpu, mm: number): void {
   const meta = cpu.meta;
   const b = cpu.base;
   const prev = meta[b + L.C_ACTIVE_MM]!;
-  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mm(prev) + L.MM_CPU_MASK + cpu.maskWord, ~cpu.bit);
+  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mmCpuMask(prev) + cpu.maskWord, ~cpu.bit);
   meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
-  const was = Atomics.or(meta, cpu.layout.mm(mm) + L.MM_CPU_MASK + cpu.maskWord, cpu.bit);
+  const was = Atomics.or(meta, cpu.layout.mmCpuMask(mm) + cpu.maskWord, cpu.bit);
   meta[b + L.C_ACTIVE_MM] = mm;
   // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
   // CR3 must be reloaded.
@@ -46,7 +46,7 @@ export function leaveLazyTlb(cpu: Cpu): void {
 export function leaveMm(cpu: Cpu): void {
   const b = cpu.base;
   const am = cpu.meta[b + L.C_ACTIVE_MM]!;
-  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mm(am) + L.MM_CPU_MASK + cpu.maskWord, ~cpu.bit);
+  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mmCpuMask(am) + cpu.maskWord, ~cpu.bit);
   cpu.meta[b + L.C_ACTIVE_MM] = -1;
   cpu.flushAllLocal();
   cpu.ctr[CTR.leaveMm]!++;
@@ -163,7 +163,7 @@ const CAUSE_CTR = [CTR.shootdownsFault, CTR.shootdownsMkclean, CTR.shootdownsMun
 function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, cause: FlushCause): void {
   // cpumask_andnot(targets, mm->cpu_vm_mask, cpumask_of(self)), one word at a time.
   const targets = cpu.flushTargets;
-  const vm = cpu.layout.mm(mm) + L.MM_CPU_MASK;
+  const vm = cpu.layout.mmCpuMask(mm);
   for (let w = 0; w < MASK_WORDS; w++) targets[w] = Atomics.load(cpu.meta, vm + w);
   targets[cpu.maskWord]! &= ~cpu.bit;
   if (maskIsEmpty(targets)) {

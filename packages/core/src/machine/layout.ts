@@ -9,18 +9,20 @@
  *  +-------+-------+-------+-----      and high half (NX); flags change only with Atomics on the low half
  *
  *  meta SAB     (Int32Array meta)
- *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+
- *  | global | struct page  | buffer | per-CPU    | mm   | vma      | files | page   | dirty  | lockdep | per-CPU |
- *  | fields | frames*PG_*  | heads  | areas+TLBs | slots| slots    | (a_s) | cache  | tags   | edges   | masks   |
- *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+
+ *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+---------+
+ *  | global | struct page  | buffer | per-CPU    | mm   | vma      | files | page   | dirty  | lockdep | per-CPU | mm cpu_ |
+ *  | fields | frames*PG_*  | heads  | areas+TLBs | slots| slots    | (a_s) | cache  | tags   | edges   | masks   | vm_masks|
+ *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+---------+
  *
  *  disk SAB     (Int32Array)  backing store: file f page i at words [(fileBase[f]+i)*1024, +1024)
  *  shadow SAB   (Int32Array)  owned-word oracle: last value each word's owner wrote (same indexing)
  *  stats SAB    (Float64Array) per-CPU counters, cpus * CTR_COUNT, written by their CPU only
  * ```
  *
- * Regions only ever grow at the end: the meta indices of locks are folded into deterministic mode's
- * trace hash, so moving the files' or the mm's locks would change every pinned trace.
+ * Every CPU mask (MASK_WORDS words, cpumask.ts) is in the last two regions, and regions grow only at
+ * the end: the meta indices of locks are folded into deterministic mode's trace hash, so a mask inside
+ * the per-CPU area or the mm would move the mm's and the files' locks, and every pinned trace, each
+ * time MAX_CPUS grows.
  */
 import { MASK_WORDS, type MachineConfig, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 
@@ -185,11 +187,10 @@ export const TLBP_D = 4; // D bit of the final entry at fill time
 export const MM_CR3 = 0; // PFN of the PML4
 export const MM_SEM = 1; // rw-semaphore: 3 words (count, waiters, writers waiting)
 export const MM_PT_LOCK = 4; // page_table_lock: 2 words
-export const MM_CPU_MASK = 6; // cpu_vm_mask: a CpuMask, MASK_WORDS words
-export const MM_USERS = MM_CPU_MASK + MASK_WORDS;
-export const MM_RSS = MM_USERS + 1;
-/** 10 words up to 64 CPUs (as with one mask word and a spare), so the regions after it stay in place. */
-export const MM_STRIDE = Math.max(10, MM_RSS + 1);
+// word 6 spare: cpu_vm_mask, a CpuMask, is in a region of its own (Layout.mmCpuMask)
+export const MM_USERS = 7;
+export const MM_RSS = 8;
+export const MM_STRIDE = 10;
 
 // ---- vm_area_struct ----
 export const VMA_FLAGS = 0; // VM_* bits; 0 = free slot
@@ -242,6 +243,7 @@ export class Layout {
   readonly tagBase: number;
   readonly lockdepBase: number;
   readonly cpuMaskBase: number;
+  readonly mmMaskBase: number;
   readonly metaWords: number;
 
   constructor(c: MachineConfig) {
@@ -281,6 +283,8 @@ export class Layout {
     o += LOCKDEP_MAX_CLASSES * LOCKDEP_MAX_CLASSES;
     this.cpuMaskBase = o;
     o += this.cpus * CM_STRIDE;
+    this.mmMaskBase = o;
+    o += this.procs * MASK_WORDS;
     this.metaWords = o;
   }
 
@@ -299,6 +303,10 @@ export class Layout {
   }
   mm(id: number): number {
     return this.mmBase + id * MM_STRIDE;
+  }
+  /** The cpu_vm_mask of mm `id` (MASK_WORDS words): the CPUs that may hold its translations. */
+  mmCpuMask(id: number): number {
+    return this.mmMaskBase + id * MASK_WORDS;
   }
   vma(mm: number, slot: number): number {
     return this.vmaBase + (mm * this.vmasPerMm + slot) * VMA_STRIDE;
