@@ -14,7 +14,6 @@
  *
  * Nothing here reads host time: steps and simulated cycles only.
  */
-import { MASK_WORDS } from '../config.js';
 import { type CpuMask, maskClear, maskFill, maskIsEmpty, maskSet, newMask } from '../cpumask.js';
 import type { Cpu } from '../hw/cpu.js';
 import { MachineStop } from '../hw/entry.js';
@@ -90,6 +89,8 @@ export class DetWaiter implements CpuWaiter {
   private readonly all: CpuMask;
   /** The enabled set handed to the policy at each decision (refilled, never reallocated). */
   private readonly enabled: CpuMask = newMask();
+  /** Mask words the machine's CPUs occupy (the others stay 0). */
+  private readonly words: number;
 
   constructor(
     readonly cpu: Cpu,
@@ -99,6 +100,7 @@ export class DetWaiter implements CpuWaiter {
     this.meta = cpu.meta;
     this.all = newMask();
     maskFill(this.all, s.cpus);
+    this.words = Math.ceil(s.cpus / 32);
   }
 
   /** Waits for this CPU's first turn (the start of its run). */
@@ -188,7 +190,7 @@ export class DetWaiter implements CpuWaiter {
     }
     // enabled = every CPU but the blocked ones, plus the blocked others that may make progress now
     const enabled = this.enabled;
-    for (let w = 0; w < MASK_WORDS; w++) {
+    for (let w = 0; w < this.words; w++) {
       const blocked = i[I_BLOCKED + w]!;
       const others = w === myWord ? blocked & ~bit : blocked;
       enabled[w] = this.all[w]! & ~blocked;
