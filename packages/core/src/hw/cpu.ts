@@ -38,11 +38,8 @@ export class Cpu {
   readonly config: MachineConfig;
   /** Index of this CPU's area in meta. */
   readonly base: number;
-  /** This CPU in a CpuMask: bit `bit` of word `maskWord`. */
-  readonly maskWord: number;
+  /** This CPU's bit in word `maskWord` of a CpuMask. */
   readonly bit: number;
-  /** Index of this CPU's masks in meta (L.CM_*). */
-  readonly maskBase: number;
   /** This CPU's counters (a slice of the stats buffer). */
   readonly ctr: Float64Array;
   readonly rng: Rng;
@@ -95,6 +92,10 @@ export class Cpu {
   // (declared after the hot-path fields, so that those keep their places in the object)
   /** Event tracing (trace hash, trace file); null when neither is on. */
   tracer: Tracer | null = null;
+  /** This CPU in a CpuMask: bit `bit` of word `maskWord`. */
+  readonly maskWord: number;
+  /** Index of this CPU's masks in meta (L.CM_*). */
+  readonly maskBase: number;
   /** Scratch mask of a flush's targets (kernel/smp.ts fills it per flush: no allocation). */
   readonly flushTargets: CpuMask = newMask();
 
