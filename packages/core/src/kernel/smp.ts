@@ -9,7 +9,7 @@
  * that does not run the mm has nothing to flush; one that only borrows it lazily (a kernel thread)
  * leaves it instead (leave_mm) and gets no more of its IPIs; otherwise it flushes the range or all.
  */
-import { hasBug, MASK_WORDS } from '../config.js';
+import { hasBug } from '../config.js';
 import { type CpuMask, maskCount, maskIsEmpty } from '../cpumask.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
@@ -128,11 +128,13 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   Atomics.store(meta, b + L.C_FLUSH_END, end);
   Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
   // Who is left to acknowledge (for the watchdog's report), then how many (what the wait tests).
+  // Only the words the machine's CPUs occupy: the others stay 0.
+  const words = cpu.layout.maskWords;
   const left = cpu.maskBase + L.CM_FLUSH_LEFT;
-  for (let w = 0; w < MASK_WORDS; w++) Atomics.store(meta, left + w, targets[w]!);
+  for (let w = 0; w < words; w++) Atomics.store(meta, left + w, targets[w]!);
   const n = maskCount(targets);
   Atomics.store(meta, b + L.C_FLUSH_ACK, n);
-  for (let w = MASK_WORDS - 1; w >= 0; w--) {
+  for (let w = words - 1; w >= 0; w--) {
     for (let t = targets[w]!; t !== 0; ) {
       const j = 31 - Math.clz32(t);
       t &= ~(1 << j);
@@ -162,9 +164,11 @@ const CAUSE_CTR = [CTR.shootdownsFault, CTR.shootdownsMkclean, CTR.shootdownsMun
 
 function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, cause: FlushCause): void {
   // cpumask_andnot(targets, mm->cpu_vm_mask, cpumask_of(self)), one word at a time.
+  // (Words past layout.maskWords are never set, here or in the mask.)
   const targets = cpu.flushTargets;
   const vm = cpu.layout.mmCpuMask(mm);
-  for (let w = 0; w < MASK_WORDS; w++) targets[w] = Atomics.load(cpu.meta, vm + w);
+  const n = cpu.layout.maskWords;
+  for (let w = 0; w < n; w++) targets[w] = Atomics.load(cpu.meta, vm + w);
   targets[cpu.maskWord]! &= ~cpu.bit;
   if (maskIsEmpty(targets)) {
     cpu.ctr[CTR.flushesElided]!++;

@@ -219,6 +219,8 @@ export const LOCKDEP_MAX_CLASSES = 16;
 export class Layout {
   readonly frames: number;
   readonly cpus: number;
+  /** Words of a CpuMask the machine's CPUs occupy (ceil(cpus / 32)); the others stay 0. */
+  readonly maskWords: number;
   readonly procs: number;
   readonly buffersPerPage: number;
   readonly l1Sets: number;
@@ -249,6 +251,7 @@ export class Layout {
   constructor(c: MachineConfig) {
     this.frames = c.memoryBytes / PAGE_SIZE;
     this.cpus = c.cpus;
+    this.maskWords = Math.ceil(c.cpus / 32);
     this.procs = c.procs;
     this.buffersPerPage = PAGE_SIZE / c.blockSize;
     this.l1Sets = c.tlb.l1.sets;
