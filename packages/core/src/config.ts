@@ -106,7 +106,10 @@ export const PAGE_SHIFT = 12;
 export const WORDS_PER_PAGE = PAGE_SIZE / 4;
 /** Simulated user address space ends here (2^43): every VPN fits a signed 32-bit integer. */
 export const TASK_SIZE = 2 ** 43;
-export const MAX_CPUS = 32;
+/** CPUs a machine may have: per-CPU bitmasks (cpumask.ts) are MASK_WORDS 32-bit words. A multiple of 32. */
+export const MAX_CPUS = 64;
+/** 32-bit words of every per-CPU bitmask (cpu_vm_mask, IPI initiators, flush targets, the scheduler's sets). */
+export const MASK_WORDS = MAX_CPUS / 32;
 export const MAX_MEMORY_BYTES = 4 * 1024 ** 3;
 export const MAX_FILES = 64;
 

@@ -30,3 +30,4 @@ export { type SchedulerPolicy, isSchedulerPolicy, withDecisionLog } from './sche
 export { encodeSchedule, decodeSchedule, ScheduleError, SCHEDULE_PREFIX, type Schedule } from './sched/schedule.js';
 export { Tracer, chromeTrace, type TraceEvent } from './trace.js';
 export { Rng, deriveSeed } from './random.js';
+export { type CpuMask, newMask, maskOf, maskList, maskHas, maskSet, maskUnset, maskClear, maskFill, maskIsEmpty, maskCount, maskNth, popcount32 } from './cpumask.js';

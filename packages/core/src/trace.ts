@@ -12,6 +12,7 @@
  *
  * A CPU without a tracer pays one null check per slow-path event; the TLB-hit path has none.
  */
+import { type CpuMask, maskList } from './cpumask.js';
 import { HELD_MAX } from './machine/layout.js';
 import { LOCK_CLASS_NAMES, SITE_NAMES } from './kernel/locking/lockorder.js';
 import { I_TURN, type SchedState, TURN_FREE } from './sched/state.js';
@@ -59,6 +60,8 @@ export class Tracer {
   readonly events: TraceEvent[] | null;
   dropped = 0;
   private readonly sched: SchedState | null;
+  /** Words of a CPU mask the machine uses (1 up to 32 CPUs, as the hash has always folded). */
+  private readonly hashMaskWords: number;
   private readonly clock: () => number;
   private readonly lockStart = new Float64Array(HELD_MAX);
   private runStart = -1;
@@ -70,6 +73,7 @@ export class Tracer {
   ) {
     this.events = o.record ? [] : null;
     this.sched = o.sched;
+    this.hashMaskWords = o.sched !== null ? Math.ceil(o.sched.cpus / 32) : 1;
     this.clock = o.clock;
   }
 
@@ -84,6 +88,13 @@ export class Tracer {
     s.fold(a | (this.cpu << 8));
     s.fold(b | 0);
     s.fold(c | 0);
+  }
+
+  /** Folds one more word of the event just folded by fold3. */
+  private fold1(w: number): void {
+    const s = this.sched!;
+    if (Atomics.load(s.i, I_TURN) === TURN_FREE) return;
+    s.fold(w | 0);
   }
 
   private push(e: TraceEvent): void {
@@ -130,8 +141,11 @@ export class Tracer {
     }
   }
 
-  flushRequest(mm: number, start: number, end: number, all: boolean, targets: number): void {
-    if (this.sched) this.fold3(Ev.FlushRequest, all ? -1 : start, targets);
+  flushRequest(mm: number, start: number, end: number, all: boolean, targets: CpuMask): void {
+    if (this.sched) {
+      this.fold3(Ev.FlushRequest, all ? -1 : start, targets[0]!);
+      for (let w = 1; w < this.hashMaskWords; w++) this.fold1(targets[w]!);
+    }
     if (this.events) this.ev('TLB shootdown', 'flush', 'B', { mm, start, end, all, targets: targetList(targets) });
   }
 
@@ -174,10 +188,10 @@ export class Tracer {
   }
 }
 
-function targetList(mask: number): string {
-  const out: string[] = [];
-  for (let c = 0; c < 32; c++) if (mask & (1 << c)) out.push(`cpu${c}`);
-  return out.join(',');
+function targetList(mask: CpuMask): string {
+  return maskList(mask)
+    .map((c) => `cpu${c}`)
+    .join(',');
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, CTR_COUNT, defaultConfig, Machine, type MachineConfig, MAX_CPUS, MAX_MEMORY_BYTES, validateConfig } from '@smpsim/core';
+import { ConfigError, CTR_COUNT, defaultConfig, Machine, type MachineConfig, MASK_WORDS, MAX_CPUS, MAX_MEMORY_BYTES, validateConfig } from '@smpsim/core';
 import { file, Layout, layout as L } from '@smpsim/core/testing';
 
 const cfg = (o: Partial<MachineConfig>) => defaultConfig({ memoryBytes: 4 * 1024 * 1024, ...o });
@@ -44,7 +44,9 @@ test('buffer sizes follow the configuration', () => {
   assert.is(lay.pcacheBase - lay.fileBase, 2 * L.F_STRIDE);
   assert.is(lay.tagBase - lay.pcacheBase, 12);
   assert.is(lay.lockdepBase - lay.tagBase, 12);
-  assert.is(lay.metaWords - lay.lockdepBase, L.LOCKDEP_MAX_CLASSES ** 2);
+  assert.is(lay.cpuMaskBase - lay.lockdepBase, L.LOCKDEP_MAX_CLASSES ** 2);
+  assert.is(lay.mmMaskBase - lay.cpuMaskBase, 3 * L.CM_STRIDE);
+  assert.is(lay.metaWords - lay.mmMaskBase, 2 * MASK_WORDS);
   // The last VMA slot of the last process and the last CPU's last TLB entry stay inside their regions.
   assert.ok(lay.vma(1, 5) + L.VMA_STRIDE <= lay.fileBase);
   assert.ok(lay.cpu(2) + lay.cpuStride <= lay.mmBase);

@@ -1,7 +1,7 @@
 /** The deterministic scheduler's pieces in one thread: shared RNG, policies, decision log, schedule strings. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeSchedule, encodeSchedule, isSchedulerPolicy, newExecution, POLICIES, Rng, ScheduleError, type SchedOptions, withDecisionLog } from '@smpsim/core';
+import { decodeSchedule, encodeSchedule, isSchedulerPolicy, maskOf, newExecution, POLICIES, Rng, ScheduleError, type SchedOptions, withDecisionLog } from '@smpsim/core';
 
 const opts = (o: Partial<SchedOptions> = {}): SchedOptions => ({
   cpus: 4,
@@ -15,6 +15,8 @@ const opts = (o: Partial<SchedOptions> = {}): SchedOptions => ({
   waitLimitSteps: 1e9,
   ...o,
 });
+/** The CPU mask of the set bits of x (the CPUs below 32). */
+const bits = (x: number) => maskOf([...Array(32).keys()].filter((c) => x & (1 << c)));
 
 test('the scheduler RNG in shared memory is xoshiro128**, the generator of Rng', () => {
   const s = newExecution(opts());
@@ -54,12 +56,12 @@ test('PCT: distinct initial priorities d..d+n-1, d-1 change points in 1..k; the 
   for (const k of points) assert.ok(k >= 1 && k <= 500, `change point ${k}`);
   const quiet = [1, 2, 3, 4].filter((x) => !points.includes(x));
   const p = POLICIES.pct;
-  assert.is(p.nextCpu(s, top, 0b1111, quiet[0]!), top);
+  assert.is(p.nextCpu(s, top, bits(0b1111), quiet[0]!), top);
   const second = prio.indexOf(5);
-  assert.is(p.nextCpu(s, top, 0b1111 & ~(1 << top), quiet[1]!), second, 'a blocked CPU yields to the next priority');
+  assert.is(p.nextCpu(s, top, bits(0b1111 & ~(1 << top)), quiet[1]!), second, 'a blocked CPU yields to the next priority');
   // at a change point the running CPU's priority drops below every initial one
   const k1 = Math.min(...points);
-  p.nextCpu(s, second, 0b1111, k1);
+  p.nextCpu(s, second, bits(0b1111), k1);
   assert.ok(s.i[s.pc(second) + 5]! < 3);
 });
 
@@ -67,7 +69,7 @@ test('random walk: stays with probability 1 - p, never picks a CPU that is not e
   const s = newExecution(opts({ switchProb: 0.25 }));
   let switches = 0;
   for (let step = 1; step <= 4000; step++) {
-    const next = POLICIES.random.nextCpu(s, 0, 0b0101, step);
+    const next = POLICIES.random.nextCpu(s, 0, bits(0b0101), step);
     assert.ok(next === 0 || next === 2);
     if (next !== 0) switches++;
   }
@@ -80,7 +82,7 @@ test('the decision log keeps only what the replay default would not do; replay f
   const seq: number[] = [];
   let cur = rec.i[0]!;
   for (let step = 1; step <= 500; step++) {
-    const enabled = step % 7 === 0 ? 0b1111 & ~(1 << cur) : 0b1111; // sometimes the running CPU is blocked
+    const enabled = bits(step % 7 === 0 ? 0b1111 & ~(1 << cur) : 0b1111); // sometimes the running CPU is blocked
     cur = p.nextCpu(rec, cur, enabled, step);
     seq.push(cur);
   }
@@ -92,7 +94,7 @@ test('the decision log keeps only what the replay default would not do; replay f
   cur = c;
   const again: number[] = [];
   for (let step = 1; step <= 500; step++) {
-    const enabled = step % 7 === 0 ? 0b1111 & ~(1 << c) : 0b1111;
+    const enabled = bits(step % 7 === 0 ? 0b1111 & ~(1 << c) : 0b1111);
     c = POLICIES.replay.nextCpu(rep, c, enabled, step);
     again.push(c);
   }

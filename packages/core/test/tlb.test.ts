@@ -103,7 +103,7 @@ test('a CR3 reload drops everything: flushAllLocal, and switch_mm to another mm'
   a.flushAllLocal();
   assert.is(tlbEntries(m, 0), 0);
   for (let i = 0; i < 8; i++) a.load(at(i));
-  const mask = (mm: number) => m.meta[m.layout.mm(mm) + L.MM_CPU_MASK]!;
+  const mask = (mm: number) => m.meta[m.layout.mmCpuMask(mm)]!;
   assert.ok(mask(0) & 1);
   ksmp.switchMm(a, 0); // same mm, still in its cpu_vm_mask: no reload
   assert.ok(tlbEntries(m, 0) > 8);

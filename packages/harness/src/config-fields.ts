@@ -1,7 +1,7 @@
 /**
  * The zod schemas a configuration file's fields are checked with, each with the one-line message
  * an error shows after the file and field name (`config file c.yaml: cpus: expected an integer from
- * 1 to 32`). The run options' fields are declared with their rows in run-options.ts; config-file.ts
+ * 1 to 64`). The run options' fields are declared with their rows in run-options.ts; config-file.ts
  * assembles each command's schema.
  */
 import { z } from 'zod';

@@ -2,7 +2,7 @@
  * Configuration files (`--config FILE`, JSON or YAML) for `run`, `stress`, `explore` and `bench`. A
  * file sets the same things as the long flags, under the same names (camelCase or kebab-case); flags
  * given on the command line override it. Every field is checked by a zod schema, and an error names
- * the file and the field: `config file x.yaml: cpus: expected an integer from 1 to 32`. The run
+ * the file and the field: `config file x.yaml: cpus: expected an integer from 1 to 64`. The run
  * options' fields come from the run-option table (run-options.ts); commands/config-option.ts adds
  * `--config` to a command.
  *

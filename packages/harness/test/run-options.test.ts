@@ -156,7 +156,7 @@ test('a configuration file may set every run option, and the run is the one the 
   // programmatically (no command to ask), the fields the table gives a schema are checked as well
   const typed = keys.filter((k) => 'file' in RUN_OPTIONS[k]).map((k) => given[k][0]);
   assert.equal(Object.keys(parseConfigText(typed.join('\n'), 'x.yaml', 'run')).length, typed.length);
-  assert.throws(() => parseConfigText('cpus: 33', 'c.yaml', 'run'), /^config file c\.yaml: cpus: expected an integer from 1 to 32$/);
+  assert.throws(() => parseConfigText('cpus: 65', 'c.yaml', 'run'), /^config file c\.yaml: cpus: expected an integer from 1 to 64$/);
 });
 
 test('counterOf reads a summary\'s counters by their CTR names', async () => {

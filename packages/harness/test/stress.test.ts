@@ -127,8 +127,8 @@ test('config files: errors name the file and the field; kebab-case and camelCase
     }
     return 'no error';
   };
-  assert.is(err('cpus: 0\n'), 'config file x.yaml: cpus: expected an integer from 1 to 32');
-  assert.is(err('cpus: two\n'), 'config file x.yaml: cpus: expected an integer from 1 to 32');
+  assert.is(err('cpus: 0\n'), 'config file x.yaml: cpus: expected an integer from 1 to 64');
+  assert.is(err('cpus: two\n'), 'config file x.yaml: cpus: expected an integer from 1 to 64');
   assert.is(err('check-every: -1\n'), 'config file x.yaml: check-every: expected an integer ≥ 0');
   assert.is(err('duration: soon\n'), 'config file x.yaml: duration: expected a duration like 500ms, 20s or 2m (a number means seconds)');
   assert.match(err("bug: [no-remote-flush, nope]\n"), /^config file x\.yaml: bug: expected a bug id/);

@@ -22,10 +22,11 @@
  * access costs nothing), in the scheduler's shared state; one CPU runs at a time in timed mode, so
  * plain typed-array access is enough and the result is deterministic.
  */
+import { MASK_WORDS } from '../config.js';
 import { CTR } from '../machine/machine.js';
 
-/** Words per table entry: the line's key, its last writer + 1 (0: none), two words of sharers (64 CPUs). */
-export const LINE_FIELDS = 4;
+/** Words per table entry: the line's key, its last writer + 1 (0: none), the sharers (a CpuMask). */
+export const LINE_FIELDS = 2 + MASK_WORDS;
 /** Entries of the table (a power of two). */
 export const LINE_ENTRIES = 1 << 16;
 
@@ -81,8 +82,7 @@ export class CacheLines {
       if (t[e] !== key) {
         t[e] = key;
         t[e + 1] = 0;
-        t[e + 2] = 0;
-        t[e + 3] = 0;
+        for (let k = 0; k < MASK_WORDS; k++) t[e + 2 + k] = 0;
       }
       t[e + 2 + w] = t[e + 2 + w]! | bit;
       return;
@@ -105,7 +105,7 @@ export class CacheLines {
       const writer = t[e + 1]! - 1;
       if (writer >= 0 && writer !== me) cost = this.transfer(writer, me);
       // copies elsewhere are invalidated: the farthest decides
-      for (let k = 0; k < 2 && cost < this.remote; k++) {
+      for (let k = 0; k < MASK_WORDS && cost < this.remote; k++) {
         let m = t[e + 2 + k]!;
         if (k === w) m &= ~bit;
         while (m !== 0 && cost < this.remote) {
@@ -118,8 +118,7 @@ export class CacheLines {
       cpu.ctr[CTR.cycles]! += cost;
     } else t[e] = key;
     t[e + 1] = me + 1;
-    t[e + 2] = 0;
-    t[e + 3] = 0;
+    for (let k = 0; k < MASK_WORDS; k++) t[e + 2 + k] = 0;
     t[e + 2 + w] = bit;
   }
 }

@@ -13,6 +13,7 @@
  * shared Int32Array with plain reads, one plain data access. No allocation, no BigInt, no Atomics.
  */
 import { type MachineConfig, WORDS_PER_PAGE } from '../config.js';
+import { type CpuMask, newMask } from '../cpumask.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine/machine.js';
 import { stopMachine, stopRequested } from '../machine/stop.js';
@@ -38,6 +39,7 @@ export class Cpu {
   readonly config: MachineConfig;
   /** Index of this CPU's area in meta. */
   readonly base: number;
+  /** This CPU's bit in word `maskWord` of a CpuMask. */
   readonly bit: number;
   /** This CPU's counters (a slice of the stats buffer). */
   readonly ctr: Float64Array;
@@ -93,6 +95,12 @@ export class Cpu {
   tracer: Tracer | null = null;
   /** Timed mode's cache-line model (hw/coherence.ts); null in the other modes. */
   lines: CacheLines | null = null;
+  /** This CPU in a CpuMask: bit `bit` of word `maskWord`. */
+  readonly maskWord: number;
+  /** Index of this CPU's masks in meta (L.CM_*). */
+  readonly maskBase: number;
+  /** Scratch mask of a flush's targets (kernel/smp.ts fills it per flush: no allocation). */
+  readonly flushTargets: CpuMask = newMask();
 
   constructor(
     readonly m: Machine,
@@ -103,7 +111,9 @@ export class Cpu {
     this.layout = m.layout;
     this.config = m.config;
     this.base = m.layout.cpu(id);
-    this.bit = 1 << id;
+    this.maskWord = id >>> 5;
+    this.bit = 1 << (id & 31);
+    this.maskBase = m.layout.cpuMasks(id);
     this.ctr = m.stats.subarray(id * CTR_COUNT, (id + 1) * CTR_COUNT);
     this.rng = new Rng(m.config.seed, 1000 + id);
     const lay = m.layout;
@@ -531,11 +541,17 @@ export class Cpu {
     if (flags) this.pollInterrupts();
   }
 
-  /** Sends an inter-processor interrupt to CPU `c` (the local APIC's ICR write): it is taken there at its next instruction boundary with interrupts on. */
+  /**
+   * Sends an inter-processor interrupt to CPU `c` (the local APIC's ICR write): it is taken there at
+   * its next instruction boundary with interrupts on. Our bit goes into c's initiator mask first,
+   * then the mask word's bit into c's summary word (which c tests, sleeps on and clears before it
+   * reads the mask: see smpInvalidateInterrupt), then c is woken.
+   */
   sendIpi(c: number): void {
     this.waiter.ipiSent(c);
     if (this.lines !== null) this.lines.write(this, metaLine(this.layout.cpu(c) + L.C_IPI_PENDING));
-    Atomics.or(this.meta, this.layout.cpu(c) + L.C_IPI_PENDING, this.bit);
+    Atomics.or(this.meta, this.layout.cpuMasks(c) + L.CM_IPI_FROM + this.maskWord, this.bit);
+    Atomics.or(this.meta, this.layout.cpu(c) + L.C_IPI_PENDING, 1 << this.maskWord);
     this.wake(c);
   }
 

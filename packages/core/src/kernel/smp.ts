@@ -15,6 +15,7 @@
  * leaves it instead (leave_mm) and gets no more of its IPIs; otherwise it flushes the range or all.
  */
 import { hasBug } from '../config.js';
+import { type CpuMask, maskCount, maskIsEmpty } from '../cpumask.js';
 import { metaLine } from '../hw/coherence.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
@@ -30,9 +31,9 @@ export function switchMm(cpu: Cpu, mm: number): void {
   const meta = cpu.meta;
   const b = cpu.base;
   const prev = meta[b + L.C_ACTIVE_MM]!;
-  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mm(prev) + L.MM_CPU_MASK, ~cpu.bit);
+  if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mmCpuMask(prev) + cpu.maskWord, ~cpu.bit);
   meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
-  const was = Atomics.or(meta, cpu.layout.mm(mm) + L.MM_CPU_MASK, cpu.bit);
+  const was = Atomics.or(meta, cpu.layout.mmCpuMask(mm) + cpu.maskWord, cpu.bit);
   meta[b + L.C_ACTIVE_MM] = mm;
   // i386 switch_mm: after leave_mm cleared us from cpu_vm_mask, flush IPIs were not delivered, so
   // CR3 must be reloaded.
@@ -54,7 +55,7 @@ export function leaveLazyTlb(cpu: Cpu): void {
 export function leaveMm(cpu: Cpu): void {
   const b = cpu.base;
   const am = cpu.meta[b + L.C_ACTIVE_MM]!;
-  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mm(am) + L.MM_CPU_MASK, ~cpu.bit);
+  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mmCpuMask(am) + cpu.maskWord, ~cpu.bit);
   cpu.meta[b + L.C_ACTIVE_MM] = -1;
   cpu.flushAllLocal();
   cpu.ctr[CTR.leaveMm]!++;
@@ -79,38 +80,59 @@ function localFlush(cpu: Cpu, mm: number, start: number, end: number, all: boole
 
 /**
  * smp_invalidate_interrupt, the flush IPI's handler (reached through KernelEntry.interrupt): for each
- * initiator with a request for this CPU, do the local flush decision, then acknowledge by clearing
- * this CPU's bit in the initiator's acknowledgement mask (waking the initiator if it sleeps on it).
+ * initiator with a request for this CPU, highest CPU first, do the local flush decision, then
+ * acknowledge: clear this CPU's bit in the initiator's CM_FLUSH_LEFT mask and, if it was set, count
+ * the acknowledgement down in its C_FLUSH_ACK (waking the initiator if it sleeps on that word).
+ *
+ * The initiators are in CM_IPI_FROM, one bit per CPU, summarised by C_IPI_PENDING (bit w: word w may
+ * be non-empty). A sender sets its FROM bit, then the summary bit (Cpu.sendIpi); this takes the
+ * summary (exchange with 0), then each word it names (exchange with 0). No request is lost: a FROM
+ * bit not taken here was set after this FROM word's exchange, hence after the summary's, and its
+ * summary bit, set after it, is pending again for the next interrupt. The other way round, a request
+ * taken here whose summary bit came after our exchange leaves that bit set with nothing behind it:
+ * the next interrupt then finds an empty word and services nobody, which is harmless. (In
+ * deterministic mode one CPU runs at a time and neither sequence has a preemption point, so there
+ * is no such spurious interrupt there.)
  */
 export function smpInvalidateInterrupt(cpu: Cpu): void {
   const meta = cpu.meta;
-  let pending = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
+  const from = cpu.maskBase + L.CM_IPI_FROM;
+  let summary = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
   if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(cpu.base + L.C_IPI_PENDING));
-  while (pending !== 0) {
-    const src = 31 - Math.clz32(pending);
-    pending &= ~(1 << src);
-    const sb = cpu.layout.cpu(src);
-    // timed mode: the request line comes over from the initiator
-    if (cpu.lines !== null) cpu.lines.read(cpu, metaLine(sb + L.C_FLUSH_MM));
-    localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
-    cpu.ctr[CTR.ipisReceived]!++;
-    cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
-    if (cpu.tracer !== null) cpu.tracer.flushAck(src);
-    Atomics.and(meta, sb + L.C_FLUSH_ACK, ~cpu.bit);
-    if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(sb + L.C_FLUSH_ACK));
-    if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
+  while (summary !== 0) {
+    const w = 31 - Math.clz32(summary);
+    summary &= ~(1 << w);
+    let pending = Atomics.exchange(meta, from + w, 0);
+    while (pending !== 0) {
+      const j = 31 - Math.clz32(pending);
+      pending &= ~(1 << j);
+      const src = (w << 5) | j;
+      const sb = cpu.layout.cpu(src);
+      // timed mode: the request line comes over from the initiator
+      if (cpu.lines !== null) cpu.lines.read(cpu, metaLine(sb + L.C_FLUSH_MM));
+      localFlush(cpu, Atomics.load(meta, sb + L.C_FLUSH_MM), Atomics.load(meta, sb + L.C_FLUSH_START), Atomics.load(meta, sb + L.C_FLUSH_END), Atomics.load(meta, sb + L.C_FLUSH_ALL) !== 0);
+      cpu.ctr[CTR.ipisReceived]!++;
+      cpu.ctr[CTR.cycles]! += cpu.config.costs.ipiReceive;
+      if (cpu.tracer !== null) cpu.tracer.flushAck(src);
+      // Our LEFT bit is cleared before the count drops, so a count of 0 means an empty LEFT mask.
+      // A late acknowledgement of an earlier request (the no-flush-wait bug) finds its bit clear
+      // and counts nothing, as it cleared nothing in the one-word mask this replaced.
+      if (Atomics.and(meta, cpu.layout.cpuMasks(src) + L.CM_FLUSH_LEFT + cpu.maskWord, ~cpu.bit) & cpu.bit) Atomics.sub(meta, sb + L.C_FLUSH_ACK, 1);
+      if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(sb + L.C_FLUSH_ACK));
+      if (Atomics.load(meta, sb + L.C_SLEEP_ADDR) === sb + L.C_FLUSH_ACK) Atomics.notify(meta, sb + L.C_FLUSH_ACK);
+    }
   }
 }
 
 /**
  * flush_tlb_others: publishes a flush request for [start, end) of `mm` (or all of it), sends the
- * flush IPI to every CPU in `targets` and, unless `wait` is false, returns only when each has
- * acknowledged. Interrupts stay enabled while it waits, and the wait takes them, so two CPUs
- * flushing each other cannot deadlock.
+ * flush IPI to every CPU in `targets` (highest first) and, unless `wait` is false, returns only when
+ * each has acknowledged. Interrupts stay enabled while it waits, and the wait takes them, so two
+ * CPUs flushing each other cannot deadlock. `targets` is only read (callers pass cpu.flushTargets).
  * Postcondition (wait = true): no CPU in `targets` will translate with the flushed entries.
  */
-export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, targets: number, wait: boolean): void {
-  if (targets === 0) return;
+export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, targets: CpuMask, wait: boolean): void {
+  if (maskIsEmpty(targets)) return;
   const meta = cpu.meta;
   const b = cpu.base;
   // 2.6.20 x86_64: the sender's slot (cpu % NUM_INVALIDATE_TLB_VECTORS) is held from the request to
@@ -122,19 +144,25 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
   Atomics.store(meta, b + L.C_FLUSH_START, start);
   Atomics.store(meta, b + L.C_FLUSH_END, end);
   Atomics.store(meta, b + L.C_FLUSH_ALL, all ? 1 : 0);
-  Atomics.store(meta, b + L.C_FLUSH_ACK, targets);
+  // Who is left to acknowledge (for the watchdog's report), then how many (what the wait tests).
+  // Only the words the machine's CPUs occupy: the others stay 0.
+  const words = cpu.layout.maskWords;
+  const left = cpu.maskBase + L.CM_FLUSH_LEFT;
+  for (let w = 0; w < words; w++) Atomics.store(meta, left + w, targets[w]!);
+  const n = maskCount(targets);
+  Atomics.store(meta, b + L.C_FLUSH_ACK, n);
   if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(b + L.C_FLUSH_MM));
-  let n = 0;
-  for (let t = targets; t !== 0; ) {
-    const c = 31 - Math.clz32(t);
-    t &= ~(1 << c);
-    cpu.sendIpi(c);
-    n++;
+  for (let w = words - 1; w >= 0; w--) {
+    for (let t = targets[w]!; t !== 0; ) {
+      const j = 31 - Math.clz32(t);
+      t &= ~(1 << j);
+      cpu.sendIpi((w << 5) | j);
+    }
   }
   cpu.ctr[CTR.ipisSent]! += n;
   cpu.ctr[CTR.cycles]! += n * cpu.config.costs.ipiSend;
   const ack = b + L.C_FLUSH_ACK;
-  if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, targets, () => Atomics.load(meta, ack) === 0, ack);
+  if (wait && Atomics.load(meta, ack) !== 0) cpu.waiter.waitUntil(L.WaitKind.FlushAck, n, () => Atomics.load(meta, ack) === 0, ack);
   if (wait && cpu.lines !== null) cpu.lines.read(cpu, metaLine(ack));
   if (slot >= 0) spinUnlock(cpu, slot as LockIdx);
   if (cpu.tracer !== null) cpu.tracer.flushDone();
@@ -155,8 +183,14 @@ export const enum FlushCause {
 const CAUSE_CTR = [CTR.shootdownsFault, CTR.shootdownsMkclean, CTR.shootdownsMunmap, CTR.shootdownsMprotect, CTR.shootdownsReclaim, CTR.shootdownsMkclean];
 
 function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, cause: FlushCause): void {
-  const targets = Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_CPU_MASK) & ~cpu.bit;
-  if (targets === 0) {
+  // cpumask_andnot(targets, mm->cpu_vm_mask, cpumask_of(self)), one word at a time.
+  // (Words past layout.maskWords are never set, here or in the mask.)
+  const targets = cpu.flushTargets;
+  const vm = cpu.layout.mmCpuMask(mm);
+  const n = cpu.layout.maskWords;
+  for (let w = 0; w < n; w++) targets[w] = Atomics.load(cpu.meta, vm + w);
+  targets[cpu.maskWord]! &= ~cpu.bit;
+  if (maskIsEmpty(targets)) {
     cpu.ctr[CTR.flushesElided]!++;
     return;
   }

@@ -9,17 +9,22 @@
  *  +-------+-------+-------+-----      and high half (NX); flags change only with Atomics on the low half
  *
  *  meta SAB     (Int32Array meta)
- *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+
- *  | global | struct page  | buffer | per-CPU    | mm   | vma      | files | page   | dirty  | lockdep |
- *  | fields | frames*PG_*  | heads  | areas+TLBs | slots| slots    | (a_s) | cache  | tags   | edges   |
- *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+
+ *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+---------+
+ *  | global | struct page  | buffer | per-CPU    | mm   | vma      | files | page   | dirty  | lockdep | per-CPU | mm cpu_ |
+ *  | fields | frames*PG_*  | heads  | areas+TLBs | slots| slots    | (a_s) | cache  | tags   | edges   | masks   | vm_masks|
+ *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+---------+
  *
  *  disk SAB     (Int32Array)  backing store: file f page i at words [(fileBase[f]+i)*1024, +1024)
  *  shadow SAB   (Int32Array)  owned-word oracle: last value each word's owner wrote (same indexing)
  *  stats SAB    (Float64Array) per-CPU counters, cpus * CTR_COUNT, written by their CPU only
  * ```
+ *
+ * Every CPU mask (MASK_WORDS words, cpumask.ts) is in the last two regions, and regions grow only at
+ * the end: the meta indices of locks are folded into deterministic mode's trace hash, so a mask inside
+ * the per-CPU area or the mm would move the mm's and the files' locks, and every pinned trace, each
+ * time MAX_CPUS grows.
  */
-import { type MachineConfig, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
+import { MASK_WORDS, type MachineConfig, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 
 // ---- global fields ----
 export const G_STOP = 0; // 0 running, else StopReason
@@ -98,19 +103,23 @@ export const BH_Lock = 1 << 2; // I/O in flight on the buffer (lock_buffer)
 export const BH_Mapped = 1 << 5;
 
 // ---- per-CPU area ----
-export const C_IPI_PENDING = 0; // bitmask of initiator CPUs with a flush request for us; idle CPUs wait here
+/**
+ * Summary of CM_IPI_FROM: bit w set = word w of our initiator set may be non-empty. An interrupt is
+ * pending while it is non-zero; idle CPUs wait here.
+ */
+export const C_IPI_PENDING = 0;
 export const C_FLUSH_MM = 1; // this CPU's outgoing request: mm id
 export const C_FLUSH_START = 2; // first VPN
 export const C_FLUSH_END = 3; // VPN past the end
 export const C_FLUSH_ALL = 4; // 1: flush every non-global entry
-export const C_FLUSH_ACK = 5; // bitmask of targets that have not acknowledged yet
+export const C_FLUSH_ACK = 5; // targets of this CPU's request that have not acknowledged yet (a count; who: CM_FLUSH_LEFT)
 export const C_IRQ = 6; // interrupt flag (1 = enabled)
 export const C_STATE = 7; // CpuState
 export const C_SLEEP_ADDR = 8; // meta index this CPU sleeps on (-1 none), so IPIs can wake it
 export const C_ACTIVE_MM = 9; // mm whose page tables CR3 points at (-1: init_mm)
 export const C_TLB_STATE = 10; // TLBSTATE_OK / TLBSTATE_LAZY
 export const C_WAIT_KIND = 11; // WaitKind
-export const C_WAIT_OBJ = 12; // lock index or ack mask
+export const C_WAIT_OBJ = 12; // lock index, or the number of flush targets
 export const C_WAIT_SINCE = 13; // host ms (low 31 bits) when the wait began
 export const C_CR2_LO = 14;
 export const C_CR2_HI = 15;
@@ -119,6 +128,7 @@ export const C_HELD_DEPTH = 17;
 export const C_IN_KERNEL = 18; // nesting depth of kernel paths (0: user mode)
 export const C_PARKED_AT = 19; // checkpoint sequence this CPU parked for
 export const C_HEARTBEAT = 20; // counts this CPU's preemption points and wait iterations (hang detection)
+// words 21..23 spare
 export const C_HELD = 24; // HELD_MAX records of HELD_FIELDS
 export const HELD_MAX = 24;
 export const HELD_LOCK = 0;
@@ -152,6 +162,14 @@ export const enum WaitKind {
   /** lock_buffer: I/O on a buffer head is serialised by BH_Lock. */
   BufferLock = 9,
 }
+
+// ---- per-CPU masks (a region of their own, CM_STRIDE words per CPU, after the lockdep edges) ----
+/** CpuMask (MASK_WORDS words): CPUs with a flush request for this CPU; C_IPI_PENDING summarises it. */
+export const CM_IPI_FROM = 0;
+/** CpuMask (MASK_WORDS words): targets of this CPU's flush request that have not acknowledged yet. */
+export const CM_FLUSH_LEFT = MASK_WORDS;
+export const CM_STRIDE = 2 * MASK_WORDS;
+
 export const TLBSTATE_OK = 1;
 export const TLBSTATE_LAZY = 2;
 
@@ -169,7 +187,7 @@ export const TLBP_D = 4; // D bit of the final entry at fill time
 export const MM_CR3 = 0; // PFN of the PML4
 export const MM_SEM = 1; // rw-semaphore: 3 words (count, waiters, writers waiting)
 export const MM_PT_LOCK = 4; // page_table_lock: 2 words
-export const MM_CPU_MASK = 6; // cpu_vm_mask
+// word 6 spare: cpu_vm_mask, a CpuMask, is in a region of its own (Layout.mmCpuMask)
 export const MM_USERS = 7;
 export const MM_RSS = 8;
 export const MM_STRIDE = 10;
@@ -203,6 +221,8 @@ export const FLUSH_SLOTS = 8;
 export class Layout {
   readonly frames: number;
   readonly cpus: number;
+  /** Words of a CpuMask the machine's CPUs occupy (ceil(cpus / 32)); the others stay 0. */
+  readonly maskWords: number;
   readonly procs: number;
   readonly buffersPerPage: number;
   readonly l1Sets: number;
@@ -226,6 +246,8 @@ export class Layout {
   readonly pcacheBase: number;
   readonly tagBase: number;
   readonly lockdepBase: number;
+  readonly cpuMaskBase: number;
+  readonly mmMaskBase: number;
   /** 2.6.20's flush slots: FLUSH_SLOTS spinlocks (flush_state[i].tlbstate_lock), after everything else. */
   readonly flushLockBase: number;
   readonly metaWords: number;
@@ -233,6 +255,7 @@ export class Layout {
   constructor(c: MachineConfig) {
     this.frames = c.memoryBytes / PAGE_SIZE;
     this.cpus = c.cpus;
+    this.maskWords = Math.ceil(c.cpus / 32);
     this.procs = c.procs;
     this.buffersPerPage = PAGE_SIZE / c.blockSize;
     this.l1Sets = c.tlb.l1.sets;
@@ -265,6 +288,10 @@ export class Layout {
     o += this.filePagesTotal;
     this.lockdepBase = o;
     o += LOCKDEP_MAX_CLASSES * LOCKDEP_MAX_CLASSES;
+    this.cpuMaskBase = o;
+    o += this.cpus * CM_STRIDE;
+    this.mmMaskBase = o;
+    o += this.procs * MASK_WORDS;
     this.flushLockBase = o;
     o += FLUSH_SLOTS * SPIN_WORDS;
     this.metaWords = o;
@@ -279,8 +306,16 @@ export class Layout {
   cpu(id: number): number {
     return this.cpuBase + id * this.cpuStride;
   }
+  /** CPU `id`'s masks (CM_*). */
+  cpuMasks(id: number): number {
+    return this.cpuMaskBase + id * CM_STRIDE;
+  }
   mm(id: number): number {
     return this.mmBase + id * MM_STRIDE;
+  }
+  /** The cpu_vm_mask of mm `id` (MASK_WORDS words): the CPUs that may hold its translations. */
+  mmCpuMask(id: number): number {
+    return this.mmMaskBase + id * MASK_WORDS;
   }
   vma(mm: number, slot: number): number {
     return this.vmaBase + (mm * this.vmasPerMm + slot) * VMA_STRIDE;

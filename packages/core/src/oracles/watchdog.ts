@@ -60,8 +60,8 @@ export function cpuWaits(m: Machine): CpuWait[] {
     if (kind === L.WaitKind.FlushAck || kind === L.WaitKind.Checkpoint || kind === L.WaitKind.Park) {
       const on: number[] = [];
       if (kind === L.WaitKind.FlushAck) {
-        const left = Atomics.load(m.meta, b + L.C_FLUSH_ACK);
-        for (let t = 0; t < lay.cpus; t++) if (left & (1 << t)) on.push(t);
+        const left = lay.cpuMasks(c) + L.CM_FLUSH_LEFT;
+        for (let t = 0; t < lay.cpus; t++) if (Atomics.load(m.meta, left + (t >>> 5)) & (1 << (t & 31))) on.push(t);
       } else if (kind === L.WaitKind.Park) on.push(0);
       else for (let t = 0; t < lay.cpus; t++) if (t !== c && Atomics.load(m.meta, lay.cpu(t) + L.C_STATE) === L.CpuState.Running) on.push(t);
       out.push({ cpu: c, kind: KIND_NAMES[kind]!, what: on.map((t) => `cpu${t}`).join(', ') || '(none left)', on });

@@ -14,6 +14,7 @@
  *
  * Nothing here reads host time: steps and simulated cycles only.
  */
+import { type CpuMask, maskClear, maskFill, maskIsEmpty, maskSet, newMask } from '../cpumask.js';
 import type { Cpu } from '../hw/cpu.js';
 import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
@@ -85,7 +86,12 @@ export class DetWaiter implements CpuWaiter {
   readonly hostDelays = false;
   readonly policy: SchedulerPolicy;
   private readonly meta: Int32Array;
-  private readonly all: number;
+  /** Every CPU of the machine. */
+  private readonly all: CpuMask;
+  /** The enabled set handed to the policy at each decision (refilled, never reallocated). */
+  private readonly enabled: CpuMask = newMask();
+  /** Mask words the machine's CPUs occupy (the others stay 0). */
+  private readonly words: number;
 
   constructor(
     readonly cpu: Cpu,
@@ -93,7 +99,9 @@ export class DetWaiter implements CpuWaiter {
   ) {
     this.policy = withDecisionLog(POLICIES[s.policy]);
     this.meta = cpu.meta;
-    this.all = s.cpus >= 32 ? -1 : (1 << s.cpus) - 1;
+    this.all = newMask();
+    maskFill(this.all, s.cpus);
+    this.words = Math.ceil(s.cpus / 32);
   }
 
   /** Waits for this CPU's first turn (the start of its run). */
@@ -172,7 +180,8 @@ export class DetWaiter implements CpuWaiter {
     const i = s.i;
     if (i[I_TURN] === TURN_FREE) throw new MachineStop('machine stopped');
     const me = this.cpu.id;
-    const bit = 1 << me;
+    const myWord = this.cpu.maskWord;
+    const bit = this.cpu.bit;
     const step = ++s.f[F_STEP]!;
     if (step > s.f[F_MAX_STEPS]!) {
       this.cpu.violation('hang', `deterministic mode: the run did not finish within ${s.f[F_MAX_STEPS]} scheduling steps (a livelock, or a workload far longer than its ops suggest)`, { step });
@@ -182,21 +191,26 @@ export class DetWaiter implements CpuWaiter {
     const cyc = this.cpu.ctr[CTR.cycles]!;
     s.f[F_CLOCK]! += cyc - s.f[pf + PF_CYCLES_SEEN]!;
     s.f[pf + PF_CYCLES_SEEN] = cyc;
-    let blocked = i[I_BLOCKED]!;
-    if (blocking) blocked |= bit;
+    if (blocking) i[I_BLOCKED + myWord]! |= bit;
     else {
-      blocked &= ~bit;
+      i[I_BLOCKED + myWord]! &= ~bit;
       s.f[F_EPOCH]!++;
       s.f[F_ALL_BLOCKED] = 0;
     }
-    i[I_BLOCKED] = blocked;
-    let enabled = this.all & ~blocked;
-    if (blocked & ~bit) enabled |= this.wokenBlocked(blocked & ~bit);
-    if (enabled === 0) {
+    // enabled = every CPU but the blocked ones, plus the blocked others that may make progress now
+    const enabled = this.enabled;
+    for (let w = 0; w < this.words; w++) {
+      const blocked = i[I_BLOCKED + w]!;
+      const others = w === myWord ? blocked & ~bit : blocked;
+      enabled[w] = this.all[w]! & ~blocked;
+      if (others !== 0) enabled[w]! |= this.wokenBlocked(w, others);
+    }
+    if (maskIsEmpty(enabled)) {
       // Every CPU is blocked: re-check them in turn; if that goes on, it is a deadlock.
       const n = ++s.f[F_ALL_BLOCKED]!;
       if (n > s.f[F_DEADLOCK_STEPS]!) this.deadlock(`every CPU has been blocked for ${n - 1} scheduling steps`);
-      enabled = 1 << ((me + 1) % s.cpus);
+      maskClear(enabled);
+      maskSet(enabled, (me + 1) % s.cpus);
     }
     const next = this.policy.nextCpu(s, me, enabled, step);
     if (next === me) return;
@@ -210,14 +224,16 @@ export class DetWaiter implements CpuWaiter {
     this.cpu.tracer?.schedIn();
   }
 
-  /** Which of the blocked CPUs in `mask` may make progress now. */
-  private wokenBlocked(mask: number): number {
+  /** Which of the blocked CPUs in `mask`, word `w` of a CpuMask, may make progress now (that word of the answer). */
+  private wokenBlocked(w: number, mask: number): number {
     const s = this.s;
     const meta = this.meta;
     const lay = this.cpu.layout;
     let woken = 0;
-    for (let c = 0; c < s.cpus; c++) {
-      if (!(mask & (1 << c))) continue;
+    for (let j = 0; j < 32; j++) {
+      if (!(mask & (1 << j))) continue;
+      const c = (w << 5) | j;
+      if (c >= s.cpus) break;
       const pc = s.pc(c);
       const a1 = s.i[pc + PC_W1_ADDR]!;
       const a2 = s.i[pc + PC_W2_ADDR]!;
@@ -227,7 +243,7 @@ export class DetWaiter implements CpuWaiter {
         (a2 >= 0 && Atomics.load(meta, a2) !== s.i[pc + PC_W2_VAL]) ||
         (meta[cb + L.C_IRQ] !== 0 && Atomics.load(meta, cb + L.C_IPI_PENDING) !== 0)
       ) {
-        woken |= 1 << c;
+        woken |= 1 << j;
       }
     }
     return woken;

@@ -16,6 +16,7 @@
  * blocking (a workload spinning on a flag it polls with loads) would otherwise run for ever. The
  * guarantee above concerns bugs within the first k steps, where nothing changes.
  */
+import { type CpuMask, maskHas } from '../cpumask.js';
 import type { SchedulerPolicy } from './policy.js';
 import { randomPolicy } from './random.js';
 import { F_PCT_K, F_PCT_POINTS, I_PCT_CHANGES, I_PCT_DEPTH, PC_PRIO, type SchedState } from './state.js';
@@ -35,7 +36,7 @@ export const pctPolicy: SchedulerPolicy = {
     const k = Math.max(1, Math.floor(s.f[F_PCT_K]!));
     for (let j = 0; j < d - 1; j++) s.f[F_PCT_POINTS + j] = 1 + s.below(k);
     s.i[I_PCT_CHANGES] = 0;
-    return highest(s, (1 << n) - 1);
+    return highest(s, null);
   },
   nextCpu(s, cur, enabled, step) {
     if (step > s.f[F_PCT_K]!) return randomPolicy.nextCpu(s, cur, enabled, step);
@@ -51,11 +52,12 @@ export const pctPolicy: SchedulerPolicy = {
   },
 };
 
-function highest(s: SchedState, mask: number): number {
+/** The CPU of `mask` (null: of all) with the highest priority. */
+function highest(s: SchedState, mask: CpuMask | null): number {
   let best = -1;
   let bestPrio = -1;
   for (let c = 0; c < s.cpus; c++) {
-    if (!(mask & (1 << c))) continue;
+    if (mask !== null && !maskHas(mask, c)) continue;
     const p = s.i[s.pc(c) + PC_PRIO]!;
     if (p > bestPrio) {
       bestPrio = p;

@@ -10,6 +10,7 @@
  * Cross-cutting features are wrappers around a policy, not flags inside it: `withDecisionLog` records
  * every switch (what a schedule string is made of).
  */
+import { type CpuMask, maskHas } from '../cpumask.js';
 import { I_SWITCHES, type SchedState } from './state.js';
 
 export interface SchedulerPolicy {
@@ -18,10 +19,11 @@ export interface SchedulerPolicy {
   newExecution(s: SchedState): number;
   /**
    * Who runs next. `cur` is the CPU at the decision point; `enabled` the mask of CPUs that can make
-   * progress (never 0: when every CPU is blocked the runtime passes the one it re-checks next).
-   * `step` is the decision point's number (1, 2, ...).
+   * progress (never empty: when every CPU is blocked the runtime passes the one it re-checks next);
+   * it is the runtime's scratch mask, to read only and not to keep. `step` is the decision point's
+   * number (1, 2, ...).
    */
-  nextCpu(s: SchedState, cur: number, enabled: number, step: number): number;
+  nextCpu(s: SchedState, cur: number, enabled: CpuMask, step: number): number;
 }
 
 /** Runtime guard for policies given from outside (experiments). */
@@ -31,29 +33,11 @@ export function isSchedulerPolicy(x: unknown): x is SchedulerPolicy {
   return typeof p.name === 'string' && typeof p.newExecution === 'function' && typeof p.nextCpu === 'function';
 }
 
-/** Number of set bits. */
-export function popcount(m: number): number {
-  m = m - ((m >>> 1) & 0x55555555);
-  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
-  return (Math.imul((m + (m >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
-}
-
-/** The k-th (0-based) set bit of m. */
-export function nthBit(m: number, k: number): number {
-  for (let c = 0; c < 32; c++) {
-    if (m & (1 << c)) {
-      if (k === 0) return c;
-      k--;
-    }
-  }
-  return -1;
-}
-
 /** The first CPU of `enabled` after `cur` in cyclic order (cur itself if it is the only one). */
-export function nextInOrder(enabled: number, cur: number, cpus: number): number {
+export function nextInOrder(enabled: CpuMask, cur: number, cpus: number): number {
   for (let k = 1; k <= cpus; k++) {
     const c = (cur + k) % cpus;
-    if (enabled & (1 << c)) return c;
+    if (maskHas(enabled, c)) return c;
   }
   return cur;
 }
@@ -62,8 +46,8 @@ export function nextInOrder(enabled: number, cur: number, cpus: number): number 
  * What a replay does where its decision list is silent: the running CPU goes on unless it is
  * blocked; then the next enabled CPU in cyclic order runs.
  */
-export function defaultNext(enabled: number, cur: number, cpus: number): number {
-  return enabled & (1 << cur) ? cur : nextInOrder(enabled, cur, cpus);
+export function defaultNext(enabled: CpuMask, cur: number, cpus: number): number {
+  return maskHas(enabled, cur) ? cur : nextInOrder(enabled, cur, cpus);
 }
 
 /**

@@ -8,16 +8,18 @@
  * ```
  *  Int32 words                                         Float64 slots (from byte F_BYTE)
  *  +------+------+--------+------+--------+-------+    +------+-------+---------+-------+------+-----------+---------+----------+
- *  | turn | cpus | policy | hash | blocked| rng x4|    | step | epoch | allBlkd | clock | swP  | pct k ... | per-CPU | pct      |
+ *  | turn | cpus | policy | hash | log    | rng x4|    | step | epoch | allBlkd | clock | swP  | pct k ... | per-CPU | pct      |
  *  +------+------+--------+------+--------+-------+    +------+-------+---------+-------+------+-----------+---------+----------+
- *  | per-CPU: wake, watch addr/value x2, priority |    | change points | decision log (step, cpu) | replay input (step, cpu) |
+ *  | pct, replay, switches | blocked (CpuMask)    |    | change points | decision log (step, cpu) | replay input (step, cpu) |
  *  +----------------------------------------------+    +---------------+--------------------------+--------------------------+
+ *  | per-CPU: wake, watch addr/value x2, priority |
+ *  +----------------------------------------------+
  * ```
  *
  * Handles are integers (CPU ids, meta indices); nothing here is an object reference, so the same
  * bytes mean the same thing in every thread.
  */
-import { MAX_CPUS, MAX_PCT_DEPTH } from '../config.js';
+import { MASK_WORDS, MAX_CPUS, MAX_PCT_DEPTH } from '../config.js';
 import { LINE_ENTRIES, LINE_FIELDS } from '../hw/coherence.js';
 import { Rng } from '../random.js';
 
@@ -33,7 +35,7 @@ export const I_TURN = 0; // the CPU that runs now (TURN_FREE after the stop)
 export const I_CPUS = 1;
 export const I_POLICY = 2; // index into POLICY_NAMES
 export const I_HASH = 3; // FNV-1a (32 bits) over the ordered event sequence
-export const I_BLOCKED = 4; // CPUs whose last decision point was a failed re-check of a wait
+export const I_TIMED = 4; // 1: timed mode (sched/timed.ts), whose CPUs are chosen by their clocks
 export const I_LOG_N = 5; // decisions logged (those the replay default would not make)
 export const I_LOG_CAP = 6;
 export const I_LOG_OVERFLOW = 7; // 1 if the log was full: the run cannot be replayed from its log
@@ -44,11 +46,12 @@ export const I_REPLAY_POS = 14; // next replay entry
 export const I_DEADLOCK = 15; // 1 once the logical watchdog fired
 export const I_PCT_CHANGES = 16; // change points reached so far
 export const I_SWITCHES = 17; // decisions that switched CPUs (logged or implied)
-export const I_TIMED = 18; // 1: timed mode (sched/timed.ts), whose CPUs are chosen by their clocks
-export const I_NBLOCKED = 19; // timed mode: CPUs with PC_BLOCKED set
-export const I_PROXIED = 21; // timed mode: IPIs taken by proxy (TimedWaiter.proxyInterrupts)
-export const I_LINES = 20; // timed mode: entries of the cache-line table at the end of the buffer (hw/coherence.ts)
-export const I_PER_CPU = 32;
+export const I_NBLOCKED = 18; // timed mode: CPUs with PC_BLOCKED set
+export const I_LINES = 19; // timed mode: entries of the cache-line table at the end of the buffer (hw/coherence.ts)
+export const I_PROXIED = 20; // timed mode: IPIs taken by proxy (TimedWaiter.proxyInterrupts)
+/** CPUs whose last decision point was a failed re-check of a wait: a CpuMask, MASK_WORDS words. */
+export const I_BLOCKED = 21;
+export const I_PER_CPU = Math.max(32, I_BLOCKED + MASK_WORDS);
 /** Per-CPU words: wake counter (futex word), two watched meta words and their values, PCT priority. */
 export const PC_WAKE = 0;
 export const PC_W1_ADDR = 1;

@@ -39,7 +39,7 @@ export interface CpuWaiter {
   point(): void;
   /**
    * Returns once `ready()` holds, taking interrupts meanwhile (see the module comment). `kind` and
-   * `obj` (a lock's meta index, the acknowledgement mask...) are published for the watchdog's report;
+   * `obj` (a lock's meta index, the number of flush targets...) are published for the watchdog's report;
    * kinds that can deadlock are bounded by the watchdog. `sleepers`: a word counting the lock's
    * sleepers (so that its release knows to wake them), or -1. Throws MachineStop if the machine stops.
    */
