@@ -72,7 +72,9 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
   const before = cpuTimes();
   const cpu0 = process.cpuUsage();
   const simulated = o.timeBase === 'simulated';
-  const s = await runMachine({ ...BENCH_RUN, ...o.run, ...(simulated ? { mode: 'timed' as const } : {}), workload: def.workload, cpus, procs, ops: 0, durationMs: timeMs, params }, pool);
+  const memoryBytes = benchMemory(cpus, params);
+  const ops0 = o.ops ?? 0;
+  const s = await runMachine({ ...BENCH_RUN, ...o.run, ...(simulated ? { mode: 'timed' as const } : {}), memoryBytes, workload: def.workload, cpus, procs, ops: ops0, durationMs: ops0 ? 0 : timeMs, params }, pool);
   const used = process.cpuUsage(cpu0);
   const idlePct = idlePercent(before, cpuTimes());
   const m = def.measure(s);
@@ -98,6 +100,16 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
     extra: def.extra?.(s, cpus) ?? {},
     ...(latency ? { latency } : {}),
   };
+}
+
+/**
+ * Physical memory for a point: the default, or more where the suite's files (`pages` per CPU: a file
+ * each or a region each) would not fit twice over (page cache, page tables and free frames for the
+ * kernel), rounded up to a power of two.
+ */
+function benchMemory(cpus: number, params: Record<string, string | number | boolean>): number {
+  const need = 2 * cpus * Number(params.pages ?? 0) * 4096;
+  return Math.max(DEFAULT_RUN.memoryBytes, 2 ** Math.ceil(Math.log2(Math.max(1, need))));
 }
 
 /** The cost model of a simulated-time bench: the preset's name, its clock and the overrides. */
@@ -134,7 +146,7 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
   const warmupMs = simulated ? 0 : Math.max(0, o.warmupMs ?? Math.min(1000, timeMs) * Math.max(1, Math.ceil(most / hostCores)));
   try {
     if (warmupMs > 0 && cpusList.length > 0) {
-      await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus: most, procs: modes.includes('processes') ? most : 1, ops: 0, durationMs: warmupMs, params }, pool);
+      await runMachine({ ...BENCH_RUN, ...o.run, workload: def.workload, cpus: most, procs: modes.includes('processes') ? most : 1, memoryBytes: benchMemory(most, params), ops: 0, durationMs: warmupMs, params }, pool);
       progress(`${suite}: warmed up ${most} CPU workers for ${warmupMs} ms`);
     }
     for (const cpus of cpusList) {
@@ -179,7 +191,8 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
     workload: def.workload,
     params,
     hostCores,
-    timeMs,
+    timeMs: o.ops ? 0 : timeMs,
+    ops: o.ops ?? 0,
     warmupMs,
     modes,
     primary,

@@ -79,6 +79,8 @@ export interface BenchResult {
   params: Record<string, string | number | boolean>;
   hostCores: number;
   timeMs: number;
+  /** Ops per CPU that ended each run (0: `timeMs` did). */
+  ops: number;
   warmupMs: number;
   modes: BenchMode[];
   /** The mode whose figures are the point's headline and the baseline ratio. */
@@ -105,6 +107,8 @@ export interface BenchResult {
 export interface BenchOptions {
   /** host (default): rates in host time; simulated: timed mode, `timeMs` and the rates in simulated time. */
   timeBase?: BenchTimeBase;
+  /** Ops per CPU that end each run instead of `timeMs` (0: by time). */
+  ops?: number;
   /** Modes to run (default: the suite's). */
   modes?: BenchMode[];
   /** Run the native baseline where the suite has one and a C compiler exists (default true). */

@@ -9,7 +9,7 @@ import { formatBench, formatBenchCsv } from '../bench/format.js';
 import { runBench } from '../bench/measure.js';
 import type { BenchMode, BenchOptions } from '../bench/result.js';
 import { BENCH_SUITE_NAMES, BENCH_SUITES } from '../bench/suites.js';
-import { parseDuration, parseList, UsageError } from '../parse.js';
+import { parseDuration, parseIntStrict, parseList, UsageError } from '../parse.js';
 import { runOptionsGiven } from '../run-flags.js';
 import type { RunKey } from '../run-options.js';
 import { subcommand } from './common.js';
@@ -24,6 +24,7 @@ const DEFAULT_TIME = { host: '1s', simulated: '2ms' } as const;
 type BenchFlags = {
   cpus: string;
   time?: string;
+  ops?: string;
   timeBase: string;
   costs?: string;
   cost: string[];
@@ -48,6 +49,7 @@ export function registerBench(p: Command): Command {
     .description('scaling benchmarks: access (TLB-hit accesses/s), faults (write-notify faults/s), shootdown (single-page flush latency), msync (case-msync pages/s)')
     .option('--cpus <list>', 'simulated CPU counts', '1,2,4,8')
     .option('--time <T>', `time per run (e.g. 500ms, 2s): host time (default ${DEFAULT_TIME.host}), or simulated time with --time-base simulated (default ${DEFAULT_TIME.simulated})`)
+    .option('--ops <n>', 'end each run after N ops per CPU instead of a time (default with --time-base simulated and no --time: two rounds for faults, four msyncs for msync)')
     .option('--time-base <base>', 'host: the simulator\'s speed in host time; simulated: the simulated kernel in timed mode (simulated ops per simulated second, the same on any host)', 'host')
     .option('--warmup <T>', 'untimed warm-up run at the largest CPU count first (default: --time, at most 1s, times simulated CPUs per host core; 0: none)')
     .option('--mode <mode>', 'processes | threads | both (default: the suite\'s)')
@@ -85,8 +87,12 @@ export function registerBench(p: Command): Command {
       if (f.plot !== undefined && !/\.svg$/i.test(f.plot)) throw new UsageError(`--plot writes SVG: the file name must end in .svg, got '${f.plot}'`);
       const { params, ...given } = runOptionsGiven(f, BENCH_RUN_FLAGS);
       const run: BenchOptions['run'] = { ...given, lockdep: f.lockdep, daemons: f.daemons };
+      if (f.ops !== undefined && f.time !== undefined) throw new UsageError('--ops and --time are exclusive: a run ends by one of them');
+      const def = BENCH_SUITES[suite as keyof typeof BENCH_SUITES];
+      const ops = f.ops !== undefined ? parseIntStrict(f.ops, '--ops', 1) : timeBase === 'simulated' && f.time === undefined && def.simOps ? def.simOps({ ...def.params, ...(params ?? {}) }) : 0;
       const b = await runBench(suite, parseList(f.cpus, '--cpus', 1, MAX_CPUS), parseDuration(f.time ?? DEFAULT_TIME[timeBase], '--time'), {
         timeBase,
+        ...(ops ? { ops } : {}),
         ...(modes ? { modes } : {}),
         ...(f.warmup !== undefined ? { warmupMs: f.warmup === '0' ? 0 : parseDuration(f.warmup, '--warmup') } : {}),
         baseline: f.baseline,
