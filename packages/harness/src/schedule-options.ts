@@ -55,8 +55,8 @@ export function checkDeterministic(o: RunOptions): void {
   }
 }
 
-/** The scheduler state of a new deterministic execution of `o`. */
-export function createSchedState(o: RunOptions): SchedState {
+/** The scheduler state of a new deterministic execution of `o` (in `spare`, an earlier one's buffer, if it fits). */
+export function createSchedState(o: RunOptions, spare?: SharedArrayBuffer | null): SchedState {
   return newExecution({
     cpus: o.cpus,
     policy: o.replay ? 'replay' : o.sched,
@@ -69,7 +69,7 @@ export function createSchedState(o: RunOptions): SchedState {
     deadlockSteps: o.deadlockSteps,
     waitLimitSteps: Math.max(20_000_000, o.deadlockSteps * 1000),
     maxSteps: MAX_STEPS,
-  });
+  }, spare);
 }
 
 /** The rows a schedule string carries, in the order of its options. */
