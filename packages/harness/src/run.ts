@@ -14,12 +14,13 @@ import {
   defaultConfig,
   KERNEL_PRESETS,
   Machine,
+  type MachineBuffers,
   type MachineConfig,
   type SchedState,
   StopReason,
   type Violation,
 } from '@smpsim/core';
-import { CpuWorker, loadWorkload, resolveWorkload, runOnWorkers, type WorkerRunResult, workloadFiles } from '@smpsim/cpu-worker';
+import { CpuWorker, loadWorkload, resolveWorkload, runOnWorkers, type Workload, type WorkerRunResult, workloadFiles } from '@smpsim/cpu-worker';
 import { UsageError } from './parse.js';
 import { DEFAULT_RUN, type RunOptions } from './run-options.js';
 import { checkDeterministic, createSchedState, createTimedState, DEFAULT_TIMED_COSTS, detInfo, timedInfo } from './schedule-options.js';
@@ -61,9 +62,20 @@ function baseCosts(o: RunOptions): CostModel {
   return p.costs;
 }
 
-/** Worker threads kept between runs, so short runs pay no thread start-up. */
+/** A finished run's shared memory, for the next run of a pool (see Machine.create). */
+interface SpareBuffers {
+  readonly machine: MachineBuffers;
+  readonly sched: SharedArrayBuffer | null;
+}
+
+/**
+ * Worker threads kept between runs, so short runs pay no thread start-up, and the shared memory of
+ * the last finished run, which the next run uses again where the sizes fit: a run of a campaign then
+ * allocates no new SharedArrayBuffers, and the memory stays flat however many runs a pool serves.
+ */
 export class CpuWorkerPool {
   private idle: CpuWorker[] = [];
+  private spare: SpareBuffers | null = null;
 
   acquire(n: number): CpuWorker[] {
     const out: CpuWorker[] = [];
@@ -79,7 +91,20 @@ export class CpuWorkerPool {
     for (const w of ws) if (w.alive) this.idle.push(w);
   }
 
+  /** The buffers a finished run left (once: a run owns them until it gives them back). */
+  takeSpare(): SpareBuffers | null {
+    const s = this.spare;
+    this.spare = null;
+    return s;
+  }
+
+  /** Gives back a run's buffers: no thread may touch them any more (its workers returned or were terminated). */
+  keepSpare(s: SpareBuffers): void {
+    this.spare = s;
+  }
+
   async close(): Promise<void> {
+    this.spare = null;
     const ws = this.idle;
     this.idle = [];
     await Promise.all(ws.map((w) => w.terminate()));
@@ -98,11 +123,12 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   const workload = await loadWorkload(url);
   const files = workloadFiles(workload, { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params });
   const config = buildConfig(o, files);
-  const m = Machine.create(config);
   const own = !pool;
   const p = pool ?? new CpuWorkerPool();
+  const spare = p.takeSpare();
+  const m = Machine.create(config, spare?.machine);
   const workers = p.acquire(o.cpus);
-  const sched: SchedState | null = o.mode === 'deterministic' ? createSchedState(o) : o.mode === 'timed' ? createTimedState(o, config) : null;
+  const sched: SchedState | null = o.mode === 'deterministic' ? createSchedState(o, spare?.sched) : o.mode === 'timed' ? createTimedState(o, config, spare?.sched) : null;
   const t0 = Date.now();
   // timed mode's --duration is simulated time (createTimedState), never a host deadline
   const deadline = o.ops || o.mode === 'timed' ? 0 : Date.now() + o.durationMs;
@@ -126,7 +152,17 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
     else p.release(workers);
     if (own) await p.close();
   }
-  const hostWallMs = Date.now() - t0;
+  try {
+    return finish(o, m, run, sched, workload, Date.now() - t0);
+  } finally {
+    // No CPU touches the buffers any more (the workers returned or were terminated), nor does the
+    // summary (made): the pool's next run may have them.
+    if (!own) p.keepSpare({ machine: m.buffers, sched: sched?.buffer ?? spare?.sched ?? null });
+  }
+}
+
+/** The end of a run: the end-of-run oracles, the trace file, the summary. */
+function finish(o: RunOptions, m: Machine, run: WorkerRunResult, sched: SchedState | null, workload: Workload, hostWallMs: number): RunSummary {
   const { results } = run;
   // Each CPU's violations, then the run's own (a hang or a dead worker that broke it).
   const violations: Violation[] = [...results.flatMap((r) => r.violations), ...run.violations];

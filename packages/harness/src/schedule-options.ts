@@ -64,21 +64,24 @@ export const DEFAULT_TIMED_COSTS = 'modern-x86';
  * The scheduler state of a new timed execution of `o` on a machine of `config`: the quantum, the IPI
  * latency of the cost model, and the simulated end of a `--duration` run (ms at the preset's clock).
  */
-export function createTimedState(o: RunOptions, config: MachineConfig): SchedState {
+export function createTimedState(o: RunOptions, config: MachineConfig, spare?: SharedArrayBuffer | null): SchedState {
   const endCycles = o.ops ? Infinity : o.durationMs * config.costs.ghz * 1e6;
-  return newExecution({
-    cpus: o.cpus,
-    policy: 'random',
-    seed: o.seed,
-    switchProb: 0,
-    pctDepth: 1,
-    pctSteps: 1,
-    logCapacity: 0,
-    deadlockSteps: o.deadlockSteps,
-    waitLimitSteps: Math.max(20_000_000, o.deadlockSteps * 1000),
-    maxSteps: MAX_STEPS,
-    timed: { quantum: o.quantum, ipiLatency: config.costs.ipiLatency, endCycles },
-  });
+  return newExecution(
+    {
+      cpus: o.cpus,
+      policy: 'random',
+      seed: o.seed,
+      switchProb: 0,
+      pctDepth: 1,
+      pctSteps: 1,
+      logCapacity: 0,
+      deadlockSteps: o.deadlockSteps,
+      waitLimitSteps: Math.max(20_000_000, o.deadlockSteps * 1000),
+      maxSteps: MAX_STEPS,
+      timed: { quantum: o.quantum, ipiLatency: config.costs.ipiLatency, endCycles },
+    },
+    spare,
+  );
 }
 
 /** The summary's timed-mode fields. */
@@ -107,8 +110,8 @@ export function timedInfo(o: RunOptions, m: Machine, st: SchedState, results: re
   };
 }
 
-/** The scheduler state of a new deterministic execution of `o`. */
-export function createSchedState(o: RunOptions): SchedState {
+/** The scheduler state of a new deterministic execution of `o` (in `spare`, an earlier one's buffer, if it fits). */
+export function createSchedState(o: RunOptions, spare?: SharedArrayBuffer | null): SchedState {
   return newExecution({
     cpus: o.cpus,
     policy: o.replay ? 'replay' : o.sched,
@@ -121,7 +124,7 @@ export function createSchedState(o: RunOptions): SchedState {
     deadlockSteps: o.deadlockSteps,
     waitLimitSteps: Math.max(20_000_000, o.deadlockSteps * 1000),
     maxSteps: MAX_STEPS,
-  });
+  }, spare);
 }
 
 /** The rows a schedule string carries, in the order of its options. */

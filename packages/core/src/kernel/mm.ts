@@ -55,7 +55,11 @@ export function protectionMap(flags: number): number {
 /** zone->lock: the free list's spinlock. */
 export const zoneLock = L.G_ZONE_LOCK as LockIdx;
 
-/** __alloc_pages: one zeroed frame of `kind` with a reference count of 1, or -1 when memory is exhausted. */
+/**
+ * __alloc_pages: one zeroed frame of `kind` with a reference count of 1, or -1 when memory is exhausted.
+ * (That every frame is zeroed as it is handed out is what lets Machine.create reuse an earlier
+ * machine's physical memory without clearing it.)
+ */
 export function allocFrame(cpu: Cpu, kind: L.FrameKind): Pfn | -1 {
   const meta = cpu.meta;
   const lay = cpu.layout;

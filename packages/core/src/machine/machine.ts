@@ -103,18 +103,37 @@ export class Machine {
     this.lockstat = new Float64Array(buffers.lockstat);
   }
 
-  /** Validates the configuration, allocates every shared buffer and boots the machine. */
-  static create(config: MachineConfig): Machine {
+  /**
+   * Validates the configuration, allocates every shared buffer and boots the machine.
+   *
+   * `spare`: the buffers of an earlier machine that no thread runs on any more (its CPUs returned or
+   * were terminated). Each of them of the size this machine needs is used again instead of a new one,
+   * and the machine boots as on new buffers. Why: V8 does not count a SharedArrayBuffer's memory
+   * towards its GC heuristics, and a CPU worker's run allocates next to nothing on the JS heap, so the
+   * buffers of finished runs, referenced only by garbage in the CPU workers and the harness thread,
+   * stayed allocated for as long as those threads lived (MBs per run in a long campaign).
+   *
+   * Every buffer but physical memory is cleared. Physical memory is not (clearing it would make all of
+   * it resident, and cost a memset of --memory per run): its contents are only ever read in frames
+   * handed out during this run, and a frame is zeroed when it is handed out (allocFrame, and
+   * bootAllocFrame here), so what an earlier run left in the others is never seen.
+   */
+  static create(config: MachineConfig, spare?: MachineBuffers | null): Machine {
     validateConfig(config);
     const lay = new L.Layout(config);
     const diskWords = lay.filePagesTotal * WORDS_PER_PAGE;
+    const buffer = (old: SharedArrayBuffer | undefined, bytes: number, clear = true): SharedArrayBuffer => {
+      if (old?.byteLength !== bytes) return new SharedArrayBuffer(bytes);
+      if (clear) new Uint8Array(old).fill(0);
+      return old;
+    };
     const m = new Machine(config, {
-      physmem: new SharedArrayBuffer(lay.frames * 4096),
-      meta: new SharedArrayBuffer(lay.metaWords * 4),
-      disk: new SharedArrayBuffer(diskWords * 4),
-      shadow: new SharedArrayBuffer(diskWords * 4),
-      stats: new SharedArrayBuffer(config.cpus * CTR_COUNT * 8),
-      lockstat: new SharedArrayBuffer(config.cpus * LOCK_CLASS_COUNT * LS_FIELDS * 8),
+      physmem: buffer(spare?.physmem, lay.frames * 4096, false),
+      meta: buffer(spare?.meta, lay.metaWords * 4),
+      disk: buffer(spare?.disk, diskWords * 4),
+      shadow: buffer(spare?.shadow, diskWords * 4),
+      stats: buffer(spare?.stats, config.cpus * CTR_COUNT * 8),
+      lockstat: buffer(spare?.lockstat, config.cpus * LOCK_CLASS_COUNT * LS_FIELDS * 8),
     });
     m.boot();
     return m;
@@ -169,6 +188,8 @@ export class Machine {
     meta[L.G_NR_FREE]!--;
     meta[lay.page(f) + L.PG_KIND] = kind;
     meta[lay.page(f) + L.PG_COUNT] = 1;
+    // as allocFrame does: the buffers may be an earlier machine's (create)
+    this.mem.fill(0, f * WORDS_PER_PAGE, (f + 1) * WORDS_PER_PAGE);
     return f;
   }
 

@@ -58,10 +58,11 @@ export const POLICIES: Readonly<Record<PolicyName, SchedulerPolicy>> = {
 
 /**
  * Creates the shared state of a new execution (main thread): the policy initialises its part and
- * names the first CPU, which is logged as the decision at step 0.
+ * names the first CPU, which is logged as the decision at step 0. `spare`: an earlier execution's
+ * buffer to use again (SchedState.create).
  */
-export function newExecution(o: SchedOptions): SchedState {
-  const s = SchedState.create(o);
+export function newExecution(o: SchedOptions, spare?: SharedArrayBuffer | null): SchedState {
+  const s = SchedState.create(o, spare);
   // Timed mode: every clock starts at 0 and ties go to the lowest id.
   const first = o.timed ? 0 : POLICIES[o.policy].newExecution(s);
   s.log(0, first);

@@ -147,14 +147,26 @@ export class SchedState {
     this.replayBase = F_FIXED + 2 * this.i[I_LOG_CAP]!;
   }
 
-  /** Allocates the state of a new execution (main thread). The policy initialises its part separately. */
-  static create(o: SchedOptions): SchedState {
+  /**
+   * Allocates the state of a new execution (main thread). The policy initialises its part separately.
+   * `spare`: the buffer of an earlier execution that no thread runs on any more; if it is large enough
+   * it is used again (see Machine.create for why). Its fixed part is cleared; the decision log and the
+   * replay input are not: nothing reads them beyond I_LOG_N and I_REPLAY_N entries, which start at 0
+   * and the replay input written here.
+   */
+  static create(o: SchedOptions, spare?: SharedArrayBuffer | null): SchedState {
     if (!(o.cpus >= 1 && o.cpus <= MAX_CPUS)) throw new RangeError(`cpus must be 1..${MAX_CPUS}`);
     if (!(o.pctDepth >= 1 && o.pctDepth <= MAX_PCT_DEPTH)) throw new RangeError(`pct depth must be 1..${MAX_PCT_DEPTH}`);
     const replay = o.replay ?? [];
     const lines = o.timed ? LINE_ENTRIES : 0;
     const bytes = F_BYTE + (F_FIXED + 2 * o.logCapacity + 2 * replay.length) * 8 + lines * LINE_FIELDS * 4;
-    const buffer = new SharedArrayBuffer(bytes);
+    let buffer: SharedArrayBuffer;
+    if (spare && spare.byteLength >= bytes) {
+      buffer = spare;
+      new Uint8Array(buffer, 0, F_BYTE + F_FIXED * 8).fill(0);
+      // timed mode's cache-line table is the end of the buffer (see the constructor): cleared too
+      if (lines) new Uint8Array(buffer, buffer.byteLength - lines * LINE_FIELDS * 4).fill(0);
+    } else buffer = new SharedArrayBuffer(bytes);
     const i = new Int32Array(buffer, 0, I_WORDS);
     i[I_LINES] = lines;
     i[I_CPUS] = o.cpus;
