@@ -48,3 +48,5 @@ test('the key spaces of locks, per-CPU lines and page-table lines do not meet', 
   assert.is(memLine(0), memLine(15));
   assert.is.not(lockLine(3), lockLine(4), 'a lock is a line of its own');
 });
+
+test.run();
