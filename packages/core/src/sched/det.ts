@@ -73,6 +73,25 @@ export function newExecution(o: SchedOptions, spare?: SharedArrayBuffer | null):
   return s;
 }
 
+/**
+ * Waits until it is CPU `me`'s turn (deterministic and timed mode): a short spin, since a hand-over
+ * often comes back within microseconds, then a sleep on its own wake word. Throws MachineStop once
+ * the machine stopped (no more turns).
+ */
+export function waitTurn(s: SchedState, me: number): void {
+  const i = s.i;
+  const w = s.pc(me) + PC_WAKE;
+  for (let spins = 0; ; spins++) {
+    const seen = Atomics.load(i, w);
+    const t = Atomics.load(i, I_TURN);
+    if (t === me) return;
+    if (t === TURN_FREE) throw new MachineStop('machine stopped');
+    if (spins < 64) continue;
+    // The timeout only bounds a sleep; the loop re-checks, so host time decides nothing.
+    Atomics.wait(i, w, seen, 1000);
+  }
+}
+
 /** Releases every CPU (the machine stopped): no more scheduling, each unwinds on its own. */
 export function releaseAll(s: SchedState): void {
   Atomics.store(s.i, I_TURN, TURN_FREE);
@@ -107,7 +126,7 @@ export class DetWaiter implements CpuWaiter {
 
   /** Waits for this CPU's first turn (the start of its run). */
   enter(): void {
-    this.waitTurn();
+    waitTurn(this.s, this.cpu.id);
     this.cpu.tracer?.schedIn();
   }
 
@@ -221,7 +240,7 @@ export class DetWaiter implements CpuWaiter {
     Atomics.store(i, I_TURN, next);
     Atomics.add(i, s.pc(next) + PC_WAKE, 1);
     Atomics.notify(i, s.pc(next) + PC_WAKE, 1);
-    this.waitTurn();
+    waitTurn(this.s, this.cpu.id);
     this.cpu.tracer?.schedIn();
   }
 
@@ -248,22 +267,6 @@ export class DetWaiter implements CpuWaiter {
       }
     }
     return woken;
-  }
-
-  private waitTurn(): void {
-    const i = this.s.i;
-    const me = this.cpu.id;
-    const w = this.s.pc(me) + PC_WAKE;
-    for (let spins = 0; ; spins++) {
-      const seen = Atomics.load(i, w);
-      const t = Atomics.load(i, I_TURN);
-      if (t === me) return;
-      if (t === TURN_FREE) throw new MachineStop('machine stopped');
-      // A short spin first: a handover often comes back within microseconds.
-      if (spins < 64) continue;
-      // The timeout only bounds a sleep; the loop re-checks, so host time decides nothing.
-      Atomics.wait(i, w, seen, 1000);
-    }
   }
 
   private deadlock(why: string): never {

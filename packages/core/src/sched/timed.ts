@@ -32,7 +32,7 @@ import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT } from '../machine/machine.js';
 import { fireWatchdog } from '../oracles/watchdog.js';
-import { releaseAll } from './det.js';
+import { releaseAll, waitTurn } from './det.js';
 import { type CpuWaiter, WAIT_POLICY, waitLoop } from './wait.js';
 import {
   F_ALL_BLOCKED,
@@ -109,7 +109,7 @@ export class TimedWaiter implements CpuWaiter {
   }
 
   enter(): void {
-    this.waitTurn();
+    waitTurn(this.s, this.cpu.id);
     this.resume();
     this.cpu.tracer?.schedIn();
   }
@@ -317,7 +317,7 @@ export class TimedWaiter implements CpuWaiter {
     Atomics.store(i, I_TURN, next);
     Atomics.add(i, s.pc(next) + PC_WAKE, 1);
     Atomics.notify(i, s.pc(next) + PC_WAKE, 1);
-    this.waitTurn();
+    waitTurn(this.s, this.cpu.id);
     this.resume();
     this.cpu.tracer?.schedIn();
   }
@@ -393,21 +393,6 @@ export class TimedWaiter implements CpuWaiter {
       if (t < lo) lo = t;
     }
     return lo + s.f[F_QUANTUM]!;
-  }
-
-  private waitTurn(): void {
-    const i = this.s.i;
-    const me = this.cpu.id;
-    const w = this.s.pc(me) + PC_WAKE;
-    for (let spins = 0; ; spins++) {
-      const seen = Atomics.load(i, w);
-      const t = Atomics.load(i, I_TURN);
-      if (t === me) return;
-      if (t === TURN_FREE) throw new MachineStop('machine stopped');
-      if (spins < 64) continue;
-      // The timeout only bounds a sleep; the loop re-checks, so host time decides nothing.
-      Atomics.wait(i, w, seen, 1000);
-    }
   }
 
   private deadlock(why: string): never {
