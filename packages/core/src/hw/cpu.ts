@@ -27,6 +27,15 @@ import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableI
 
 export { MachineStop, SegvError, type KernelEntry, type Violation } from './entry.js';
 
+/**
+ * Faults one access may take before the model calls it a fault handler that makes no progress. Linux
+ * has no bound: a writer's retry can keep losing to another CPU that write-protects the page again
+ * (msync's page_mkclean) while the host preempts the writer, so the bound is far above any retry count
+ * a run has shown (about 100 under oversubscription, where the former bound of 64 was exceeded on the
+ * correct kernel); a handler that really loops is a hang for the run monitor well before it.
+ */
+export const MAX_FAULT_RETRIES = 1_000_000;
+
 /** Accesses between two slow paths of the preemption point. */
 export const PREEMPT_INTERVAL = 256;
 const LRU_RENORM = 1 << 30;
@@ -240,7 +249,7 @@ export class Cpu {
   translate(addr: number, write: boolean): number {
     const vpn = (addr / 4096) | 0;
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 64) throw new Error(`access at 0x${addr.toString(16)} keeps faulting: the fault handler makes no progress`);
+      if (attempt > MAX_FAULT_RETRIES) throw new Error(`access at 0x${addr.toString(16)} keeps faulting: the fault handler makes no progress`);
       let e = this.tlbFind(vpn);
       if (e >= 0) {
         const perm = this.meta[e + L.TLB_PERM]!;

@@ -110,6 +110,9 @@ function installCheckpoints(cpu: Cpu, every: number): void {
     Atomics.add(meta, L.G_CHECKPOINT, 1);
     cpu.wakeOthers();
     cpu.waiter.waitUntil(L.WaitKind.Checkpoint, 0, allParked, L.G_PARKED, L.G_RUNNING);
+    // The wait also ends when the machine stops: then CPUs may still be inside kernel paths, where
+    // the invariants need not hold, and what stopped the machine is the report.
+    cpu.checkStop();
     cpu.ctr[CTR.checkpoints]!++;
     const bad = check(cpu);
     Atomics.store(meta, L.G_PARKED, 0);
