@@ -34,6 +34,7 @@ import {
   vmaFlags,
   vmaPgoff,
   vmaProt,
+  vmaMm,
   vmaSlot,
   vmaStart,
   vmaWantsWritenotify,
@@ -114,6 +115,10 @@ function vmaLink(cpu: Cpu, v: VmaIdx, flags: number, start: Vpn, end: Vpn, pgoff
   Atomics.store(meta, v + L.VMA_PROT, prot);
   Atomics.store(meta, v + L.VMA_FLAGS, flags | VM_INUSE);
   Atomics.store(meta, v + L.VMA_LINKED, 1);
+  // the mm's slots in use stay below its high-water mark (rmap's scans stop there)
+  const mm = vmaMm(cpu, v);
+  const s = (v - vmaSlot(cpu, mm, 0)) / L.VMA_STRIDE + 1;
+  if (s > Atomics.load(meta, cpu.layout.mm(mm) + L.MM_VMA_HIGH)) Atomics.store(meta, cpu.layout.mm(mm) + L.MM_VMA_HIGH, s);
   spinUnlock(cpu, il);
 }
 

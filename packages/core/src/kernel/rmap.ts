@@ -26,14 +26,17 @@ export const iMmapLock = (view: MachineView, file: FileId): LockIdx => (view.lay
  */
 function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, vpn: Vpn) => void): void {
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
-  // The VMA slots of every mm are contiguous: one flat scan (this is page_mkclean's hot loop).
-  const first = vmaSlot(cpu, 0 as MmId, 0);
-  const end = first + cpu.layout.procs * cpu.layout.vmasPerMm * L.VMA_STRIDE;
-  for (let v = first; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
-    if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
-    const start = vmaStart(cpu, v);
-    const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
-    if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
+  // Each mm's slots in order, up to the mm's high-water mark (slots above it were never used), mms in
+  // order: the order of one flat scan over every slot (this is page_mkclean's hot loop).
+  for (let mm = 0 as MmId; mm < cpu.layout.procs; mm = (mm + 1) as MmId) {
+    const first = vmaSlot(cpu, mm, 0);
+    const end = first + Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_VMA_HIGH) * L.VMA_STRIDE;
+    for (let v = first; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
+      if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
+      const start = vmaStart(cpu, v);
+      const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
+      if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
+    }
   }
 }
 

@@ -187,7 +187,12 @@ export const TLBP_D = 4; // D bit of the final entry at fill time
 export const MM_CR3 = 0; // PFN of the PML4
 export const MM_SEM = 1; // rw-semaphore: 3 words (count, waiters, writers waiting)
 export const MM_PT_LOCK = 4; // page_table_lock: 2 words
-// word 6 spare: cpu_vm_mask, a CpuMask, is in a region of its own (Layout.mmCpuMask)
+/**
+ * VMA slots at this index and above have never been used (a high-water mark, raised by vma_link under
+ * mmap_sem for writing, never lowered): rmap's scans stop there. (cpu_vm_mask, a CpuMask, is in a
+ * region of its own: Layout.mmCpuMask.)
+ */
+export const MM_VMA_HIGH = 6;
 export const MM_USERS = 7;
 export const MM_RSS = 8;
 export const MM_STRIDE = 10;
