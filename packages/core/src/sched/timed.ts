@@ -343,14 +343,19 @@ export class TimedWaiter implements CpuWaiter {
       const k = s.pf(c) + PF_IPI_AT;
       const at = s.f[k]!;
       const blocked = s.i[s.pc(c) + PC_BLOCKED] !== 0;
-      if (!blocked && !(this.clock(c) >= at)) continue;
-      if (at !== Infinity && at > this.clock(c)) this.setClock(c, at);
+      const before = this.clock(c);
+      if (!blocked && !(before >= at)) continue;
+      // The handler starts at the arrival; a CPU already past it (it ran ahead within its quantum)
+      // spends the handler's cycles from its own clock, but its acknowledgement counts from the
+      // arrival, as it would on hardware (the initiator is not charged the lookahead).
+      const start = at === Infinity ? before : at;
+      if (start > before) this.setClock(c, start);
       s.f[k] = Infinity;
       const p = this.proxy(c);
       p.kernel!.interrupt(p);
       s.i[s.pc(c) + PC_PROXIED]!++;
       s.i[I_PROXIED]!++;
-      const end = this.clock(c);
+      const end = start + (this.clock(c) - Math.max(before, start));
       if (end > this.ackedAt) this.ackedAt = end;
     }
   }
