@@ -49,8 +49,9 @@ export const I_SWITCHES = 17; // decisions that switched CPUs (logged or implied
 export const I_NBLOCKED = 18; // timed mode: CPUs with PC_BLOCKED set
 export const I_LINES = 19; // timed mode: entries of the cache-line table at the end of the buffer (hw/coherence.ts)
 export const I_PROXIED = 20; // timed mode: IPIs taken by proxy (TimedWaiter.proxyInterrupts)
+export const I_IPI_WAITING = 22; // timed mode: CPUs with an IPI sent and not yet taken (a finite PF_IPI_AT)
 /** CPUs whose last decision point was a failed re-check of a wait: a CpuMask, MASK_WORDS words. */
-export const I_BLOCKED = 21;
+export const I_BLOCKED = 23;
 export const I_PER_CPU = Math.max(32, I_BLOCKED + MASK_WORDS);
 /** Per-CPU words: wake counter (futex word), two watched meta words and their values, PCT priority. */
 export const PC_WAKE = 0;

@@ -44,6 +44,7 @@ import {
   F_STEP,
   F_WAIT_LIMIT,
   I_DEADLOCK,
+  I_IPI_WAITING,
   I_NBLOCKED,
   I_PROXIED,
   I_SWITCHES,
@@ -144,6 +145,7 @@ export class TimedWaiter implements CpuWaiter {
     const s = this.s;
     const at = this.cpu.ctr[CTR.cycles]! + s.f[F_IPI_LATENCY]!;
     const k = s.pf(target) + PF_IPI_AT;
+    if (s.f[k] === Infinity) s.i[I_IPI_WAITING]!++;
     if (at < s.f[k]!) s.f[k] = at;
   }
 
@@ -152,6 +154,7 @@ export class TimedWaiter implements CpuWaiter {
     const k = this.s.pf(this.cpu.id) + PF_IPI_AT;
     const at = this.s.f[k]!;
     if (this.cpu.ctr[CTR.cycles]! < at) return false;
+    if (at !== Infinity) this.s.i[I_IPI_WAITING]!--;
     this.s.f[k] = Infinity;
     return true;
   }
@@ -336,6 +339,7 @@ export class TimedWaiter implements CpuWaiter {
     const meta = this.meta;
     const lay = this.cpu.layout;
     const me = this.cpu.id;
+    if (s.i[I_IPI_WAITING] === 0) return;
     for (let c = 0; c < s.cpus; c++) {
       if (c === me) continue;
       const cb = lay.cpu(c);
@@ -350,6 +354,7 @@ export class TimedWaiter implements CpuWaiter {
       // arrival, as it would on hardware (the initiator is not charged the lookahead).
       const start = at === Infinity ? before : at;
       if (start > before) this.setClock(c, start);
+      if (at !== Infinity) s.i[I_IPI_WAITING]!--;
       s.f[k] = Infinity;
       const p = this.proxy(c);
       p.kernel!.interrupt(p);
