@@ -92,6 +92,53 @@ export function waitTurn(s: SchedState, me: number): void {
   }
 }
 
+/**
+ * The wait loop of sched/wait.ts for a waiter that schedules one CPU at a time (deterministic and
+ * timed mode): each failed check calls `block` with the watched words and the values they hold now;
+ * kinds the watchdog bounds record the step at which the wait began (PF_WAIT_START).
+ */
+export function scheduledWait(cpu: Cpu, s: SchedState, kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2: number, block: (a1: number, v1: number, a2: number, v2: number) => void): void {
+  const meta = cpu.meta;
+  const pf = s.pf(cpu.id) + PF_WAIT_START;
+  const bounded = WAIT_POLICY[kind]!.watchdog;
+  if (bounded) s.f[pf] = s.f[F_STEP]!;
+  waitLoop(cpu, kind, obj, s.f[F_STEP]!, ready, () => {
+    block(watch1, watch1 >= 0 ? Atomics.load(meta, watch1) : 0, watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
+    return false;
+  });
+  if (bounded) s.f[pf] = -1;
+}
+
+/**
+ * A failed re-check of a scheduled wait: publishes the watched meta words (index -1: none) and the
+ * values they held, and fires the logical watchdog if the wait has lasted longer than its limit.
+ */
+export function publishWatch(cpu: Cpu, s: SchedState, mode: string, a1: number, v1: number, a2: number, v2: number): void {
+  const pc = s.pc(cpu.id);
+  s.i[pc + PC_W1_ADDR] = a1;
+  s.i[pc + PC_W1_VAL] = v1;
+  s.i[pc + PC_W2_ADDR] = a2;
+  s.i[pc + PC_W2_VAL] = v2;
+  const since = s.f[s.pf(cpu.id) + PF_WAIT_START]!;
+  if (since >= 0 && s.f[F_STEP]! - since > s.f[F_WAIT_LIMIT]!) {
+    schedDeadlock(cpu, s, mode, `cpu${cpu.id} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
+  }
+}
+
+/** Gives the turn to CPU `next` and wakes it (exactly that thread sleeps on its wake word). */
+export function handOver(s: SchedState, next: number): void {
+  Atomics.store(s.i, I_TURN, next);
+  Atomics.add(s.i, s.pc(next) + PC_WAKE, 1);
+  Atomics.notify(s.i, s.pc(next) + PC_WAKE, 1);
+}
+
+/** The logical watchdog (steps, not host time) fires: a deadlock report, and the machine stops. */
+export function schedDeadlock(cpu: Cpu, s: SchedState, mode: string, why: string): never {
+  s.i[I_DEADLOCK] = 1;
+  fireWatchdog(cpu, `watchdog (${mode} mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
+  throw new MachineStop('machine stopped'); // another violation was reported first
+}
+
 /** Releases every CPU (the machine stopped): no more scheduling, each unwinds on its own. */
 export function releaseAll(s: SchedState): void {
   Atomics.store(s.i, I_TURN, TURN_FREE);
@@ -153,16 +200,10 @@ export class DetWaiter implements CpuWaiter {
    * failed check. The logical watchdog bounds waits that can deadlock.
    */
   waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1): void {
-    const meta = this.meta;
-    const pf = this.s.pf(this.cpu.id) + PF_WAIT_START;
-    const bounded = WAIT_POLICY[kind]!.watchdog;
-    if (bounded) this.s.f[pf] = this.s.f[F_STEP]!;
-    waitLoop(this.cpu, kind, obj, this.s.f[F_STEP]!, ready, () => {
-      this.block(watch1, watch1 >= 0 ? Atomics.load(meta, watch1) : 0, watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
-      return false;
-    });
-    if (bounded) this.s.f[pf] = -1;
+    scheduledWait(this.cpu, this.s, kind, obj, ready, watch1, watch2, this.blockFn);
   }
+
+  private readonly blockFn = (a1: number, v1: number, a2: number, v2: number): void => this.block(a1, v1, a2, v2);
 
   /**
    * A failed re-check of a wait: the CPU yields until one of the watched meta words (index -1: none)
@@ -170,16 +211,7 @@ export class DetWaiter implements CpuWaiter {
    * when it runs again (the caller re-checks); throws MachineStop if the machine stopped.
    */
   private block(a1: number, v1: number, a2 = -1, v2 = 0): void {
-    const s = this.s;
-    const pc = s.pc(this.cpu.id);
-    s.i[pc + PC_W1_ADDR] = a1;
-    s.i[pc + PC_W1_VAL] = v1;
-    s.i[pc + PC_W2_ADDR] = a2;
-    s.i[pc + PC_W2_VAL] = v2;
-    const since = s.f[s.pf(this.cpu.id) + PF_WAIT_START]!;
-    if (since >= 0 && s.f[F_STEP]! - since > s.f[F_WAIT_LIMIT]!) {
-      this.deadlock(`cpu${this.cpu.id} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
-    }
+    publishWatch(this.cpu, this.s, 'deterministic', a1, v1, a2, v2);
     this.decide(true);
     this.cpu.checkStop();
   }
@@ -237,9 +269,7 @@ export class DetWaiter implements CpuWaiter {
     s.fold(step | 0);
     s.fold(next);
     this.cpu.tracer?.schedOut(next, step);
-    Atomics.store(i, I_TURN, next);
-    Atomics.add(i, s.pc(next) + PC_WAKE, 1);
-    Atomics.notify(i, s.pc(next) + PC_WAKE, 1);
+    handOver(s, next);
     waitTurn(this.s, this.cpu.id);
     this.cpu.tracer?.schedIn();
   }
@@ -270,9 +300,6 @@ export class DetWaiter implements CpuWaiter {
   }
 
   private deadlock(why: string): never {
-    const s = this.s;
-    s.i[I_DEADLOCK] = 1;
-    fireWatchdog(this.cpu, `watchdog (deterministic mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
-    throw new MachineStop('machine stopped'); // another violation was reported first
+    return schedDeadlock(this.cpu, this.s, 'deterministic', why);
   }
 }

@@ -31,9 +31,8 @@ import { Cpu } from '../hw/cpu.js';
 import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT } from '../machine/machine.js';
-import { fireWatchdog } from '../oracles/watchdog.js';
-import { releaseAll, waitTurn } from './det.js';
-import { type CpuWaiter, WAIT_POLICY, waitLoop } from './wait.js';
+import { handOver, publishWatch, releaseAll, schedDeadlock, scheduledWait, waitTurn } from './det.js';
+import type { CpuWaiter } from './wait.js';
 import {
   F_ALL_BLOCKED,
   F_DEADLOCK_STEPS,
@@ -42,8 +41,6 @@ import {
   F_MAX_STEPS,
   F_QUANTUM,
   F_STEP,
-  F_WAIT_LIMIT,
-  I_DEADLOCK,
   I_IPI_WAITING,
   I_NBLOCKED,
   I_PROXIED,
@@ -55,9 +52,7 @@ import {
   PC_W1_VAL,
   PC_W2_ADDR,
   PC_W2_VAL,
-  PC_WAKE,
   PF_IPI_AT,
-  PF_WAIT_START,
   type SchedState,
   TURN_FREE,
 } from './state.js';
@@ -121,7 +116,7 @@ export class TimedWaiter implements CpuWaiter {
     const now = this.cpu.ctr[CTR.cycles]!;
     if (now >= s.f[F_END_CYCLES]!) this.cpu.timeUp = true;
     if (s.i[I_NBLOCKED]! > 0) this.wakeBlocked(now);
-    if (now >= this.limit) this.decide(false);
+    if (now >= this.limit) this.decide();
   }
 
   pause(idx: number, expected: number): void {
@@ -129,16 +124,10 @@ export class TimedWaiter implements CpuWaiter {
   }
 
   waitUntil(kind: L.WaitKind, obj: number, ready: () => boolean, watch1: number, watch2 = -1): void {
-    const meta = this.meta;
-    const pf = this.s.pf(this.cpu.id) + PF_WAIT_START;
-    const bounded = WAIT_POLICY[kind]!.watchdog;
-    if (bounded) this.s.f[pf] = this.s.f[F_STEP]!;
-    waitLoop(this.cpu, kind, obj, this.s.f[F_STEP]!, ready, () => {
-      this.block(watch1, watch1 >= 0 ? Atomics.load(meta, watch1) : 0, watch2, watch2 >= 0 ? Atomics.load(meta, watch2) : 0);
-      return false;
-    });
-    if (bounded) this.s.f[pf] = -1;
+    scheduledWait(this.cpu, this.s, kind, obj, ready, watch1, watch2, this.blockFn);
   }
+
+  private readonly blockFn = (a1: number, v1: number, a2: number, v2: number): void => this.block(a1, v1, a2, v2);
 
   /** An IPI from this CPU to `target`: it arrives ipiLatency cycles from now. */
   ipiSent(target: number): void {
@@ -170,22 +159,14 @@ export class TimedWaiter implements CpuWaiter {
    */
   private block(a1: number, v1: number, a2 = -1, v2 = 0): void {
     const s = this.s;
-    const me = this.cpu.id;
-    const pc = s.pc(me);
-    s.i[pc + PC_W1_ADDR] = a1;
-    s.i[pc + PC_W1_VAL] = v1;
-    s.i[pc + PC_W2_ADDR] = a2;
-    s.i[pc + PC_W2_VAL] = v2;
+    const pc = s.pc(this.cpu.id);
+    publishWatch(this.cpu, s, 'timed', a1, v1, a2, v2);
     if (s.i[pc + PC_BLOCKED] === 0) {
       s.i[pc + PC_BLOCKED] = 1;
       s.i[I_NBLOCKED]!++;
     }
     this.cpu.publishCounters(); // the clock includes every access before the wait
-    const since = s.f[s.pf(me) + PF_WAIT_START]!;
-    if (since >= 0 && s.f[F_STEP]! - since > s.f[F_WAIT_LIMIT]!) {
-      this.deadlock(`cpu${me} has waited ${s.f[F_STEP]! - since} scheduling steps (limit ${s.f[F_WAIT_LIMIT]})`);
-    }
-    this.decide(true);
+    this.decide();
     this.cpu.checkStop();
   }
 
@@ -256,7 +237,7 @@ export class TimedWaiter implements CpuWaiter {
       first = Math.min(first, this.wake(c, now));
     }
     if (one >= 0) first = Math.min(first, this.wake(one, now));
-    if (first <= now) this.decide(false, true);
+    if (first <= now) this.decide(true);
   }
 
   /** Unblocks CPU c at simulated time t at the earliest; returns its clock. */
@@ -270,9 +251,11 @@ export class TimedWaiter implements CpuWaiter {
     return ct;
   }
 
-  /** Who runs next: the runnable CPU with the lowest clock (ties: this CPU, then the lowest id). */
-  private decide(blocking: boolean, yieldTies = false): void {
-    void blocking; // a blocking CPU has set PC_BLOCKED, which is what counts (a wake-up may have cleared it)
+  /**
+   * Who runs next: the runnable CPU with the lowest clock (ties: this CPU, then the lowest id; with
+   * `yieldTies`, another CPU). A CPU that blocks has set PC_BLOCKED, which a wake-up may clear.
+   */
+  private decide(yieldTies = false): void {
     const s = this.s;
     const i = s.i;
     if (i[I_TURN] === TURN_FREE) throw new MachineStop('machine stopped');
@@ -317,9 +300,7 @@ export class TimedWaiter implements CpuWaiter {
     s.fold(step | 0);
     s.fold(next);
     this.cpu.tracer?.schedOut(next, step);
-    Atomics.store(i, I_TURN, next);
-    Atomics.add(i, s.pc(next) + PC_WAKE, 1);
-    Atomics.notify(i, s.pc(next) + PC_WAKE, 1);
+    handOver(s, next);
     waitTurn(this.s, this.cpu.id);
     this.resume();
     this.cpu.tracer?.schedIn();
@@ -406,9 +387,6 @@ export class TimedWaiter implements CpuWaiter {
   }
 
   private deadlock(why: string): never {
-    const s = this.s;
-    s.i[I_DEADLOCK] = 1;
-    fireWatchdog(this.cpu, `watchdog (timed mode): ${why}, at step ${s.f[F_STEP]}`, { step: s.f[F_STEP] });
-    throw new MachineStop('machine stopped');
+    return schedDeadlock(this.cpu, this.s, 'timed', why);
   }
 }
