@@ -30,6 +30,10 @@ export const BUG_IDS = [
   'mprotect-ignores-writenotify',
   'flush-after-set',
   'fault-dirty-race',
+  'zap-deferred-flush',
+  'remove-rmap-before-flush',
+  'mkclean-unlocked-check',
+  'set-page-dirty-unlocked',
 ] as const;
 export type BugId = (typeof BUG_IDS)[number];
 
@@ -224,14 +228,30 @@ export function validateConfig(c: MachineConfig): void {
 
 export const hasBug = (c: MachineConfig, id: BugId): boolean => c.kernel.bugs.includes(id);
 
-/** Historical kernels (DESIGN.md §5). */
+/**
+ * The later fixes of 2.6.20's races (BUG_CATALOGUE entries with `fixedIn`): each released kernel
+ * below contains every one that applies to it; `linux-2.6.20+fixes` contains none.
+ */
+const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked'];
+
+/**
+ * Historical kernels (DESIGN.md §5), as released: each contains the mistakes that shipped in it
+ * (FIDELITY-REVIEW.md A14). `linux-2.6.20+fixes` (the default) is 2.6.20 with every later fix of the
+ * catalogue applied; `--bug ID` turns one fix back off.
+ */
 export const KERNEL_PRESETS = {
-  /** No write notification: dirty state only in PTE D bits, harvested at unmap, reclaim and msync. */
-  'linux-2.6.18': { writeNotify: false, bugs: [] as BugId[] },
-  /** The seed as released. */
-  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set'] as BugId[] },
-  /** With the fixes (the default). */
-  'linux-2.6.20': { writeNotify: true, bugs: [] as BugId[] },
+  /**
+   * No write notification: dirty state only in PTE D bits, harvested at unmap, reclaim and msync.
+   * Zap's deferred flush and its early page_remove_rmap are 2.6.18's too; the other later fixes
+   * concern write-notify paths 2.6.18 does not have.
+   */
+  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush'] as BugId[] },
+  /** The seed as released (2.6.19), with the races 2.6.20 kept. */
+  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620] as BugId[] },
+  /** 2.6.20 as released. */
+  'linux-2.6.20': { writeNotify: true, bugs: [...LATER_FIXES_2620] as BugId[] },
+  /** 2.6.20 with every later fix of the catalogue (the default). */
+  'linux-2.6.20+fixes': { writeNotify: true, bugs: [] as BugId[] },
 } as const;
 export type KernelPreset = keyof typeof KERNEL_PRESETS;
 
@@ -254,6 +274,8 @@ export interface BugTuning {
 export interface BugEntry {
   readonly restores: string;
   readonly fixedBy: string;
+  /** The kernel version the fix first shipped in, for a race of a released kernel fixed later. */
+  readonly fixedIn?: string;
   readonly expected: string;
   readonly harmful: boolean;
   readonly tuning?: BugTuning;
@@ -312,12 +334,45 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
   },
   'fault-dirty-race': {
     restores: '2.6.20 as released: a write fault dirties the page without waiting for a writeback holding the page lock (clear_page_dirty_for_io vs fault race)',
-    fixedBy: 'after 2.6.20: wait_on_page_locked before set_page_dirty_balance (Nick Piggin\'s report, linux-mm 200705180737.l4I7bAGo010774@shell0.pdx.osdl.net)',
+    fixedBy: 'wait_on_page_locked before set_page_dirty_balance in do_wp_page and do_no_page (Nick Piggin, "mm: fix clear_page_dirty_for_io vs fault race"; report linux-mm 200705180737.l4I7bAGo010774@shell0.pdx.osdl.net)',
+    fixedIn: '2.6.22',
     expected: 'lost-write after msync (msync-race: the backing store misses a write made before msync started)',
     harmful: true,
     // In dirty-share its end state (a dirty PTE over a clean page) is also what 2.6.20's
     // try_to_free_buffers legitimately leaves on a mapped page; msync-race checks msync itself.
     tuning: { workload: 'msync-race', cpus: 2 },
+  },
+  'zap-deferred-flush': {
+    restores: '2.6.20 zap_pte_range: clear the PTE, move its dirty bit to the page and drop the pte lock; the TLB flush waits for tlb_finish_mmu, so another thread of the mm can still store through its stale writable TLB entry after writeback cleaned the page',
+    fixedBy: '1cf35d47712d "mm: split \'tlb_flush_mmu()\' into tlb flushing and memory freeing parts": a dirty shared PTE forces the flush before the pte lock is dropped',
+    fixedIn: '3.15',
+    expected: 'lost-write (a store through a stale TLB entry into a page being unmapped, missing from the backing store)',
+    harmful: true,
+    tuning: { workload: 'db-checkpoint' },
+  },
+  'remove-rmap-before-flush': {
+    restores: 'zap_pte_range drops the page\'s rmap (page_remove_rmap) before the forced flush of a dirty shared PTE: page_mkclean then finds the page unmapped, returns at once without waiting for the pte lock, and writeback cleans the page while a stale writable TLB entry still stores into it',
+    fixedBy: '5df397dec7c4 "mm: delay page_remove_rmap() until after the TLB has been flushed"',
+    fixedIn: '6.2',
+    expected: 'lost-write (as zap-deferred-flush, in the shorter window left by the 2014 fix)',
+    harmful: true,
+    tuning: { workload: 'db-checkpoint' },
+  },
+  'mkclean-unlocked-check': {
+    restores: 'page_check_address tests pte_present before taking the pte lock, also for page_mkclean: inside change_pte_range\'s clear-then-set window (mprotect) the PTE reads as not present, page_mkclean skips it, and the PTE comes back writable and dirty over a page that writeback then cleans',
+    fixedBy: '479db0bf408e "mm: dirty page tracking race fix" (page_check_address gains `sync`: page_mkclean always takes the pte lock)',
+    fixedIn: '2.6.27',
+    expected: 'lost-write (msync/fsync contract or the end-of-run fsync check: a page clean under a dirty writable PTE)',
+    harmful: true,
+    tuning: { workload: 'mprotect-race', perturb: 0.5 },
+  },
+  'set-page-dirty-unlocked': {
+    restores: 'the fault paths call set_page_dirty without the page lock: a second writer\'s fault finds PG_dirty already set by a first writer that has not yet tagged the page dirty in the radix tree (__set_page_dirty_buffers), stores, and msync\'s tag-based writeback skips the page',
+    fixedBy: '2d6d7f982846 "mm: protect set_page_dirty() from ongoing truncation": do_wp_page and do_shared_fault hold the page lock across set_page_dirty',
+    fixedIn: '3.19',
+    expected: 'lost-write after msync (found unaided by msync-race with 3 or 4 CPUs)',
+    harmful: true,
+    tuning: { workload: 'msync-race', cpus: 4 },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',
@@ -327,8 +382,13 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
   },
 };
 
+/** The released kernels (KERNEL_PRESETS, not the +fixes default) that contain bug `id`. */
+export function releasedKernelsWith(id: BugId): KernelPreset[] {
+  return (Object.keys(KERNEL_PRESETS) as KernelPreset[]).filter((k) => (KERNEL_PRESETS[k].bugs as readonly BugId[]).includes(id));
+}
+
 // Defaults and limits the harness builds its flags from, under the names it reads them by.
 /** The kernel a machine runs unless told otherwise (a key of KERNEL_PRESETS). */
-export const DEFAULT_KERNEL_PRESET: KernelPreset = 'linux-2.6.20';
+export const DEFAULT_KERNEL_PRESET: KernelPreset = 'linux-2.6.20+fixes';
 /** PCT's deepest bug depth: the scheduler state (sched/state.ts) holds d - 1 change points. */
 export const MAX_PCT_DEPTH = 64;

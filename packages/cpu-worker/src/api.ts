@@ -13,6 +13,7 @@ import {
   MAP_SHARED,
   MS_ASYNC,
   MS_SYNC,
+  msyncRangesUnlocked,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -24,6 +25,7 @@ import {
   sysMsync,
   sysMunmap,
   sysDropCaches,
+  WORDS_PER_PAGE,
 } from '@smpsim/core';
 
 export interface MmapOptions {
@@ -88,6 +90,8 @@ export class CpuApi {
   /** Words for this workload's CPUs to coordinate through (flags, published addresses). */
   readonly shared: SharedWords;
   private readonly shadow: Int32Array;
+  /** The workload keeps the owned-word oracle: msync(MS_SYNC) and fsync check their durability contract. */
+  private readonly contract: boolean;
 
   /** True in timed mode: `now()` is this CPU's simulated clock, not the host's. */
   readonly simulatedTime: boolean;
@@ -97,8 +101,9 @@ export class CpuApi {
     /** The simulated CPU itself, for workloads that need the model directly (tests, experiments). */
     readonly c: Cpu,
     readonly machine: Machine,
-    opts: { ops: number; proc: number; params: Readonly<Record<string, string | number | boolean>>; simulatedTime?: boolean },
+    opts: { ops: number; proc: number; params: Readonly<Record<string, string | number | boolean>>; simulatedTime?: boolean; ownedWords?: boolean },
   ) {
+    this.contract = opts.ownedWords ?? false;
     this.simulatedTime = opts.simulatedTime ?? false;
     this.cyclesPerMs = machine.config.costs.ghz * 1e6;
     this.cpu = c.id;
@@ -211,11 +216,76 @@ export class CpuApi {
   }
 
   msync(addr: number, pages: number, sync = true): void {
-    sysMsync(this.c, addr, pages, sync ? MS_SYNC : MS_ASYNC);
+    if (!sync || !this.contract) {
+      sysMsync(this.c, addr, pages, sync ? MS_SYNC : MS_ASYNC);
+      return;
+    }
+    const r = msyncRangesUnlocked(this.c, addr, pages);
+    this.durably(r, () => sysMsync(this.c, addr, pages, MS_SYNC), `msync(MS_SYNC) of ${pages} page(s) at 0x${addr.toString(16)}`);
   }
 
   fsync(file: number): void {
-    sysFsync(this.c, file);
+    if (!this.contract) {
+      sysFsync(this.c, file);
+      return;
+    }
+    this.durably([file, 0, this.machine.config.files[file]?.pages ?? 0], () => sysFsync(this.c, file), `fsync of file ${file}`);
+  }
+
+  /**
+   * The durability contract of msync(MS_SYNC) and fsync, checked on every owned-word workload: when
+   * the call returns, the backing store holds, for every owned word of the file ranges it synced, at
+   * least the value its owner had published before the call began (owners write increasing values,
+   * as ownStore's callers do). `ranges` (file, first, end triples) are snapshotted before the call;
+   * only their overlap with the ranges the kernel then reports syncing (cpu.onSyncRange) is checked,
+   * so a mapping changed by another thread meanwhile gives no false finding. Files without write
+   * notification are not checked: there fsync and (since 2.6.19) msync do not see PTE dirty bits.
+   */
+  private durably(ranges: number[], call: () => void, what: string): void {
+    const cfg = this.machine.config;
+    const snap: Array<{ file: number; first: number; end: number; words: Int32Array }> = [];
+    for (let i = 0; i < ranges.length; i += 3) {
+      const file = ranges[i]!;
+      const spec = cfg.files[file];
+      if (!cfg.kernel.writeNotify || !spec || !spec.accountDirty || spec.mmapHookChangesProt) continue;
+      const first = ranges[i + 1]!;
+      const end = Math.min(ranges[i + 2]!, spec.pages);
+      if (first >= end) continue;
+      const w0 = this.wordIndex(file, first, 0);
+      const words = new Int32Array(this.shadow.subarray(w0, w0 + (end - first) * WORDS_PER_PAGE)); // a copy
+      snap.push({ file, first, end, words });
+    }
+    if (snap.length === 0) {
+      call();
+      return;
+    }
+    const synced: number[] = [];
+    this.c.onSyncRange = (file, first, end) => void synced.push(file, first, end);
+    try {
+      call();
+    } finally {
+      this.c.onSyncRange = null;
+    }
+    const disk = this.machine.disk;
+    for (let i = 0; i < synced.length; i += 3) {
+      for (const s of snap) {
+        if (s.file !== synced[i]) continue;
+        const a = Math.max(s.first, synced[i + 1]!);
+        const b = Math.min(s.end, synced[i + 2]!);
+        for (let page = a; page < b; page++) {
+          const w0 = this.wordIndex(s.file, page, 0);
+          const o = (page - s.first) * WORDS_PER_PAGE;
+          for (let w = 0; w < WORDS_PER_PAGE; w++) {
+            const before = s.words[o + w]!;
+            const onDisk = disk[w0 + w]!;
+            if (onDisk < before) {
+              const at = { file: s.file, page, word: w };
+              this.c.violation('lost-write', lostWriteMessage(at, `after ${what} returned the backing store holds ${onDisk}, but the word's owner had written ${before} before the call began`), lostWriteDetails(at, before, onDisk, what.startsWith('fsync') ? 'fsync' : 'msync', { cpu: this.cpu }));
+            }
+          }
+        }
+      }
+    }
   }
 
   dropCaches(): number {

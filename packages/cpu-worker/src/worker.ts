@@ -4,7 +4,7 @@
  * run, so a pool of them serves many short runs without thread start-up.
  */
 import { parentPort, threadId } from 'node:worker_threads';
-import { bootCpu, CacheLines, Cpu, CTR, DetWaiter, Machine, runCpu, SchedState, TimedWaiter, Tracer } from '@smpsim/core';
+import { bootCpu, CacheLines, checkDurableAtFsync, Cpu, CTR, DetWaiter, Machine, runCpu, SchedState, TimedWaiter, Tracer } from '@smpsim/core';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { CpuApi } from './api.js';
@@ -34,7 +34,14 @@ const api: CpuWorkerApi = {
     }
     cpu.ctr[CTR.threadId] = threadId;
     bootCpu(cpu, s.proc, s.daemons);
-    current = { cpu, api: new CpuApi(cpu, m, { ops: s.ops, proc: s.proc, params: s.params, simulatedTime: !!st?.timed }), workload, setup: s };
+    const ownedWords = workload.oracle === 'owned-words';
+    if (ownedWords) {
+      cpu.afterPlainFsync = (c) => {
+        const bad = checkDurableAtFsync(m);
+        if (bad.length) c.violation('lost-write', bad.map((b) => b.message).join('\n'), { ...bad[0]!.details, findings: bad.length });
+      };
+    }
+    current = { cpu, api: new CpuApi(cpu, m, { ops: s.ops, proc: s.proc, params: s.params, simulatedTime: !!st?.timed, ownedWords }), workload, setup: s };
     return { threadId };
   },
 

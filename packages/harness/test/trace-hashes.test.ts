@@ -1,6 +1,6 @@
 /**
  * Pins the model's behaviour: deterministic runs recorded before the architecture restructuring
- * (fixtures/trace-hashes.json: four workloads, 2-6 CPUs, 1-3 processes, the three kernels, seven bug
+ * (fixtures/trace-hashes.json: four workloads, 2-6 CPUs, 1-3 processes, the released kernels and the fixed one, nine bug
  * switches) must give the same trace hash, outcome and counters today. The trace hash folds every
  * scheduling decision, fault, lock acquisition and release, flush request and acknowledgement and
  * writeback in execution order, so any change of what the kernel does, or in what order, shows here.
@@ -24,7 +24,7 @@ test('the pinned set covers the workloads, CPU counts, processes, kernels and bu
   const o = doc.runs.map((r) => r.options);
   assert.ok(doc.runs.length >= 12);
   for (const w of ['dirty-share', 'msync-race', 'mprotect-race', 'page-fault3']) assert.ok(o.some((x) => x.workload === w), w);
-  for (const k of ['linux-2.6.18', 'linux-2.6.19', 'linux-2.6.20']) assert.ok(o.some((x) => x.kernel === k), k);
+  for (const k of ['linux-2.6.18', 'linux-2.6.19', 'linux-2.6.20', 'linux-2.6.20+fixes']) assert.ok(o.some((x) => x.kernel === k), k);
   assert.ok(new Set(o.flatMap((x) => x.bugs ?? [])).size >= 3);
   assert.ok(o.some((x) => x.cpus === 2) && o.some((x) => x.cpus === 6));
   assert.ok(o.some((x) => x.procs === 3));

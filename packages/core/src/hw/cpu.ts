@@ -68,6 +68,16 @@ export class Cpu {
   readonly violations: Violation[] = [];
   /** Called at user-mode preemption slow paths: kernel threads, checkpoints, schedulers. */
   readonly userHooks: Array<(cpu: Cpu) => void> = [];
+  /**
+   * The end-of-run fsync-durability check (kernel.ts finalSync), run after a plain fsync of every
+   * file and before the PTE dirty bits are harvested; null: no such step.
+   */
+  afterPlainFsync: ((cpu: Cpu) => void) | null = null;
+  /**
+   * The durability contract of msync(MS_SYNC) and fsync: called by doMsync/doFsync with each file
+   * range it is about to write and wait on (the caller's oracle compares after the call returns).
+   */
+  onSyncRange: ((file: number, first: number, end: number) => void) | null = null;
   /** Lockdep: chains (held-class mask × new class) already validated on this CPU. */
   readonly lockdepCache = new Set<number>();
   /** Lock statistics: when each held lock was taken (parallel to the held-lock stack). */
@@ -509,6 +519,23 @@ export class Cpu {
   /**
    * A preemption point inside a kernel race window (between a read and a write of shared state that
    * another CPU may change): with perturbation on, a random delay here, then the usual point.
+   *
+   * Every window of the kernel model between two updates of state that another CPU reads without
+   * the lock the updater holds (each marked `RACE:` or `racePoint()` at its place):
+   * - kernel/memory.ts dirtyFaultedPage: a write fault has dropped the pte lock with the PTE writable
+   *   and dirty, before set_page_dirty (fault-dirty-race, set-page-dirty-unlocked).
+   * - kernel/memory.ts zapPteRange: PTEs cleared (and with remove-rmap-before-flush the pages
+   *   unmapped) before the forced flush under the pte lock; and the pte lock dropped before the
+   *   deferred tlb_finish_mmu flush (zap-deferred-flush).
+   * - kernel/mmap.ts changePteRange: between ptep_get_and_clear and set_pte_at (mkclean-unlocked-check),
+   *   or between the plain read and write of racy-pte-update.
+   * - kernel/rmap.ts pageMkcleanOne: the PTE cleared, the flush not yet done.
+   * - kernel/page-writeback.ts clearPageDirtyForIo: between page_mkclean and TestClearPageDirty (and
+   *   between them the other way round with clean-before-mkclean).
+   * - kernel/page-writeback.ts testSetPageDirtyAndTag: PG_dirty set, the radix-tree tag not yet
+   *   (set-page-dirty-unlocked's second writer returns here and stores).
+   * - kernel/buffer.ts tryToFreeBuffers: buffers dropped, private_lock released, the dirty bit not
+   *   yet cleared (strip-buffers-unlocked).
    */
   racePoint(): void {
     if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();

@@ -54,13 +54,20 @@ export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(c
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames));
 
 /**
- * The end-of-run sync, on one CPU while the others idle: the PTE dirty bits of every shared mapping
- * of every process are moved into the pages, then every file is written back. Afterwards the backing
- * store holds everything the CPUs wrote, unless the kernel lost a write.
+ * The end-of-run sync, on one CPU while the others idle. With write notification, first an fsync of
+ * every file as 2.6.19+ do_fsync does it (no PTE is looked at), then `cpu.afterPlainFsync` (the
+ * fsync-durability check, set by the CPU worker for owned-word workloads). Then the PTE dirty bits of
+ * every shared mapping of every process are moved into the pages (what munmap or exit would do) and
+ * every file is written back. Afterwards the backing store holds everything the CPUs wrote, unless
+ * the kernel lost a write.
  */
 export function finalSync(cpu: Cpu): void {
   asKernelThread(cpu, () => {
     const lay = cpu.layout;
+    if (cpu.config.kernel.writeNotify && cpu.afterPlainFsync !== null) {
+      for (let f = 0 as FileId; f < lay.nfiles; f++) doFsync(cpu, f);
+      cpu.afterPlainFsync(cpu);
+    }
     for (let mm = 0 as MmId; mm < lay.procs; mm++) {
       for (let s = 0; s < lay.vmasPerMm; s++) {
         const v = vmaSlot(cpu, mm, s);

@@ -6,7 +6,7 @@ import type { Cpu } from '../hw/cpu.js';
 import { SegvError } from '../hw/entry.js';
 import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
-import { assertHeld, downRead, spinLock, spinUnlock, upRead, waitOnPageLocked } from './locking/locks.js';
+import { assertHeld, downRead, lockPage, spinLock, spinUnlock, unlockPage, upRead, waitOnPageLocked } from './locking/locks.js';
 import { hasBug, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
@@ -138,24 +138,39 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
     putPage(cpu, page); // another CPU mapped it first
   }
   spinUnlock(cpu, ptl);
-  if (dirtyPage !== -1) {
-    waitForWriteback(cpu, dirtyPage);
-    setPageDirtyBalance(cpu, dirtyPage);
-    putPage(cpu, dirtyPage);
-  }
+  if (dirtyPage !== -1) dirtyFaultedPage(cpu, dirtyPage, S.do_no_page);
 }
 
 /**
- * Before a fault dirties the page it made writable: wait_on_page_locked. Without it (2.6.20 as
- * released; Nick Piggin's report, linux-mm 200705180737.l4I7bAGo010774@shell0.pdx.osdl.net), a
- * writeback holding the page lock can run page_mkclean before the fault installed its writable PTE
- * and TestClearPageDirty after the fault's set_page_dirty found the page still dirty: the page ends
- * clean under a writable, dirty PTE, and msync misses the data. Waiting for the lock closes it.
- * Bug `fault-dirty-race` restores the released code.
+ * The end of a write fault that made a shared page writable: dirty the page (set_page_dirty_balance)
+ * and drop the fault's reference. Enters with no spinlock held and a reference on `pfn`.
+ *
+ * Fixed (2d6d7f982846, 3.19): the page lock is held across set_page_dirty, so two faulting writers
+ * are serialised — the second cannot find PG_dirty set by the first before the first has tagged the
+ * page dirty in the radix tree, and so cannot return and store into a page msync's tag-based
+ * writeback would skip — and no writeback (which holds the page lock) runs in between.
+ * Bug `set-page-dirty-unlocked` restores the released code: wait_on_page_locked (2.6.22), then
+ * set_page_dirty without the lock; bug `fault-dirty-race` drops the wait too, so it implies the
+ * unlocked set_page_dirty (2.6.20 as released:
+ * a writeback holding the page lock can run page_mkclean before the fault installed its writable PTE
+ * and TestClearPageDirty after the fault's set_page_dirty found the page still dirty, leaving the page
+ * clean under a writable, dirty PTE; Nick Piggin, linux-mm 200705180737.l4I7bAGo010774@shell0.pdx.osdl.net).
  */
-function waitForWriteback(cpu: Cpu, pfn: Pfn): void {
-  cpu.racePoint();
-  if (!hasBug(cpu.config, 'fault-dirty-race')) waitOnPageLocked(cpu, pfn);
+function dirtyFaultedPage(cpu: Cpu, pfn: Pfn, site: number): void {
+  cpu.racePoint(); // RACE: the pte lock is dropped; writeback may lock the page and clean it
+  if (!cpu.config.kernel.writeNotify) {
+    // 2.6.18: the fault leaves the dirty state in the PTE (the seed added dirty_page to the faults)
+  } else if (hasBug(cpu.config, 'fault-dirty-race')) {
+    setPageDirtyBalance(cpu, pfn);
+  } else if (hasBug(cpu.config, 'set-page-dirty-unlocked')) {
+    waitOnPageLocked(cpu, pfn);
+    setPageDirtyBalance(cpu, pfn);
+  } else {
+    lockPage(cpu, pfn, site);
+    setPageDirtyBalance(cpu, pfn);
+    unlockPage(cpu, pfn);
+  }
+  putPage(cpu, pfn);
 }
 
 /**
@@ -177,9 +192,7 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
     Atomics.store(cpu.mem, pte, entry);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
     spinUnlock(cpu, ptl);
-    waitForWriteback(cpu, dirtyPage);
-    setPageDirtyBalance(cpu, dirtyPage);
-    putPage(cpu, dirtyPage);
+    dirtyFaultedPage(cpu, dirtyPage, S.do_wp_page);
     return;
   }
   // wp_page_copy: private mapping. Copy outside the lock, then re-check the PTE.
@@ -211,17 +224,26 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
 /**
  * zap_pte_range over [start, end) of one VMA (munmap, exit): under each pte lock clear each PTE
  * atomically; a dirty PTE dirties its page (set_page_dirty, taking private_lock under the pte lock).
- * TLB flushing is batched per page table (mmu_gather), except that a dirty shared PTE is flushed
- * before its pte lock is dropped (1cf35d47712d): otherwise writeback could clean the page while a
- * stale writable TLB entry still writes to it. Returns the pages zapped. Caller holds mmap_sem.
+ * TLB flushing is batched per page table (mmu_gather) and done at tlb_finish_mmu, after the pte lock
+ * is dropped — except, with the later fixes, for dirty shared PTEs:
+ * - 1cf35d47712d (3.15): a dirty shared PTE forces the flush before the pte lock is dropped;
+ *   otherwise writeback could clean the page while another thread's stale writable TLB entry still
+ *   stores into it. Bug `zap-deferred-flush` restores 2.6.20 (the flush only at tlb_finish_mmu).
+ * - 5df397dec7c4 (6.2): the rmap of such a page is dropped only after that flush (still under the
+ *   pte lock): page_mkclean returns at once for an unmapped page, without waiting for the pte lock,
+ *   so an early page_remove_rmap reopens the window. Bug `remove-rmap-before-flush` restores it.
+ * Returns the pages zapped. Caller holds mmap_sem.
  */
 export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
   const mm = vmaMm(cpu, v);
   assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const flags = vmaFlags(cpu, v);
   const mem = cpu.mem;
+  const forceFlushes = (flags & VM_SHARED) !== 0 && !hasBug(cpu.config, 'zap-deferred-flush');
+  const delayRmap = forceFlushes && !hasBug(cpu.config, 'remove-rmap-before-flush');
   let zapped = 0;
   let gathered: Pfn[] = [];
+  let delayed: Pfn[] = [];
   let gStart = -1;
   let gEnd = -1;
   forEachPteTable(
@@ -241,23 +263,34 @@ export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
         const page = ptePfn(entry);
         if (gStart < 0) gStart = x;
         gEnd = x + 1;
+        let dirty = false;
         if (pteDirty(entry)) {
           setPageDirty(cpu, page);
-          if (flags & VM_SHARED) forceFlush = true;
+          dirty = true;
+          if (forceFlushes) forceFlush = true;
         }
-        pageRemoveRmap(cpu, page);
+        if (dirty && delayRmap) delayed.push(page);
+        else pageRemoveRmap(cpu, page);
         Atomics.sub(cpu.meta, cpu.layout.mm(mm) + L.MM_RSS, 1);
         gathered.push(page);
         zapped++;
       }
       if (forceFlush) {
+        cpu.racePoint(); // RACE: PTEs cleared and (bug remove-rmap-before-flush) the pages unmapped; TLBs still hold them
         flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
         gStart = -1;
+      }
+      if (delayed.length > 0) {
+        for (const p of delayed) pageRemoveRmap(cpu, p); // tlb_flush_rmaps, after the flush
+        delayed = [];
       }
     },
     () => {
       // tlb_finish_mmu: flush what was not flushed yet, then free the pages.
-      if (gStart >= 0) flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+      if (gStart >= 0) {
+        cpu.racePoint(); // RACE: the pte lock is dropped, other CPUs' TLBs still map the range
+        flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
+      }
       for (const p of gathered) putPage(cpu, p);
     },
   );

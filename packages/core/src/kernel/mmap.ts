@@ -287,7 +287,10 @@ function changePteRange(cpu: Cpu, mm: MmId, start: Vpn, end: Vpn, newprot: numbe
       if (racy) {
         old = mem[pte]!;
         cpu.racePoint(); // the window in which the hardware may set D
-      } else old = Atomics.exchange(mem, pte, 0);
+      } else {
+        old = Atomics.exchange(mem, pte, 0);
+        cpu.racePoint(); // RACE: the PTE reads as not present until set_pte_at below
+      }
       let nw = pteModify(old, newprot);
       if (dirtyAccountable && pteDirty(nw)) nw = pteMkwrite(nw);
       Atomics.store(mem, pte, nw);
@@ -350,28 +353,51 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
   const ranges: Array<[FileId, PgOff, PgOff]> = [];
   downRead(cpu, sem, LockClass.MmapSem, S.sys_msync);
   try {
-    for (let slot = 0; slot < cpu.layout.vmasPerMm; slot++) {
-      const v = vmaSlot(cpu, mm, slot);
-      const vf = vmaFlags(cpu, v);
-      if (!vf || !(vf & VM_SHARED)) continue;
-      const start = vmaStart(cpu, v);
-      const end = vmaEnd(cpu, v);
-      const a = Math.max(s, start) as Vpn;
-      const b = Math.min(e, end) as Vpn;
-      if (a >= b) continue;
-      const file = vmaFile(cpu, v);
+    forEachSharedVmaIn(cpu, mm, s, e, (v, a, b) => {
       // 2.6.18 msync_pte_range moved PTE dirty bits into the pages; since 2.6.19 ("mm: msync()
       // cleanup") msync walks no page tables: write notification keeps the pages dirty instead, and
       // a mapping without it keeps its dirty state in the PTEs until unmap or reclaim.
       if (!cpu.config.kernel.writeNotify) harvestDirty(cpu, mm, a, b, S.sys_msync);
       const pg = linearPageIndex(cpu, v, a);
-      ranges.push([file, pg, (pg + (b - a)) as PgOff]);
-    }
+      ranges.push([vmaFile(cpu, v), pg, (pg + (b - a)) as PgOff]);
+    });
   } finally {
     upRead(cpu, sem);
   }
   cpu.ctr[CTR.msyncs]!++;
-  if (flags & MS_SYNC) for (const [file, first, end] of ranges) syncFileRange(cpu, file, first, end, S.sys_msync);
+  if (flags & MS_SYNC) {
+    for (const [file, first, end] of ranges) {
+      cpu.onSyncRange?.(file, first, end);
+      syncFileRange(cpu, file, first, end, S.sys_msync);
+    }
+  }
+}
+
+/** Calls `fn(v, a, b)` for each shared VMA of `mm` overlapping [s, e), with the overlap [a, b). */
+function forEachSharedVmaIn(cpu: Cpu, mm: MmId, s: Vpn, e: Vpn, fn: (v: VmaIdx, a: Vpn, b: Vpn) => void): void {
+  for (let slot = 0; slot < cpu.layout.vmasPerMm; slot++) {
+    const v = vmaSlot(cpu, mm, slot);
+    const vf = vmaFlags(cpu, v);
+    if (!vf || !(vf & VM_SHARED)) continue;
+    const a = Math.max(s, vmaStart(cpu, v)) as Vpn;
+    const b = Math.min(e, vmaEnd(cpu, v)) as Vpn;
+    if (a < b) fn(v, a, b);
+  }
+}
+
+/**
+ * The file ranges msync(addr, pages) of the current task would sync, read without mmap_sem (for an
+ * oracle's snapshot before the call: another thread may be changing the VMAs, so the caller keeps
+ * only what the call then reports through cpu.onSyncRange). Triples [file, first page, end page).
+ */
+export function msyncRangesUnlocked(cpu: Cpu, addr: number, pages: number): number[] {
+  const s = addrVpn(addr);
+  const out: number[] = [];
+  forEachSharedVmaIn(cpu, currentMm(cpu), s, (s + pages) as Vpn, (v, a, b) => {
+    const pg = linearPageIndex(cpu, v, a);
+    out.push(vmaFile(cpu, v), pg, pg + (b - a));
+  });
+  return out;
 }
 
 /**

@@ -11,7 +11,7 @@ import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff, Pfn } from '../handles.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
-import { clearPageFlag, mappingCapAccountDirty, pageFlags, pageIndex, pageMapping, putPage, setPageFlag } from './mm.js';
+import { clearPageFlag, mappingCapAccountDirty, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag } from './mm.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
@@ -27,6 +27,8 @@ function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
  */
 export function testSetPageDirtyAndTag(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   if (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) return false;
+  clearPageFlag(cpu, pfn, L.PG_dirty_cancelled);
+  cpu.racePoint(); // RACE: PG_dirty set, the radix-tree dirty tag not yet
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.__set_page_dirty_buffers);
   if (pageMapping(cpu, pfn) === file) {
@@ -64,9 +66,12 @@ export function setPageDirtyBalance(cpu: Cpu, pfn: Pfn): void {
   }
 }
 
-/** cancel_dirty_page (2.6.20): drops the dirty state without touching the PTEs. */
+/**
+ * cancel_dirty_page (2.6.20): drops the dirty state without touching the PTEs. On a mapped page a
+ * dirty writable PTE may stay over the now clean page (L.PG_dirty_cancelled marks that for the oracles).
+ */
 export function cancelDirtyPage(cpu: Cpu, pfn: Pfn): void {
-  testClearPageDirty(cpu, pfn);
+  if (testClearPageDirty(cpu, pfn) && pageMapped(cpu, pfn)) setPageFlag(cpu, pfn, L.PG_dirty_cancelled);
 }
 
 /**
@@ -100,6 +105,8 @@ export function clearPageDirtyForIo(cpu: Cpu, pfn: Pfn): boolean {
     return true;
   }
   if (accounting && pageMkclean(cpu, pfn)) setPageDirty(cpu, pfn);
+  if (accounting) clearPageFlag(cpu, pfn, L.PG_dirty_cancelled); // no PTE is dirty any more
+  cpu.racePoint(); // RACE: PTEs clean; a fault not holding the page lock may map it writable here
   return testClearPageDirty(cpu, pfn);
 }
 
@@ -149,5 +156,6 @@ export function syncFileRange(cpu: Cpu, file: FileId, first: PgOff, end: PgOff, 
 /** fsync(file): every dirty page of the file. */
 export function doFsync(cpu: Cpu, file: FileId): number {
   cpu.ctr[CTR.msyncs]!++;
+  cpu.onSyncRange?.(file, 0, filePages(cpu, file));
   return syncFileRange(cpu, file, 0 as PgOff, filePages(cpu, file) as PgOff, S.do_fsync);
 }

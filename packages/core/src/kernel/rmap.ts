@@ -43,11 +43,17 @@ function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, 
 /**
  * page_check_address: the PTE of `vpn` in `mm` if it maps `pfn`, returned with its pte lock
  * (pteLockOf(pte)) held, or -1 with no lock held.
+ *
+ * 2.6.20 first tests pte_present without the lock and gives up on a PTE that is not present. With
+ * `sync` (479db0bf408e, 2.6.27; page_mkclean passes it) it always takes the lock: a PTE that
+ * change_pte_range has cleared and is about to set again reads as not present only without the lock,
+ * and page_mkclean must not skip it. Bug `mkclean-unlocked-check` restores the shortcut for
+ * page_mkclean as well.
  */
-export function pageCheckAddress(cpu: Cpu, pfn: Pfn, mm: MmId, vpn: Vpn, site: number): PteIdx | -1 {
+export function pageCheckAddress(cpu: Cpu, pfn: Pfn, mm: MmId, vpn: Vpn, site: number, sync = false): PteIdx | -1 {
   const pte = pteOffset(cpu, mm, vpn);
   if (pte === -1) return -1;
-  if (!ptePresent(Atomics.load(cpu.mem, pte))) return -1;
+  if (!sync && !ptePresent(Atomics.load(cpu.mem, pte))) return -1;
   const ptl = pteLockOf(cpu, pte);
   spinLock(cpu, ptl, LockClass.PteLock, site);
   const e = Atomics.load(cpu.mem, pte);
@@ -68,7 +74,7 @@ export function pageCheckAddress(cpu: Cpu, pfn: Pfn, mm: MmId, vpn: Vpn, site: n
  */
 function pageMkcleanOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): number {
   const mm = vmaMm(cpu, v);
-  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one);
+  const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_mkclean_one, !hasBug(cpu.config, 'mkclean-unlocked-check'));
   if (pte === -1) return 0;
   const ptl = pteLockOf(cpu, pte);
   const mem = cpu.mem;

@@ -95,6 +95,13 @@ export const PG_lru = 1 << 5;
 export const PG_private = 1 << 11; // has buffer heads
 export const PG_writeback = 1 << 12;
 export const PG_reclaim = 1 << 17;
+/**
+ * Model marker, not a Linux flag: PG_dirty was dropped by cancel_dirty_page (2.6.20
+ * try_to_free_buffers) while the page was mapped, so a dirty writable PTE may legitimately remain
+ * over the clean page until unmap. Cleared when the page is dirtied again or cleaned for writeback.
+ * The oracles use it to tell that state from a lost dirty bit.
+ */
+export const PG_dirty_cancelled = 1 << 24;
 
 /** Buffer-head state bits (one Int32 per buffer). */
 export const BH_Uptodate = 1 << 0;

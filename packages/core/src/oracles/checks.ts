@@ -85,10 +85,11 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
       const pageDirty = (pageFlags(m, pfn) & L.PG_dirty) !== 0;
       if (wn && pteDirty(lo) && !pageDirty) dirtyOnlyInPte.add(pfn);
       // A writable PTE of a clean page is allowed only while the PTE itself still holds the dirty
-      // state (D=1): 2.6.20's try_to_free_buffers cancels PG_dirty of a mapped page whose buffers
-      // the journal wrote (cancel_dirty_page), and the D bit is harvested at unmap. A writable,
-      // clean PTE of a clean page means a write could go unnoticed.
-      if (wn && pteWrite(lo) && !pteDirty(lo) && !pageDirty) {
+      // state (D=1) after 2.6.20's try_to_free_buffers cancelled PG_dirty of the mapped page whose
+      // buffers the journal wrote (cancel_dirty_page, marked PG_dirty_cancelled); the D bit is
+      // harvested at unmap. Any other writable PTE over a clean page means a write could go
+      // unnoticed, or (D=1) that fsync would miss data only the PTE holds.
+      if (wn && pteWrite(lo) && !pageDirty && !(pteDirty(lo) && pageFlags(m, pfn) & L.PG_dirty_cancelled)) {
         add(`writable PTE of a clean page in a write-notify VMA: mm ${mm} vpn 0x${vpn.toString(16)} frame ${pfn} (file ${file} page ${pageIndex(m, pfn)})`, { invariant: 'writable-pte-implies-dirty', mm, vpn, pfn, file });
       }
     });
@@ -138,6 +139,47 @@ export function locateWord(m: Machine, w: number): { file: number; page: number;
     if (pageSlot < m.meta[b + L.F_BASE]! + m.meta[b + L.F_PAGES]!) break;
   }
   return { file, page: pageSlot - m.meta[m.layout.file(file) + L.F_BASE]!, word: w % WORDS_PER_PAGE };
+}
+
+/**
+ * The end-of-run check as fsync sees it: after an fsync of every file that does not harvest PTE dirty
+ * bits (2.6.19+ do_fsync), every owned word of a file whose mappings write-notify must be on the
+ * backing store; a word that only the later harvest would save is a finding. Words of a page whose
+ * dirty state 2.6.20's try_to_free_buffers cancelled while mapped (PG_dirty_cancelled) are exempt:
+ * there the data lives under a dirty PTE by design until unmap. No check on a kernel without write
+ * notification (2.6.18), whose fsync never sees PTE dirty bits.
+ */
+export function checkDurableAtFsync(m: Machine, limit = 10): CheckFinding[] {
+  const out: CheckFinding[] = [];
+  if (!m.config.kernel.writeNotify) return out;
+  const { disk, shadow, meta } = m;
+  for (let f = 0; f < m.layout.nfiles; f++) {
+    const spec = m.config.files[f]!;
+    if (!spec.accountDirty || spec.mmapHookChangesProt) continue;
+    const b = m.layout.file(f);
+    const first = meta[b + L.F_BASE]!;
+    for (let page = 0; page < meta[b + L.F_PAGES]!; page++) {
+      const w0 = (first + page) * WORDS_PER_PAGE;
+      let bad = -1;
+      for (let w = w0; w < w0 + WORDS_PER_PAGE; w++) {
+        if (disk[w] !== shadow[w]) {
+          bad = w;
+          break;
+        }
+      }
+      if (bad < 0) continue;
+      const slot = meta[m.layout.pcacheBase + first + page]!;
+      if (slot > 0 && meta[m.layout.page(slot - 1) + L.PG_FLAGS]! & L.PG_dirty_cancelled) continue;
+      if (out.length >= limit) break;
+      const at = locateWord(m, bad);
+      out.push({
+        kind: 'lost-write',
+        message: lostWriteMessage(at, `after fsync the backing store holds ${disk[bad]}, the owner last wrote ${shadow[bad]}: only the PTE dirty bit holds the write (fsync does not harvest PTE dirty bits; a page left clean under a dirty PTE)`),
+        details: lostWriteDetails(at, shadow[bad]!, disk[bad]!, 'fsync-end'),
+      });
+    }
+  }
+  return out;
 }
 
 /**
