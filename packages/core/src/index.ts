@@ -19,7 +19,7 @@ export { Kernel, bootCpu, finalSync, sysMmap, sysMunmap, sysMprotect, sysMsync, 
 export { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MS_ASYNC, MS_SYNC, SyscallError, type SpecialMapping } from './kernel/mmap.js';
 export { flushTlbPage, flushTlbRange, flushTlbMm, FlushCause } from './kernel/smp.js';
 export { OutOfMemory } from './kernel/mm.js';
-export { lockdepEdges, heldLocksLines, type LockdepEdge } from './kernel/locking/lockdep.js';
+export { lockdepEdges, lockdepUsage, heldLocksLines, USAGE_STR, type LockdepEdge } from './kernel/locking/lockdep.js';
 export { lostWriteMessage, lostWriteDetails, type WordAt } from './oracles/lost-write.js';
 export { checkInvariants, checkMachine, checkBackingStore, checkDurableAtFsync, locateWord, forEachPte, lookupPte, type CheckFinding } from './oracles/checks.js';
 export { watchdogReport, cpuWaits, waitCycle, type CpuWait } from './oracles/watchdog.js';

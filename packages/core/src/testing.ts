@@ -18,7 +18,7 @@ export * as layout from './machine/layout.js';
 export * as pte from './hw/pte.js';
 export * as locks from './kernel/locking/locks.js';
 export { LockClass, LOCK_CLASS_NAMES, LOCK_ORDER, lockRank, SITE_NAMES, S as SITES } from './kernel/locking/lockorder.js';
-export { lockdepAcquire } from './kernel/locking/lockdep.js';
+export { lockdepAcquire, LockUsage } from './kernel/locking/lockdep.js';
 export * as kmm from './kernel/mm.js';
 export * as krmap from './kernel/rmap.js';
 export * as kwriteback from './kernel/page-writeback.js';

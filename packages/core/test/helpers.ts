@@ -2,8 +2,8 @@
  * Shared helpers of the core unit tests: small machines and read-only views of shared memory
  * (page-table entries, struct page, buffers, TLB levels, the page cache), as a checker would read them.
  */
-import { type Cpu, type Machine, type MachineConfig, WORDS_PER_PAGE } from '@smpsim/core';
-import { testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
+import { type Cpu, finalSync, type FileId, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, type MachineConfig, MS_ASYNC, MS_SYNC, type PgOff, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, WORDS_PER_PAGE } from '@smpsim/core';
+import { kdaemons, kvmscan, testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
 
 /** A small test machine (4 MiB of memory unless told otherwise), all CPUs in this thread. */
 export function small(overrides: Partial<MachineConfig> = {}): TestMachine {
@@ -113,4 +113,44 @@ export function recordFaults(cpu: Cpu): number[] {
 export function ownedStore(m: Machine, cpu: Cpu, file: number, fileIndex: number, word: number, addr: number, value: number): void {
   cpu.store(addr, value);
   m.shadow[diskWord(m, file, fileIndex) + word] = value;
+}
+
+/**
+ * Drives every kernel path on `m`'s CPUs (two, with files of at least 16 and 8 pages): two processes
+ * sharing two files, shared and private (lockorder.test.ts, lockdep-irq.test.ts).
+ */
+export function driveEveryPath(m: Machine, cpus: Cpu[]): void {
+  const [a, b] = cpus as [Cpu, Cpu];
+  const rw = PROT_READ | PROT_WRITE;
+  const va = sysMmap(a, 0, 0, 8, rw, MAP_SHARED);
+  const vb = sysMmap(b, 0, 0, 8, rw, MAP_SHARED);
+  const pa = sysMmap(a, 1, 0, 4, rw, MAP_PRIVATE);
+  for (let p = 0; p < 8; p++) {
+    a.store(va + p * 4096, p + 1); // do_no_page, then write-notify faults
+    b.load(vb + p * 4096);
+    b.store(vb + p * 4096 + 4, p + 100); // do_wp_page (shared)
+  }
+  for (let p = 0; p < 4; p++) {
+    a.load(pa + p * 4096);
+    a.store(pa + p * 4096, p); // do_wp_page (private copy)
+  }
+  sysMsync(a, va, 8, MS_SYNC); // clear_page_dirty_for_io -> page_mkclean in both processes
+  a.store(va, 42);
+  sysMprotect(b, vb, 4, PROT_READ);
+  sysMprotect(b, vb, 4, rw); // dirty-accountable change_pte_range
+  b.store(vb + 4096, 43);
+  kdaemons.asKernelThread(a, () => kdaemons.journalPass(a));
+  kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 64, { file: 0 as FileId, index: 0 as PgOff }));
+  a.store(va + 2 * 4096, 44);
+  b.store(vb + 3 * 4096, 45);
+  kdaemons.asKernelThread(b, () => kvmscan.reclaimPages(b, 64)); // try_to_unmap of mapped pages
+  sysFsync(b, 0);
+  a.store(va + 5 * 4096, 46);
+  sysMunmap(a, va + 4 * 4096, 4); // zap_pte_range of a dirty PTE: set_page_dirty under the pte lock
+  sysMmap(b, 1, 0, 2, rw, MAP_SHARED | MAP_FIXED, 'none', vb); // MAP_FIXED over a mapping
+  b.store(vb, 47);
+  sysMsync(b, vb, 2, MS_ASYNC);
+  sysDropCaches(a);
+  a.load(va); // refault
+  finalSync(a);
 }

@@ -3,53 +3,17 @@
  * driven on a machine in this thread (faults, mmap/munmap/mprotect/msync/fsync, the flusher, the
  * journal, reclaim, drop_caches, the end-of-run sync), with lockdep recording each dependency edge
  * (class A held while class B is taken); every edge must go from a lower rank to a higher one. A real
- * edge that contradicts the block means the block is wrong. Lockdep itself only reports cycles: the
- * ranks are checked here, not at run time.
+ * edge that contradicts the block means the block is wrong. Lockdep itself reports cycles and IRQ-state
+ * inversions, not ranks: the ranks are checked here, not at run time.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Cpu, DEFAULT_KERNEL, finalSync, type FileId, type LockdepEdge, lockdepEdges, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, MS_ASYNC, MS_SYNC, type PgOff, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
-import { file, kdaemons, kvmscan, LOCK_CLASS_NAMES, LOCK_ORDER, LockClass, lockRank, testMachine } from '@smpsim/core/testing';
+import { DEFAULT_KERNEL, type LockdepEdge, lockdepEdges } from '@smpsim/core';
+import { file, LOCK_CLASS_NAMES, LOCK_ORDER, LockClass, lockRank, testMachine } from '@smpsim/core/testing';
+import { driveEveryPath } from './helpers.js';
 
 const name = (c: number) => LOCK_CLASS_NAMES[c]!;
 const show = (e: LockdepEdge) => `${name(e.from)} (rank ${lockRank(e.from)}) -> ${name(e.to)} (rank ${lockRank(e.to)}) [${e.heldSite} -> ${e.takeSite}]`;
-
-/** Drives every kernel path on `m`'s CPUs: two processes sharing two files, shared and private. */
-function driveEveryPath(m: Machine, cpus: Cpu[]): void {
-  const [a, b] = cpus as [Cpu, Cpu];
-  const rw = PROT_READ | PROT_WRITE;
-  const va = sysMmap(a, 0, 0, 8, rw, MAP_SHARED);
-  const vb = sysMmap(b, 0, 0, 8, rw, MAP_SHARED);
-  const pa = sysMmap(a, 1, 0, 4, rw, MAP_PRIVATE);
-  for (let p = 0; p < 8; p++) {
-    a.store(va + p * 4096, p + 1); // do_no_page, then write-notify faults
-    b.load(vb + p * 4096);
-    b.store(vb + p * 4096 + 4, p + 100); // do_wp_page (shared)
-  }
-  for (let p = 0; p < 4; p++) {
-    a.load(pa + p * 4096);
-    a.store(pa + p * 4096, p); // do_wp_page (private copy)
-  }
-  sysMsync(a, va, 8, MS_SYNC); // clear_page_dirty_for_io -> page_mkclean in both processes
-  a.store(va, 42);
-  sysMprotect(b, vb, 4, PROT_READ);
-  sysMprotect(b, vb, 4, rw); // dirty-accountable change_pte_range
-  b.store(vb + 4096, 43);
-  kdaemons.asKernelThread(a, () => kdaemons.journalPass(a));
-  kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 64, { file: 0 as FileId, index: 0 as PgOff }));
-  a.store(va + 2 * 4096, 44);
-  b.store(vb + 3 * 4096, 45);
-  kdaemons.asKernelThread(b, () => kvmscan.reclaimPages(b, 64)); // try_to_unmap of mapped pages
-  sysFsync(b, 0);
-  a.store(va + 5 * 4096, 46);
-  sysMunmap(a, va + 4 * 4096, 4); // zap_pte_range of a dirty PTE: set_page_dirty under the pte lock
-  sysMmap(b, 1, 0, 2, rw, MAP_SHARED | MAP_FIXED, 'none', vb); // MAP_FIXED over a mapping
-  b.store(vb, 47);
-  sysMsync(b, vb, 2, MS_ASYNC);
-  sysDropCaches(a);
-  a.load(va); // refault
-  finalSync(a);
-}
 
 /** Every edge between classes of the order goes from a lower rank to a higher one. */
 function checkEdges(edges: LockdepEdge[]): void {

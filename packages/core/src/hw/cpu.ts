@@ -564,6 +564,27 @@ export class Cpu {
     if (this.meta[this.base + L.C_IRQ] !== 0 && Atomics.load(this.meta, this.base + L.C_IPI_PENDING) !== 0 && this.waiter.interruptDue()) this.kernel!.interrupt(this);
   }
 
+  /**
+   * Takes an interrupt and runs `handler` for it: the interrupt gate clears the interrupt flag, the
+   * kernel's irq_enter counts hardirq context (C_HARDIRQ, what lockdep's USED_IN_HARDIRQ reads) while
+   * the handler runs, and iret restores the flag. Interrupts pending meanwhile wait for the next
+   * preemption point with the flag set, as on hardware. Kernel.interrupt runs every vector through it
+   * (on this CPU, or in timed mode on a proxy view of it: the words are the CPU's, in shared memory).
+   */
+  hardirq(handler: (cpu: Cpu) => void): void {
+    const b = this.base;
+    const meta = this.meta;
+    const flags = meta[b + L.C_IRQ]!;
+    meta[b + L.C_IRQ] = 0;
+    meta[b + L.C_HARDIRQ]!++;
+    try {
+      handler(this);
+    } finally {
+      meta[b + L.C_HARDIRQ]!--;
+      meta[b + L.C_IRQ] = flags;
+    }
+  }
+
   /** local_irq_save: clears the interrupt flag and returns the previous state. */
   irqSave(): number {
     const f = this.meta[this.base + L.C_IRQ]!;

@@ -17,14 +17,14 @@ import { doFsync } from './page-writeback.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
 import { reclaimPages } from './vmscan.js';
 
-/** The kernel's vectors: do_page_fault, and the flush IPI (the only interrupt this machine sends). */
+/** The kernel's vectors: do_page_fault, and the flush IPI (the only interrupt this machine sends), in hardirq context. */
 export class Kernel implements KernelEntry {
   pageFault(cpu: Cpu, addr: number, errcode: number): void {
     handleMmFault(cpu, addr, errcode);
   }
 
   interrupt(cpu: Cpu): void {
-    smpInvalidateInterrupt(cpu);
+    cpu.hardirq(smpInvalidateInterrupt);
   }
 }
 

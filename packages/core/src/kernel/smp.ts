@@ -21,6 +21,7 @@ import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
 import type { LockIdx } from '../handles.js';
+import { irqsOffWaitReport } from './locking/lockdep.js';
 import { spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 
@@ -128,13 +129,19 @@ export function smpInvalidateInterrupt(cpu: Cpu): void {
  * flush_tlb_others: publishes a flush request for [start, end) of `mm` (or all of it), sends the
  * flush IPI to every CPU in `targets` (highest first) and, unless `wait` is false, returns only when
  * each has acknowledged. Interrupts stay enabled while it waits, and the wait takes them, so two
- * CPUs flushing each other cannot deadlock. `targets` is only read (callers pass cpu.flushTargets).
+ * CPUs flushing each other cannot deadlock (with lockdep on, a wait with the interrupt flag clear
+ * or in hardirq context is reported: no path of the model flushes under an irq-disabled lock).
+ * `targets` is only read (callers pass cpu.flushTargets).
  * Postcondition (wait = true): no CPU in `targets` will translate with the flushed entries.
  */
 export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number, all: boolean, targets: CpuMask, wait: boolean): void {
   if (maskIsEmpty(targets)) return;
   const meta = cpu.meta;
   const b = cpu.base;
+  if (wait && cpu.config.kernel.lockdep) {
+    const report = irqsOffWaitReport(cpu, 'flush_tlb_others() waits for acknowledgements');
+    if (report) cpu.violation('lockdep', report, { site: 'flush_tlb_others' });
+  }
   // 2.6.20 x86_64: the sender's slot (cpu % NUM_INVALIDATE_TLB_VECTORS) is held from the request to
   // the last acknowledgement, so senders of one slot flush one at a time
   const slot = cpu.config.kernel.flushProtocol === 'linux-2.6.20' ? (cpu.layout.flushLock(cpu.id % L.FLUSH_SLOTS) as LockIdx) : -1;

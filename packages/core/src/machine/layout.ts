@@ -13,6 +13,7 @@
  *  | global | struct page  | buffer | per-CPU    | mm   | vma      | files | page   | dirty  | lockdep | per-CPU | mm cpu_ |
  *  | fields | frames*PG_*  | heads  | areas+TLBs | slots| slots    | (a_s) | cache  | tags   | edges   | masks   | vm_masks|
  *  +--------+--------------+--------+------------+------+----------+-------+--------+--------+---------+---------+---------+
+ *  then: flush slots (2.6.20 tlbstate_locks), lockdep's IRQ usage per class
  *
  *  disk SAB     (Int32Array)  backing store: file f page i at words [(fileBase[f]+i)*1024, +1024)
  *  shadow SAB   (Int32Array)  owned-word oracle: last value each word's owner wrote (same indexing)
@@ -135,13 +136,23 @@ export const C_HELD_DEPTH = 17;
 export const C_IN_KERNEL = 18; // nesting depth of kernel paths (0: user mode)
 export const C_PARKED_AT = 19; // checkpoint sequence this CPU parked for
 export const C_HEARTBEAT = 20; // counts this CPU's preemption points and wait iterations (hang detection)
-// words 21..23 spare
+/** Hardirq nesting (the kernel's hardirq_count): > 0 while an interrupt handler runs (Cpu.hardirq). */
+export const C_HARDIRQ = 21;
+// words 22..23 spare
 export const C_HELD = 24; // HELD_MAX records of HELD_FIELDS
 export const HELD_MAX = 24;
 export const HELD_LOCK = 0;
 export const HELD_CLASS = 1;
 export const HELD_SITE = 2;
-export const HELD_TRYLOCK = 3; // 1 if taken with a trylock (lockdep adds no dependency through it)
+/**
+ * Flag bits of the acquisition: HELD_F_TRYLOCK (lockdep adds no dependency through it), HELD_F_READ (a
+ * shared acquisition: down_read), HELD_F_HARDIRQ (taken in hardirq context: lockdep's irq_context, a
+ * chain boundary). The word keeps its first name: bit 0 is what it always held.
+ */
+export const HELD_TRYLOCK = 3;
+export const HELD_F_TRYLOCK = 1;
+export const HELD_F_READ = 2;
+export const HELD_F_HARDIRQ = 4;
 export const HELD_FIELDS = 4;
 export const C_FIXED = C_HELD + HELD_MAX * HELD_FIELDS;
 
@@ -227,6 +238,15 @@ export const F_BASE = 11; // first slot of this file in page-cache / tag / disk 
 export const F_STRIDE = 12;
 
 export const LOCKDEP_MAX_CLASSES = 16;
+/**
+ * Lockdep's IRQ usage of a class (kernel/lockdep.c: usage_mask, usage_traces): USAGE_STRIDE words per
+ * class in the region at Layout.lockdepUsageBase — the usage bits (word USAGE_MASK, bit = LockUsage),
+ * then for each bit where it was first seen (word USAGE_TRACE + bit: lockdep.ts packs CPU and site).
+ */
+export const USAGE_MASK = 0;
+export const USAGE_TRACE = 1;
+export const USAGE_BITS = 4;
+export const USAGE_STRIDE = 8;
 /** 2.6.20 x86_64 NUM_INVALIDATE_TLB_VECTORS: flush senders share this many slots (cpu % 8). */
 export const FLUSH_SLOTS = 8;
 
@@ -262,6 +282,8 @@ export class Layout {
   readonly mmMaskBase: number;
   /** 2.6.20's flush slots: FLUSH_SLOTS spinlocks (flush_state[i].tlbstate_lock), after everything else. */
   readonly flushLockBase: number;
+  /** Lockdep's IRQ usage per class (LOCKDEP_MAX_CLASSES records of USAGE_STRIDE words), after everything else. */
+  readonly lockdepUsageBase: number;
   readonly metaWords: number;
 
   constructor(c: MachineConfig) {
@@ -306,6 +328,8 @@ export class Layout {
     o += this.procs * MASK_WORDS;
     this.flushLockBase = o;
     o += FLUSH_SLOTS * SPIN_WORDS;
+    this.lockdepUsageBase = o;
+    o += LOCKDEP_MAX_CLASSES * USAGE_STRIDE;
     this.metaWords = o;
   }
 

@@ -22,8 +22,11 @@
  * together, in either order (private_lock and tree_lock are taken one after the other by
  * __set_page_dirty_buffers, as 2.6.20 fs/buffer.c does; the leaves take nothing).
  *
- * Lockdep (lockdep.ts) reports cycles only, as the kernel's does; the ranks are checked by tests
- * against every edge the correct kernel records (core/test/lockorder.test.ts, and on real workers in
+ * Lockdep (lockdep.ts) reports cycles and IRQ-state inversions, as the kernel's does, not ranks
+ * (tree_lock is the one class here taken with hardirqs off, spin_lock_irqsave, as 2.6.20 takes it
+ * with write_lock_irq because end_page_writeback takes it in hardirq context; zone->lock, irq-off in
+ * 2.6.20 too, is a plain spinlock here). The ranks are checked by tests against every edge the
+ * correct kernel records (core/test/lockorder.test.ts, and on real workers in
  * harness/test/lockorder.test.ts). The test classes test_lock_a/b/c are outside the order.
  *
  * The inversion the seed's fs/buffer.c hunk avoids: try_to_free_buffers holding private_lock and

@@ -11,18 +11,64 @@
 import type { Cpu } from '../../hw/cpu.js';
 import * as L from '../../machine/layout.js';
 import { lockLine } from '../../hw/coherence.js';
-import { lockdepAcquire } from './lockdep.js';
+import { heldLocksLines, lockdepAcquire, lockdepHardirqsOn, lockdepTrylock } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
 import { CTR, LS, LS_FIELDS, type MachineView } from '../../machine/machine.js';
 import type { LockIdx, Pfn } from '../../handles.js';
 
-function validate(cpu: Cpu, cls: LockClass, site: number): void {
+function validate(cpu: Cpu, cls: LockClass, site: number, read = false): void {
   if (!cpu.config.kernel.lockdep) return;
-  const report = lockdepAcquire(cpu, cls, site);
+  const report = lockdepAcquire(cpu, cls, site, read);
   if (report) cpu.violation('lockdep', report, { class: LOCK_CLASS_NAMES[cls], site: SITE_NAMES[site] });
 }
 
-function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, trylock = false, contended = false): void {
+/** A trylock succeeded: lockdep records its IRQ usage only (no dependency). */
+function validateTrylock(cpu: Cpu, cls: LockClass, site: number): void {
+  if (!cpu.config.kernel.lockdep) return;
+  const report = lockdepTrylock(cpu, cls, site);
+  if (report) cpu.violation('lockdep', report, { class: LOCK_CLASS_NAMES[cls], site: SITE_NAMES[site] });
+}
+
+/**
+ * might_sleep (CONFIG_DEBUG_SPINLOCK_SLEEP), for the sleeping locks (the rw-semaphore, the page
+ * lock): not in hardirq context, not with hardirqs off. A CPU that waited here with its interrupt
+ * flag clear could not acknowledge flush IPIs, and a holder of the lock flushing would wait forever.
+ */
+function mightSleep(cpu: Cpu, cls: LockClass, site: number): void {
+  if (!cpu.config.kernel.lockdep) return;
+  const b = cpu.base;
+  const hc = cpu.meta[b + L.C_HARDIRQ]!;
+  const off = cpu.meta[b + L.C_IRQ] === 0;
+  if (hc === 0 && !off) return;
+  cpu.violation(
+    'lockdep',
+    [
+      `BUG: sleeping function called from invalid context at ${SITE_NAMES[site]}`,
+      `in_atomic(): ${hc > 0 ? 1 : 0}, irqs_disabled(): ${off ? 1 : 0}, cpu: ${cpu.id}`,
+      `taking: (${LOCK_CLASS_NAMES[cls]})`,
+      `${cpu.meta[b + L.C_HELD_DEPTH]} lock(s) held by cpu${cpu.id}:`,
+      ...heldLocksLines(cpu.meta, cpu.layout, cpu.id),
+    ].join('\n'),
+    { class: LOCK_CLASS_NAMES[cls], site: SITE_NAMES[site] },
+  );
+}
+
+/**
+ * trace_hardirqs_on: the interrupt flag is about to be set again by the release of a lock taken at
+ * `site`; locks still held become HARDIRQ-ON (lockdep's mark_held_locks).
+ */
+function hardirqsOn(cpu: Cpu, site: number): void {
+  if (!cpu.config.kernel.lockdep || cpu.meta[cpu.base + L.C_HELD_DEPTH] === 0) return;
+  const report = lockdepHardirqsOn(cpu, site);
+  if (report) cpu.violation('lockdep', report, { site: SITE_NAMES[site] });
+}
+
+/** The flags word of a held-lock record (L.HELD_F_*): how it was taken, and in which context. */
+function heldFlags(cpu: Cpu, trylock: boolean, read: boolean): number {
+  return (trylock ? L.HELD_F_TRYLOCK : 0) | (read ? L.HELD_F_READ : 0) | (cpu.meta[cpu.base + L.C_HARDIRQ]! > 0 ? L.HELD_F_HARDIRQ : 0);
+}
+
+function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, flags = 0, contended = false): void {
   const b = cpu.base;
   const d = cpu.meta[b + L.C_HELD_DEPTH]!;
   if (cpu.tracer !== null) cpu.tracer.lockAcquired(idx, cls, site, d, contended);
@@ -37,11 +83,12 @@ function pushHeld(cpu: Cpu, idx: number, cls: LockClass, site: number, trylock =
   cpu.meta[h + L.HELD_LOCK] = idx;
   cpu.meta[h + L.HELD_CLASS] = cls;
   cpu.meta[h + L.HELD_SITE] = site;
-  cpu.meta[h + L.HELD_TRYLOCK] = trylock ? 1 : 0;
+  cpu.meta[h + L.HELD_TRYLOCK] = flags;
   Atomics.store(cpu.meta, b + L.C_HELD_DEPTH, d + 1);
 }
 
-function popHeld(cpu: Cpu, idx: number): void {
+/** Pops the record of `idx` from the held-lock stack; returns the site that took it. */
+function popHeld(cpu: Cpu, idx: number): number {
   const b = cpu.base;
   const meta = cpu.meta;
   const d = meta[b + L.C_HELD_DEPTH]!;
@@ -50,6 +97,7 @@ function popHeld(cpu: Cpu, idx: number): void {
     if (meta[h + L.HELD_LOCK] === idx) {
       if (cpu.lockstat) recordHold(cpu, meta[h + L.HELD_CLASS]!, i);
       if (cpu.tracer !== null) cpu.tracer.lockReleased(idx, meta[h + L.HELD_CLASS]!, meta[h + L.HELD_SITE]!, i, d);
+      const site = meta[h + L.HELD_SITE]!;
       for (let j = i; j < d - 1; j++) {
         const to = b + L.C_HELD + j * L.HELD_FIELDS;
         meta[to] = meta[to + L.HELD_FIELDS]!;
@@ -61,7 +109,7 @@ function popHeld(cpu: Cpu, idx: number): void {
       }
       Atomics.store(meta, b + L.C_HELD_DEPTH, d - 1);
       if (cpu.lines !== null) cpu.lines.write(cpu, lockLine(idx));
-      return;
+      return site;
     }
   }
   throw new Error(`cpu${cpu.id}: releasing lock@${idx} which it does not hold`);
@@ -177,38 +225,60 @@ export function spinLock(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): 
   }
   cpu.ctr[CTR.cycles]! += cpu.config.costs.lockAcquire;
   if (cpu.lockstat) recordAcquire(cpu, cls, waitNs, waitCy, cur !== 0 && cur !== -me);
-  pushHeld(cpu, idx, cls, site, false, contended);
+  pushHeld(cpu, idx, cls, site, heldFlags(cpu, false, false), contended);
 }
 
 export function spinTrylock(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): boolean {
   cpu.preempt();
   const cur = Atomics.load(cpu.meta, idx);
   if (cur > 0 || Atomics.compareExchange(cpu.meta, idx, cur, cpu.id + 1) !== cur) return false;
+  validateTrylock(cpu, cls, site);
   if (cpu.lockstat) recordAcquire(cpu, cls, -1, 0, cur !== 0 && cur !== -(cpu.id + 1));
-  pushHeld(cpu, idx, cls, site, true);
+  pushHeld(cpu, idx, cls, site, heldFlags(cpu, true, false));
   return true;
 }
 
-/** spin_unlock. */
-export function spinUnlock(cpu: Cpu, idx: LockIdx): void {
-  popHeld(cpu, idx);
+/** spin_unlock. Returns the site that took the lock. */
+export function spinUnlock(cpu: Cpu, idx: LockIdx): number {
+  const site = popHeld(cpu, idx);
   const meta = cpu.meta;
   if (Atomics.load(meta, idx) !== cpu.id + 1) throw new Error(`cpu${cpu.id}: unlocking lock@${idx} owned by ${Atomics.load(meta, idx) - 1}`);
   Atomics.store(meta, idx, -(cpu.id + 1));
   if (Atomics.load(meta, idx + L.SPIN_SLEEPERS) > 0) Atomics.notify(meta, idx, 1);
   cpu.waiter.released(idx);
+  return site;
 }
 
-/** spin_lock_irqsave: interrupts off, then the lock; returns the saved flags. */
+/**
+ * spin_lock_irqsave (and write_lock_irqsave / read_lock_irq of 2.6.20's rwlock tree_lock, modelled
+ * as a spinlock): interrupts off, then the lock; returns the saved flags. As with lockdep on in
+ * 2.6.20 (_spin_lock_irqsave under CONFIG_PROVE_LOCKING), the flag stays clear while it spins: a
+ * pending interrupt waits until spin_unlock_irqrestore.
+ */
 export function spinLockIrqsave(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): number {
   const flags = cpu.irqSave();
   spinLock(cpu, idx, cls, site);
   return flags;
 }
 
+/** spin_unlock_irqrestore: the lock, then the saved interrupt flag (pending interrupts are taken if it is set). */
 export function spinUnlockIrqrestore(cpu: Cpu, idx: LockIdx, flags: number): void {
-  spinUnlock(cpu, idx);
+  const site = spinUnlock(cpu, idx);
+  if (flags !== 0 && cpu.meta[cpu.base + L.C_IRQ] === 0) hardirqsOn(cpu, site);
   cpu.irqRestore(flags);
+}
+
+/** spin_lock_irq (write_lock_irq): interrupts off unconditionally, then the lock. */
+export function spinLockIrq(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): void {
+  cpu.irqSave();
+  spinLock(cpu, idx, cls, site);
+}
+
+/** spin_unlock_irq (write_unlock_irq): the lock, then interrupts on unconditionally. */
+export function spinUnlockIrq(cpu: Cpu, idx: LockIdx): void {
+  const site = spinUnlock(cpu, idx);
+  if (cpu.meta[cpu.base + L.C_IRQ] === 0) hardirqsOn(cpu, site);
+  cpu.irqRestore(1);
 }
 
 let statStartCy = 0;
@@ -228,7 +298,8 @@ const SEM_WRITERS = L.RWSEM_WRITERS;
 /** down_read: shared; new readers wait while a writer waits, so writers are not starved. */
 export function downRead(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): void {
   cpu.preempt();
-  validate(cpu, cls, site);
+  mightSleep(cpu, cls, site);
+  validate(cpu, cls, site, true);
   const meta = cpu.meta;
   const take = () => {
     const c = Atomics.load(meta, idx + SEM_COUNT);
@@ -238,7 +309,7 @@ export function downRead(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): 
   const contended = !take();
   if (contended) waitLoop(cpu, idx + SEM_COUNT, L.WaitKind.RwsemRead, take, idx + SEM_SLEEPERS, idx + SEM_WRITERS);
   if (cpu.lockstat) recordAcquire(cpu, cls, contended ? w : -1, statStartCy, false);
-  pushHeld(cpu, idx, cls, site, false, contended);
+  pushHeld(cpu, idx, cls, site, heldFlags(cpu, false, true), contended);
 }
 
 export function upRead(cpu: Cpu, idx: LockIdx): void {
@@ -252,6 +323,7 @@ export function upRead(cpu: Cpu, idx: LockIdx): void {
 /** down_write: exclusive. */
 export function downWrite(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number): void {
   cpu.preempt();
+  mightSleep(cpu, cls, site);
   validate(cpu, cls, site);
   const meta = cpu.meta;
   const take = () => Atomics.compareExchange(meta, idx + SEM_COUNT, 0, -1) === 0;
@@ -266,7 +338,7 @@ export function downWrite(cpu: Cpu, idx: LockIdx, cls: LockClass, site: number):
     }
   }
   if (cpu.lockstat) recordAcquire(cpu, cls, contended ? w : -1, statStartCy, false);
-  pushHeld(cpu, idx, cls, site, false, contended);
+  pushHeld(cpu, idx, cls, site, heldFlags(cpu, false, false), contended);
 }
 
 export function upWrite(cpu: Cpu, idx: LockIdx): void {
@@ -285,6 +357,7 @@ export const pageLock = (view: MachineView, pfn: Pfn): LockIdx => (view.layout.p
 /** lock_page: sleeps until PG_locked is ours. */
 export function lockPage(cpu: Cpu, pfn: Pfn, site: number): void {
   cpu.preempt();
+  mightSleep(cpu, LockClass.PageLock, site);
   validate(cpu, LockClass.PageLock, site);
   const meta = cpu.meta;
   const f = pageLock(cpu, pfn);
@@ -293,7 +366,7 @@ export function lockPage(cpu: Cpu, pfn: Pfn, site: number): void {
   const contended = !take();
   if (contended) waitLoop(cpu, f, L.WaitKind.PageLock, take, cpu.layout.page(pfn) + L.PG_WAITERS);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, contended ? w : -1, statStartCy, false);
-  pushHeld(cpu, f, LockClass.PageLock, site, false, contended);
+  pushHeld(cpu, f, LockClass.PageLock, site, heldFlags(cpu, false, false), contended);
 }
 
 /** TestSetPageLocked: takes the page lock only if it is free. */
@@ -301,8 +374,9 @@ export function trylockPage(cpu: Cpu, pfn: Pfn, site: number): boolean {
   cpu.preempt();
   const f = pageLock(cpu, pfn);
   if (Atomics.or(cpu.meta, f, L.PG_locked) & L.PG_locked) return false;
+  validateTrylock(cpu, LockClass.PageLock, site);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
-  pushHeld(cpu, f, LockClass.PageLock, site, true);
+  pushHeld(cpu, f, LockClass.PageLock, site, heldFlags(cpu, true, false));
   return true;
 }
 
@@ -310,7 +384,7 @@ export function trylockPage(cpu: Cpu, pfn: Pfn, site: number): boolean {
 export function adoptPageLock(cpu: Cpu, pfn: Pfn, site: number): void {
   validate(cpu, LockClass.PageLock, site);
   if (cpu.lockstat) recordAcquire(cpu, LockClass.PageLock, -1, 0, false);
-  pushHeld(cpu, pageLock(cpu, pfn), LockClass.PageLock, site);
+  pushHeld(cpu, pageLock(cpu, pfn), LockClass.PageLock, site, heldFlags(cpu, false, false));
 }
 
 export function unlockPage(cpu: Cpu, pfn: Pfn): void {
