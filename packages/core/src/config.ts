@@ -364,7 +364,8 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '2.6.27',
     expected: 'lost-write (msync/fsync contract or the end-of-run fsync check: a page clean under a dirty writable PTE)',
     harmful: true,
-    tuning: { workload: 'mprotect-race', perturb: 0.5 },
+    // writers through PTEs that mprotect rewrites while the flusher's page_mkclean runs on another CPU
+    tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8, writenotify: true }, daemons: { flusherPeriod: 100_000 } },
   },
   'set-page-dirty-unlocked': {
     restores: 'the fault paths call set_page_dirty without the page lock: a second writer\'s fault finds PG_dirty already set by a first writer that has not yet tagged the page dirty in the radix tree (__set_page_dirty_buffers), stores, and msync\'s tag-based writeback skips the page',

@@ -5,12 +5,12 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage, waitOnPageWriteback } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff, Pfn } from '../handles.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
-import { findGetPage, filePages, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
+import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
 import { clearPageFlag, mappingCapAccountDirty, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag } from './mm.js';
 import { pageMkclean } from './rmap.js';
 
@@ -121,6 +121,9 @@ export function writebackPage(cpu: Cpu, file: FileId, index: PgOff, site: number
   let written = false;
   if (pageMapping(cpu, pfn) === file && pageIndex(cpu, pfn) === index) {
     if (clearPageDirtyForIo(cpu, pfn)) {
+      // set_page_writeback: PG_writeback before the dirty tag goes, so a WB_SYNC_ALL sync that no
+      // longer finds the tag finds the page under writeback and waits for it (filemap_fdatawait)
+      setPageFlag(cpu, pfn, L.PG_writeback);
       clearDirtyTag(cpu, file, index, pfn);
       blockWriteFullPage(cpu, pfn, file, index);
       if (cpu.tracer !== null) cpu.tracer.writeback(file, index, pfn);
@@ -150,7 +153,22 @@ export function syncFileRange(cpu: Cpu, file: FileId, first: PgOff, end: PgOff, 
   for (let i = Math.max(0, first) as PgOff; i < last; i++) {
     if (Atomics.load(cpu.meta, tagOf(cpu, file, i)) !== 0 && writebackPage(cpu, file, i, site)) n++;
   }
+  fdatawait(cpu, file, Math.max(0, first) as PgOff, last as PgOff);
   return n;
+}
+
+/**
+ * filemap_fdatawait over [first, end): waits for every page another CPU is writing (PG_writeback) —
+ * the flusher or another sync took its dirty tag before this sync's pass, so only the wait makes
+ * this sync's data-integrity promise hold. (2.6.20 finds them by the WRITEBACK tag; here writeback
+ * is synchronous under the page lock, so PG_writeback of the cached page says the same.)
+ */
+function fdatawait(cpu: Cpu, file: FileId, first: PgOff, end: PgOff): void {
+  const meta = cpu.meta;
+  for (let i = first; i < end; i++) {
+    const pfn = slotPage(Atomics.load(meta, slotOf(cpu, file, i)));
+    if (pfn !== -1 && Atomics.load(meta, cpu.layout.page(pfn) + L.PG_FLAGS) & L.PG_writeback) waitOnPageWriteback(cpu, pfn);
+  }
 }
 
 /** fsync(file): every dirty page of the file. */

@@ -8,24 +8,33 @@
  * leaves a written page clean: it is evicted, refaults from the stale backing store, and the owner's
  * next read sees the old value. One op is one PTE rewritten by mprotect (CPU 0) or one page (the
  * others).
- * Params: `pages` (16).
+ * With `writenotify=true` the file accounts dirty pages, so the mapping write-notifies: mprotect keeps
+ * clean pages read-only (dirty_accountable), and the flusher's page_mkclean meets change_pte_range's
+ * clear-then-set window (the 479db0bf race, bug mkclean-unlocked-check).
+ * Params: `pages` (16), `writenotify` (false).
  */
 import type { Workload } from '../workload.js';
 
 const pagesOf = (p: Readonly<Record<string, unknown>>) => Number(p.pages ?? 16);
+const writenotifyOf = (p: Readonly<Record<string, unknown>>) => p.writenotify === true || p.writenotify === 'true';
 /** Shared words: the mapping's first VPN, published by CPU 0; CPU 0 sets DONE when its mprotects are over. */
 const BASE = 0;
 const DONE = 1;
 
 const mprotectRace: Workload = {
   name: 'mprotect-race',
-  description: 'mprotect (PROT_EXEC toggles) vs writers on a shared mapping without write notification',
+  description: 'mprotect (PROT_EXEC toggles) vs writers on a shared mapping (without write notification unless writenotify=true)',
   oracle: 'owned-words',
-  params: { pages: { default: 16, description: 'pages of the shared mapping' } },
+  params: {
+    pages: { default: 16, description: 'pages of the shared mapping' },
+    writenotify: { default: false, description: 'the file accounts dirty pages, so the mapping write-notifies' },
+  },
   files: (o) => {
     if (o.cpus < 2) throw new Error('mprotect-race needs at least 2 CPUs');
     if (o.procs !== 1) throw new Error('mprotect-race runs in one process (--procs 1)');
-    return [{ pages: pagesOf(o.params), accountDirty: false, mmapHookChangesProt: false }];
+    const wn = o.params.writenotify;
+    if (wn !== undefined && wn !== true && wn !== false && wn !== 'true' && wn !== 'false') throw new Error(`mprotect-race: writenotify must be true or false, got '${String(wn)}'`);
+    return [{ pages: pagesOf(o.params), accountDirty: writenotifyOf(o.params), mmapHookChangesProt: false }];
   },
   run(api) {
     const pages = pagesOf(api.params);

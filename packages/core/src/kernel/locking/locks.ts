@@ -406,3 +406,14 @@ export function waitOnPageLocked(cpu: Cpu, pfn: Pfn): void {
   if (!(Atomics.load(meta, f) & L.PG_locked)) return;
   waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_locked) === 0, cpu.layout.page(pfn) + L.PG_WAITERS);
 }
+
+/**
+ * wait_on_page_writeback: sleeps until PG_writeback is clear. Writeback ends (clear_page_writeback)
+ * before the writer unlocks the page, and unlock_page wakes the page's sleepers.
+ */
+export function waitOnPageWriteback(cpu: Cpu, pfn: Pfn): void {
+  const meta = cpu.meta;
+  const f = pageLock(cpu, pfn);
+  if (!(Atomics.load(meta, f) & L.PG_writeback)) return;
+  waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_writeback) === 0, cpu.layout.page(pfn) + L.PG_WAITERS);
+}
