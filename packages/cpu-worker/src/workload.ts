@@ -106,6 +106,7 @@ export const BUILTIN_WORKLOADS: Readonly<Record<string, string>> = {
   'msync-region': './workloads/msync-region.js',
   'shootdown': './workloads/shootdown.js',
   'db-checkpoint': './workloads/db-checkpoint.js',
+  'rtorrent': './workloads/rtorrent.js',
 };
 
 export class WorkloadError extends Error {
