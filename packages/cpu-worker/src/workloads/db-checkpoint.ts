@@ -25,6 +25,13 @@
  * checkpoint step every `soloEvery` rows. Checkpointers of a process split its ranges between them
  * (range r belongs to checkpointer r mod checkpointers), so no two of them change one range at once.
  *
+ * `msyncCheck=true` adds msync-race's contract check to every msync of a checkpointer. Measured on
+ * the correct kernel it fails within seconds with --procs 2: the page is then locked and clean, its
+ * dirty tag cleared, by another CPU's writeback still writing it (the flusher, or the other process's
+ * msync), and the backing store gets the value once that writeback unlocks the page. 2.6.20 would
+ * wait for that I/O (the WRITEBACK tag and filemap_fdatawait); this model's syncFileRange visits
+ * only dirty-tagged pages (FIDELITY-REVIEW §0 row 2), so the check is off by default.
+ *
  * One op: a row (`row` own words of one page, written or, `load` per 10 000, read and checked) for a
  * writer; one checkpoint step on one range for a checkpointer. Needs 2 CPUs.
  */
@@ -109,7 +116,11 @@ const dbCheckpoint: Workload = {
     hot: { default: 8000, description: 'ops per 10 000 that go to the hot eighth of the pages (the rest stay cold long enough to be evicted)' },
     soloEvery: { default: 16, description: 'a process with one thread runs one checkpoint step every this many rows' },
     writenotify: { default: true, description: 'the file accounts dirty pages (write notification); false: dirty state lives in PTE D bits' },
-    msyncCheck: { default: false, description: "after each msync(MS_SYNC), check that the backing store holds every word's value from before the msync started" },
+    msyncCheck: {
+      default: false,
+      description:
+        "after each msync(MS_SYNC), check that the backing store holds every word's value from before the msync started (off by default: this model's msync does not wait for a writeback another CPU has in flight, so the check reports losses that 2.6.20 would not have)",
+    },
   },
   files: (o) => {
     const c = confOf(o.params);
