@@ -105,6 +105,8 @@ export const BUILTIN_WORKLOADS: Readonly<Record<string, string>> = {
   'write-notify': './workloads/write-notify.js',
   'msync-region': './workloads/msync-region.js',
   'shootdown': './workloads/shootdown.js',
+  'db-checkpoint': './workloads/db-checkpoint.js',
+  'rtorrent': './workloads/rtorrent.js',
 };
 
 export class WorkloadError extends Error {
