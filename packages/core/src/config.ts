@@ -34,6 +34,7 @@ export const BUG_IDS = [
   'remove-rmap-before-flush',
   'mkclean-unlocked-check',
   'set-page-dirty-unlocked',
+  'dirty-after-writable',
 ] as const;
 export type BugId = (typeof BUG_IDS)[number];
 
@@ -232,7 +233,7 @@ export const hasBug = (c: MachineConfig, id: BugId): boolean => c.kernel.bugs.in
  * The later fixes of 2.6.20's races (BUG_CATALOGUE entries with `fixedIn`): each released kernel
  * below contains every one that applies to it; `linux-2.6.20+fixes` contains none.
  */
-const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked'];
+const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked', 'dirty-after-writable'];
 
 /**
  * Historical kernels (DESIGN.md §5), as released: each contains the mistakes that shipped in it
@@ -265,6 +266,8 @@ export interface BugTuning {
   readonly perturb?: number;
   readonly checkEvery?: number;
   readonly cpus?: number;
+  /** Processes (at most the CPUs). */
+  readonly procs?: number;
   /** Operations per run (when the campaign sets neither ops nor a duration). */
   readonly ops?: number;
   /** Kernel-thread rates. */
@@ -348,7 +351,9 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '3.15',
     expected: 'lost-write (a store through a stale TLB entry into a page being unmapped, missing from the backing store)',
     harmful: true,
-    tuning: { workload: 'db-checkpoint' },
+    // two processes: one's checkpointer munmaps a range while the other's msyncs it (page_mkclean
+    // plus writeback inside the window), and writers of the first still hold TLB entries
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5 },
   },
   'remove-rmap-before-flush': {
     restores: 'zap_pte_range drops the page\'s rmap (page_remove_rmap) before the forced flush of a dirty shared PTE: page_mkclean then finds the page unmapped, returns at once without waiting for the pte lock, and writeback cleans the page while a stale writable TLB entry still stores into it',
@@ -356,7 +361,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '6.2',
     expected: 'lost-write (as zap-deferred-flush, in the shorter window left by the 2014 fix)',
     harmful: true,
-    tuning: { workload: 'db-checkpoint' },
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5 },
   },
   'mkclean-unlocked-check': {
     restores: 'page_check_address tests pte_present before taking the pte lock, also for page_mkclean: inside change_pte_range\'s clear-then-set window (mprotect) the PTE reads as not present, page_mkclean skips it, and the PTE comes back writable and dirty over a page that writeback then cleans',
@@ -364,8 +369,9 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '2.6.27',
     expected: 'lost-write (msync/fsync contract or the end-of-run fsync check: a page clean under a dirty writable PTE)',
     harmful: true,
-    // writers through PTEs that mprotect rewrites while the flusher's page_mkclean runs on another CPU
-    tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8, writenotify: true }, daemons: { flusherPeriod: 100_000 } },
+    // two processes: one's checkpointer mprotects a range (change_pte_range) while the other's msyncs
+    // it (page_mkclean over both processes' PTEs)
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5 },
   },
   'set-page-dirty-unlocked': {
     restores: 'the fault paths call set_page_dirty without the page lock: a second writer\'s fault finds PG_dirty already set by a first writer that has not yet tagged the page dirty in the radix tree (__set_page_dirty_buffers), stores, and msync\'s tag-based writeback skips the page',
@@ -374,6 +380,14 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     expected: 'lost-write after msync (found unaided by msync-race with 3 or 4 CPUs)',
     harmful: true,
     tuning: { workload: 'msync-race', cpus: 4 },
+  },
+  'dirty-after-writable': {
+    restores: '2.6.20 write faults make the PTE writable, drop the pte lock and only then set_page_dirty: another thread of the mm stores through the new writable PTE into a page that is still clean, and an fsync or msync(MS_SYNC) started after that store skips the page',
+    fixedBy: '->page_mkwrite for every file mapping, dirtying the page under its lock before the PTE becomes writable (Jan Kara, "mm: make default vm_ops provide ->page_mkwrite handler", filemap_page_mkwrite; commit id not verified here)',
+    fixedIn: '3.7',
+    expected: 'lost-write (the msync/fsync durability contract: a store that returned before the call is missing after it)',
+    harmful: true,
+    tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8, writenotify: true } },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',

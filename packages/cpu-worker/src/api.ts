@@ -4,7 +4,9 @@
  */
 import {
   type Cpu,
+  cachedPageFlags,
   CTR,
+  dirtyCancelled,
   lostWriteDetails,
   lostWriteMessage,
   type Machine,
@@ -240,10 +242,12 @@ export class CpuApi {
    * only their overlap with the ranges the kernel then reports syncing (cpu.onSyncRange) is checked,
    * so a mapping changed by another thread meanwhile gives no false finding. Files without write
    * notification are not checked: there fsync and (since 2.6.19) msync do not see PTE dirty bits.
+   * Nor are pages whose dirty state 2.6.20's try_to_free_buffers cancelled while mapped
+   * (dirtyCancelled): 2.6.20 itself keeps that data only under the PTE until unmap.
    */
   private durably(ranges: number[], call: () => void, what: string): void {
     const cfg = this.machine.config;
-    const snap: Array<{ file: number; first: number; end: number; words: Int32Array }> = [];
+    const snap: Array<{ file: number; first: number; end: number; words: Int32Array; cancelled: Uint8Array }> = [];
     for (let i = 0; i < ranges.length; i += 3) {
       const file = ranges[i]!;
       const spec = cfg.files[file];
@@ -253,7 +257,9 @@ export class CpuApi {
       if (first >= end) continue;
       const w0 = this.wordIndex(file, first, 0);
       const words = new Int32Array(this.shadow.subarray(w0, w0 + (end - first) * WORDS_PER_PAGE)); // a copy
-      snap.push({ file, first, end, words });
+      const cancelled = new Uint8Array(end - first);
+      for (let p = first; p < end; p++) cancelled[p - first] = dirtyCancelled(this.machine, file, p) ? 1 : 0;
+      snap.push({ file, first, end, words, cancelled });
     }
     if (snap.length === 0) {
       call();
@@ -273,6 +279,8 @@ export class CpuApi {
         const a = Math.max(s.first, synced[i + 1]!);
         const b = Math.min(s.end, synced[i + 2]!);
         for (let page = a; page < b; page++) {
+          // 2.6.20's own hole (checks.ts dirtyCancelled): exempt if marked before or after the call
+          if (s.cancelled[page - s.first] || dirtyCancelled(this.machine, s.file, page)) continue;
           const w0 = this.wordIndex(s.file, page, 0);
           const o = (page - s.first) * WORDS_PER_PAGE;
           for (let w = 0; w < WORDS_PER_PAGE; w++) {
@@ -280,7 +288,7 @@ export class CpuApi {
             const onDisk = disk[w0 + w]!;
             if (onDisk < before) {
               const at = { file: s.file, page, word: w };
-              this.c.violation('lost-write', lostWriteMessage(at, `after ${what} returned the backing store holds ${onDisk}, but the word's owner had written ${before} before the call began`), lostWriteDetails(at, before, onDisk, what.startsWith('fsync') ? 'fsync' : 'msync', { cpu: this.cpu }));
+              this.c.violation('lost-write', lostWriteMessage(at, `after ${what} returned the backing store holds ${onDisk}, but the word's owner had written ${before} before the call began`), lostWriteDetails(at, before, onDisk, what.startsWith('fsync') ? 'fsync' : 'msync', { cpu: this.cpu, pageFlags: cachedPageFlags(this.machine, s.file, page) }));
             }
           }
         }

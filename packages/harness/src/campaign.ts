@@ -257,10 +257,11 @@ export function tuneForStress(run: RunOptions, source: (flag: string) => string 
     const t = BUG_CATALOGUE[b].tuning;
     if (!t) continue;
     if (t.workload !== undefined && free('workload')) o.workload = t.workload;
-    if (t.params !== undefined && free('param')) o.params = { ...o.params, ...t.params };
+    if (t.params !== undefined && free('param') && (t.workload === undefined || o.workload === t.workload)) o.params = { ...o.params, ...t.params };
     if (t.perturb !== undefined && free('perturb')) o.perturb = Math.max(o.perturb, t.perturb);
     if (t.checkEvery !== undefined && free('checkEvery')) o.checkEvery = o.checkEvery ? Math.min(o.checkEvery, t.checkEvery) : t.checkEvery;
     if (t.cpus !== undefined && free('cpus')) o.cpus = t.cpus;
+    if (t.procs !== undefined && free('procs')) o.procs = Math.min(t.procs, o.cpus);
     if (t.ops !== undefined && free('ops') && free('duration') && !o.durationMs) o.ops = t.ops;
     if (t.daemons !== undefined && free('daemon')) o.daemonConfig = { ...o.daemonConfig, ...t.daemons };
   }

@@ -123,6 +123,12 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
   }
   const ptl = pteLockOf(cpu, pte);
   let dirtyPage: Pfn | -1 = -1;
+  // do_shared_fault with page_mkwrite: the page locked and dirty before its PTE is installed
+  const mkwrite = write && !anon && dirtiesBeforeWritable(cpu);
+  if (mkwrite) {
+    lockPage(cpu, page, S.do_no_page);
+    setPageDirtyBalance(cpu, page);
+  }
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (Atomics.load(cpu.mem, pte) === 0) {
     let entry = mkPte(page, vmaProt(cpu, v));
@@ -130,15 +136,33 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
     Atomics.store(cpu.mem, pte, entry);
     pageAddFileRmap(cpu, page);
     Atomics.add(meta, cpu.layout.mm(mm) + L.MM_RSS, 1);
-    if (write && !anon) {
+    if (write && !anon && !mkwrite) {
       dirtyPage = page;
       getPage(cpu, dirtyPage);
     }
+    spinUnlock(cpu, ptl);
   } else {
+    spinUnlock(cpu, ptl);
+    if (mkwrite) unlockPage(cpu, page);
     putPage(cpu, page); // another CPU mapped it first
+    return;
   }
-  spinUnlock(cpu, ptl);
+  if (mkwrite) unlockPage(cpu, page);
   if (dirtyPage !== -1) dirtyFaultedPage(cpu, dirtyPage, S.do_no_page);
+}
+
+/**
+ * The fault dirties a shared page before making its PTE writable (->page_mkwrite returning with the
+ * page locked and dirty; every file mapping has one since the generic filemap_page_mkwrite, Jan Kara,
+ * "mm: make default vm_ops provide ->page_mkwrite handler", 3.7 — hash not verified here): no other
+ * thread of the mm can store through the new writable PTE into a page that is still clean, which a
+ * concurrent fsync/msync would skip. 2.6.20 makes the PTE writable first and dirties the page after
+ * dropping the pte lock (bug `dirty-after-writable`; `set-page-dirty-unlocked` and
+ * `fault-dirty-race`, which change that later step, imply it). 2.6.18 has no fault-time dirtying.
+ */
+function dirtiesBeforeWritable(cpu: Cpu): boolean {
+  const c = cpu.config;
+  return c.kernel.writeNotify && !hasBug(c, 'dirty-after-writable') && !hasBug(c, 'set-page-dirty-unlocked') && !hasBug(c, 'fault-dirty-race');
 }
 
 /**
@@ -188,6 +212,21 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
     cpu.ctr[CTR.faultsWriteNotify]!++;
     const dirtyPage = old;
     getPage(cpu, dirtyPage);
+    if (dirtiesBeforeWritable(cpu)) {
+      // page_mkwrite: the page locked and dirty before the PTE becomes writable
+      spinUnlock(cpu, ptl);
+      lockPage(cpu, dirtyPage, S.do_wp_page);
+      setPageDirtyBalance(cpu, dirtyPage);
+      spinLock(cpu, ptl, LockClass.PteLock, S.do_wp_page);
+      if (Atomics.load(cpu.mem, pte) === orig) {
+        Atomics.store(cpu.mem, pte, maybeMkwrite(pteMkdirty(pteMkyoung(orig)), flags));
+        flushTlbPage(cpu, mm, vpn, FlushCause.Fault);
+      } // else the PTE changed meanwhile: the access retries
+      spinUnlock(cpu, ptl);
+      unlockPage(cpu, dirtyPage);
+      putPage(cpu, dirtyPage);
+      return;
+    }
     const entry = maybeMkwrite(pteMkdirty(pteMkyoung(orig)), flags);
     Atomics.store(cpu.mem, pte, entry);
     flushTlbPage(cpu, mm, vpn, FlushCause.Fault);

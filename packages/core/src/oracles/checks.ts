@@ -142,6 +142,23 @@ export function locateWord(m: Machine, w: number): { file: number; page: number;
 }
 
 /**
+ * The cached page of `file` at `index` carries PG_dirty_cancelled: 2.6.20's try_to_free_buffers
+ * cancelled its dirty state while it was mapped, so data may live only under a dirty PTE until unmap
+ * (a hole of 2.6.20 itself, reachable where buffers of mapped pages are stripped: pagevec_strip under
+ * buffer_heads_over_limit). The durability checks exempt such pages.
+ */
+export function dirtyCancelled(m: MachineView, file: number, index: number): boolean {
+  return (cachedPageFlags(m, file, index) & L.PG_dirty_cancelled) !== 0;
+}
+
+/** The flags word of the cached page of `file` at `index`, 0 if it is not cached. */
+export function cachedPageFlags(m: MachineView, file: number, index: number): number {
+  const meta = m.meta;
+  const slot = Atomics.load(meta, m.layout.pcacheBase + meta[m.layout.file(file) + L.F_BASE]! + index);
+  return slot > 0 ? Atomics.load(meta, m.layout.page(slot - 1) + L.PG_FLAGS) : 0;
+}
+
+/**
  * The end-of-run check as fsync sees it: after an fsync of every file that does not harvest PTE dirty
  * bits (2.6.19+ do_fsync), every owned word of a file whose mappings write-notify must be on the
  * backing store; a word that only the later harvest would save is a finding. Words of a page whose
@@ -168,8 +185,7 @@ export function checkDurableAtFsync(m: Machine, limit = 10): CheckFinding[] {
         }
       }
       if (bad < 0) continue;
-      const slot = meta[m.layout.pcacheBase + first + page]!;
-      if (slot > 0 && meta[m.layout.page(slot - 1) + L.PG_FLAGS]! & L.PG_dirty_cancelled) continue;
+      if (dirtyCancelled(m, f, page)) continue;
       if (out.length >= limit) break;
       const at = locateWord(m, bad);
       out.push({
