@@ -387,7 +387,8 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '3.7',
     expected: 'lost-write (the msync/fsync durability contract: a store that returned before the call is missing after it)',
     harmful: true,
-    tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8, writenotify: true } },
+    // writers of one process fault on the same write-protected pages while fsync and the flusher run
+    tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8, writenotify: true }, daemons: { flusherPeriod: 100_000 } },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',

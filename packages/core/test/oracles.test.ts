@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, checkBackingStore, checkInvariants, type CheckFinding, type Cpu, DEFAULT_KERNEL, finalSync, locateWord, MAP_PRIVATE, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
+import { type BugId, checkBackingStore, checkDurableAtFsync, checkInvariants, type CheckFinding, type Cpu, DEFAULT_KERNEL, finalSync, locateWord, MAP_PRIVATE, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
 import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { cachedPfn, diskWord, ownedStore, pteIndex, small, vpnOf } from './helpers.js';
 
@@ -37,6 +37,51 @@ test('invariant 1: a writable PTE of a clean page in a write-notify VMA', () => 
   assert.match(f[0]!.message, /writable PTE of a clean page in a write-notify VMA/);
 });
 
+test('invariant 1 with D=1: a writable dirty PTE over a clean page fires, unless cancel_dirty_page left it (PG_dirty_cancelled)', () => {
+  const { m, addr, p0 } = rig();
+  // The PTE writable and dirty (as after the store), the page clean without cancel_dirty_page: a
+  // dirty-accounting bug such as fault-dirty-race or mkclean-unlocked-check leaves exactly this.
+  assert.ok(m.mem[pteIndex(m, 0, addr)]! & P.PTE_D);
+  Atomics.and(m.meta, m.layout.page(p0) + L.PG_FLAGS, ~L.PG_dirty);
+  for (let i = 0; i < m.layout.buffersPerPage; i++) Atomics.and(m.meta, m.layout.bh(p0, i), ~L.BH_Dirty);
+  assert.equal(kinds(checkInvariants(m)), ['writable-pte-implies-dirty']);
+  // 2.6.20's try_to_free_buffers on a mapped page whose buffers the journal wrote: allowed.
+  Atomics.or(m.meta, m.layout.page(p0) + L.PG_FLAGS, L.PG_dirty_cancelled);
+  assert.equal(checkInvariants(m), []);
+});
+
+test('end of run as fsync sees it: a word only the PTE dirty bit holds is a finding; cancel_dirty_page and 2.6.18 are exempt', () => {
+  const { m, cpus } = small({ cpus: 2, files: [file(2)] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  ownedStore(m, a, 0, 0, 3, addr + 12, 41);
+  ownedStore(m, a, 0, 1, 9, addr + 4096 + 36, 42);
+  sysFsync(a, 0);
+  assert.equal(checkDurableAtFsync(m), [], 'a plain fsync wrote both');
+  // The page left clean under its writable dirty PTE (what mkclean-unlocked-check ends in), then written to.
+  const p0 = cachedPfn(m, 0, 0);
+  ownedStore(m, a, 0, 0, 3, addr + 12, 43);
+  Atomics.and(m.meta, m.layout.page(p0) + L.PG_FLAGS, ~L.PG_dirty);
+  Atomics.store(m.meta, m.layout.tagBase + m.meta[m.layout.file(0) + L.F_BASE]!, 0);
+  for (let i = 0; i < m.layout.buffersPerPage; i++) Atomics.and(m.meta, m.layout.bh(p0, i), ~L.BH_Dirty);
+  sysFsync(a, 0);
+  const f = checkDurableAtFsync(m);
+  assert.is(f.length, 1);
+  assert.equal(f[0]!.details, { file: 0, page: 0, word: 3, expected: 43, seen: 41, when: 'fsync-end' });
+  assert.match(f[0]!.message, /only the PTE dirty bit holds the write/);
+  Atomics.or(m.meta, m.layout.page(p0) + L.PG_FLAGS, L.PG_dirty_cancelled);
+  assert.equal(checkDurableAtFsync(m), [], 'exempt after cancel_dirty_page');
+  // finalSync's harvest then saves it: the old end-of-run check alone could not see the loss.
+  finalSync(a);
+  assert.equal(checkBackingStore(m), []);
+  const old = small({ cpus: 1, files: [file(1)], kernel: { ...DEFAULT_KERNEL, writeNotify: false } });
+  const b = old.cpus[0]!;
+  const y = sysMmap(b, 0, 0, 1, PROT_READ | PROT_WRITE, MAP_SHARED);
+  ownedStore(old.m, b, 0, 0, 0, y, 5);
+  sysFsync(b, 0);
+  assert.equal(checkDurableAtFsync(old.m), [], '2.6.18 fsync never sees PTE dirty bits: not checked');
+});
+
 test('invariant 1 does not apply outside write notification: writable clean pages are fine there', () => {
   const { m, cpus } = small({ files: [file(2, { accountDirty: false })] });
   const a = cpus[0]!;
@@ -62,7 +107,8 @@ test('invariant 2: a writable TLB entry without a writable PTE (write-protected,
   const saved = Atomics.load(m.mem, idx);
   Atomics.store(m.mem, idx, (other << 12) | (saved & 0xfff));
   f = checkInvariants(m);
-  assert.equal(kinds(f), ['writable-tlb-implies-writable-pte', 'mapcount', 'refcount'], '(and the counts of both frames are off)');
+  // (and the counts of both frames are off, and the writable dirty PTE now sits over page 1, which is clean)
+  assert.equal(kinds(f), ['writable-pte-implies-dirty', 'writable-tlb-implies-writable-pte', 'mapcount', 'refcount']);
   Atomics.store(m.mem, idx, saved);
   assert.equal(checkInvariants(m), []);
 });
