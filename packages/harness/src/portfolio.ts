@@ -49,7 +49,8 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
       msync: [10, 40, 200],
       remap: [0, 20, 100],
       hot: [5_000, 8_000, 9_500],
-      writenotify: ['mixed', 'true', 'false'],
+      // as --param reads them back: true and false are booleans
+      writenotify: ['mixed', true, false],
     },
   },
   'msync-race': { weight: 2, why: "writers vs msync(MS_SYNC) on one page, checking msync's contract (needs 2 CPUs)", ops: [1_000, 5_000] },
