@@ -4,7 +4,8 @@
  * (addresses, values, CPU ids, steps) left out, so that two runs that hit the same bug through
  * different pages, CPUs or seeds share it:
  * - lost-write: the check that saw it (`details.when`: online, msync, eviction, final);
- * - lockdep: the dependency chain (lock class and site of each edge) and the acquisition that closed it;
+ * - lockdep: the dependency chain (lock class and site of each edge) and the acquisition that closed it,
+ *   or for the IRQ-state reports their title, the class and site taken, and the dependency path;
  * - deadlock (the watchdog): what each stuck CPU waits for, the locks held and their sites, and
  *   whether there was a wait-for cycle;
  * - invariant: the names of the invariants that failed;
@@ -32,13 +33,25 @@ function lostWrite(v: SignedViolation): string {
   return `lost-write: ${stripNumbers(firstLine(v.message).replace(/^lost write at file \d+ page \d+ word \d+: /, ''))}`;
 }
 
-/** The kernel's circular-dependency report: the chain's entries (#n .. #0), each a class and the site that took it. */
+/**
+ * A lockdep report. The circular dependency: its chain (#n .. #0, each a class and the site that took
+ * it) and the lock held. The IRQ-state reports (inconsistent lock state, safe -> unsafe order, irq
+ * inversion, a sleeping lock or a flush wait with interrupts off): the title, the class and site of
+ * the acquisition, and the dependency path when the report has one.
+ */
 function lockdep(v: SignedViolation): string {
   const entries = [...v.message.matchAll(/^-> #\d+ \((.*)\):\n\s+(\S+)\s+\(taken while holding (.*) from (\S+)\)$/gm)];
-  if (!entries.length) return `lockdep: ${stripNumbers(firstLine(v.message))}`;
-  const chain = entries.map((m) => `${m[1]} at ${m[2]}`).join(' -> ');
-  const last = entries[entries.length - 1]!;
-  return `lockdep: ${chain} (holding ${last[3]} from ${last[4]})`;
+  if (entries.length) {
+    const chain = entries.map((m) => `${m[1]} at ${m[2]}`).join(' -> ');
+    const last = entries[entries.length - 1]!;
+    return `lockdep: ${chain} (holding ${last[3]} from ${last[4]})`;
+  }
+  const title = /^(?:WARNING|BUG): (.*)$/m.exec(v.message)?.[1] ?? firstLine(v.message);
+  const cls = typeof v.details?.class === 'string' ? v.details.class : /^\s\(?([^(){}]+?)\)?(?:\{[^}]*\})?, at: \S+$/m.exec(v.message)?.[1];
+  const site = typeof v.details?.site === 'string' ? v.details.site : /^\s.*, at: (\S+)$/m.exec(v.message)?.[1];
+  const path = [...v.message.matchAll(/^ -> \((.*)\) taken at (\S+) while holding/gm)].map((m) => `${m[1]} at ${m[2]}`);
+  const what = [cls && site ? `${cls} at ${site}` : site ? `at ${site}` : '', path.length ? `path ${path.join(' -> ')}` : ''].filter(Boolean).join('; ');
+  return `lockdep: ${stripNumbers(title)}${what ? ` (${what})` : ''}`;
 }
 
 /** The watchdog's report: each CPU's wait (without CPU ids) and the locks held, as sets. */
