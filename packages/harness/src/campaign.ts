@@ -15,9 +15,11 @@ import { BUG_CATALOGUE, deriveSeed, validateConfig } from '@smpsim/core';
 import { loadWorkload, resolveWorkload, workloadFiles } from '@smpsim/cpu-worker';
 import { campaignLine, reproduceLine } from './command-lines.js';
 import { UsageError } from './parse.js';
+import { type Drawn, Portfolio, portfolioWeights } from './portfolio.js';
 import { type CampaignSummary, readRecords, recordFromSummary, RecordWriter, type RunRecord, summarizeRecords } from './records.js';
 import { buildConfig, runMachine } from './run.js';
-import { DEFAULT_RUN, PCT_STEPS_PER_OP, type RunOptions } from './run-options.js';
+import { type AnyRow, longFlag } from './run-option-row.js';
+import { DEFAULT_RUN, PCT_STEPS_PER_OP, RUN_OPTIONS, type RunKey, type RunOptions } from './run-options.js';
 import type { RunSummary } from './summary.js';
 
 /** Per-run length when a campaign gives neither ops nor a duration. */
@@ -44,12 +46,21 @@ export interface CampaignOptions {
   resume?: boolean;
   /** Run only shard K of N: the indices i with (i mod N) + 1 = K. 'K/N' or { index: K, count: N }. */
   shard?: string | { index: number; count: number };
+  /**
+   * A portfolio campaign (portfolio.ts): each run's workload, parameters, length, CPUs, processes,
+   * perturbation, checkpoints and kernel-thread rates are drawn from its seed, except the options in
+   * `fixed` (default: the keys given in `run`), which keep `run`'s values. `weights`: overrides of
+   * the table's weights, 'NAME=W,...' or a map. `true`: the table as it is, nothing fixed but `run`'s keys.
+   */
+  portfolio?: true | { weights?: string | Readonly<Record<string, unknown>>; fixed?: readonly RunKey[] };
   /** Stops the campaign (runs in flight are cancelled); the summary says 'interrupted'. */
   signal?: AbortSignal;
   /** Called once the campaign knows what it will run. */
   onStart?: (info: { total: number | null; resumed: number; jobs: number; campaign: string }) => void;
   /** Called for every finished run (summary is null when the run's thread failed: a 'crash' record). */
   onRun?: (record: RunRecord, summary: RunSummary | null) => void;
+  /** A portfolio campaign: called once the portfolio knows what it draws from (after the checks, before any run). */
+  onPortfolio?: (p: Portfolio) => void;
 }
 
 export function parseShard(v: string | { index: number; count: number }): { index: number; count: number } {
@@ -115,14 +126,29 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
   const shard = options.shard !== undefined ? parseShard(options.shard) : { index: 1, count: 1 };
   const shardName = options.shard !== undefined ? `${shard.index}/${shard.count}` : null;
   const runs = options.runs ?? (options.timeMs !== undefined ? Infinity : DEFAULT_STRESS_RUNS);
+  let portfolio: Portfolio | null = null;
+  if (options.portfolio) {
+    const spec = options.portfolio === true ? {} : options.portfolio;
+    const fixed = new Set<RunKey>(spec.fixed ?? (Object.keys(partial).filter((k) => k in DEFAULT_RUN && k !== 'seed') as RunKey[]));
+    if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
+    portfolio = await Portfolio.create(o, fixed, portfolioWeights(spec.weights));
+    options.onPortfolio?.(portfolio);
+  }
   // deterministic mode runs one simulated CPU at a time: a run needs one host core
-  const jobs = options.jobs ?? defaultJobs(o.mode === 'deterministic' ? 1 : o.cpus);
+  const jobs = options.jobs ?? defaultJobs(o.mode === 'deterministic' ? 1 : (portfolio?.maxCpus ?? o.cpus));
   const base = o.seed;
-  await preflight(o);
+  if (!portfolio) await preflight(o);
   // PCT draws its change points from the steps 1..k of a run, so it needs k in advance: a campaign
   // measures it once, deterministically, and every run (and the campaign's identity) uses that k.
-  if (o.mode === 'deterministic' && o.sched === 'pct' && !o.pctSteps && !options.signal?.aborted) o.pctSteps = await calibratePctSteps(o);
-  const campaign = campaignLine(o);
+  // (A portfolio's runs differ: each estimates its own k from its ops and CPUs.)
+  if (!portfolio && o.mode === 'deterministic' && o.sched === 'pct' && !o.pctSteps && !options.signal?.aborted) o.pctSteps = await calibratePctSteps(o);
+  const campaign = portfolio ? campaignLine(o, { drawn: portfolio.drawnKeys, weights: portfolio.weights.text }) : campaignLine(o);
+  /** Run i's options (and, in a portfolio, what was drawn for it). */
+  const runOf = (i: number): { ro: RunOptions; drawn?: Drawn } => {
+    if (!portfolio) return { ro: { ...o, seed: deriveSeed(base, i) } };
+    const d = portfolio.draw(deriveSeed(base, i));
+    return { ro: d.run, drawn: d.drawn };
+  };
 
   const inCampaign = (i: number) => i < runs && i % shard.count === shard.index - 1;
   const records: RunRecord[] = [];
@@ -181,25 +207,26 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
         let active = 0;
         const start = (i: number) => {
           active++;
-          const ro: RunOptions = { ...o, seed: deriveSeed(base, i) };
+          const { ro, drawn } = runOf(i);
           const t = Date.now();
           p.run(ro, { signal: cancel.signal }).then(
-            (s: RunSummary) => settle(i, s, null, Date.now() - t),
-            (e: unknown) => settle(i, null, e, Date.now() - t),
+            (s: RunSummary) => settle(i, ro, drawn, s, null, Date.now() - t),
+            (e: unknown) => settle(i, ro, drawn, null, e, Date.now() - t),
           );
         };
-        const settle = (i: number, s: RunSummary | null, err: unknown, ms: number) => {
+        const settle = (i: number, ro: RunOptions, drawn: Drawn | undefined, s: RunSummary | null, err: unknown, ms: number) => {
           active--;
           if (!(err && cancel.signal.aborted)) {
             const r: RunRecord = s
-              ? recordFromSummary(i, base, campaign, s, ms)
+              ? recordFromSummary(i, base, campaign, s, ms, drawn)
               : {
                   index: i,
-                  seed: deriveSeed(base, i),
+                  seed: ro.seed,
                   base,
                   ok: false,
                   violations: [{ kind: 'crash', message: `the run's thread failed: ${(err as Error)?.message ?? String(err)}` }],
-                  reproduce: reproduceLine({ ...o, seed: deriveSeed(base, i) }),
+                  ...(drawn ? { drawn } : {}),
+                  reproduce: reproduceLine(ro),
                   hostMs: ms,
                   finishedAt: Date.now(),
                   campaign,
@@ -234,18 +261,26 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
     // Terminates every piscina thread, and with them their CPU worker threads.
     if (pool) await pool.destroy();
   }
-  return summarizeRecords(records, { campaign, baseSeed: base, shard: shardName, resumed, executed, hostMs: Date.now() - t0, stopped });
+  const summary = summarizeRecords(records, { campaign, baseSeed: base, shard: shardName, resumed, executed, hostMs: Date.now() - t0, stopped });
+  if (portfolio) {
+    summary.portfolio = {
+      weights: Object.fromEntries(portfolio.workloads.map((w) => [w.name, w.weight])),
+      drawn: [...portfolio.drawnKeys].filter((k) => k !== 'durationMs').map((k) => longFlag(RUN_OPTIONS[k] as AnyRow).slice(2)),
+      excluded: [...portfolio.excluded],
+    };
+  }
+  return summary;
 }
 
 /** A stress campaign hunts bugs: seeded perturbation and periodic checkpoints unless told otherwise. */
 export const STRESS_DEFAULTS = { perturb: 0.02, checkEvery: 2_000_000 } as const;
 
 /**
- * Applies the stress defaults and each bug's tuning (BUG_CATALOGUE[id].tuning: workload, params,
+ * Applies the stress defaults and (unless `tune` is false: `--no-tune`) each bug's tuning (BUG_CATALOGUE[id].tuning: workload, params,
  * perturbation, checkpoints, CPUs) to every option the user left at its default (`source(flag)` is
  * commander's value source: 'default' or undefined when not given).
  */
-export function tuneForStress(run: RunOptions, source: (flag: string) => string | undefined): RunOptions {
+export function tuneForStress(run: RunOptions, source: (flag: string) => string | undefined, tune = true): RunOptions {
   const free = (k: string) => {
     const s = source(k);
     return s === undefined || s === 'default';
@@ -253,7 +288,7 @@ export function tuneForStress(run: RunOptions, source: (flag: string) => string 
   const o: RunOptions = { ...run };
   if (free('perturb')) o.perturb = STRESS_DEFAULTS.perturb;
   if (free('checkEvery')) o.checkEvery = STRESS_DEFAULTS.checkEvery;
-  for (const b of run.bugs) {
+  for (const b of tune ? run.bugs : []) {
     const t = BUG_CATALOGUE[b].tuning;
     if (!t) continue;
     if (t.workload !== undefined && free('workload')) o.workload = t.workload;

@@ -6,17 +6,18 @@
  * unless its row says otherwise, only when the value is not the default.
  */
 import { flagText, longFlag } from './run-option-row.js';
-import { RUN_OPTION_ROWS, type RunOptions } from './run-options.js';
+import { RUN_OPTION_ROWS, type RunKey, type RunOptions } from './run-options.js';
 
 const IN_LINE = RUN_OPTION_ROWS.filter(([, r]) => r.reproduce).sort(([, a], [, b]) => a.reproduce!.at - b.reproduce!.at);
 
 const same = (a: unknown, b: unknown) => a === b || (typeof a === 'object' && a !== null && JSON.stringify(a) === JSON.stringify(b));
 
-/** The command line that repeats a run. */
-export function reproduceLine(o: RunOptions): string {
+/** The command line that repeats a run (`leaveOut`: options the line does not name, e.g. those a portfolio draws). */
+export function reproduceLine(o: RunOptions, leaveOut?: ReadonlySet<RunKey>): string {
   const a = ['npx smpsim run'];
   for (const [key, row] of IN_LINE) {
     const r = row.reproduce!;
+    if (leaveOut?.has(key)) continue;
     if (!(r.when ? r.when(o) : !same(o[key], row.default))) continue;
     const flag = longFlag(row);
     for (const arg of r.args ? r.args(o) : [flagText(row, o[key])]) a.push(arg === '' ? flag : `${flag} ${arg}`);
@@ -24,9 +25,13 @@ export function reproduceLine(o: RunOptions): string {
   return a.join(' ');
 }
 
-/** The stress command of a campaign's configuration (its identity in the JSONL records). */
-export function campaignLine(o: RunOptions): string {
-  return reproduceLine(o).replace(/^npx smpsim run/, 'npx smpsim stress');
+/**
+ * The stress command of a campaign's configuration (its identity in the JSONL records). A portfolio
+ * campaign: `--portfolio [WEIGHTS]` and only the options it does not draw.
+ */
+export function campaignLine(o: RunOptions, portfolio?: { drawn: ReadonlySet<RunKey>; weights: string }): string {
+  const head = portfolio ? `npx smpsim stress --portfolio${portfolio.weights ? ` ${portfolio.weights}` : ''}` : 'npx smpsim stress';
+  return reproduceLine(o, portfolio?.drawn).replace(/^npx smpsim run/, head);
 }
 
 /** The command that replays a schedule string. */

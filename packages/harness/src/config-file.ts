@@ -64,6 +64,9 @@ const STRESS_FIELDS = {
   out: z.string({ error: 'expected a file path' }).min(1),
   resume: bool,
   shard,
+  /** `--portfolio`: true (the table's weights), 'NAME=W,...', or a map of workload: weight (checked by portfolioWeights). */
+  portfolio: z.union([z.literal(true), z.string().min(1), z.record(z.string(), z.number())], { error: 'expected true, "workload=weight,..." or a map of workload: weight' }),
+  tune: bool,
 };
 
 /** `smpsim explore` (and its alias `stress --catalogue`): the run options and the campaign's size. */

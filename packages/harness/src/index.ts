@@ -32,7 +32,9 @@ export { shrinkSchedule, formatShrink, type ShrinkOptions, type ShrinkResult } f
 export { runCampaign, tuneForStress, STRESS_DEFAULTS, parseShard, defaultJobs, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, type CampaignOptions } from './campaign.js';
 export { CampaignProgress } from './progress.js';
 export { mergeRecords } from './merge.js';
-export { readRecords, summarizeRecords, formatCampaign, type CampaignSummary, type RunRecord } from './records.js';
+export { readRecords, summarizeRecords, formatCampaign, findingsOf, type CampaignSummary, type Finding, type RunRecord } from './records.js';
+export { Portfolio, PORTFOLIO, PORTFOLIO_DRAWS, DRAWN_KEYS, portfolioWeights, formatDrawn, type PortfolioRow, type PortfolioWeights, type Draw, type Drawn } from './portfolio.js';
+export { violationSignature, runSignatures, stripNumbers, type SignedViolation } from './signature.js';
 export { runExploration, formatExploration, type ExploreCell, type ExploreResult, type ExploreOptions, type Strategy } from './explore.js';
 export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult } from './catalogue.js';
 // benchmarks

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from './parse.js';
+import { runSignatures, violationSignature } from './signature.js';
 import { countersOf, counterOf, type CounterValues, type RunSummary } from './summary.js';
 
 /** The counters a record keeps of its run's summary, by their CTR names, in the record's shape. */
@@ -27,7 +28,10 @@ export interface RunRecord {
   /** The campaign's base seed. */
   base: number;
   ok: boolean;
-  violations: Array<{ kind: string; message: string }>;
+  /** Each with its signature (signature.ts); records of older versions have none, and get one from the message. */
+  violations: Array<{ kind: string; message: string; signature?: string }>;
+  /** A portfolio campaign: what was drawn for this run (portfolio.ts), e.g. { workload: 'msync-race', cpus: 3 }. */
+  drawn?: Record<string, unknown>;
   /** The command that repeats this run. */
   reproduce: string;
   /** Deterministic mode, a failing run: the command that replays its schedule string. */
@@ -53,14 +57,15 @@ export const RUN_RECORD = z.looseObject({
   campaign: z.string(),
 });
 
-export function recordFromSummary(index: number, base: number, campaign: string, s: RunSummary, hostMs: number): RunRecord {
+export function recordFromSummary(index: number, base: number, campaign: string, s: RunSummary, hostMs: number, drawn?: Record<string, unknown>): RunRecord {
   const st = s.stats;
   return {
     index,
     seed: s.seed,
     base,
     ok: s.ok,
-    violations: s.violations.map((v) => ({ kind: v.kind, message: v.message })),
+    violations: s.violations.map((v) => ({ kind: v.kind, message: v.message, signature: violationSignature(v) })),
+    ...(drawn ? { drawn } : {}),
     reproduce: s.reproduce,
     ...(!s.ok && s.schedule?.replay ? { replay: s.schedule.replay } : {}),
     hostMs,
@@ -87,6 +92,11 @@ export interface CampaignSummary {
   violations: Record<string, number>;
   /** The failing run with the lowest index. */
   firstViolation: { index: number; seed: number; kind: string; message: string; reproduce: string; replay?: string } | null;
+  /**
+   * The distinct findings: runs grouped by violation signature (signature.ts), most frequent first;
+   * for each, the runs that had it, the first of them and its reproducer.
+   */
+  findings: Finding[];
   /** Seeds of the runs, in run-index order. */
   seeds: number[];
   /** Host wall time of the campaign, ms (for a merge: from the first run's start to the last run's end). */
@@ -95,6 +105,41 @@ export interface CampaignSummary {
   runsPerSec: number;
   /** Why it ended: every run done, a violation (without --keep-going), --time used up, interrupted, or a merge. */
   stopped: 'complete' | 'violation' | 'time' | 'interrupted' | 'merged';
+  /** A portfolio campaign: the workloads drawn from with their weights, the options drawn, the workloads left out and why. */
+  portfolio?: { weights: Record<string, number>; drawn: string[]; excluded: Array<{ workload: string; why: string }> };
+}
+
+/** One distinct finding of a campaign. */
+export interface Finding {
+  signature: string;
+  kind: string;
+  /** Runs with at least one violation of this signature. */
+  runs: number;
+  /** The first such run (lowest index): its index, seed, message's first line and reproducer. */
+  first: { index: number; seed: number; message: string; reproduce: string; replay?: string; drawn?: Record<string, unknown> };
+}
+
+/** Groups failing runs by the signatures of their violations (a run with two signatures counts in both). */
+export function findingsOf(records: readonly RunRecord[]): Finding[] {
+  const by = new Map<string, Finding>();
+  for (const r of [...records].sort((a, b) => a.index - b.index)) {
+    if (r.ok) continue;
+    for (const sig of runSignatures(r.violations)) {
+      const f = by.get(sig);
+      if (f) {
+        f.runs++;
+        continue;
+      }
+      const v = r.violations.find((x) => (x.signature ?? violationSignature(x)) === sig)!;
+      by.set(sig, {
+        signature: sig,
+        kind: v.kind,
+        runs: 1,
+        first: { index: r.index, seed: r.seed, message: v.message.split('\n')[0]!, reproduce: r.reproduce, ...(r.replay ? { replay: r.replay } : {}), ...(r.drawn ? { drawn: r.drawn } : {}) },
+      });
+    }
+  }
+  return [...by.values()].sort((a, b) => b.runs - a.runs || a.first.index - b.first.index);
 }
 
 export function summarizeRecords(
@@ -126,6 +171,7 @@ export function summarizeRecords(
     resumed: info.resumed,
     violations,
     firstViolation: first,
+    findings: findingsOf(sorted),
     seeds: sorted.map((r) => r.seed),
     hostMs: info.hostMs,
     runsPerSec: info.hostMs > 0 ? Math.round((info.executed / (info.hostMs / 1000)) * 100) / 100 : 0,
@@ -139,6 +185,7 @@ export function formatCampaign(s: CampaignSummary): string {
   const lines = [
     `smpsim ${what}: ${s.runs} run(s), ${s.ok} ok, ${s.failed} with violations${s.resumed ? ` (${s.resumed} resumed from the file)` : ''}`,
     `  campaign: ${s.campaign}`,
+    ...(s.portfolio ? [`  portfolio: ${Object.entries(s.portfolio.weights).map(([w, n]) => `${w} ${n}`).join(', ')}; drawn: ${s.portfolio.drawn.join(', ')}${s.portfolio.excluded.length ? `; left out: ${s.portfolio.excluded.map((x) => `${x.workload} (${x.why})`).join(', ')}` : ''}`] : []),
     `  host: ${(s.hostMs / 1000).toFixed(2)} s, ${s.runsPerSec.toFixed(2)} runs/s${s.stopped === 'complete' || s.stopped === 'merged' ? '' : `; stopped: ${s.stopped === 'violation' ? 'at the first violation (--keep-going runs on)' : s.stopped === 'time' ? '--time used up' : 'interrupted'}`}`,
   ];
   const kinds = Object.entries(s.violations).sort((a, b) => b[1] - a[1]);
@@ -151,6 +198,14 @@ export function formatCampaign(s: CampaignSummary): string {
     lines.push(`  first violation: run ${f.index} (seed ${f.seed}): ${f.kind}: ${f.message.split('\n')[0]}`);
     lines.push(`  reproduce: ${f.reproduce}`);
     if (f.replay) lines.push(`  replay: ${f.replay}`);
+  }
+  if (s.findings.length) {
+    lines.push(`  ${s.findings.length} distinct finding${s.findings.length === 1 ? '' : 's'} (runs, first run, reproducer):`);
+    for (const f of s.findings) {
+      lines.push(`    ${f.runs} run(s), first run ${f.first.index} (seed ${f.first.seed}): ${f.signature}`);
+      lines.push(`      reproduce: ${f.first.reproduce}`);
+      if (f.first.replay) lines.push(`      replay: ${f.first.replay}`);
+    }
   }
   return lines.join('\n');
 }
