@@ -25,17 +25,12 @@
  * checkpoint step every `soloEvery` rows. Checkpointers of a process split its ranges between them
  * (range r belongs to checkpointer r mod checkpointers), so no two of them change one range at once.
  *
- * `msyncCheck=true` adds msync-race's contract check to every msync of a checkpointer. Measured on
- * the correct kernel it fails within seconds with --procs 2: the page is then locked and clean, its
- * dirty tag cleared, by another CPU's writeback still writing it (the flusher, or the other process's
- * msync), and the backing store gets the value once that writeback unlocks the page. 2.6.20 would
- * wait for that I/O (the WRITEBACK tag and filemap_fdatawait); this model's syncFileRange visits
- * only dirty-tagged pages (FIDELITY-REVIEW §0 row 2), so the check is off by default.
+ * Every msync(MS_SYNC) is checked by the CPU API's durability contract (api.ts): the backing store
+ * must then hold what the owners had written before it started.
  *
  * One op: a row (`row` own words of one page, written or, `load` per 10 000, read and checked) for a
  * writer; one checkpoint step on one range for a checkpointer. Needs 2 CPUs.
  */
-import { lostWriteDetails, lostWriteMessage } from '@smpsim/core';
 import type { CpuApi } from '../api.js';
 import type { Workload, WorkloadOptions } from '../workload.js';
 import { boolParam, intParam, segv, sharedMapping, threadOf, threadsOf } from './threads.js';
@@ -53,7 +48,6 @@ interface Conf {
   hot: number;
   soloEvery: number;
   writenotify: boolean;
-  msyncCheck: boolean;
 }
 
 function confOf(p: Readonly<Record<string, unknown>>): Conf {
@@ -70,7 +64,6 @@ function confOf(p: Readonly<Record<string, unknown>>): Conf {
     hot: intParam(p, 'hot', 8000, 0, 10000),
     soloEvery: intParam(p, 'soloEvery', 16, 1, 1 << 20),
     writenotify: boolParam(p, 'writenotify', true),
-    msyncCheck: boolParam(p, 'msyncCheck', false),
   };
   if (c.msync + c.mprotect + c.remap === 0) throw new Error('params msync, mprotect and remap are all 0: a checkpointer would have nothing to do');
   if (c.range > c.pages) throw new Error(`param range (${c.range}) is larger than the file (pages=${c.pages})`);
@@ -116,11 +109,6 @@ const dbCheckpoint: Workload = {
     hot: { default: 8000, description: 'ops per 10 000 that go to the hot eighth of the pages (the rest stay cold long enough to be evicted)' },
     soloEvery: { default: 16, description: 'a process with one thread runs one checkpoint step every this many rows' },
     writenotify: { default: true, description: 'the file accounts dirty pages (write notification); false: dirty state lives in PTE D bits' },
-    msyncCheck: {
-      default: false,
-      description:
-        "after each msync(MS_SYNC), check that the backing store holds every word's value from before the msync started (off by default: this model's msync does not wait for a writeback another CPU has in flight, so the check reports losses that 2.6.20 would not have)",
-    },
   },
   files: (o) => {
     const c = confOf(o.params);
@@ -170,8 +158,6 @@ const dbCheckpoint: Workload = {
     const myCk = role === 'both' ? 0 : threadOf(api.cpu, procs);
     const nCk = role === 'both' ? 1 : c.checkpointers;
     const total = c.msync + c.mprotect + c.remap;
-    const words = c.range * 1024;
-    const before = c.msyncCheck ? new Int32Array(words) : null;
     /** Loads while a range is read-only (in it) or unmapped (elsewhere: another checkpointer's range may be unmapped too). */
     const hold = (a: number, n: number, inside: boolean) => {
       for (let i = 0; i < c.hold; i++) {
@@ -194,19 +180,8 @@ const dbCheckpoint: Workload = {
       const addr = base + a * 4096;
       const x = rng.below(total);
       if (x < c.msync) {
-        if (before) for (let w = 0; w < n * 1024; w++) before[w] = api.ownerLastWritten(api.wordIndex(0, a, 0) + w);
         api.msync(addr, n, true);
         stats.msyncs++;
-        if (before) {
-          const first = api.wordIndex(0, a, 0);
-          for (let w = 0; w < n * 1024; w++) {
-            const disk = api.backingStore(first + w);
-            if (disk < before[w]!) {
-              const at = { file: 0, page: a + (w >> 10), word: w & 1023 };
-              api.violation('lost-write', lostWriteMessage(at, `after msync(MS_SYNC) returned the backing store holds ${disk}, but its owner had written ${before[w]} before the msync started`), lostWriteDetails(at, before[w]!, disk, 'msync', { cpu: api.cpu, proc: api.proc }));
-            }
-          }
-        }
       } else if (x < c.msync + c.mprotect) {
         api.mprotect(addr, n, false);
         hold(a, n, true);
