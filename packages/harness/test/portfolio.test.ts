@@ -5,11 +5,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
+import { cli, root } from './cli.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { deriveSeed } from '@smpsim/core';
 import { loadWorkload, resolveWorkload, type Workload, workloadFiles } from '@smpsim/cpu-worker';
 import {
@@ -34,8 +33,6 @@ import {
 } from '@smpsim/harness';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpsim-portfolio-'));
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/harness/bin/smpsim.js');
 const DRAWS = 150;
 
 /** A campaign's options as runCampaign has them: the defaults, 20 000 ops, and `given` (the user's flags). */
@@ -156,17 +153,6 @@ test('weight overrides: a workload alone in the portfolio is drawn alone; a zero
   assert.throws(() => parseConfigText('portfolio: 3\n', 'c.yaml', 'stress'), /config file c\.yaml: portfolio: expected true/);
 });
 
-interface Spawned {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-const cli = (args: string[]) =>
-  new Promise<Spawned>((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, timeout: 120_000 }, (e, stdout, stderr) => {
-      resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
 
 test('the command line refuses bad portfolio input with exit 2 and one line', async () => {
   const cfg = join(dir, 'bad-portfolio.yaml');
@@ -178,7 +164,7 @@ test('the command line refuses bad portfolio input with exit 2 and one line', as
     ['stress', '--portfolio', only(['msync-race']), '--cpus', '1'],
     ['stress', '--config', cfg],
   ];
-  const results = await Promise.all(bad.map(cli));
+  const results = await Promise.all(bad.map((a) => cli(a)));
   results.forEach((r, i) => {
     const what = bad[i]!.join(' ');
     assert.is(r.code, 2, `${what}: ${r.stderr}`);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
+import { cli } from './cli.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,6 @@ import { deriveSeed } from '@smpsim/core';
 import { type CampaignSummary, mergeRecords, parseConfigText, runCampaign, type RunRecord } from '@smpsim/harness';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpsim-stress-'));
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'packages/harness/bin/smpsim.js');
 const clobber = fileURLToPath(new URL('./fixtures/clobber.js', import.meta.url));
 const lines = (f: string): RunRecord[] =>
   readFileSync(f, 'utf8')
@@ -146,17 +144,6 @@ test('config files: errors name the file and the field; kebab-case and camelCase
   });
 });
 
-interface Spawned {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-const cli = (args: string[]) =>
-  new Promise<Spawned>((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, timeout: 60_000 }, (e, stdout, stderr) => {
-      resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
 
 test('the command line: bad input exits 2 with one line; a violation exits 1 with a reproducer; flags override the config file', async () => {
   const badYaml = join(dir, 'bad.yaml');
@@ -175,7 +162,7 @@ test('the command line: bad input exits 2 with one line; a violation exits 1 wit
     ['run', '--config', badField],
     ['merge', join(dir, 'missing.jsonl')],
   ];
-  const [fromConfig, ...results] = await Promise.all([cli(['stress', '--config', cfg, '--cpus', '2', '--json']), ...bad.map(cli)]);
+  const [fromConfig, ...results] = await Promise.all([cli(['stress', '--config', cfg, '--cpus', '2', '--json']), ...bad.map((a) => cli(a))]);
   results.forEach((r, i) => {
     assert.is(r.code, 2, bad[i]!.join(' '));
     assert.is(r.stdout, '', bad[i]!.join(' '));

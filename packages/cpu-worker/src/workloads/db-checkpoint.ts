@@ -33,7 +33,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload, WorkloadOptions } from '../workload.js';
-import { boolParam, intParam, segv, sharedMapping, threadOf, threadsOf } from './threads.js';
+import { boolParam, intParam, oneFile, segv, sharedMapping, threadOf, threadsOf, WRITENOTIFY_PARAM } from './threads.js';
 
 interface Conf {
   pages: number;
@@ -108,12 +108,12 @@ const dbCheckpoint: Workload = {
     load: { default: 2000, description: 'rows per 10 000 that are read back and checked instead of written' },
     hot: { default: 8000, description: 'ops per 10 000 that go to the hot eighth of the pages (the rest stay cold long enough to be evicted)' },
     soloEvery: { default: 16, description: 'a process with one thread runs one checkpoint step every this many rows' },
-    writenotify: { default: true, description: 'the file accounts dirty pages (write notification); false: dirty state lives in PTE D bits' },
+    writenotify: WRITENOTIFY_PARAM,
   },
   files: (o) => {
     const c = confOf(o.params);
     check(o, c);
-    return [{ pages: c.pages, accountDirty: c.writenotify, mmapHookChangesProt: false }];
+    return oneFile(c);
   },
   run(api: CpuApi) {
     const c = confOf(api.params);

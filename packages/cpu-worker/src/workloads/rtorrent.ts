@@ -23,7 +23,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload, WorkloadOptions } from '../workload.js';
-import { boolParam, intParam, segv, sharedMapping } from './threads.js';
+import { boolParam, intParam, oneFile, segv, sharedMapping, WRITENOTIFY_PARAM } from './threads.js';
 
 interface Conf {
   pages: number;
@@ -77,12 +77,12 @@ const rtorrent: Workload = {
     verify: { default: 256, description: 'own words read back and checked when a piece is done (the hash check)' },
     sync: { default: 2500, description: 'done pieces per 10 000 that are msynced with MS_SYNC (the others MS_ASYNC)' },
     remap: { default: 3000, description: 'done pieces per 10 000 after which their chunk is unmapped and mapped again (MAP_FIXED)' },
-    writenotify: { default: true, description: 'the file accounts dirty pages (write notification); false: dirty state lives in PTE D bits' },
+    writenotify: WRITENOTIFY_PARAM,
   },
   files: (o) => {
     const c = confOf(o.params);
     check(o, c);
-    return [{ pages: c.pages, accountDirty: c.writenotify, mmapHookChangesProt: false }];
+    return oneFile(c);
   },
   run(api: CpuApi) {
     const c = confOf(api.params);

@@ -59,3 +59,9 @@ export function segv(e: unknown): true {
   if (e instanceof SegvError) return true;
   throw e;
 }
+
+/** The `writenotify` parameter of a workload with one shared file (default on). */
+export const WRITENOTIFY_PARAM = { default: true, description: 'the file accounts dirty pages (write notification); false: dirty state lives in PTE D bits' } as const;
+
+/** The one file of `pages` pages such a workload maps: write-notify unless `writenotify` is false. */
+export const oneFile = (c: { pages: number; writenotify: boolean }) => [{ pages: c.pages, accountDirty: c.writenotify, mmapHookChangesProt: false }];
