@@ -296,7 +296,7 @@ export function tuneForStress(run: RunOptions, source: (flag: string) => string 
     if (t.perturb !== undefined && free('perturb')) o.perturb = Math.max(o.perturb, t.perturb);
     if (t.checkEvery !== undefined && free('checkEvery')) o.checkEvery = o.checkEvery ? Math.min(o.checkEvery, t.checkEvery) : t.checkEvery;
     if (t.cpus !== undefined && free('cpus')) o.cpus = t.cpus;
-    if (t.procs !== undefined && free('procs')) o.procs = Math.min(t.procs, o.cpus);
+    if (t.procs !== undefined && free('procs') && (t.workload === undefined || o.workload === t.workload)) o.procs = Math.min(t.procs, o.cpus);
     if (t.ops !== undefined && free('ops') && free('duration') && !o.durationMs) o.ops = t.ops;
     if (t.daemons !== undefined && free('daemon')) o.daemonConfig = { ...o.daemonConfig, ...t.daemons };
   }

@@ -33,4 +33,14 @@ for (const [name, bugs] of [['flush-after-set (control)', ['flush-after-set']], 
   });
 }
 
+test('tuning: its workload, processes and parameters; with another --workload only what fits that workload', () => {
+  const t = tuned(['mkclean-unlocked-check'], 1);
+  assert.equal([t.workload, t.procs, t.perturb], ['db-checkpoint', 2, 0.5]);
+  const given = new Set(['workload']);
+  const other = tuneForStress({ ...DEFAULT_RUN, workload: 'mprotect-race', ops: 20_000, durationMs: 0, bugs: ['mkclean-unlocked-check'], seed: 1 }, (k) => (given.has(k) ? 'cli' : undefined));
+  assert.equal([other.workload, other.procs], ['mprotect-race', 1], 'db-checkpoint\'s two processes would make mprotect-race refuse the run');
+  const dirty = tuneForStress({ ...DEFAULT_RUN, workload: 'dirty-share', ops: 20_000, durationMs: 0, bugs: ['dirty-after-writable'], seed: 1 }, (k) => (given.has(k) ? 'cli' : undefined));
+  assert.equal(dirty.params, {}, 'mprotect-race\'s parameters are not given to dirty-share');
+});
+
 test.run();
