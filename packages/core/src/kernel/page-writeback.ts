@@ -27,7 +27,6 @@ function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
  */
 export function testSetPageDirtyAndTag(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   if (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) return false;
-  clearPageFlag(cpu, pfn, L.PG_dirty_cancelled);
   cpu.racePoint(); // RACE: PG_dirty set, the radix-tree dirty tag not yet
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.__set_page_dirty_buffers);

@@ -99,7 +99,9 @@ export const PG_reclaim = 1 << 17;
 /**
  * Model marker, not a Linux flag: PG_dirty was dropped by cancel_dirty_page (2.6.20
  * try_to_free_buffers) while the page was mapped, so a dirty writable PTE may legitimately remain
- * over the clean page until unmap. Cleared when the page is dirtied again or cleaned for writeback.
+ * over the clean page until unmap. Cleared only when the page is cleaned for writeback
+ * (clear_page_dirty_for_io, after page_mkclean has cleaned every PTE): a page dirtied again meanwhile
+ * (zap moving the D bit in) keeps it, so a sync that overlapped the cancel still sees it.
  * The oracles use it to tell that state from a lost dirty bit.
  */
 export const PG_dirty_cancelled = 1 << 24;
