@@ -16,8 +16,11 @@ const EXPECT: Record<string, RegExp> = {
 
 for (const id of BUG_IDS.filter((b) => BUG_CATALOGUE[b].harmful)) {
   test(`${id}: found (${BUG_CATALOGUE[id].expected})`, async () => {
-    // racy-pte-update's window is the narrowest (one read-to-write gap in change_pte_range)
-    const s = await runCampaign({ run: tuned([id], 1), timeMs: id === 'racy-pte-update' ? 150_000 : 40_000 });
+    // the narrowest windows: one read-to-write gap in change_pte_range (racy-pte-update), zap's
+    // windows before its flush, which another process's msync must hit, and page_mkclean meeting
+    // change_pte_range's clear-then-set
+    const narrow = ['racy-pte-update', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check'].includes(id);
+    const s = await runCampaign({ run: tuned([id], 1), timeMs: narrow ? 150_000 : 40_000 });
     assert.ok(s.failed > 0, `${id}: not found in ${s.runs} runs (${s.hostMs} ms), base seed 1, seeds ${s.seeds.join(',')}`);
     const kind = s.firstViolation!.kind;
     assert.match(kind, EXPECT[id] ?? /^(lost-write|invariant)$/, `${id}: ${kind} at seed ${s.firstViolation!.seed}: ${s.firstViolation!.message}`);
