@@ -21,7 +21,7 @@ export { flushTlbPage, flushTlbRange, flushTlbMm, FlushCause } from './kernel/sm
 export { OutOfMemory } from './kernel/mm.js';
 export { lockdepEdges, lockdepUsage, heldLocksLines, USAGE_STR, type LockdepEdge } from './kernel/locking/lockdep.js';
 export { lostWriteMessage, lostWriteDetails, type WordAt } from './oracles/lost-write.js';
-export { checkInvariants, checkMachine, checkBackingStore, checkDurableAtFsync, dirtyCancelled, cachedPageFlags, locateWord, forEachPte, lookupPte, type CheckFinding } from './oracles/checks.js';
+export { checkInvariants, checkMachine, checkBackingStore, checkDurableAtFsync, dirtyCancelled, cachedPageFlags, syncMustBeDurable, locateWord, forEachPte, lookupPte, type CheckFinding } from './oracles/checks.js';
 export { watchdogReport, cpuWaits, waitCycle, type CpuWait } from './oracles/watchdog.js';
 export { type CpuWaiter, FreeWaiter } from './sched/wait.js';
 export { DetWaiter, newExecution, releaseAll, POLICIES } from './sched/det.js';

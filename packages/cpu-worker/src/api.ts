@@ -27,6 +27,7 @@ import {
   sysMsync,
   sysMunmap,
   sysDropCaches,
+  syncMustBeDurable,
   WORDS_PER_PAGE,
 } from '@smpsim/core';
 
@@ -246,12 +247,11 @@ export class CpuApi {
    * (dirtyCancelled): 2.6.20 itself keeps that data only under the PTE until unmap.
    */
   private durably(ranges: number[], call: () => void, what: string): void {
-    const cfg = this.machine.config;
     const snap: Array<{ file: number; first: number; end: number; words: Int32Array; cancelled: Uint8Array }> = [];
     for (let i = 0; i < ranges.length; i += 3) {
       const file = ranges[i]!;
-      const spec = cfg.files[file];
-      if (!cfg.kernel.writeNotify || !spec || !spec.accountDirty || spec.mmapHookChangesProt) continue;
+      const spec = this.machine.config.files[file];
+      if (!spec || !syncMustBeDurable(this.machine, file)) continue;
       const first = ranges[i + 1]!;
       const end = Math.min(ranges[i + 2]!, spec.pages);
       if (first >= end) continue;

@@ -7,9 +7,10 @@ import { WORDS_PER_PAGE } from '../config.js';
 import { ENTRIES_PER_TABLE, PTE_RW, pteDirty, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { type Machine, type MachineView } from '../machine/machine.js';
-import { findVmaUncached, pageFlags, pageIndex, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
+import { slotOf, slotPage } from '../kernel/filemap.js';
+import { findVmaUncached, mappingCapAccountDirty, pageFlags, pageIndex, pteOffset, VM_INUSE, VM_SHARED, VM_WRITE, vmaFile, vmaFlags, vmaProt, vmaWantsWritenotify } from '../kernel/mm.js';
 import { lostWriteDetails, lostWriteMessage } from './lost-write.js';
-import type { MmId, PteIdx, Vpn } from '../handles.js';
+import type { FileId, MmId, PgOff, PteIdx, Vpn } from '../handles.js';
 
 export interface CheckFinding {
   readonly kind: 'invariant' | 'lost-write';
@@ -153,9 +154,17 @@ export function dirtyCancelled(m: MachineView, file: number, index: number): boo
 
 /** The flags word of the cached page of `file` at `index`, 0 if it is not cached. */
 export function cachedPageFlags(m: MachineView, file: number, index: number): number {
-  const meta = m.meta;
-  const slot = Atomics.load(meta, m.layout.pcacheBase + meta[m.layout.file(file) + L.F_BASE]! + index);
-  return slot > 0 ? Atomics.load(meta, m.layout.page(slot - 1) + L.PG_FLAGS) : 0;
+  const pfn = slotPage(Atomics.load(m.meta, slotOf(m, file as FileId, index as PgOff)));
+  return pfn === -1 ? 0 : Atomics.load(m.meta, m.layout.page(pfn) + L.PG_FLAGS);
+}
+
+/**
+ * The durability checks apply to `file`: the kernel write-notifies and the file's mappings do
+ * (mapping_cap_account_dirty, no mmap hook changing the protection). Elsewhere the dirty state may
+ * legitimately live only in PTE D bits, which neither fsync nor (since 2.6.19) msync looks at.
+ */
+export function syncMustBeDurable(m: MachineView, file: number): boolean {
+  return m.config.kernel.writeNotify && mappingCapAccountDirty(m, file as FileId) && m.meta[m.layout.file(file) + L.F_HOOK_PROT] !== 1;
 }
 
 /**
@@ -168,11 +177,9 @@ export function cachedPageFlags(m: MachineView, file: number, index: number): nu
  */
 export function checkDurableAtFsync(m: Machine, limit = 10): CheckFinding[] {
   const out: CheckFinding[] = [];
-  if (!m.config.kernel.writeNotify) return out;
   const { disk, shadow, meta } = m;
   for (let f = 0; f < m.layout.nfiles; f++) {
-    const spec = m.config.files[f]!;
-    if (!spec.accountDirty || spec.mmapHookChangesProt) continue;
+    if (!syncMustBeDurable(m, f)) continue;
     const b = m.layout.file(f);
     const first = meta[b + L.F_BASE]!;
     for (let page = 0; page < meta[b + L.F_PAGES]!; page++) {

@@ -33,6 +33,8 @@ const msyncRace: Workload = {
     }
     // CPU 0 writes only page 1, so nothing but the writers dirties page 0.
     const own = api.wordIndex(0, 1, 0);
+    // Its own check beside the CPU API's durability contract: that one skips kernels without write
+    // notification (2.6.18), where this one holds too (msync harvests this mm's PTE dirty bits).
     const before = new Int32Array(api.cpus);
     try {
       while (api.running()) {
