@@ -38,7 +38,7 @@ import {
   WaitKind,
 } from '@smpsim/core';
 import { file, ksmp, layout as L } from '@smpsim/core/testing';
-import { small, vpnOf } from './helpers.js';
+import { schedOptions, small, vpnOf } from './helpers.js';
 
 /** The first two words of a mask (any further ones, with MAX_CPUS above 64, must be empty). */
 const words = (m: Int32Array) => {
@@ -163,18 +163,7 @@ test("acknowledgements: a count, and the mask the watchdog reads; an acknowledge
   m.meta[init.base + L.C_WAIT_KIND] = WaitKind.None;
 });
 
-const opts = (o: Partial<SchedOptions> = {}): SchedOptions => ({
-  cpus: 64,
-  policy: 'random',
-  seed: 3,
-  switchProb: 0.5,
-  pctDepth: 3,
-  pctSteps: 1000,
-  logCapacity: 64,
-  deadlockSteps: 1000,
-  waitLimitSteps: 1e9,
-  ...o,
-});
+const opts = (o: Partial<SchedOptions> = {}) => schedOptions(64, 3, 0.5, o);
 
 test('random policy on two words: picks only enabled CPUs, of both words', () => {
   const s = newExecution(opts());

@@ -2,7 +2,7 @@
  * Shared helpers of the core unit tests: small machines and read-only views of shared memory
  * (page-table entries, struct page, buffers, TLB levels, the page cache), as a checker would read them.
  */
-import { type Cpu, finalSync, type FileId, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, type MachineConfig, MS_ASYNC, MS_SYNC, type PgOff, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, WORDS_PER_PAGE } from '@smpsim/core';
+import { type Cpu, finalSync, type FileId, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, type MachineConfig, MS_ASYNC, MS_SYNC, type PgOff, type SchedOptions, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, WORDS_PER_PAGE } from '@smpsim/core';
 import { kdaemons, kvmscan, testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
 
 /** A small test machine (4 MiB of memory unless told otherwise), all CPUs in this thread. */
@@ -154,3 +154,17 @@ export function driveEveryPath(m: Machine, cpus: Cpu[]): void {
   a.load(va); // refault
   finalSync(a);
 }
+
+/** Scheduler options for the policy tests: a random walk over `cpus` CPUs, with overrides. */
+export const schedOptions = (cpus: number, seed: number, switchProb: number, o: Partial<SchedOptions> = {}): SchedOptions => ({
+  cpus,
+  policy: 'random',
+  seed,
+  switchProb,
+  pctDepth: 3,
+  pctSteps: 1000,
+  logCapacity: 64,
+  deadlockSteps: 1000,
+  waitLimitSteps: 1e9,
+  ...o,
+});

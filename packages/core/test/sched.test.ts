@@ -2,19 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeSchedule, encodeSchedule, isSchedulerPolicy, maskOf, newExecution, POLICIES, Rng, ScheduleError, type SchedOptions, withDecisionLog } from '@smpsim/core';
+import { schedOptions } from './helpers.js';
 
-const opts = (o: Partial<SchedOptions> = {}): SchedOptions => ({
-  cpus: 4,
-  policy: 'random',
-  seed: 9,
-  switchProb: 0.1,
-  pctDepth: 3,
-  pctSteps: 1000,
-  logCapacity: 64,
-  deadlockSteps: 1000,
-  waitLimitSteps: 1e9,
-  ...o,
-});
+const opts = (o: Partial<SchedOptions> = {}) => schedOptions(4, 9, 0.1, o);
 /** The CPU mask of the set bits of x (the CPUs below 32). */
 const bits = (x: number) => maskOf([...Array(32).keys()].filter((c) => x & (1 << c)));
 
