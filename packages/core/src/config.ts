@@ -35,6 +35,7 @@ export const BUG_IDS = [
   'mkclean-unlocked-check',
   'set-page-dirty-unlocked',
   'dirty-after-writable',
+  'jbd-data-buffers',
 ] as const;
 export type BugId = (typeof BUG_IDS)[number];
 
@@ -230,10 +231,19 @@ export function validateConfig(c: MachineConfig): void {
 export const hasBug = (c: MachineConfig, id: BugId): boolean => c.kernel.bugs.includes(id);
 
 /**
+ * The journal commit writes data pages by buffer (jbd, bug `jbd-data-buffers`) rather than through
+ * writepages (jbd2's inode-based ordered mode). The 2.6.19-era buffer bugs imply it: their windows
+ * need the clean buffers on a dirty page that only the buffer journal leaves (try_to_free_buffers
+ * dropping the buffers of a page still dirty), as they did in the kernels they shipped in.
+ */
+export const jbdWritesDataBuffers = (c: MachineConfig): boolean =>
+  hasBug(c, 'jbd-data-buffers') || hasBug(c, 'strip-buffers-unlocked') || hasBug(c, 'clean-before-mkclean') || hasBug(c, 'mkclean-under-private-lock');
+
+/**
  * The later fixes of 2.6.20's races (BUG_CATALOGUE entries with `fixedIn`): each released kernel
  * below contains every one that applies to it; `linux-2.6.20+fixes` contains none.
  */
-const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked', 'dirty-after-writable'];
+const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked', 'dirty-after-writable', 'jbd-data-buffers'];
 
 /**
  * Historical kernels (DESIGN.md §5), as released: each contains the mistakes that shipped in it
@@ -243,10 +253,10 @@ const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 're
 export const KERNEL_PRESETS = {
   /**
    * No write notification: dirty state only in PTE D bits, harvested at unmap, reclaim and msync.
-   * Zap's deferred flush and its early page_remove_rmap are 2.6.18's too; the other later fixes
-   * concern write-notify paths 2.6.18 does not have.
+   * Zap's deferred flush, its early page_remove_rmap and ext3's buffer-writing journal are 2.6.18's
+   * too; the other later fixes concern write-notify paths 2.6.18 does not have.
    */
-  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush'] as BugId[] },
+  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers'] as BugId[] },
   /** The seed as released (2.6.19), with the races 2.6.20 kept. */
   'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620] as BugId[] },
   /** 2.6.20 as released. */
@@ -389,6 +399,16 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     harmful: true,
     // writers of one process fault on the same write-protected pages while fsync and the flusher run
     tuning: { workload: 'mprotect-race', perturb: 0.5, params: { pages: 8, writenotify: true }, daemons: { flusherPeriod: 100_000 } },
+  },
+  'jbd-data-buffers': {
+    restores: 'ext3 data=ordered as 2.6.20 commits it (jbd journal_submit_data_buffers): kjournald writes the dirty buffers of data pages itself, without the page lock and without page_mkclean, leaving PG_dirty set. A store recorded in no PTE dirty bit after that — one through a stale TLB entry inside zap_pte_range\'s window between set_page_dirty and the forced flush — is then in no dirty buffer, and writepage (which writes only dirty buffers) drops it',
+    fixedBy: '678aaf481496 "ext4: Use new framework for data=ordered mode in JBD2" (Jan Kara): the commit writes ordered data through the inode\'s writepages (page lock, clear_page_dirty_for_io, page_mkclean, which waits for the pte lock) instead of by buffer; ext3 kept the buffer journal until it was removed (4.3)',
+    fixedIn: '2.6.27 (ext4)',
+    expected: 'lost-write (msync/fsync contract: a store made before the call is in the page but in no dirty buffer)',
+    harmful: true,
+    // a checkpointer that munmaps ranges (zap's set_page_dirty-to-flush window) while writers of its
+    // process still store, the other process msyncing the same pages, and a busy journal
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, params: { remap: 6000, msync: 4000, mprotect: 0 }, daemons: { journalPeriod: 50_000 } },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',

@@ -99,8 +99,8 @@ test('writepage writes only the dirty buffers', () => {
   assert.is(pageField(m, pfn, L.PG_FLAGS) & L.PG_writeback, 0, 'writeback ended');
 });
 
-test('the journal (ext3 data=ordered) writes the dirty buffers and leaves PG_dirty', () => {
-  const { m, cpus } = small({ files: [file(2)] });
+test('jbd-data-buffers: the journal (ext3 data=ordered) writes the dirty buffers and leaves PG_dirty', () => {
+  const { m, cpus } = small({ files: [file(2)], ...withBugs('jbd-data-buffers') });
   const a = cpus[0]!;
   const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
   a.store(addr + 8, 5);
@@ -119,12 +119,36 @@ test('the journal (ext3 data=ordered) writes the dirty buffers and leaves PG_dir
   assert.equal(checkInvariants(m), []);
 });
 
+test('the fixed journal (jbd2 ordered mode) writes dirty pages through writepage: page clean, PTE write-protected', () => {
+  const { m, cpus } = small({ files: [file(2)] });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  ownedStore(m, a, 0, 0, 2, addr + 8, 5);
+  const pfn = cachedPfn(m, 0, 0);
+  const writes = m.total('bufferWrites');
+  journalPass(a);
+  assert.is(m.total('bufferWrites') - writes, 4);
+  assert.is(m.disk[diskWord(m, 0, 0) + 2], 5);
+  assert.is(dirtyBuffers(m, pfn), 0, 'buffers clean');
+  assert.not.ok(isDirty(m, pfn), 'and the page: clear_page_dirty_for_io ran');
+  assert.is(dirtyTag(m, 0, 0), 0, 'the dirty tag is gone');
+  assert.is(pteOf(m, 0, addr) & (P.PTE_RW | P.PTE_D), 0, 'page_mkclean write-protected the PTE');
+  const wn = m.total('faultsWriteNotify');
+  ownedStore(m, a, 0, 0, 3, addr + 12, 6);
+  assert.is(m.total('faultsWriteNotify'), wn + 1, 'the next store faults and dirties the page again');
+  assert.ok(isDirty(m, pfn));
+  assert.is(dirtyBuffers(m, pfn), 4);
+  finalSync(a);
+  assert.equal(checkBackingStore(m), []);
+  assert.equal(checkInvariants(m), []);
+});
+
 /**
  * The rtorrent corruption (Linus, 29 Dec 2006): a write fault dirties the page and its buffers; the
- * journal writes the buffers; a later write goes through the still-writable PTE; fsync.
+ * journal (ext3's, by buffer) writes the buffers; a later write goes through the still-writable PTE; fsync.
  */
 function rtorrent(bugs: BugId[]) {
-  const { m, cpus } = small({ files: [file(2)], ...withBugs(...bugs) });
+  const { m, cpus } = small({ files: [file(2)], ...withBugs('jbd-data-buffers', ...bugs) });
   const a = cpus[0]!;
   const log = recordFaults(a);
   const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);

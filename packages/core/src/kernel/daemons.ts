@@ -5,6 +5,7 @@
  * the CPU borrows the interrupted task's mm lazily (enter_lazy_tlb), as a real kernel thread does.
  * A pass is a sequence of work items; nothing is half done between passes.
  */
+import { jbdWritesDataBuffers } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { S } from './locking/lockorder.js';
@@ -50,13 +51,24 @@ export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; ind
   return written;
 }
 
-/** One journal commit: writes the dirty buffers of every dirty page, leaving PG_dirty set. */
+/**
+ * One journal commit's ordered-data step, over every dirty-tagged page:
+ * - bug `jbd-data-buffers` (ext3's jbd, 2.6.20): write the page's dirty buffers by hand
+ *   (journal_submit_data_buffers), without the page lock, leaving PG_dirty set;
+ * - fixed (jbd2's inode-based ordered mode): write the page through writepage as the flusher does —
+ *   page lock, clear_page_dirty_for_io (page_mkclean, which waits on the pte lock), then its buffers.
+ */
 export function journalPass(cpu: Cpu): void {
   const meta = cpu.meta;
+  const byBuffer = jbdWritesDataBuffers(cpu.config);
   for (let f = 0 as FileId; f < cpu.layout.nfiles; f++) {
     const pages = filePages(cpu, f);
     for (let i = 0 as PgOff; i < pages; i++) {
       if (!Atomics.load(meta, tagOf(cpu, f, i))) continue;
+      if (!byBuffer) {
+        writebackPage(cpu, f, i, S.ext3_journal_commit);
+        continue;
+      }
       const pfn = findGetPage(cpu, f, i);
       if (pfn === -1) continue;
       if (pageFlags(cpu, pfn) & L.PG_dirty) journalWritePage(cpu, pfn, f, i);
