@@ -35,6 +35,11 @@ export interface PortfolioRow {
   readonly ops: readonly number[];
   /** Values to draw each parameter from; a parameter not listed keeps the workload's default. */
   readonly params?: Readonly<Record<string, readonly ParamValue[]>>;
+  /**
+   * The row's own lists for run options PORTFOLIO_DRAWS draws for every workload (a value listed twice
+   * is drawn twice as often), for a workload whose races live in one shape of machine.
+   */
+  readonly draws?: { readonly cpus?: readonly number[]; readonly procs?: readonly number[]; readonly perturb?: readonly number[] };
 }
 
 /** The workloads of a portfolio campaign. Add a row here for a new workload. */
@@ -63,11 +68,23 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
   'db-checkpoint': {
     // the one pattern where threads write through ranges other threads unmap, mprotect and msync, and
     // (with two processes) one process's checkpointer cleans pages the other is unmapping: the zap
-    // and page_mkclean races live only here, so it weighs as much as dirty-share
+    // and page_mkclean races live only here, so it weighs as much as dirty-share. Those races need a
+    // writer and an unmapping checkpointer in one process and a cleaner in another, inside a window
+    // of a few instructions: so two processes of two threads and a wide perturbation are drawn
+    // more often, and the op mix leans to munmap/remap half the time.
     weight: 4,
     why: 'writer and checkpointer threads of a process share one mapping; checkpointers msync, mprotect and munmap/remap ranges under the writers',
     ops: [5_000, 20_000],
-    params: { pages: [16, 64], range: [1, 4, 16], checkpointers: [1, 2], hot: [5_000, 8_000], writenotify: [true, true, false] },
+    params: {
+      pages: [16, 64],
+      range: [1, 4, 16],
+      checkpointers: [1, 2],
+      hot: [5_000, 8_000],
+      remap: [3_000, 6_000],
+      mprotect: [0, 3_000],
+      writenotify: [true, true, false],
+    },
+    draws: { cpus: [2, 3, 4, 4], procs: [1, 2, 2, 3], perturb: [0, 0.1, 0.5, 0.5] },
   },
   rtorrent: {
     weight: 2,
@@ -223,7 +240,7 @@ export class Portfolio {
 
   /** The most CPUs a run may draw (for the campaign's default --jobs). */
   get maxCpus(): number {
-    return this.drawnKeys.has('cpus') ? Math.max(...PORTFOLIO_DRAWS.cpus) : this.base.cpus;
+    return this.drawnKeys.has('cpus') ? Math.max(...PORTFOLIO_DRAWS.cpus, ...this.entries.flatMap((e) => e.row.draws?.cpus ?? [])) : this.base.cpus;
   }
 
   /** The workloads drawn from, with their weights. */
@@ -264,10 +281,11 @@ export class Portfolio {
         o.ops = pick(rng, e.row.ops);
         o.durationMs = 0;
       }
-      const cpuChoices = has('cpus') ? PORTFOLIO_DRAWS.cpus : [b.cpus];
+      const cpuChoices = has('cpus') ? (e.row.draws?.cpus ?? PORTFOLIO_DRAWS.cpus) : [b.cpus];
+      const procList = e.row.draws?.procs ?? PORTFOLIO_DRAWS.procs;
       const accepted: Array<[number, number[]]> = [];
       for (const cpus of cpuChoices) {
-        const procs = (has('procs') ? PORTFOLIO_DRAWS.procs.filter((p) => p <= cpus) : [b.procs]).filter((procs) => {
+        const procs = (has('procs') ? procList.filter((p) => p <= cpus) : [b.procs]).filter((procs) => {
           const r = refusal(e.workload, { ...o, cpus, procs });
           if (r !== null) why = r;
           return r === null;
@@ -278,7 +296,7 @@ export class Portfolio {
       const [cpus, procChoices] = pick(rng, accepted);
       o.cpus = cpus;
       o.procs = pick(rng, procChoices);
-      if (has('perturb')) o.perturb = pick(rng, PORTFOLIO_DRAWS.perturb);
+      if (has('perturb')) o.perturb = pick(rng, e.row.draws?.perturb ?? PORTFOLIO_DRAWS.perturb);
       if (has('checkEvery')) o.checkEvery = pick(rng, PORTFOLIO_DRAWS.checkEvery);
       if (has('daemonConfig')) o.daemonConfig = { ...pick(rng, PORTFOLIO_DRAWS.daemonConfig) };
       const drawn: Drawn = { workload: e.name };

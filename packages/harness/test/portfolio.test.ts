@@ -112,6 +112,25 @@ test('a draw is never a configuration its workload refuses, and the options give
   }
 });
 
+test("a row's own draws replace the common ones for its runs only (db-checkpoint: two processes and wide perturbation more often)", async () => {
+  const p = await make({ seed: 41 }, only(['db-checkpoint', 'dirty-share']));
+  const own = PORTFOLIO['db-checkpoint']!.draws!;
+  const count = new Map<string, number>();
+  for (let i = 0; i < 400; i++) {
+    const seed = deriveSeed(41, i);
+    const { run } = p.draw(seed);
+    const at = `seed ${seed}: ${JSON.stringify(run.params)} cpus=${run.cpus} procs=${run.procs} perturb=${run.perturb}`;
+    if (run.workload === 'db-checkpoint') {
+      assert.ok(own.cpus!.includes(run.cpus) && own.procs!.includes(run.procs) && own.perturb!.includes(run.perturb), at);
+      const k = `procs=${run.procs},perturb=${run.perturb}`;
+      count.set(k, (count.get(k) ?? 0) + 1);
+    } else assert.ok(PORTFOLIO_DRAWS.perturb.includes(run.perturb as never), at);
+  }
+  // a value listed twice is drawn about twice as often as one listed once
+  const n = (procs: number) => [...count].filter(([k]) => k.startsWith(`procs=${procs},`)).reduce((a, [, c]) => a + c, 0);
+  assert.ok(n(2) > n(3), `procs=2 drawn ${n(2)} times, procs=3 ${n(3)} times`);
+});
+
 test('the reproduce line of a drawn run names exactly its options', async () => {
   const p = await make({ seed: 21, bugs: ['no-remote-flush'] });
   for (let i = 0; i < DRAWS; i++) {
