@@ -402,8 +402,8 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
   },
   'jbd-data-buffers': {
     restores: 'ext3 data=ordered as 2.6.20 commits it (jbd journal_submit_data_buffers): kjournald writes the dirty buffers of data pages itself, without the page lock and without page_mkclean, leaving PG_dirty set. A store recorded in no PTE dirty bit after that — one through a stale TLB entry inside zap_pte_range\'s window between set_page_dirty and the forced flush — is then in no dirty buffer, and writepage (which writes only dirty buffers) drops it',
-    fixedBy: '678aaf481496 "ext4: Use new framework for data=ordered mode in JBD2" (Jan Kara): the commit writes ordered data through the inode\'s writepages (page lock, clear_page_dirty_for_io, page_mkclean, which waits for the pte lock) instead of by buffer; ext3 kept the buffer journal until it was removed (4.3)',
-    fixedIn: '2.6.27 (ext4)',
+    fixedBy: '678aaf481496 "ext4: Use new framework for data=ordered mode in JBD2" (Jan Kara): the commit writes ordered data through the inode\'s writepages (page lock, clear_page_dirty_for_io, page_mkclean, which waits for the pte lock) instead of by buffer (ext4; ext3 kept the buffer journal until it was removed in 4.3)',
+    fixedIn: '2.6.27',
     expected: 'lost-write (msync/fsync contract: a store made before the call is in the page but in no dirty buffer)',
     harmful: true,
     // a checkpointer that munmaps ranges (zap's set_page_dirty-to-flush window) while writers of its
