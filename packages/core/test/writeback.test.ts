@@ -99,17 +99,23 @@ test('writepage writes only the dirty buffers', () => {
   assert.is(pageField(m, pfn, L.PG_FLAGS) & L.PG_writeback, 0, 'writeback ended');
 });
 
-test('jbd-data-buffers: the journal (ext3 data=ordered) writes the dirty buffers and leaves PG_dirty', () => {
-  const { m, cpus } = small({ files: [file(2)], ...withBugs('jbd-data-buffers') });
+/** One journal commit over a page stored to once (word 2 = 5): its four buffers are written and clean. */
+function journalOnce(bugs: BugId[]) {
+  const { m, cpus } = small({ files: [file(2)], ...withBugs(...bugs) });
   const a = cpus[0]!;
   const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
-  a.store(addr + 8, 5);
+  ownedStore(m, a, 0, 0, 2, addr + 8, 5);
   const pfn = cachedPfn(m, 0, 0);
   const writes = m.total('bufferWrites');
   journalPass(a);
   assert.is(m.total('bufferWrites') - writes, 4);
   assert.is(m.disk[diskWord(m, 0, 0) + 2], 5);
   assert.is(dirtyBuffers(m, pfn), 0, 'buffers clean');
+  return { m, a, addr, pfn, writes };
+}
+
+test('jbd-data-buffers: the journal (ext3 data=ordered) writes the dirty buffers and leaves PG_dirty', () => {
+  const { m, a, addr, pfn, writes } = journalOnce(['jbd-data-buffers']);
   assert.ok(isDirty(m, pfn), 'PG_dirty stays');
   assert.is(dirtyTag(m, 0, 0), 1, 'and the dirty tag');
   assert.ok(pteOf(m, 0, addr) & P.PTE_RW, 'the PTE stays writable');
@@ -120,16 +126,7 @@ test('jbd-data-buffers: the journal (ext3 data=ordered) writes the dirty buffers
 });
 
 test('the fixed journal (jbd2 ordered mode) writes dirty pages through writepage: page clean, PTE write-protected', () => {
-  const { m, cpus } = small({ files: [file(2)] });
-  const a = cpus[0]!;
-  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
-  ownedStore(m, a, 0, 0, 2, addr + 8, 5);
-  const pfn = cachedPfn(m, 0, 0);
-  const writes = m.total('bufferWrites');
-  journalPass(a);
-  assert.is(m.total('bufferWrites') - writes, 4);
-  assert.is(m.disk[diskWord(m, 0, 0) + 2], 5);
-  assert.is(dirtyBuffers(m, pfn), 0, 'buffers clean');
+  const { m, a, addr, pfn } = journalOnce([]);
   assert.not.ok(isDirty(m, pfn), 'and the page: clear_page_dirty_for_io ran');
   assert.is(dirtyTag(m, 0, 0), 0, 'the dirty tag is gone');
   assert.is(pteOf(m, 0, addr) & (P.PTE_RW | P.PTE_D), 0, 'page_mkclean write-protected the PTE');
