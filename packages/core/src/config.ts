@@ -36,6 +36,7 @@ export const BUG_IDS = [
   'set-page-dirty-unlocked',
   'dirty-after-writable',
   'jbd-data-buffers',
+  'zap-dirty-before-flush',
 ] as const;
 export type BugId = (typeof BUG_IDS)[number];
 
@@ -256,11 +257,11 @@ export const KERNEL_PRESETS = {
    * Zap's deferred flush, its early page_remove_rmap and ext3's buffer-writing journal are 2.6.18's
    * too; the other later fixes concern write-notify paths 2.6.18 does not have.
    */
-  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers'] as BugId[] },
+  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers', 'zap-dirty-before-flush'] as BugId[] },
   /** The seed as released (2.6.19), with the races 2.6.20 kept. */
-  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620] as BugId[] },
+  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[] },
   /** 2.6.20 as released. */
-  'linux-2.6.20': { writeNotify: true, bugs: [...LATER_FIXES_2620] as BugId[] },
+  'linux-2.6.20': { writeNotify: true, bugs: [...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[] },
   /** 2.6.20 with every later fix of the catalogue (the default). */
   'linux-2.6.20+fixes': { writeNotify: true, bugs: [] as BugId[] },
 } as const;
@@ -409,6 +410,15 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     // a checkpointer that munmaps ranges (zap's set_page_dirty-to-flush window) while writers of its
     // process still store, the other process msyncing the same pages, and a busy journal
     tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, params: { remap: 6000, msync: 4000, mprotect: 0 }, daemons: { journalPeriod: 50_000 } },
+  },
+  'zap-dirty-before-flush': {
+    restores: 'Linux\'s order in zap_pte_range for a shared mapping without dirty accounting: the page is marked dirty (set_page_dirty, every buffer dirty) before the forced TLB flush. Writeback of such a mapping runs no page_mkclean, so nothing waits for the pte lock: writepage can write the buffers inside the window, a stale TLB entry then stores into a page that stays dirty with clean buffers, and writepage or try_to_free_buffers drops the store',
+    fixedBy: '(never in Linux: since the seed, every shared mapping that is written back accounts dirty pages and gets page_mkclean, which 1cf35d47712d makes wait for the flush; mappings without dirty accounting have no writeback. The model keeps them, as its stand-in for 2.6.18\'s dirty tracking, and its fixed kernel marks their pages dirty after the flush)',
+    expected: 'lost-write (eviction: a page evicted clean that differs from the backing store)',
+    harmful: true,
+    // writers of a process store into ranges its checkpointer unmaps, on a file without dirty
+    // accounting, while the flusher, the journal and the other process's msync write it back
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, checkEvery: 500_000, params: { writenotify: false, remap: 6000, mprotect: 3000 } },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',

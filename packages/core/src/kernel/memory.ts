@@ -26,6 +26,7 @@ import {
   VM_SHARED,
   VM_WRITE,
   linearPageIndex,
+  mappingCapAccountDirty,
   vmaFile,
   vmaFlags,
   vmaMm,
@@ -271,6 +272,10 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
  * - 5df397dec7c4 (6.2): the rmap of such a page is dropped only after that flush (still under the
  *   pte lock): page_mkclean returns at once for an unmapped page, without waiting for the pte lock,
  *   so an early page_remove_rmap reopens the window. Bug `remove-rmap-before-flush` restores it.
+ * - Both rely on writeback running page_mkclean, which waits for this pte lock. A file without dirty
+ *   accounting (or any file on 2.6.18) gets no page_mkclean, so the model marks its pages dirty only
+ *   after the flush; Linux never needed to (since 2.6.19 such mappings have no writeback). Bug
+ *   `zap-dirty-before-flush` restores Linux's order for them.
  * Returns the pages zapped. Caller holds mmap_sem.
  */
 export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
@@ -280,6 +285,12 @@ export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
   const mem = cpu.mem;
   const forceFlushes = (flags & VM_SHARED) !== 0 && !hasBug(cpu.config, 'zap-deferred-flush');
   const delayRmap = forceFlushes && !hasBug(cpu.config, 'remove-rmap-before-flush');
+  // A mapping without dirty accounting gets no page_mkclean before writeback, so nothing waits for
+  // this pte lock: its pages are marked dirty only after the flush (see bug zap-dirty-before-flush).
+  const file = vmaFile(cpu, v);
+  const dirtyAfterFlush =
+    forceFlushes && file !== -1 && !(cpu.config.kernel.writeNotify && mappingCapAccountDirty(cpu, file)) && !hasBug(cpu.config, 'zap-dirty-before-flush');
+  let dirtyLater: Pfn[] = [];
   let zapped = 0;
   let gathered: Pfn[] = [];
   let delayed: Pfn[] = [];
@@ -304,7 +315,8 @@ export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
         gEnd = x + 1;
         let dirty = false;
         if (pteDirty(entry)) {
-          setPageDirty(cpu, page);
+          if (dirtyAfterFlush) dirtyLater.push(page);
+          else setPageDirty(cpu, page);
           dirty = true;
           if (forceFlushes) forceFlush = true;
         }
@@ -318,6 +330,10 @@ export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
         cpu.racePoint(); // RACE: PTEs cleared and (bug remove-rmap-before-flush) the pages unmapped; TLBs still hold them
         flushTlbRange(cpu, mm, gStart, gEnd, FlushCause.Munmap);
         gStart = -1;
+      }
+      if (dirtyLater.length > 0) {
+        for (const p of dirtyLater) setPageDirty(cpu, p); // no stale TLB entry can store into them now
+        dirtyLater = [];
       }
       if (delayed.length > 0) {
         for (const p of delayed) pageRemoveRmap(cpu, p); // tlb_flush_rmaps, after the flush
