@@ -37,6 +37,9 @@ function mixOf(p: Readonly<Record<string, unknown>>): Mix {
   };
 }
 
+/** Shared word counting the CPUs that have mapped their files. */
+const START_BARRIER = 0;
+
 const dirtyShare: Workload = {
   name: 'dirty-share',
   description: 'CPUs of P processes share files; owned words, stores/loads, msync, munmap/remap, mprotect',
@@ -66,6 +69,12 @@ const dirtyShare: Workload = {
     // Per file and page: is this CPU's mapping of it writable now (mprotect cycles)?
     const writable = new Uint8Array(m.files * m.pages).fill(1);
     for (let f = 0; f < m.files; f++) bases[f] = api.mmap(f, 0, m.pages, { write: true, shared: true });
+    // Start barrier: no CPU remaps before every CPU has mapped its files. A remap is munmap, then
+    // mmap(MAP_FIXED) at the same address; CPUs of one process share the address space, so a CPU still
+    // placing its first mappings could be given that hole and then lose it to the MAP_FIXED (a real
+    // user-space race, which the owned-word oracle would blame on the kernel).
+    let arrived = api.shared.add(START_BARRIER, 1) + 1;
+    while (arrived < cpus) arrived = api.shared.waitWhile(START_BARRIER, arrived);
     const cStore = m.store;
     const cLoad = cStore + m.load;
     const cMsync = cLoad + m.msync;
