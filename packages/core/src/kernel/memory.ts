@@ -26,7 +26,7 @@ import {
   VM_SHARED,
   VM_WRITE,
   linearPageIndex,
-  mappingCapAccountDirty,
+  mkcleanBeforeWriteback,
   vmaFile,
   vmaFlags,
   vmaMm,
@@ -288,8 +288,7 @@ export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
   // A mapping without dirty accounting gets no page_mkclean before writeback, so nothing waits for
   // this pte lock: its pages are marked dirty only after the flush (see bug zap-dirty-before-flush).
   const file = vmaFile(cpu, v);
-  const dirtyAfterFlush =
-    forceFlushes && file !== -1 && !(cpu.config.kernel.writeNotify && mappingCapAccountDirty(cpu, file)) && !hasBug(cpu.config, 'zap-dirty-before-flush');
+  const dirtyAfterFlush = forceFlushes && file !== -1 && !mkcleanBeforeWriteback(cpu, file) && !hasBug(cpu.config, 'zap-dirty-before-flush');
   let dirtyLater: Pfn[] = [];
   let zapped = 0;
   let gathered: Pfn[] = [];

@@ -213,6 +213,14 @@ export function vmaWantsWritenotify(view: MachineView, flags: number, prot: numb
 
 export const mappingCapAccountDirty = (view: MachineView, file: FileId): boolean => view.meta[view.layout.file(file) + L.F_ACCOUNT_DIRTY] === 1;
 
+/**
+ * Writeback of `file`'s pages runs page_mkclean first (clear_page_dirty_for_io): the kernel has write
+ * notification and the mapping accounts dirty pages. Otherwise (2.6.18, or a mapping without dirty
+ * accounting) its PTEs keep their dirty bits through writeback and nothing waits for a pte lock.
+ */
+export const mkcleanBeforeWriteback = (view: MachineView, file: FileId | -1): boolean =>
+  file !== -1 && view.config.kernel.writeNotify && mappingCapAccountDirty(view, file);
+
 // ---- page tables ----
 
 const PAGE_TABLE = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D; // _PAGE_TABLE for intermediate levels

@@ -11,7 +11,7 @@ import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff, Pfn } from '../handles.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
-import { clearPageFlag, mappingCapAccountDirty, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag } from './mm.js';
+import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag } from './mm.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
@@ -80,7 +80,7 @@ export function cancelDirtyPage(cpu: Cpu, pfn: Pfn): void {
 export function clearPageDirty2619(cpu: Cpu, pfn: Pfn): boolean {
   if (!testClearPageDirty(cpu, pfn)) return false;
   const file = pageMapping(cpu, pfn);
-  if (file !== -1 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify) pageMkclean(cpu, pfn);
+  if (mkcleanBeforeWriteback(cpu, file)) pageMkclean(cpu, pfn);
   return true;
 }
 
@@ -96,7 +96,7 @@ export function clearPageDirty2619(cpu: Cpu, pfn: Pfn): boolean {
 export function clearPageDirtyForIo(cpu: Cpu, pfn: Pfn): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const file = pageMapping(cpu, pfn);
-  const accounting = file !== -1 && mappingCapAccountDirty(cpu, file) && cpu.config.kernel.writeNotify;
+  const accounting = mkcleanBeforeWriteback(cpu, file);
   if (hasBug(cpu.config, 'clean-before-mkclean')) {
     if (!testClearPageDirty(cpu, pfn)) return false;
     cpu.racePoint();
