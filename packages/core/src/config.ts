@@ -52,6 +52,18 @@ export interface KernelConfig {
    * mm, and senders share NUM_INVALIDATE_TLB_VECTORS = 8 slots, cpu % 8, each under its spinlock).
    */
   readonly flushProtocol: FlushProtocol;
+  /**
+   * Whose 2.6.20 flush protocol: x86_64 (NUM_INVALIDATE_TLB_VECTORS = 8 sender slots, cpu % 8) or
+   * i386 (one tlbstate_lock: one sender at a time system-wide). Only the sender slots differ; the
+   * page tables are x86-64's either way, and the modern protocol has no slots.
+   */
+  readonly arch: Arch;
+  /**
+   * msync(MS_SYNC)'s scope: 'file' (2.6.20 sys_msync: do_fsync of the whole file for every shared
+   * VMA in the range, mmap_sem dropped around each) or 'range' (7fc34a62ca44, 3.16: vfs_fsync_range
+   * of the range only).
+   */
+  readonly msyncScope: MsyncScope;
   /** Lock validator on or off. */
   readonly lockdep: boolean;
   /** Per-class lock statistics (/proc/lock_stat). */
@@ -61,6 +73,12 @@ export interface KernelConfig {
 /** The shootdown protocols (KernelConfig.flushProtocol). */
 export const FLUSH_PROTOCOLS = ['modern', 'linux-2.6.20'] as const;
 export type FlushProtocol = (typeof FLUSH_PROTOCOLS)[number];
+/** The architectures of 2.6.20's flush protocol (KernelConfig.arch). */
+export const ARCHES = ['x86_64', 'i386'] as const;
+export type Arch = (typeof ARCHES)[number];
+/** msync(MS_SYNC)'s scopes (KernelConfig.msyncScope). */
+export const MSYNC_SCOPES = ['range', 'file'] as const;
+export type MsyncScope = (typeof MSYNC_SCOPES)[number];
 
 export type { CostModel } from './costs.js';
 import type { CostModel } from './costs.js';
@@ -160,6 +178,8 @@ export const DEFAULT_KERNEL: KernelConfig = {
   bugs: [],
   flushCeiling: 33,
   flushProtocol: 'modern',
+  arch: 'x86_64',
+  msyncScope: 'range',
   lockdep: true,
   lockStat: false,
 };
@@ -247,9 +267,20 @@ export const jbdWritesDataBuffers = (c: MachineConfig): boolean =>
 const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked', 'dirty-after-writable', 'jbd-data-buffers'];
 
 /**
+ * What every 2.6.18–2.6.20 kernel does where later kernels changed behaviour without fixing a bug:
+ * x86_64's flush_tlb_range is flush_tlb_mm, with 8 sender slots (arch/x86_64/kernel/smp.c), and
+ * sys_msync(MS_SYNC) runs do_fsync on the whole file of every shared VMA in the range (mm/msync.c).
+ */
+const ERA_2620 = { flushProtocol: 'linux-2.6.20', msyncScope: 'file' } as const;
+/** Today's kernels: ranged flushes under tlb_single_page_flush_ceiling, msync of the range (3.16). */
+const ERA_MODERN = { flushProtocol: 'modern', msyncScope: 'range' } as const;
+
+/**
  * Historical kernels (DESIGN.md §5), as released: each contains the mistakes that shipped in it
- * (FIDELITY-REVIEW.md A14). `linux-2.6.20+fixes` (the default) is 2.6.20 with every later fix of the
- * catalogue applied; `--bug ID` turns one fix back off.
+ * (FIDELITY-REVIEW.md A14), and its era's flush protocol and msync scope. `linux-2.6.20+fixes` (the
+ * default) is 2.6.20 with every later fix of the catalogue applied, and with today's flush protocol
+ * and msync scope (the reference the host kernel is compared with); `--bug ID` turns one fix back off,
+ * `--flush-protocol` / `--tlb-flush` and `--msync-scope` choose the era's behaviour explicitly.
  */
 export const KERNEL_PRESETS = {
   /**
@@ -257,14 +288,14 @@ export const KERNEL_PRESETS = {
    * Zap's deferred flush, its early page_remove_rmap and ext3's buffer-writing journal are 2.6.18's
    * too; the other later fixes concern write-notify paths 2.6.18 does not have.
    */
-  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers', 'zap-dirty-before-flush'] as BugId[] },
+  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers', 'zap-dirty-before-flush'] as BugId[], ...ERA_2620 },
   /** The seed as released (2.6.19), with the races 2.6.20 kept. */
-  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[] },
+  'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[], ...ERA_2620 },
   /** 2.6.20 as released. */
-  'linux-2.6.20': { writeNotify: true, bugs: [...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[] },
-  /** 2.6.20 with every later fix of the catalogue (the default). */
-  'linux-2.6.20+fixes': { writeNotify: true, bugs: [] as BugId[] },
-} as const;
+  'linux-2.6.20': { writeNotify: true, bugs: [...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[], ...ERA_2620 },
+  /** 2.6.20 with every later fix of the catalogue (the default), today's flush protocol and msync scope. */
+  'linux-2.6.20+fixes': { writeNotify: true, bugs: [] as BugId[], ...ERA_MODERN },
+} as const satisfies Record<string, { writeNotify: boolean; bugs: BugId[]; flushProtocol: FlushProtocol; msyncScope: MsyncScope }>;
 export type KernelPreset = keyof typeof KERNEL_PRESETS;
 
 /**

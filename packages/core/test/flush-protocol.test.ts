@@ -5,12 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_KERNEL, type FlushProtocol, MAP_SHARED, PROT_READ, PROT_WRITE, sysMmap, sysMprotect } from '@smpsim/core';
+import { type Arch, DEFAULT_KERNEL, type FlushProtocol, MAP_SHARED, PROT_READ, PROT_WRITE, sysMmap, sysMprotect } from '@smpsim/core';
 import { file, layout as L, LockClass, LOCK_CLASS_NAMES } from '@smpsim/core/testing';
 import { small } from './helpers.js';
 
-function rig(flushProtocol: FlushProtocol, cpus = 2) {
-  const t = small({ cpus, procs: 1, files: [file(8)], kernel: { ...DEFAULT_KERNEL, flushProtocol, lockStat: true } });
+function rig(flushProtocol: FlushProtocol, cpus = 2, arch: Arch = 'x86_64') {
+  const t = small({ cpus, procs: 1, files: [file(8)], kernel: { ...DEFAULT_KERNEL, flushProtocol, arch, lockStat: true } });
   const [a, b] = t.cpus;
   const va = sysMmap(a!, 0, 0, 8, PROT_READ | PROT_WRITE, MAP_SHARED);
   for (let p = 0; p < 8; p++) {
@@ -41,6 +41,20 @@ test('2.6.20: a remote flush is sent under the sender slot\'s tlbstate_lock (cpu
   const { m } = rig('linux-2.6.20', 10);
   assert.is(m.layout.flushLock(8 % L.FLUSH_SLOTS), m.layout.flushLock(0), 'CPUs 0 and 8 share slot 0');
   assert.is.not(m.layout.flushLock(1), m.layout.flushLock(0));
+});
+
+test('2.6.20 i386: every sender takes the one tlbstate_lock (slot 0); x86_64: its own slot (cpu % 8)', () => {
+  for (const [arch, slot] of [['i386', 0], ['x86_64', 3]] as const) {
+    const t = small({ cpus: 4, procs: 1, files: [file(8)], kernel: { ...DEFAULT_KERNEL, flushProtocol: 'linux-2.6.20', arch } });
+    const [a, , , d] = t.cpus;
+    const va = sysMmap(a!, 0, 0, 8, PROT_READ | PROT_WRITE, MAP_SHARED);
+    a!.store(va, 1);
+    d!.load(va);
+    sysMprotect(d!, va, 1, PROT_READ);
+    // an unlocked spinlock keeps its last holder as -(cpu + 1)
+    assert.is(t.m.meta[t.m.layout.flushLock(slot)], -(3 + 1), `${arch}: cpu3 sent its flush under slot ${slot}`);
+    if (arch === 'i386') assert.is(t.m.meta[t.m.layout.flushLock(3)], 0, 'i386: slot 3 never taken');
+  }
 });
 
 test.run();

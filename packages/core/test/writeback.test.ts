@@ -30,6 +30,23 @@ const writableTlb = (m: Machine, cpu: number, addr: number) => m.tlbEntry(cpu, v
 
 // ---------------------------------------------------------------- msync / fsync
 
+test('msync(MS_SYNC) scope: 3.16\'s range writes the pages of the range; 2.6.20\'s whole file (do_fsync) every dirty page of the file', () => {
+  for (const [msyncScope, written] of [['range', [true, false, false]], ['file', [true, true, true]]] as const) {
+    const { m, cpus } = small({ cpus: 1, files: [file(8)], kernel: { ...DEFAULT_KERNEL, msyncScope } });
+    const a = cpus[0]!;
+    const va = sysMmap(a, 0, 0, 8, PROT_READ | PROT_WRITE, MAP_SHARED);
+    // pages 0 and 5 through the mapping msync is given; page 7 through a second mapping of the file
+    const vb = sysMmap(a, 0, 7, 1, PROT_READ | PROT_WRITE, MAP_SHARED);
+    a.store(va, 1);
+    a.store(va + 5 * 4096, 2);
+    a.store(vb, 3);
+    sysMsync(a, va, 2, MS_SYNC);
+    assert.equal([0, 5, 7].map((pg) => !isDirty(m, cachedPfn(m, 0, pg))), [...written], `${msyncScope}: pages 0, 5, 7 clean after msync of pages 0-1`);
+    assert.equal([[0, 1], [5, 2], [7, 3]].map(([pg, v]) => m.disk[diskWord(m, 0, pg!)] === v), [...written], `${msyncScope}: on disk`);
+  }
+});
+
+
 test('msync(MS_SYNC): clear_page_dirty_for_io cleans and write-protects the page in every process', () => {
   const { m, cpus } = small({ cpus: 2, procs: 2, files: [file(4)] });
   const [a, b] = cpus as [Cpu, Cpu];

@@ -2,7 +2,7 @@
  * Flags -> RunOptions: the values commander holds for the run flags, each read by its row's parser
  * (run-options.ts). Knows nothing of commander itself: a flag left out takes its default.
  */
-import { attributeName, type AnyRow } from './run-option-row.js';
+import { aliasAttributeName, attributeName, type AnyRow, longFlag } from './run-option-row.js';
 import { DEFAULT_RUN, RUN_OPTION_ROWS, RUN_OPTIONS, type RunKey, type RunOptions } from './run-options.js';
 import { UsageError } from './parse.js';
 
@@ -23,7 +23,10 @@ export function runOptionsGiven(f: Readonly<Record<string, unknown>>, keys: read
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const row = RUN_OPTIONS[key] as AnyRow;
-    const raw = f[attributeName(row)];
+    const alias = aliasAttributeName(row);
+    const [main, other] = [f[attributeName(row)], alias === undefined ? undefined : f[alias]];
+    if (main !== undefined && other !== undefined && main !== other) throw new UsageError(`${longFlag(row)} and ${row.alias} are one option: given '${String(main)}' and '${String(other)}'`);
+    const raw = main ?? other;
     if (raw !== undefined) out[key] = (row.parse as (raw: unknown) => unknown)(raw);
   }
   return out as Partial<RunOptions>;

@@ -10,6 +10,8 @@ import type { RunKey, RunOptions } from './run-options.js';
 interface Row<K extends RunKey> {
   /** As commander reads it: `--cpus <n>`, a switch `--lock-stat`, a negated switch `--no-daemons`. */
   readonly flag: `--${string}`;
+  /** A second name of the flag (a value flag's): the same option, refused if both are given with different values. */
+  readonly alias?: `--${string}`;
   readonly description: string;
   /** The value when the flag is not given (undefined: the field is absent). */
   readonly default: RunOptions[K];
@@ -67,6 +69,8 @@ export type AnyRow = Omit<Row<RunKey>, 'default' | 'text' | 'absent' | 'refusedI
 export const longFlag = (row: AnyRow): string => row.flag.split(' ')[0]!;
 /** `--check-every <cycles>` -> 'checkEvery', `--no-daemons` -> 'daemons': commander's name for the value. */
 export const attributeName = (row: AnyRow): string => camel(longFlag(row).replace(/^--(no-)?/, ''));
+/** Commander's name for the value of the row's alias (undefined: none). */
+export const aliasAttributeName = (row: AnyRow): string | undefined => (row.alias ? camel(row.alias.replace(/^--/, '')) : undefined);
 export const camel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 /** A value as a command line writes it. */
 export const flagText = (row: AnyRow, v: unknown): string => (row.text ? (row.text as (x: unknown) => string)(v) : String(v));

@@ -33,6 +33,10 @@ import {
   COST_PRESETS,
   FLUSH_PROTOCOLS,
   type FlushProtocol,
+  ARCHES,
+  type Arch,
+  MSYNC_SCOPES,
+  type MsyncScope,
 } from '@smpsim/core';
 import { BUILTIN_WORKLOADS } from '@smpsim/cpu-worker';
 import { bool, duration, int, keyValues, nonEmpty, oneOf, oneOrList, onOff, probability, size, tlbGeometry } from './config-fields.js';
@@ -66,8 +70,12 @@ export interface RunOptions {
   daemons: boolean;
   daemonConfig: Partial<DaemonConfig>;
   flushCeiling: number;
-  /** The shootdown protocol: 'modern' or 2.6.20's (kernel/smp.ts). */
-  flushProtocol: FlushProtocol;
+  /** The shootdown protocol: 'modern' or 2.6.20's (kernel/smp.ts); '': the kernel preset's. */
+  flushProtocol: FlushProtocol | '';
+  /** Whose 2.6.20 flush protocol (sender slots): x86_64 or i386. */
+  arch: Arch;
+  /** msync(MS_SYNC)'s scope: the range or the whole file; '': the kernel preset's. */
+  msyncScope: MsyncScope | '';
   /**
    * 'free' (the default): the CPUs run in parallel. 'deterministic': the same CPU workers, one at a
    * time under a seeded scheduler; same options, same run (needs `ops`; see schedule-options.ts).
@@ -316,13 +324,36 @@ export const RUN_OPTIONS = {
   },
   flushProtocol: {
     flag: '--flush-protocol <p>',
-    description: `TLB shootdown protocol: ${FLUSH_PROTOCOLS.join(' | ')} (2.6.20: ranges flush the whole mm; 8 sender slots, each under a lock)`,
-    default: DEFAULT_KERNEL.flushProtocol,
+    alias: '--tlb-flush',
+    description: `TLB shootdown protocol: ${FLUSH_PROTOCOLS.join(' | ')} (2.6.20: ranges flush the whole mm; 8 sender slots, each under a lock, or one with --arch i386); default: the --kernel preset's (modern for linux-2.6.20+fixes, linux-2.6.20 for the released kernels)`,
+    default: '',
+    shown: false,
     choices: FLUSH_PROTOCOLS,
     parse: (v) => v as FlushProtocol,
     file: { schema: oneOf(FLUSH_PROTOCOLS, `expected one of ${FLUSH_PROTOCOLS.join(', ')}`) },
-    reproduce: { at: 29, when: (o) => o.flushProtocol !== DEFAULT_KERNEL.flushProtocol },
-    schedule: { at: 24, read: 'optional', valid: (v) => (FLUSH_PROTOCOLS as readonly unknown[]).includes(v), write: (o) => (o.flushProtocol !== DEFAULT_KERNEL.flushProtocol ? o.flushProtocol : undefined) },
+    reproduce: { at: 29, when: (o) => o.flushProtocol !== '' },
+    schedule: { at: 24, read: 'optional', valid: (v) => (FLUSH_PROTOCOLS as readonly unknown[]).includes(v), write: (o) => o.flushProtocol || undefined },
+  },
+  arch: {
+    flag: '--arch <a>',
+    description: `whose 2.6.20 flush protocol: ${ARCHES.join(' | ')} (x86_64: 8 sender slots; i386: one sender at a time system-wide, tlbstate_lock); the page tables are x86-64's either way`,
+    default: DEFAULT_KERNEL.arch,
+    choices: ARCHES,
+    parse: (v) => v as Arch,
+    file: { schema: oneOf(ARCHES, `expected one of ${ARCHES.join(', ')}`) },
+    reproduce: { at: 30 },
+    schedule: { at: 25, read: 'optional', valid: (v) => (ARCHES as readonly unknown[]).includes(v), write: (o) => (o.arch !== DEFAULT_KERNEL.arch ? o.arch : undefined) },
+  },
+  msyncScope: {
+    flag: '--msync-scope <s>',
+    description: `msync(MS_SYNC) writes back: ${MSYNC_SCOPES.join(' | ')} (range: 3.16 on; file: 2.6.20's do_fsync of the whole file for every shared VMA); default: the --kernel preset's (range for linux-2.6.20+fixes, file for the released kernels)`,
+    default: '',
+    shown: false,
+    choices: MSYNC_SCOPES,
+    parse: (v) => v as MsyncScope,
+    file: { schema: oneOf(MSYNC_SCOPES, `expected one of ${MSYNC_SCOPES.join(', ')}`) },
+    reproduce: { at: 31, when: (o) => o.msyncScope !== '' },
+    schedule: { at: 26, read: 'optional', valid: (v) => (MSYNC_SCOPES as readonly unknown[]).includes(v), write: (o) => o.msyncScope || undefined },
   },
   daemons: {
     flag: '--no-daemons',

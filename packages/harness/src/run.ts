@@ -39,7 +39,16 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
     files,
     tlb: o.tlb,
     seed: o.seed,
-    kernel: { writeNotify: preset.writeNotify, bugs, flushCeiling: o.flushCeiling, flushProtocol: o.flushProtocol, lockdep: o.lockdep, lockStat: o.lockStat },
+    kernel: {
+      writeNotify: preset.writeNotify,
+      bugs,
+      flushCeiling: o.flushCeiling,
+      flushProtocol: o.flushProtocol || preset.flushProtocol,
+      arch: o.arch,
+      msyncScope: o.msyncScope || preset.msyncScope,
+      lockdep: o.lockdep,
+      lockStat: o.lockStat,
+    },
     watchdogMs: o.watchdogMs,
     // deterministic and timed mode: no host-time delays; the schedule is the only source of interleaving
     perturb: o.mode === 'free' ? o.perturb : 0,

@@ -31,6 +31,8 @@ export const COUNTERS = {
     flushesFull: 'flushesFull',
     flushesElided: 'flushesElided',
     leaveMm: 'leaveMm',
+    lazyIdle: 'lazyIdle',
+    lazySkipped: 'lazySkipped',
     byCause: { mkclean: 'shootdownsMkclean', munmap: 'shootdownsMunmap', mprotect: 'shootdownsMprotect', fault: 'shootdownsFault', reclaim: 'shootdownsReclaim' },
   },
   writeback: { pagesCleaned: 'pagesCleaned', pagesWritten: 'pagesWritten', bufferWrites: 'bufferWrites', pageReads: 'pageReads', flusherRuns: 'flusherRuns', journalRuns: 'journalRuns' },

@@ -42,6 +42,13 @@ test('the defaults are core\'s, and the flags left out give DEFAULT_RUN', () => 
   assert.equal(without(runOptionsFromArgs([]), 'cwd'), without(DEFAULT_RUN, 'cwd'));
 });
 
+test('--tlb-flush is --flush-protocol under the name of the I/O issue; both with different values: an error', () => {
+  assert.is(runOptionsFromArgs(['--tlb-flush', 'linux-2.6.20']).flushProtocol, 'linux-2.6.20');
+  assert.is(runOptionsFromArgs(['--tlb-flush', 'modern', '--flush-protocol', 'modern']).flushProtocol, 'modern');
+  assert.throws(() => runOptionsFromArgs(['--tlb-flush', 'modern', '--flush-protocol', 'linux-2.6.20']), /--flush-protocol and --tlb-flush are one option/);
+  assert.throws(() => runOptionsFromArgs(['--tlb-flush', 'x']), /Allowed choices are modern, linux-2.6.20/);
+});
+
 test('--pct-depth takes exactly the depths the scheduler state holds (core MAX_PCT_DEPTH)', () => {
   const state = (pctDepth: number) => SchedState.create({ cpus: 2, policy: 'pct', seed: 1, switchProb: 0.01, pctDepth, pctSteps: 10, logCapacity: 16, deadlockSteps: 10, waitLimitSteps: 100 });
   state(MAX_PCT_DEPTH);
@@ -54,7 +61,7 @@ test('--pct-depth takes exactly the depths the scheduler state holds (core MAX_P
 const FLAG_SETS: string[][] = [
   ['--cpus', '3', '--procs', '3', '--workload', 'tlb-hit', '--duration', '250ms', '--seed', '9', '--memory', '32M', '--tlb', '8x2', '--param', 'pages=4', '--param', 'x=y',
     '--bug', 'no-remote-flush', '--bug', 'flush-after-set', '--kernel', 'linux-2.6.19', '--lockdep', 'off', '--lock-stat', '--watchdog', '7s', '--perturb', '0.25',
-    '--check-every', '5000', '--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900'],
+    '--check-every', '5000', '--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'random', '--switch-prob', '0.2', '--deadlock-steps', '77', '--cost', 'tlbHit=2'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'pct', '--pct-depth', '5', '--pct-steps', '99'],
   ['--cpus', '2', '--ops', '500', '--mode', 'timed', '--quantum', '5000', '--costs', 'core2-2007'],
@@ -85,7 +92,7 @@ test('run options -> schedule string -> the same run options, for every row a sc
   const o = runOptionsFromArgs([
     ...['--cpus', '2', '--procs', '2', '--workload', 'tlb-hit', '--ops', '30', '--seed', '9', '--memory', '32M', '--tlb', '8x2', '--param', 'pages=4'],
     ...['--bug', 'flush-after-set', '--kernel', 'linux-2.6.19', '--lockdep', 'off', '--lock-stat', '--check-every', '100000', '--no-daemons', '--daemon', 'journalPeriod=9'],
-    ...['--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--cost', 'ipiSend=900', '--mode', 'deterministic', '--sched', 'pct', '--switch-prob', '0.2', '--pct-depth', '4', '--pct-steps', '500', '--deadlock-steps', '800', '--costs', 'core2-2007'],
+    ...['--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--cost', 'ipiSend=900', '--mode', 'deterministic', '--sched', 'pct', '--switch-prob', '0.2', '--pct-depth', '4', '--pct-steps', '500', '--deadlock-steps', '800', '--costs', 'core2-2007'],
   ]);
   const s = await runMachine(o);
   const { run, traceHash } = parseScheduleString(s.schedule!.string!);
@@ -123,6 +130,8 @@ test('a configuration file may set every run option, and the run is the one the 
     checkEvery: ['check-every: 100000', ['--check-every', '100000']],
     flushCeiling: ['flushCeiling: 8', ['--flush-ceiling', '8']],
     flushProtocol: ['flush-protocol: linux-2.6.20', ['--flush-protocol', 'linux-2.6.20']],
+    arch: ['arch: i386', ['--arch', 'i386']],
+    msyncScope: ['msync-scope: file', ['--msync-scope', 'file']],
     daemons: ['no-daemons: true', ['--no-daemons']],
     daemonConfig: ['daemon: [journalPeriod=9]', ['--daemon', 'journalPeriod=9']],
     mode: ['mode: deterministic', ['--mode', 'deterministic']],

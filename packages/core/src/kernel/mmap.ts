@@ -366,9 +366,15 @@ export function doMsync(cpu: Cpu, addr: number, pages: number, flags: number): v
   }
   cpu.ctr[CTR.msyncs]!++;
   if (flags & MS_SYNC) {
+    // 2.6.20 (KernelConfig.msyncScope 'file'): do_fsync(file) — the whole file — once for each shared
+    // VMA of the range, in turn, with mmap_sem dropped; 3.16 on: vfs_fsync_range of the range only.
+    // (2.6.20 retakes mmap_sem and looks the next VMA up again after each fsync; the VMAs here are
+    // those of one look-up, the file of a VMA unmapped meanwhile is synced all the same.)
+    const whole = cpu.config.kernel.msyncScope === 'file';
     for (const [file, first, end] of ranges) {
-      cpu.onSyncRange?.(file, first, end);
-      syncFileRange(cpu, file, first, end, S.sys_msync);
+      const [a, b] = whole ? [0 as PgOff, filePages(cpu, file) as PgOff] : [first, end];
+      cpu.onSyncRange?.(file, a, b);
+      syncFileRange(cpu, file, a, b, S.sys_msync);
     }
   }
 }

@@ -8,7 +8,8 @@
  * Two shootdown protocols (KernelConfig.flushProtocol): 'modern' flushes a range page by page under
  * the flush ceiling, with any number of senders at once; 'linux-2.6.20' is 2.6.20's
  * arch/x86_64/kernel/smp.c: every range flush is a flush of the whole mm, and a sender holds its slot's
- * tlbstate_lock (8 slots, cpu % 8) from the request to the last acknowledgement.
+ * tlbstate_lock (8 slots, cpu % 8) from the request to the last acknowledgement — or, with arch
+ * 'i386' (arch/i386/kernel/smp.c), the one tlbstate_lock of the system.
  *
  * Every flush runs the same local decision (`localFlush`) on the initiator and on each target: a CPU
  * that does not run the mm has nothing to flush; one that only borrows it lazily (a kernel thread)
@@ -31,6 +32,12 @@ import { LockClass, S } from './locking/lockorder.js';
 export function switchMm(cpu: Cpu, mm: number): void {
   const meta = cpu.meta;
   const b = cpu.base;
+  const left = meta[b + L.C_LAZY_LEFT]!;
+  if (left !== 0) {
+    // back from leave_mm: flushes of the mm it left reach it again (if it runs that mm)
+    Atomics.sub(meta, cpu.layout.mm(left - 1) + L.MM_LAZY_LEFT, 1);
+    meta[b + L.C_LAZY_LEFT] = 0;
+  }
   const prev = meta[b + L.C_ACTIVE_MM]!;
   if (prev !== mm && prev >= 0) Atomics.and(meta, cpu.layout.mmCpuMask(prev) + cpu.maskWord, ~cpu.bit);
   meta[b + L.C_TLB_STATE] = L.TLBSTATE_OK;
@@ -42,7 +49,10 @@ export function switchMm(cpu: Cpu, mm: number): void {
   cpu.mmId = mm;
 }
 
-/** enter_lazy_tlb: a kernel thread starts on this CPU and borrows the current mm lazily. */
+/**
+ * enter_lazy_tlb: a kernel thread (or the idle task) starts on this CPU and borrows the current mm
+ * lazily: the CPU stays in its cpu_vm_mask until the first flush IPI, which it answers with leave_mm.
+ */
 export function enterLazyTlb(cpu: Cpu): void {
   if (cpu.meta[cpu.base + L.C_ACTIVE_MM]! >= 0) cpu.meta[cpu.base + L.C_TLB_STATE] = L.TLBSTATE_LAZY;
 }
@@ -56,7 +66,13 @@ export function leaveLazyTlb(cpu: Cpu): void {
 export function leaveMm(cpu: Cpu): void {
   const b = cpu.base;
   const am = cpu.meta[b + L.C_ACTIVE_MM]!;
-  if (am >= 0) Atomics.and(cpu.meta, cpu.layout.mmCpuMask(am) + cpu.maskWord, ~cpu.bit);
+  if (am >= 0) {
+    Atomics.and(cpu.meta, cpu.layout.mmCpuMask(am) + cpu.maskWord, ~cpu.bit);
+    if (cpu.meta[b + L.C_LAZY_LEFT] === 0) {
+      Atomics.add(cpu.meta, cpu.layout.mm(am) + L.MM_LAZY_LEFT, 1);
+      cpu.meta[b + L.C_LAZY_LEFT] = am + 1;
+    }
+  }
   cpu.meta[b + L.C_ACTIVE_MM] = -1;
   cpu.flushAllLocal();
   cpu.ctr[CTR.leaveMm]!++;
@@ -143,8 +159,10 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
     if (report) cpu.violation('lockdep', report, { site: 'flush_tlb_others' });
   }
   // 2.6.20 x86_64: the sender's slot (cpu % NUM_INVALIDATE_TLB_VECTORS) is held from the request to
-  // the last acknowledgement, so senders of one slot flush one at a time
-  const slot = cpu.config.kernel.flushProtocol === 'linux-2.6.20' ? (cpu.layout.flushLock(cpu.id % L.FLUSH_SLOTS) as LockIdx) : -1;
+  // the last acknowledgement, so senders of one slot flush one at a time; i386 has one tlbstate_lock
+  // (arch/i386/kernel/smp.c), so one sender at a time system-wide
+  const k = cpu.config.kernel;
+  const slot = k.flushProtocol === 'linux-2.6.20' ? (cpu.layout.flushLock(k.arch === 'i386' ? 0 : cpu.id % L.FLUSH_SLOTS) as LockIdx) : -1;
   if (slot >= 0) spinLock(cpu, slot as LockIdx, LockClass.TlbState, S.flush_tlb_others);
   if (cpu.tracer !== null) cpu.tracer.flushRequest(mm, start, end, all, targets);
   Atomics.store(meta, b + L.C_FLUSH_MM, mm);
@@ -197,6 +215,8 @@ function flushOthers(cpu: Cpu, mm: number, start: number, end: number, all: bool
   const n = cpu.layout.maskWords;
   for (let w = 0; w < n; w++) targets[w] = Atomics.load(cpu.meta, vm + w);
   targets[cpu.maskWord]! &= ~cpu.bit;
+  const lazy = Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_LAZY_LEFT);
+  if (lazy !== 0) cpu.ctr[CTR.lazySkipped]! += lazy;
   if (maskIsEmpty(targets)) {
     cpu.ctr[CTR.flushesElided]!++;
     return;

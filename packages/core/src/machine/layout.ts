@@ -140,7 +140,9 @@ export const C_PARKED_AT = 19; // checkpoint sequence this CPU parked for
 export const C_HEARTBEAT = 20; // counts this CPU's preemption points and wait iterations (hang detection)
 /** Hardirq nesting (the kernel's hardirq_count): > 0 while an interrupt handler runs (Cpu.hardirq). */
 export const C_HARDIRQ = 21;
-// words 22..23 spare
+/** The mm this CPU left by leave_mm and has not switched back to, plus one (0: none); see MM_LAZY_LEFT. */
+export const C_LAZY_LEFT = 22;
+// word 23 spare
 export const C_HELD = 24; // HELD_MAX records of HELD_FIELDS
 export const HELD_MAX = 24;
 export const HELD_LOCK = 0;
@@ -215,6 +217,11 @@ export const MM_PT_LOCK = 4; // page_table_lock: 2 words
 export const MM_VMA_HIGH = 6;
 export const MM_USERS = 7;
 export const MM_RSS = 8;
+/**
+ * CPUs that left this mm lazily (leave_mm) and have not switched back to it: each later flush of the
+ * mm skips them (no IPI), and counts them (CTR.lazySkipped).
+ */
+export const MM_LAZY_LEFT = 9;
 export const MM_STRIDE = 10;
 
 // ---- vm_area_struct ----

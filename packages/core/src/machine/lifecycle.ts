@@ -3,8 +3,8 @@
  * protocol, and the stop-the-world checkpoints in between. It runs in the CPU's own thread, on any
  * waiter, so the whole protocol can be driven in one thread (tests) or on workers.
  *
- * End of run: every CPU that finishes its task goes idle but keeps taking interrupts (others may still
- * need its acknowledgements). CPU 0 coordinates: when all are done it checks the structural invariants
+ * End of run: every CPU that finishes its task goes idle, in lazy TLB mode, but keeps taking interrupts
+ * (others may still need its acknowledgements). CPU 0 coordinates: when all are done it checks the structural invariants
  * on the quiescent machine, runs the final sync and stops the machine (Finished). A violation anywhere
  * stops every CPU at its next preemption point or wait.
  *
@@ -15,6 +15,7 @@
 import type { Cpu } from '../hw/cpu.js';
 import { MachineStop, type Violation } from '../hw/entry.js';
 import { finalSync } from '../kernel/kernel.js';
+import { enterLazyTlb } from '../kernel/smp.js';
 import { checkMachine, type CheckFinding } from '../oracles/checks.js';
 import * as L from './layout.js';
 import { CTR } from './machine.js';
@@ -62,6 +63,13 @@ function idle(cpu: Cpu, until: () => boolean, watch = -1): void {
 function finish(cpu: Cpu): void {
   const meta = cpu.meta;
   Atomics.store(meta, cpu.base + L.C_STATE, L.CpuState.Idle);
+  // The task is done: the CPU switches to the idle task, which borrows the mm lazily (2.6.20
+  // context_switch → enter_lazy_tlb). It stays in cpu_vm_mask until the first flush IPI, answers that
+  // with leave_mm, and later flushes of the mm skip it.
+  if (meta[cpu.base + L.C_ACTIVE_MM]! >= 0) {
+    enterLazyTlb(cpu);
+    cpu.ctr[CTR.lazyIdle]!++;
+  }
   Atomics.sub(meta, L.G_RUNNING, 1);
   if (cpu.id !== 0) {
     cpu.wake(0);

@@ -77,6 +77,10 @@ export const CTR = {
   reclaimRuns: 37,
   checkpoints: 38,
   cowFaults: 39,
+  /** Flush targets skipped because they had left the mm lazily (leave_mm): one per CPU per flush. */
+  lazySkipped: 40,
+  /** An idle CPU (its task done) entering lazy TLB mode (enter_lazy_tlb from the idle task's switch). */
+  lazyIdle: 41,
 } as const;
 export type CounterName = keyof typeof CTR;
 export const CTR_COUNT = 48;

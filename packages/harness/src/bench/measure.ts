@@ -21,7 +21,7 @@
  * will-it-scale CSV (`--csv`), JSON (`--json`), and an SVG plot (`--plot`).
  */
 import { availableParallelism } from 'node:os';
-import { type CounterName, costPreset, DEFAULT_COSTS } from '@smpsim/core';
+import { type CounterName, costPreset, DEFAULT_COSTS, KERNEL_PRESETS } from '@smpsim/core';
 import { formatTlb, UsageError } from '../parse.js';
 import { costPresetName, CpuWorkerPool, runMachine } from '../run.js';
 import { DEFAULT_RUN, type RunOptions } from '../run-options.js';
@@ -209,7 +209,8 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
       daemons: r.daemons ?? false,
       tlb: formatTlb(r.tlb ?? DEFAULT_RUN.tlb),
       flushCeiling: r.flushCeiling ?? DEFAULT_RUN.flushCeiling,
-      flushProtocol: r.flushProtocol ?? DEFAULT_RUN.flushProtocol,
+      flushProtocol: r.flushProtocol || KERNEL_PRESETS[r.kernel ?? DEFAULT_RUN.kernel].flushProtocol,
+      arch: r.arch ?? DEFAULT_RUN.arch,
       kernel: r.kernel ?? DEFAULT_RUN.kernel,
       seed: r.seed ?? DEFAULT_RUN.seed,
       ...(simulated ? { costs: benchCosts(r), quantum: r.quantum ?? DEFAULT_RUN.quantum } : {}),

@@ -93,6 +93,8 @@ export interface BenchResult {
     tlb: string;
     flushCeiling: number;
     flushProtocol: string;
+    /** Whose 2.6.20 sender slots (x86_64: 8, i386: one). */
+    arch: string;
     kernel: string;
     seed: number;
     /** Simulated time base: the cost preset, its clock (GHz) and the --cost overrides, and the quantum. */

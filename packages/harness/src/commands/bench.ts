@@ -14,10 +14,10 @@ import { runOptionsGiven } from '../run-flags.js';
 import type { RunKey } from '../run-options.js';
 import { subcommand } from './common.js';
 import { addConfigOption } from './config-option.js';
-import { runOption } from './flags.js';
+import { aliasOption, runOption } from './flags.js';
 
 /** The run options bench takes, as the flags of `smpsim run` (its own help wording aside). */
-const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'flushProtocol', 'params', 'costPreset', 'costs', 'quantum'];
+const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'flushProtocol', 'arch', 'params', 'costPreset', 'costs', 'quantum'];
 /** --time's default in each time base: host time per run, or simulated time per run. */
 const DEFAULT_TIME = { host: '1s', simulated: '2ms' } as const;
 
@@ -57,6 +57,8 @@ export function registerBench(p: Command): Command {
     .addOption(runOption('tlb', { noDefault: true }))
     .addOption(runOption('flushCeiling', { noDefault: true }))
     .addOption(runOption('flushProtocol', { noDefault: true }))
+    .addOption(aliasOption('flushProtocol')!)
+    .addOption(runOption('arch', { noDefault: true }))
     .addOption(runOption('seed', { description: 'seed' }))
     .addOption(runOption('costPreset', { noDefault: true }))
     .addOption(runOption('costs'))

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { runOptionsFrom } from '../run-flags.js';
-import { type AnyRow, shownDefault } from '../run-option-row.js';
+import { type AnyRow, longFlag, shownDefault } from '../run-option-row.js';
 import { RUN_OPTION_ROWS, RUN_OPTIONS, type RunKey, type RunOptions } from '../run-options.js';
 import { collect } from './common.js';
 
@@ -18,9 +18,21 @@ export function runOption(key: RunKey, as: { description?: string; noDefault?: t
   return shown === undefined ? opt : opt.default(shown);
 }
 
-/** Run options shared by run, stress and explore: every row, then the command flags. */
+/** The commander option of the alias of run option `key` (undefined: it has none). */
+export function aliasOption(key: RunKey): Option | undefined {
+  const row = RUN_OPTIONS[key] as AnyRow;
+  if (!row.alias) return undefined;
+  const opt = new Option(`${row.alias} ${row.flag.split(' ')[1] ?? ''}`.trimEnd(), `the same as ${longFlag(row)}`);
+  return row.choices ? opt.choices(row.choices) : opt;
+}
+
+/** Run options shared by run, stress and explore: every row (and its alias), then the command flags. */
 export function addRunOptions(cmd: Command): Command {
-  for (const [key] of RUN_OPTION_ROWS) cmd.addOption(runOption(key));
+  for (const [key] of RUN_OPTION_ROWS) {
+    cmd.addOption(runOption(key));
+    const alias = aliasOption(key);
+    if (alias) cmd.addOption(alias);
+  }
   return cmd
     .option('--schedule-out <file>', 'deterministic mode: write the run\'s schedule string to FILE (stress: the first failing run\'s)')
     .option('--json', 'print one JSON object')
