@@ -91,6 +91,20 @@ export interface DaemonConfig {
   readonly dirtyThreshold: number;
   /** Pages one flusher pass writes at most. */
   readonly flusherBatch: number;
+  /**
+   * vm.dirty_ratio (2.6.20 default 40): a task that dirties pages past this percentage of memory
+   * (lowered to half the unmapped share, as get_dirty_limits does) writes pages back itself
+   * (balance_dirty_pages, from the write fault, under mmap_sem held for reading). 0: no throttling.
+   */
+  readonly dirtyRatio: number;
+  /** vm.dirty_background_ratio (2.6.20 default 10): balance_dirty_pages wakes the flusher past it. */
+  readonly dirtyBackgroundRatio: number;
+  /**
+   * Pages a CPU dirties between two balance_dirty_pages calls (ratelimit_pages); 0: 2.6.20's
+   * writeback_set_ratelimit, frames / (CPUs x 32), at least 16 and at most 4 MiB of pages (8 while
+   * the limit is exceeded).
+   */
+  readonly ratelimitPages: number;
   /** ext3 data=ordered journal commit: writes dirty buffers, leaves PG_dirty. */
   readonly journalPeriod: number;
   /** Memory-pressure reclaim (kswapd): evicts clean pages. */
@@ -104,7 +118,35 @@ export interface DaemonConfig {
    * as it moves them to the inactive list (2.6.20 refill_inactive_zone -> pagevec_strip).
    */
   readonly stripBuffers: boolean;
+  /**
+   * Reclaim ages pages as 2.6.20 does: page_referenced clears the accessed bits of a mapped page's
+   * PTEs (with a flush each) and a page found young is kept; try_to_unmap refuses a young PTE. false
+   * (the default, a stress amplifier; `--faithful` turns aging on): the clock evicts every clean page
+   * it reaches, hot ones too, so the eviction oracle and the refault paths run all the time.
+   */
+  readonly aging: boolean;
+  /**
+   * Stress amplifier: readpage attaches clean buffers to every page it reads (block_read_full_page).
+   * ext3's readpage is mpage_readpage, which attaches none to a page whose blocks are contiguous
+   * (every page here): buffers come with the first writepage. false: as ext3 does.
+   */
+  readonly readpageBuffers: boolean;
+  /**
+   * Stress amplifier: every journal commit writes every dirty-tagged page of every file (ext3
+   * data=ordered writing all of them by buffer, or through writepage with the jbd-data-buffers fix).
+   * false: as ext3 does — a commit writes only the pages whose buffers writepage filed on the
+   * transaction since the last commit (ext3_ordered_writepage -> journal_dirty_data), and of those only
+   * the buffers dirty again.
+   */
+  readonly journalEveryPage: boolean;
 }
+
+/**
+ * `--faithful`: the stress amplifiers off (DaemonConfig: stripBuffers, readpageBuffers,
+ * journalEveryPage) and reclaim with aging, for measurements of what 2.6.20 does rather than race
+ * hunting. Explicit `--daemon` settings still override it.
+ */
+export const FAITHFUL_DAEMONS: Partial<DaemonConfig> = { stripBuffers: false, readpageBuffers: false, journalEveryPage: false, aging: true };
 
 export interface MachineConfig {
   readonly cpus: number;
@@ -166,11 +208,17 @@ export const DEFAULT_DAEMONS: DaemonConfig = {
   flusherPeriod: 400_000,
   dirtyThreshold: 64,
   flusherBatch: 16,
+  dirtyRatio: 40,
+  dirtyBackgroundRatio: 10,
+  ratelimitPages: 0,
   journalPeriod: 300_000,
   reclaimPeriod: 500_000,
   reclaimBatch: 16,
   lowWatermark: 32,
   stripBuffers: true,
+  aging: false,
+  readpageBuffers: true,
+  journalEveryPage: true,
 };
 
 export const DEFAULT_KERNEL: KernelConfig = {

@@ -5,8 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
-import { file, kdaemons, layout as L, pte as P } from '@smpsim/core/testing';
+import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
+import { file, kdaemons, kvmscan, layout as L, pte as P } from '@smpsim/core/testing';
 
 const { journalPass } = kdaemons;
 import {
@@ -29,6 +29,33 @@ const withBugs = (...bugs: BugId[]) => ({ kernel: { ...DEFAULT_KERNEL, bugs } })
 const writableTlb = (m: Machine, cpu: number, addr: number) => m.tlbEntry(cpu, vpnOf(addr))?.writable === true;
 
 // ---------------------------------------------------------------- msync / fsync
+
+test('dirty throttling (2.6.20 balance_dirty_pages): past dirty_ratio the faulting task writes pages back itself; dirtyRatio 0: never', () => {
+  for (const dirtyRatio of [40, 0]) {
+    // 128 frames, 64 of them mapped: get_dirty_limits lowers 40% to half the unmapped 50%, 32 pages
+    const { m, cpus } = small({ cpus: 1, memoryBytes: 512 * 1024, files: [file(64)], daemons: { ...DEFAULT_DAEMONS, dirtyRatio, dirtyBackgroundRatio: 10, ratelimitPages: 4 } });
+    const a = cpus[0]!;
+    const va = sysMmap(a, 0, 0, 64, PROT_READ | PROT_WRITE, MAP_SHARED);
+    for (let p = 0; p < 64; p++) a.load(va + p * 4096); // every page mapped first
+    for (let p = 0; p < 64; p++) a.store(va + p * 4096, p + 1);
+    const clean = Array.from({ length: 64 }, (_, p) => p).filter((p) => !isDirty(m, cachedPfn(m, 0, p)));
+    if (dirtyRatio === 0) {
+      assert.is(m.total('throttled'), 0);
+      assert.equal(clean, [], 'every page still dirty');
+      continue;
+    }
+    assert.ok(m.total('throttled') >= 1, `throttled ${m.total('throttled')}`);
+    assert.ok(m.total('throttleWritten') >= 4, `wrote ${m.total('throttleWritten')}`);
+    assert.is(clean.length, m.total('throttleWritten'), 'the pages the writer wrote are clean');
+    assert.ok(64 - clean.length <= 32 + 8, `${64 - clean.length} dirty: held near the limit`);
+    // what the writer wrote is on disk, and its pages were write-protected again (page_mkclean)
+    for (const p of clean) {
+      assert.is(m.disk[diskWord(m, 0, p)], p + 1, `page ${p} on disk`);
+      assert.is(pteOf(m, 0, va + p * 4096) & P.PTE_RW, 0, `page ${p} read-only again`);
+    }
+    assert.equal(checkInvariants(m), []);
+  }
+});
 
 test('msync(MS_SYNC) scope: 3.16\'s range writes the pages of the range; 2.6.20\'s whole file (do_fsync) every dirty page of the file', () => {
   for (const [msyncScope, written] of [['range', [true, false, false]], ['file', [true, true, true]]] as const) {
@@ -199,6 +226,40 @@ test('rtorrent sequence with clean-before-mkclean: fsync leaves the backing stor
 });
 
 // ---------------------------------------------------------------- reclaim
+
+test('reclaim with aging (2.6.20 page_referenced): a page accessed since the last pass is kept and made old with a flush; untouched, the next pass evicts it; aging off evicts at once', () => {
+  for (const aging of [true, false]) {
+    const { m, cpus } = small({ cpus: 2, files: [file(1)], daemons: { ...DEFAULT_DAEMONS, aging, stripBuffers: false } });
+    const [a, b] = cpus as [Cpu, Cpu];
+    const addr = sysMmap(a, 0, 0, 1, PROT_READ | PROT_WRITE, MAP_SHARED);
+    a.load(addr);
+    b.load(sysMmap(b, 0, 0, 1, PROT_READ, MAP_SHARED)); // b runs the same mm: the flush is an IPI to it
+    assert.ok(pteOf(m, 0, addr) & P.PTE_A, 'the walk set the accessed bit');
+    const ipis = m.total('ipisSent');
+    const first = kvmscan.reclaimPages(a, 1);
+    if (!aging) {
+      assert.is(first, 1, 'no aging: evicted although just accessed');
+      continue;
+    }
+    assert.is(first, 0, 'young: kept');
+    assert.is(m.counter(0, 'aged'), 1);
+    assert.is(pteOf(m, 0, addr) & P.PTE_A, 0, 'made old');
+    assert.ok(m.total('ipisSent') > ipis, 'ptep_clear_flush_young flushed the other CPU');
+    assert.is(m.tlbEntry(1, vpnOf(addr)), null);
+    assert.is(kvmscan.reclaimPages(a, 1), 1, 'untouched since: evicted on the next pass');
+    assert.is(cacheSlot(m, 0, 0), -1);
+    assert.equal(checkInvariants(m), []);
+  }
+});
+
+test('reclaim with aging under memory pressure: a pass that fell short goes round again, so pages made old and not touched since are evicted', () => {
+  const { m, cpus } = small({ cpus: 1, files: [file(4)], daemons: { ...DEFAULT_DAEMONS, aging: true, stripBuffers: false, lowWatermark: 1 << 30 } });
+  const a = cpus[0]!;
+  const addr = sysMmap(a, 0, 0, 4, PROT_READ, MAP_SHARED);
+  for (let p = 0; p < 4; p++) a.load(addr + p * 4096);
+  assert.is(kvmscan.reclaimPages(a, 4), 4, 'below the watermark: the second pass evicts the pages the first made old');
+  assert.is(m.counter(0, 'aged'), 4);
+});
 
 test('drop_caches: clean unmapped pages are evicted, mapped ones unmapped first, the next access refaults from disk', () => {
   const { m, cpus } = small({ files: [file(4)] });

@@ -16,7 +16,7 @@ export function formatSummary(s: RunSummary): string {
     `  faults: ${fmt(st.faults.notPresent)} not-present, ${fmt(st.faults.writeNotify)} write-notify, ${fmt(st.faults.cow)} cow, ${fmt(st.faults.other)} other`,
     `  shootdowns: ${fmt(st.shootdowns.ipisSent)} IPIs; flushes ${fmt(st.shootdowns.flushesPage)} page, ${fmt(st.shootdowns.flushesRange)} range, ${fmt(st.shootdowns.flushesFull)} full, ${fmt(st.shootdowns.flushesElided)} local-only; by cause: mkclean ${fmt(st.shootdowns.byCause.mkclean)}, munmap ${fmt(st.shootdowns.byCause.munmap)}, mprotect ${fmt(st.shootdowns.byCause.mprotect)}, fault ${fmt(st.shootdowns.byCause.fault)}, reclaim ${fmt(st.shootdowns.byCause.reclaim)}`,
     `  lazy TLB: ${fmt(st.shootdowns.lazyIdle)} idle CPUs entered it, ${fmt(st.shootdowns.leaveMm)} leave_mm, ${fmt(st.shootdowns.lazySkipped)} flush targets skipped`,
-    `  writeback: ${fmt(st.writeback.pagesCleaned)} pages cleaned, ${fmt(st.writeback.pagesWritten)} written, ${fmt(st.writeback.bufferWrites)} buffer writes; reclaim: ${fmt(st.reclaim.evicted)} evicted, ${fmt(st.reclaim.refaults)} refaults`,
+    `  writeback: ${fmt(st.writeback.pagesCleaned)} pages cleaned, ${fmt(st.writeback.pagesWritten)} written, ${fmt(st.writeback.bufferWrites)} buffer writes, ${fmt(st.writeback.throttled)} throttled writers wrote ${fmt(st.writeback.throttleWritten)}; reclaim: ${fmt(st.reclaim.evicted)} evicted, ${fmt(st.reclaim.refaults)} refaults, ${fmt(st.reclaim.aged)} kept young`,
   ];
   if (s.ok) lines.push('  result: ok, no violation');
   else {

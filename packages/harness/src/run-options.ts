@@ -76,6 +76,8 @@ export interface RunOptions {
   arch: Arch;
   /** msync(MS_SYNC)'s scope: the range or the whole file; '': the kernel preset's. */
   msyncScope: MsyncScope | '';
+  /** The stress amplifiers off and reclaim aging on (core FAITHFUL_DAEMONS), under `daemonConfig`. */
+  faithful: boolean;
   /**
    * 'free' (the default): the CPUs run in parallel. 'deterministic': the same CPU workers, one at a
    * time under a seeded scheduler; same options, same run (needs `ops`; see schedule-options.ts).
@@ -343,6 +345,16 @@ export const RUN_OPTIONS = {
     file: { schema: oneOf(ARCHES, `expected one of ${ARCHES.join(', ')}`) },
     reproduce: { at: 30 },
     schedule: { at: 25, read: 'optional', valid: (v) => (ARCHES as readonly unknown[]).includes(v), write: (o) => (o.arch !== DEFAULT_KERNEL.arch ? o.arch : undefined) },
+  },
+  faithful: {
+    flag: '--faithful',
+    description: 'turn the stress amplifiers off (--daemon stripBuffers, readpageBuffers, journalEveryPage =false) and age pages in reclaim (aging=true): measure 2.6.20 rather than hunt races; --daemon settings still override it',
+    default: false,
+    toggle: true,
+    parse: (v) => v === true,
+    file: { schema: bool },
+    reproduce: { at: 32, when: (o) => o.faithful, args: () => [''] },
+    schedule: { at: 27, read: 'optional', valid: isBool, write: (o) => (o.faithful ? true : undefined) },
   },
   msyncScope: {
     flag: '--msync-scope <s>',

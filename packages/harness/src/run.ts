@@ -13,6 +13,7 @@ import {
   DEFAULT_DAEMONS,
   defaultConfig,
   KERNEL_PRESETS,
+  FAITHFUL_DAEMONS,
   Machine,
   type MachineBuffers,
   type MachineConfig,
@@ -53,7 +54,7 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
     // deterministic and timed mode: no host-time delays; the schedule is the only source of interleaving
     perturb: o.mode === 'free' ? o.perturb : 0,
     costs: { ...baseCosts(o), ...(o.costs ?? {}) },
-    daemons: { ...DEFAULT_DAEMONS, ...o.daemonConfig },
+    daemons: { ...DEFAULT_DAEMONS, ...(o.faithful ? FAITHFUL_DAEMONS : {}), ...o.daemonConfig },
   });
 }
 

@@ -23,7 +23,9 @@ const EXPECT: Record<string, RegExp> = {
  * ID --strategies pct --trials 3 --runs 30`: racy-pte-update at 4, 3, 1 schedules from seeds 1..3;
  * zap-dirty-before-flush 2, 2 from seeds 1, 2; zap-deferred-flush and mkclean-unlocked-check only from
  * seed 3, at 7; remove-rmap-before-flush from seed 3 at 22 — at 7 once idle CPUs entered lazy TLB
- * mode, which moved every schedule; the others kept their counts). A deterministic run is the same run on any host, so the test cannot pass or fail by
+ * mode, which moved every schedule; the others kept their counts; with reclaim aging on, which
+ * evicts next to nothing of tuned db-checkpoint's hot pages, zap-dirty-before-flush at 11, 2, 5 from
+ * seeds 1..3). A deterministic run is the same run on any host, so the test cannot pass or fail by
  * the host's timing — a free-mode campaign of 150 s missed zap-dirty-before-flush once in CI (114 runs)
  * although it finds it in 4–14 runs here. How fast free mode finds them is `smpsim catalogue`'s
  * table, not a test.

@@ -61,7 +61,7 @@ test('--pct-depth takes exactly the depths the scheduler state holds (core MAX_P
 const FLAG_SETS: string[][] = [
   ['--cpus', '3', '--procs', '3', '--workload', 'tlb-hit', '--duration', '250ms', '--seed', '9', '--memory', '32M', '--tlb', '8x2', '--param', 'pages=4', '--param', 'x=y',
     '--bug', 'no-remote-flush', '--bug', 'flush-after-set', '--kernel', 'linux-2.6.19', '--lockdep', 'off', '--lock-stat', '--watchdog', '7s', '--perturb', '0.25',
-    '--check-every', '5000', '--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900'],
+    '--check-every', '5000', '--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--faithful', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'random', '--switch-prob', '0.2', '--deadlock-steps', '77', '--cost', 'tlbHit=2'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'pct', '--pct-depth', '5', '--pct-steps', '99'],
   ['--cpus', '2', '--ops', '500', '--mode', 'timed', '--quantum', '5000', '--costs', 'core2-2007'],
@@ -92,7 +92,7 @@ test('run options -> schedule string -> the same run options, for every row a sc
   const o = runOptionsFromArgs([
     ...['--cpus', '2', '--procs', '2', '--workload', 'tlb-hit', '--ops', '30', '--seed', '9', '--memory', '32M', '--tlb', '8x2', '--param', 'pages=4'],
     ...['--bug', 'flush-after-set', '--kernel', 'linux-2.6.19', '--lockdep', 'off', '--lock-stat', '--check-every', '100000', '--no-daemons', '--daemon', 'journalPeriod=9'],
-    ...['--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--cost', 'ipiSend=900', '--mode', 'deterministic', '--sched', 'pct', '--switch-prob', '0.2', '--pct-depth', '4', '--pct-steps', '500', '--deadlock-steps', '800', '--costs', 'core2-2007'],
+    ...['--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--faithful', '--cost', 'ipiSend=900', '--mode', 'deterministic', '--sched', 'pct', '--switch-prob', '0.2', '--pct-depth', '4', '--pct-steps', '500', '--deadlock-steps', '800', '--costs', 'core2-2007'],
   ]);
   const s = await runMachine(o);
   const { run, traceHash } = parseScheduleString(s.schedule!.string!);
@@ -132,6 +132,7 @@ test('a configuration file may set every run option, and the run is the one the 
     flushProtocol: ['flush-protocol: linux-2.6.20', ['--flush-protocol', 'linux-2.6.20']],
     arch: ['arch: i386', ['--arch', 'i386']],
     msyncScope: ['msync-scope: file', ['--msync-scope', 'file']],
+    faithful: ['faithful: true', ['--faithful']],
     daemons: ['no-daemons: true', ['--no-daemons']],
     daemonConfig: ['daemon: [journalPeriod=9]', ['--daemon', 'journalPeriod=9']],
     mode: ['mode: deterministic', ['--mode', 'deterministic']],

@@ -78,6 +78,12 @@ export class Cpu {
    * range it is about to write and wait on (the caller's oracle compares after the call returns).
    */
   onSyncRange: ((file: number, first: number, end: number) => void) | null = null;
+  /** Pages this CPU's current fault newly dirtied: balance_dirty_pages_ratelimited runs at its end. */
+  balancePending = 0;
+  /** The per-CPU bdp_ratelimits count of balance_dirty_pages_ratelimited. */
+  bdpRatelimits = 0;
+  /** writeback_inodes' position (file, page) for this CPU's throttled writeback. */
+  readonly bdpCursor = { file: 0, index: 0 };
   /** Lockdep: chains (held-class mask × new class) already validated on this CPU. */
   readonly lockdepCache = new Set<number>();
   /** Lock statistics: when each held lock was taken (parallel to the held-lock stack). */

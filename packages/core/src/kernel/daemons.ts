@@ -13,7 +13,7 @@ import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff } from '../handles.js';
 import { journalWritePage } from './buffer.js';
 import { findGetPage, filePages, tagOf } from './filemap.js';
-import { pageFlags, putPage } from './mm.js';
+import { clearPageFlag, pageFlags, putPage } from './mm.js';
 import { writebackPage } from './page-writeback.js';
 import { enterLazyTlb, leaveLazyTlb } from './smp.js';
 import { reclaimPages } from './vmscan.js';
@@ -52,7 +52,20 @@ export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; ind
 }
 
 /**
- * One journal commit's ordered-data step, over every dirty-tagged page:
+ * Without the journalEveryPage amplifier, the commit visits only the pages writepage filed on the
+ * transaction (PG_jbd_data), and unfiles each: returns true if page `i` of `f` was filed.
+ */
+function unfileJbdData(cpu: Cpu, f: FileId, i: PgOff): boolean {
+  const pfn = findGetPage(cpu, f, i);
+  if (pfn === -1) return false;
+  const filed = (clearPageFlag(cpu, pfn, L.PG_jbd_data) & L.PG_jbd_data) !== 0;
+  putPage(cpu, pfn);
+  return filed;
+}
+
+/**
+ * One journal commit's ordered-data step, over every dirty-tagged page (or, without the
+ * journalEveryPage amplifier, those of them writepage filed on the transaction since the last commit):
  * - bug `jbd-data-buffers` (ext3's jbd, 2.6.20): write the page's dirty buffers by hand
  *   (journal_submit_data_buffers), without the page lock, leaving PG_dirty set;
  * - fixed (jbd2's inode-based ordered mode): write the page through writepage as the flusher does —
@@ -61,9 +74,11 @@ export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; ind
 export function journalPass(cpu: Cpu): void {
   const meta = cpu.meta;
   const byBuffer = jbdWritesDataBuffers(cpu.config);
+  const everyPage = cpu.config.daemons.journalEveryPage;
   for (let f = 0 as FileId; f < cpu.layout.nfiles; f++) {
     const pages = filePages(cpu, f);
     for (let i = 0 as PgOff; i < pages; i++) {
+      if (!everyPage && !unfileJbdData(cpu, f, i)) continue;
       if (!Atomics.load(meta, tagOf(cpu, f, i))) continue;
       if (!byBuffer) {
         writebackPage(cpu, f, i, S.ext3_journal_commit);

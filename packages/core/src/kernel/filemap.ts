@@ -89,7 +89,8 @@ export function readCachePage(cpu: Cpu, file: FileId, index: PgOff): Pfn {
     // The page is locked (add_to_page_cache locked it) until it is uptodate.
     adoptPageLock(cpu, pfn, S.add_to_page_cache);
     readPageFromDisk(cpu, pfn, file, index);
-    createEmptyBuffers(cpu, pfn, L.BH_Uptodate | L.BH_Mapped);
+    // (DaemonConfig.readpageBuffers: an amplifier; ext3's mpage_readpage attaches none here)
+    if (cpu.config.daemons.readpageBuffers) createEmptyBuffers(cpu, pfn, L.BH_Uptodate | L.BH_Mapped);
     setPageFlag(cpu, pfn, L.PG_uptodate);
     cpu.ctr[CTR.pageReads]!++;
     if (r.refault) cpu.ctr[CTR.refaults]!++;

@@ -32,7 +32,7 @@ import {
   vmaMm,
   vmaProt,
 } from './mm.js';
-import { setPageDirty, setPageDirtyBalance } from './page-writeback.js';
+import { balanceDirtyPagesRatelimited, setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
@@ -57,6 +57,8 @@ export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
     if (write ? !(flags & VM_WRITE) : !(flags & (VM_READ | VM_WRITE))) throw new SegvError(addr, errcode);
     const pte = pteAllocMap(cpu, mm, vpn);
     handlePteFault(cpu, mm, v, vpn, pte, write);
+    // set_page_dirty_balance's balance_dirty_pages_ratelimited, still under mmap_sem
+    if (cpu.balancePending !== 0) balanceDirtyPagesRatelimited(cpu);
   } finally {
     upRead(cpu, sem);
   }

@@ -56,13 +56,116 @@ export function setPageDirty(cpu: Cpu, pfn: Pfn): boolean {
 }
 
 /**
- * set_page_dirty_balance: dirties the page and, past the dirty threshold, asks the background
- * flusher to run (balance_dirty_pages_ratelimited).
+ * set_page_dirty_balance: dirties the page and, if it was newly dirtied, balance_dirty_pages_ratelimited
+ * — deferred to the end of the fault (handle_mm_fault calls balanceDirtyPagesRatelimited while it
+ * still holds mmap_sem for reading), because the fixed kernel dirties the page under its page lock and
+ * balance_dirty_pages locks pages to write them; 2.6.20 calls it right after dropping the pte lock,
+ * with no page lock held and mmap_sem still held, which is the same place for every lock.
+ * Past `dirtyThreshold` dirty pages it also kicks the background flusher at once (the model's
+ * stand-in, older than the throttling, for pdflush being woken by earlier writers).
  */
 export function setPageDirtyBalance(cpu: Cpu, pfn: Pfn): void {
-  if (setPageDirty(cpu, pfn) && Atomics.load(cpu.meta, L.G_NR_DIRTY) > cpu.config.daemons.dirtyThreshold) {
-    Atomics.store(cpu.meta, L.G_FLUSH_KICK, 1);
+  if (!setPageDirty(cpu, pfn)) return;
+  cpu.balancePending++;
+  if (Atomics.load(cpu.meta, L.G_NR_DIRTY) > cpu.config.daemons.dirtyThreshold) Atomics.store(cpu.meta, L.G_FLUSH_KICK, 1);
+}
+
+/** ratelimit_pages: the setting, or 2.6.20's writeback_set_ratelimit (frames / (CPUs x 32), 16 to 4 MiB). */
+function ratelimitPages(cpu: Cpu): number {
+  const set = cpu.config.daemons.ratelimitPages;
+  if (set > 0) return set;
+  const r = Math.floor(cpu.layout.frames / (cpu.layout.cpus * 32));
+  return Math.min(Math.max(r, 16), (4096 * 1024) / 4096);
+}
+
+/**
+ * get_dirty_limits (2.6.20): [background, dirty] thresholds in pages, as percentages of memory (every
+ * frame: vm_total_pages), dirty_ratio lowered to half the share of memory not mapped
+ * (NR_FILE_MAPPED + NR_ANON_PAGES: G_NR_MAPPED counts every frame some PTE maps) but not below 5, the background ratio to half
+ * the dirty ratio if it is not below it.
+ */
+function dirtyLimits(cpu: Cpu): [number, number] {
+  const d = cpu.config.daemons;
+  const total = cpu.layout.frames;
+  const unmappedRatio = 100 - Math.floor((Atomics.load(cpu.meta, L.G_NR_MAPPED) * 100) / total);
+  let dirtyRatio = d.dirtyRatio;
+  if (dirtyRatio > unmappedRatio / 2) dirtyRatio = Math.floor(unmappedRatio / 2);
+  if (dirtyRatio < 5) dirtyRatio = 5;
+  const backgroundRatio = d.dirtyBackgroundRatio >= dirtyRatio ? Math.floor(dirtyRatio / 2) : d.dirtyBackgroundRatio;
+  return [Math.floor((backgroundRatio * total) / 100), Math.floor((dirtyRatio * total) / 100)];
+}
+
+/**
+ * balance_dirty_pages_ratelimited (2.6.20 mm/page-writeback.c): every ratelimit_pages pages this CPU
+ * dirtied (8 while dirty_exceeded), balance_dirty_pages. Called at the end of a write fault that
+ * dirtied pages, with mmap_sem held for reading and no other lock.
+ */
+export function balanceDirtyPagesRatelimited(cpu: Cpu): void {
+  const n = cpu.balancePending;
+  cpu.balancePending = 0;
+  if (cpu.config.daemons.dirtyRatio <= 0) return;
+  const limit = Atomics.load(cpu.meta, L.G_DIRTY_EXCEEDED) !== 0 ? 8 : ratelimitPages(cpu);
+  cpu.bdpRatelimits += n;
+  if (cpu.bdpRatelimits < limit) return;
+  cpu.bdpRatelimits = 0;
+  balanceDirtyPages(cpu);
+}
+
+/** congestion_wait rounds of one balance_dirty_pages call at most (2.6.20 loops until under the limit). */
+const BALANCE_ROUNDS = 16;
+
+/**
+ * balance_dirty_pages (2.6.20): while dirty pages exceed the dirty threshold, the task writes back up
+ * to write_chunk (1.5 x ratelimit_pages) pages of any file itself (writeback_inodes, WB_SYNC_NONE:
+ * lock_page, clear_page_dirty_for_io — page_mkclean and its shootdowns — writepage), then waits
+ * (congestion_wait: here a preemption point) and looks again; past the background threshold it wakes
+ * the flusher. The model bounds the rounds (BALANCE_ROUNDS): writeback is synchronous, so a round
+ * that writes nothing means every dirty page was being written or dirtied again by others.
+ */
+function balanceDirtyPages(cpu: Cpu): void {
+  const meta = cpu.meta;
+  const chunk = ratelimitPages(cpu) + (ratelimitPages(cpu) >> 1);
+  let written = 0;
+  let [background, dirty] = dirtyLimits(cpu);
+  let reclaimable = Atomics.load(meta, L.G_NR_DIRTY);
+  for (let round = 0; round < BALANCE_ROUNDS; round++) {
+    if (reclaimable <= dirty) break;
+    if (round === 0) cpu.ctr[CTR.throttled]!++;
+    if (Atomics.load(meta, L.G_DIRTY_EXCEEDED) === 0) Atomics.store(meta, L.G_DIRTY_EXCEEDED, 1);
+    if (reclaimable > 0) {
+      const w = writebackInodes(cpu, chunk - written);
+      written += w;
+      cpu.ctr[CTR.throttleWritten]! += w;
+      [background, dirty] = dirtyLimits(cpu);
+      reclaimable = Atomics.load(meta, L.G_NR_DIRTY);
+      if (reclaimable <= dirty || written >= chunk) break;
+    }
+    cpu.preempt(); // congestion_wait(WRITE, HZ/10)
+    reclaimable = Atomics.load(meta, L.G_NR_DIRTY);
   }
+  if (reclaimable <= dirty && Atomics.load(meta, L.G_DIRTY_EXCEEDED) !== 0) Atomics.store(meta, L.G_DIRTY_EXCEEDED, 0);
+  if (reclaimable > background) Atomics.store(meta, L.G_FLUSH_KICK, 1); // pdflush_operation(background_writeout)
+}
+
+/**
+ * writeback_inodes for a throttled writer (WB_SYNC_NONE): up to `n` dirty-tagged pages, continuing
+ * over the files from where this CPU stopped last time. Returns the pages written.
+ */
+function writebackInodes(cpu: Cpu, n: number): number {
+  const c = cpu.bdpCursor;
+  const total = cpu.layout.filePagesTotal;
+  let written = 0;
+  for (let scanned = 0; written < n && scanned < total; scanned++) {
+    if (c.index >= filePages(cpu, c.file as FileId)) {
+      c.file = (c.file + 1) % cpu.layout.nfiles;
+      c.index = 0;
+      continue;
+    }
+    const file = c.file as FileId;
+    const index = c.index++ as PgOff;
+    if (Atomics.load(cpu.meta, tagOf(cpu, file, index)) !== 0 && writebackPage(cpu, file, index, S.balance_dirty_pages)) written++;
+  }
+  return written;
 }
 
 /**
@@ -125,6 +228,8 @@ export function writebackPage(cpu: Cpu, file: FileId, index: PgOff, site: number
       setPageFlag(cpu, pfn, L.PG_writeback);
       clearDirtyTag(cpu, file, index, pfn);
       blockWriteFullPage(cpu, pfn, file, index);
+      // ext3_ordered_writepage: journal_dirty_data files the page's buffers on the transaction
+      if (!cpu.config.daemons.journalEveryPage) setPageFlag(cpu, pfn, L.PG_jbd_data);
       if (cpu.tracer !== null) cpu.tracer.writeback(file, index, pfn);
       written = true;
     } else clearDirtyTag(cpu, file, index, pfn);

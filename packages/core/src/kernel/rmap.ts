@@ -7,7 +7,7 @@
  */
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
-import { pteDirty, pteMkclean, ptePfn, ptePresent, pteWrite, pteWrprotect } from '../hw/pte.js';
+import { PTE_A, pteDirty, pteMkclean, ptePfn, ptePresent, pteWrite, pteWrprotect } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, spinLock, spinUnlock } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
@@ -123,15 +123,56 @@ export function pageMkclean(cpu: Cpu, pfn: Pfn): boolean {
 }
 
 /**
+ * ptep_clear_flush_young (2.6.20 x86): clears the accessed bit of a PTE and, if it was set, flushes
+ * the page from every TLB — so the next access walks the page table and sets it again. Pte lock held.
+ * Returns true if the PTE was young.
+ */
+function ptepClearFlushYoung(cpu: Cpu, mm: MmId, vpn: Vpn, pte: PteIdx): boolean {
+  const young = (Atomics.and(cpu.mem, pte, ~PTE_A) & PTE_A) !== 0;
+  if (young) flushTlbPage(cpu, mm, vpn, FlushCause.Reclaim);
+  return young;
+}
+
+/**
+ * page_referenced (2.6.20 mm/rmap.c, file pages, page locked): how many of the PTEs mapping the page
+ * were young, each made old with a flush (page_referenced_one -> ptep_clear_flush_young) — the main
+ * source of reclaim's TLB shootdowns in Linux.
+ */
+export function pageReferenced(cpu: Cpu, pfn: Pfn): number {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
+  const file = pageMapping(cpu, pfn);
+  if (file === -1 || !pageMapped(cpu, pfn)) return 0;
+  const index = pageIndex(cpu, pfn);
+  const il = iMmapLock(cpu, file);
+  let referenced = 0;
+  spinLock(cpu, il, LockClass.IMmapLock, S.page_referenced_one);
+  forEachVmaOfPage(cpu, file, index, (v, vpn) => {
+    const mm = vmaMm(cpu, v);
+    const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_referenced_one);
+    if (pte === -1) return;
+    if (ptepClearFlushYoung(cpu, mm, vpn, pte)) referenced++;
+    spinUnlock(cpu, pteLockOf(cpu, pte));
+  });
+  spinUnlock(cpu, il);
+  return referenced;
+}
+
+/**
  * try_to_unmap_one: clears the PTE and flushes it everywhere (ptep_clear_flush), moves a dirty PTE
  * bit into the page (set_page_dirty, under the pte lock: pte lock -> private_lock), and drops the
- * mapping's reference.
+ * mapping's reference. With reclaim's aging (`aging`) a young PTE is not unmapped: 2.6.20
+ * makes it old with a flush and fails (SWAP_FAIL: the page goes back to the active list). Returns
+ * false on that failure.
  */
-function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): void {
+function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn, aging: boolean): boolean {
   const mm = vmaMm(cpu, v);
   const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.try_to_unmap_one);
-  if (pte === -1) return;
+  if (pte === -1) return true;
   const ptl = pteLockOf(cpu, pte);
+  if (aging && ptepClearFlushYoung(cpu, mm, vpn, pte)) {
+    spinUnlock(cpu, ptl);
+    return false;
+  }
   const entry = Atomics.exchange(cpu.mem, pte, 0);
   flushTlbPage(cpu, mm, vpn, FlushCause.Reclaim);
   if (pteDirty(entry)) setPageDirty(cpu, pfn);
@@ -139,27 +180,37 @@ function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): void {
   Atomics.sub(cpu.meta, cpu.layout.mm(mm) + L.MM_RSS, 1);
   putPage(cpu, pfn);
   spinUnlock(cpu, ptl);
+  return true;
 }
 
-/** try_to_unmap (file pages): unmaps the page from every VMA. Enters with the page locked. Returns true if now unmapped. */
-export function tryToUnmap(cpu: Cpu, pfn: Pfn): boolean {
+/**
+ * try_to_unmap (file pages): unmaps the page from every VMA; with `aging`, fails at a young PTE.
+ * Enters with the page locked. Returns true if now unmapped.
+ */
+export function tryToUnmap(cpu: Cpu, pfn: Pfn, aging = false): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const file = pageMapping(cpu, pfn);
   if (file === -1) return !pageMapped(cpu, pfn);
   const index = pageIndex(cpu, pfn);
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.shrink_page_list);
-  forEachVmaOfPage(cpu, file, index, (v, vpn) => tryToUnmapOne(cpu, pfn, v, vpn));
+  let failed = false;
+  // try_to_unmap_file stops at the first SWAP_FAIL
+  forEachVmaOfPage(cpu, file, index, (v, vpn) => {
+    if (!failed && !tryToUnmapOne(cpu, pfn, v, vpn, aging)) failed = true;
+  });
   spinUnlock(cpu, il);
-  return !pageMapped(cpu, pfn);
+  return !failed && !pageMapped(cpu, pfn);
 }
 
 /** page_add_file_rmap: one more PTE maps the page (the PTE's reference is taken by the caller). */
 export function pageAddFileRmap(cpu: Cpu, pfn: Pfn): void {
-  Atomics.add(cpu.meta, cpu.layout.page(pfn) + L.PG_MAPCOUNT, 1);
+  if (Atomics.add(cpu.meta, cpu.layout.page(pfn) + L.PG_MAPCOUNT, 1) === 0) Atomics.add(cpu.meta, L.G_NR_MAPPED, 1);
 }
 
 /** page_remove_rmap. */
 export function pageRemoveRmap(cpu: Cpu, pfn: Pfn): void {
-  if (Atomics.sub(cpu.meta, cpu.layout.page(pfn) + L.PG_MAPCOUNT, 1) <= 0) throw new Error(`mapcount underflow on frame ${pfn}`);
+  const was = Atomics.sub(cpu.meta, cpu.layout.page(pfn) + L.PG_MAPCOUNT, 1);
+  if (was <= 0) throw new Error(`mapcount underflow on frame ${pfn}`);
+  if (was === 1) Atomics.sub(cpu.meta, L.G_NR_MAPPED, 1);
 }

@@ -15,13 +15,24 @@ import { diskWord } from './blkdev.js';
 import { removeFromPageCache, slotPage } from './filemap.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import { getPageUnlessZero, pageFlags, pageMapped, pageMapping, putPage } from './mm.js';
-import { tryToUnmap } from './rmap.js';
+import { pageReferenced, tryToUnmap } from './rmap.js';
 import { lostWriteDetails, lostWriteMessage } from '../oracles/lost-write.js';
 
-/** shrink_page_list for one page, locked and referenced by the caller. Returns true if evicted. */
-function shrinkPage(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
+/**
+ * shrink_page_list for one page, locked and referenced by the caller. Returns true if evicted.
+ * With aging (DaemonConfig.aging, 2.6.20's order): a mapped page whose PTEs were accessed since the
+ * last look (page_referenced, which makes them old with a flush) is kept — activated, in 2.6.20 —
+ * and try_to_unmap fails on a PTE that became young meanwhile; so only pages not touched between two
+ * passes of the clock are evicted. Without it (the older model, a stress amplifier) every clean
+ * unlocked page the clock reaches is unmapped and evicted.
+ */
+function shrinkPage(cpu: Cpu, pfn: Pfn, file: FileId, aging: boolean): boolean {
   if (pageFlags(cpu, pfn) & L.PG_writeback) return false;
-  if (pageMapped(cpu, pfn) && !tryToUnmap(cpu, pfn)) return false;
+  if (aging && pageMapped(cpu, pfn) && pageReferenced(cpu, pfn) > 0) {
+    cpu.ctr[CTR.aged]!++;
+    return false; // activate_locked
+  }
+  if (pageMapped(cpu, pfn) && !tryToUnmap(cpu, pfn, aging)) return false;
   // A dirty page whose buffers the journal already wrote reaches try_to_free_buffers with clean
   // buffers; that is the case its "clean buffers against a dirty page" comment is about.
   if (pageFlags(cpu, pfn) & L.PG_private && !tryToFreeBuffers(cpu, pfn, file)) return false;
@@ -54,9 +65,20 @@ export function checkEvictedPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff)
 
 /**
  * One reclaim pass: a clock over the page cache (the inactive list, in file order) tries to evict up
- * to `batch` pages. Returns the number evicted.
+ * to `batch` pages. Returns the number evicted. With aging (`aging`, by default DaemonConfig.aging),
+ * a pass below the low watermark that fell short goes round once more: the first made the pages it
+ * kept old, so those not touched since are evicted (2.6.20 scans again at a higher priority).
+ * drop_caches passes aging = false: the model's drop_caches evicts every clean page, mapped or not
+ * (Linux's invalidates only unmapped ones; tests and mprotect-race use it to force refaults).
  */
-export function reclaimPages(cpu: Cpu, batch: number): number {
+export function reclaimPages(cpu: Cpu, batch: number, aging = cpu.config.daemons.aging): number {
+  let evicted = reclaimPass(cpu, batch, aging);
+  if (aging && evicted < batch && Atomics.load(cpu.meta, L.G_NR_FREE) < cpu.config.daemons.lowWatermark) evicted += reclaimPass(cpu, batch - evicted, aging);
+  cpu.ctr[CTR.evicted]! += evicted;
+  return evicted;
+}
+
+function reclaimPass(cpu: Cpu, batch: number, aging: boolean): number {
   const meta = cpu.meta;
   const lay = cpu.layout;
   const total = lay.filePagesTotal;
@@ -81,12 +103,11 @@ export function reclaimPages(cpu: Cpu, batch: number): number {
         // refill_inactive_zone moving a mapped page to the inactive list under buffer-head pressure
         // (buffer_heads_over_limit): pagevec_strip -> try_to_release_page, page still mapped.
         if (pageFlags(cpu, pfn) & L.PG_private) tryToFreeBuffers(cpu, pfn, file);
-      } else ok = shrinkPage(cpu, pfn, file);
+      } else ok = shrinkPage(cpu, pfn, file, aging);
     }
     unlockPage(cpu, pfn);
     putPage(cpu, pfn);
     if (ok) evicted++;
   }
-  cpu.ctr[CTR.evicted]! += evicted;
   return evicted;
 }

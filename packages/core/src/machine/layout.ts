@@ -33,12 +33,14 @@ export const G_VIOLATION = 1; // first CPU to report a violation claims it (cpu+
 export const G_ZONE_LOCK = 2; // spinlock (2 words) over the free list
 export const G_FREE_HEAD = 4; // first free frame, -1 none
 export const G_NR_FREE = 5;
+export const G_NR_MAPPED = 6; // page-cache pages mapped by at least one PTE (NR_FILE_MAPPED)
 export const G_CLOCK_HAND = 8; // reclaim's clock position
 export const G_CHECKPOINT = 9; // stop-the-world request sequence number
 export const G_PARKED = 10; // CPUs parked at the current checkpoint
 export const G_NR_DIRTY = 11; // pages with PG_dirty (balance_dirty_pages' input)
 export const G_RUNNING = 12; // CPUs still running their workload
 export const G_FLUSH_KICK = 13; // balance_dirty_pages asks the background flusher to run
+export const G_DIRTY_EXCEEDED = 14; // balance_dirty_pages' dirty_exceeded: writers throttle every 8 pages
 export const G_MAX_UNACCOUNTED = 15; // most pages seen dirty only in PTEs
 /** Four spare spinlocks (2 words each) for tests and experiments: G_TEST_LOCKS + 2 * i. */
 export const G_TEST_LOCKS = 16;
@@ -105,6 +107,13 @@ export const PG_reclaim = 1 << 17;
  * The oracles use it to tell that state from a lost dirty bit.
  */
 export const PG_dirty_cancelled = 1 << 24;
+/**
+ * Model marker for ext3's ordered-data list: writepage (ext3_ordered_writepage -> journal_dirty_data)
+ * filed the page's buffers on the running transaction, so the next commit writes those of them that
+ * are dirty again (journal_submit_data_buffers) and unfiles them. Used when the journal is not the
+ * `journalEveryPage` amplifier.
+ */
+export const PG_jbd_data = 1 << 25;
 
 /** Buffer-head state bits (one Int32 per buffer). */
 export const BH_Uptodate = 1 << 0;

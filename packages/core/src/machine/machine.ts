@@ -81,6 +81,12 @@ export const CTR = {
   lazySkipped: 40,
   /** An idle CPU (its task done) entering lazy TLB mode (enter_lazy_tlb from the idle task's switch). */
   lazyIdle: 41,
+  /** balance_dirty_pages calls that found the dirty limit exceeded: the faulting task wrote back itself. */
+  throttled: 42,
+  /** Pages written back by throttled tasks (balance_dirty_pages -> writeback_inodes). */
+  throttleWritten: 43,
+  /** Pages reclaim kept because page_referenced found a young PTE (activated instead of evicted). */
+  aged: 44,
 } as const;
 export type CounterName = keyof typeof CTR;
 export const CTR_COUNT = 48;

@@ -108,6 +108,7 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
       }
     }
   }
+  let nrMapped = 0;
   for (let f = 1; f < lay.frames; f++) {
     const p = lay.page(f);
     const kind = meta[p + L.PG_KIND]!;
@@ -122,12 +123,14 @@ export function checkMachine(m: Machine, limit = 10): { findings: CheckFinding[]
       }
     }
     const mc = meta[p + L.PG_MAPCOUNT]!;
+    if (mc > 0) nrMapped++;
     if (mc !== mapped[f]) add(`mapcount ${mc} but ${mapped[f]} PTEs map frame ${f}`, { invariant: 'mapcount', pfn: f });
     const cached = kind === L.FrameKind.PageCache && meta[p + L.PG_MAPPING]! > 0 ? 1 : 0;
     if (meta[p + L.PG_COUNT] !== mapped[f]! + cached) {
       add(`reference count ${meta[p + L.PG_COUNT]} of frame ${f}, expected ${mapped[f]! + cached} (${mapped[f]} PTEs${cached ? ' + page cache' : ''})`, { invariant: 'refcount', pfn: f });
     }
   }
+  if (nrMapped !== meta[L.G_NR_MAPPED]) add(`NR_FILE_MAPPED + NR_ANON_PAGES is ${meta[L.G_NR_MAPPED]}, but ${nrMapped} frames are mapped`, { invariant: 'nr-mapped' });
   return { findings: out, dirtyOnlyInPte: dirtyOnlyInPte.size };
 }
 

@@ -127,6 +127,8 @@ export const SITE_NAMES = [
   'do_fsync',
   'test_site',
   'flush_tlb_others',
+  'balance_dirty_pages',
+  'page_referenced_one',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };
