@@ -7,12 +7,8 @@
  */
 import { type FileSpec, defaultConfig, type MachineConfig } from './config.js';
 import { Cpu } from './hw/cpu.js';
-import { MachineStop } from './hw/entry.js';
 import { bootCpu } from './kernel/kernel.js';
 import { Machine } from './machine/machine.js';
-import { fireWatchdog } from './oracles/watchdog.js';
-import { type CpuWaiter, waitLoop } from './sched/wait.js';
-import type { WaitKind } from './machine/layout.js';
 
 export * as layout from './machine/layout.js';
 export * as pte from './hw/pte.js';
@@ -27,55 +23,8 @@ export * as kdaemons from './kernel/daemons.js';
 export * as kvmscan from './kernel/vmscan.js';
 export * as ksmp from './kernel/smp.js';
 
-/**
- * The waiter of a CPU whose peers live in the same thread (no real concurrency): at its preemption
- * points and while it waits it takes the other CPUs' pending interrupts itself, so a flush it sends
- * is acknowledged and kernel paths run to completion. A wait that nothing in the thread can end (a
- * lock another CPU of the thread holds) is reported by the watchdog at once, as a deadlock.
- */
-export class InlineWaiter implements CpuWaiter {
-  readonly interval = 0;
-  readonly hostDelays = true;
-
-  constructor(
-    private readonly cpu: Cpu,
-    private readonly peers: readonly Cpu[],
-  ) {}
-
-  enter(): void {}
-
-  point(): void {
-    this.servicePeers();
-  }
-
-  pause(): void {
-    this.servicePeers();
-  }
-
-  released(): void {}
-
-  ipiSent(): void {}
-
-  interruptDue(): boolean {
-    return true;
-  }
-
-  release(): void {}
-
-  waitUntil(kind: WaitKind, obj: number, ready: () => boolean): void {
-    const cpu = this.cpu;
-    waitLoop(cpu, kind, obj, 0, ready, () => {
-      this.servicePeers();
-      if (ready()) return true;
-      fireWatchdog(cpu, `watchdog (one thread): cpu${cpu.id} waits for something no CPU of this thread can give`, {});
-      throw new MachineStop('machine stopped'); // another violation was reported first
-    });
-  }
-
-  private servicePeers(): void {
-    for (const p of this.peers) if (p !== this.cpu) p.pollInterrupts();
-  }
-}
+export { InlineWaiter } from './sched/inline.js';
+import { InlineWaiter } from './sched/inline.js';
 
 export interface TestMachine {
   readonly m: Machine;

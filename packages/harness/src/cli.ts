@@ -11,6 +11,7 @@ import { WorkloadError } from '@smpsim/cpu-worker';
 import { registerBench } from './commands/bench.js';
 import { registerBugs } from './commands/bugs.js';
 import { registerCatalogue } from './commands/catalogue.js';
+import { registerDifftest } from './commands/difftest.js';
 import { registerExplore } from './commands/explore.js';
 import { registerMerge } from './commands/merge.js';
 import { registerReplay } from './commands/replay.js';
@@ -38,6 +39,7 @@ function program(): Command {
   registerMerge(p);
   registerReplay(p);
   registerShrink(p);
+  registerDifftest(p);
   return p;
 }
 

@@ -47,5 +47,12 @@ export async function linePlotSvg(o: Parameters<typeof import('./bench/plot.js')
   return (await import('./bench/plot.js')).linePlotSvg(o);
 }
 export type { BenchResult, BenchPoint, BenchOptions, ModeResult, LatencyStats, BenchSuite, BenchMode } from './bench/result.js';
+// differential testing against the host kernel
+export { parseTrace, formatTrace, TRACE_VERSION, type Trace, type TraceLine, type TraceOp } from './difftest/trace.js';
+export { runTraceSim, type OpResult, type SimOptions } from './difftest/sim.js';
+export { compareRuns, unexplained, type OpComparison, type CompareContext, type Verdict } from './difftest/compare.js';
+export { hostRunner, runTraceHost, type HostInfo } from './difftest/host.js';
+export { randomTrace, DEFAULT_WEIGHTS, parseWeights } from './difftest/random.js';
+export { runDifftest, loadTraces, SHIPPED_TRACES, type TraceReport, type DifftestOptions } from './difftest/run.js';
 // the command line
 export { main } from './cli.js';

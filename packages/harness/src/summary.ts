@@ -44,6 +44,8 @@ export const COUNTERS = {
     journalRuns: 'journalRuns',
     throttled: 'throttled',
     throttleWritten: 'throttleWritten',
+    pagesDirtied: 'pagesDirtied',
+    dirtyCancelled: 'dirtyCancelled',
   },
   reclaim: { evicted: 'evicted', refaults: 'refaults', runs: 'reclaimRuns', aged: 'aged' },
   syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs' },

@@ -10,9 +10,11 @@ import { CTR } from '../machine/machine.js';
 import { S } from './locking/lockorder.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
-import { vmaEnd, vmaFlags, vmaSlot, vmaStart } from './mm.js';
-import type { FileId, MmId } from '../handles.js';
-import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping } from './mmap.js';
+import { putPage, vmaEnd, vmaFlags, vmaSlot, vmaStart } from './mm.js';
+import type { FileId, MmId, PgOff } from '../handles.js';
+import { WORDS_PER_PAGE } from '../config.js';
+import { filePages, readCachePage } from './filemap.js';
+import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping, SyscallError } from './mmap.js';
 import { doFsync } from './page-writeback.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
 import { reclaimPages } from './vmscan.js';
@@ -50,6 +52,20 @@ export const sysMunmap = (cpu: Cpu, addr: number, pages: number) => syscall(cpu,
 export const sysMprotect = (cpu: Cpu, addr: number, pages: number, prot: number) => syscall(cpu, () => doMprotect(cpu, addr, pages, prot));
 export const sysMsync = (cpu: Cpu, addr: number, pages: number, flags: number) => syscall(cpu, () => doMsync(cpu, addr, pages, flags));
 export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(cpu, file as FileId));
+/**
+ * pread(2) of one 32-bit word of `file` (2.6.20 do_generic_mapping_read: find_get_page, else
+ * page_cache_read + readpage; copy out; page_cache_release). Past the end of the file: 0 bytes read,
+ * returned as null. (write(2) and ftruncate are not modelled yet.)
+ */
+export const sysPread = (cpu: Cpu, file: number, page: number, word: number): number | null =>
+  syscall(cpu, () => {
+    if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
+    if (page < 0 || page >= filePages(cpu, file as FileId)) return null;
+    const pfn = readCachePage(cpu, file as FileId, page as PgOff);
+    const v = cpu.mem[pfn * WORDS_PER_PAGE + word]!;
+    putPage(cpu, pfn);
+    return v;
+  });
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames, false));
 

@@ -15,6 +15,7 @@ import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
+  if (delta > 0) cpu.ctr[CTR.pagesDirtied]!++;
   Atomics.add(cpu.meta, L.G_NR_DIRTY, delta);
   Atomics.add(cpu.meta, cpu.layout.file(file) + L.F_NRDIRTY, delta);
 }
@@ -173,7 +174,9 @@ function writebackInodes(cpu: Cpu, n: number): number {
  * dirty writable PTE may stay over the now clean page (L.PG_dirty_cancelled marks that for the oracles).
  */
 export function cancelDirtyPage(cpu: Cpu, pfn: Pfn): void {
-  if (testClearPageDirty(cpu, pfn) && pageMapped(cpu, pfn)) setPageFlag(cpu, pfn, L.PG_dirty_cancelled);
+  if (!testClearPageDirty(cpu, pfn)) return;
+  cpu.ctr[CTR.dirtyCancelled]!++;
+  if (pageMapped(cpu, pfn)) setPageFlag(cpu, pfn, L.PG_dirty_cancelled);
 }
 
 /**

@@ -87,6 +87,10 @@ export const CTR = {
   throttleWritten: 43,
   /** Pages reclaim kept because page_referenced found a young PTE (activated instead of evicted). */
   aged: 44,
+  /** Pages newly dirtied (account_page_dirtied; the host's /proc/<tid>/io write_bytes / 4096). */
+  pagesDirtied: 45,
+  /** Dirty pages cancelled (cancel_dirty_page: the host's cancelled_write_bytes / 4096). */
+  dirtyCancelled: 46,
 } as const;
 export type CounterName = keyof typeof CTR;
 export const CTR_COUNT = 48;

@@ -155,6 +155,22 @@ export function dirtyCancelled(m: MachineView, file: number, index: number): boo
   return (cachedPageFlags(m, file, index) & L.PG_dirty_cancelled) !== 0;
 }
 
+/** cachestat(2) of file pages [first, end): cached pages, and of them dirty and under writeback. */
+export function pageCacheState(m: MachineView, file: number, first: number, end: number): { cached: number; dirty: number; writeback: number } {
+  let cached = 0;
+  let dirty = 0;
+  let writeback = 0;
+  for (let i = first; i < end; i++) {
+    const pfn = slotPage(Atomics.load(m.meta, slotOf(m, file as FileId, i as PgOff)));
+    if (pfn === -1) continue;
+    cached++;
+    const f = Atomics.load(m.meta, m.layout.page(pfn) + L.PG_FLAGS);
+    if (f & L.PG_dirty) dirty++;
+    if (f & L.PG_writeback) writeback++;
+  }
+  return { cached, dirty, writeback };
+}
+
 /** The flags word of the cached page of `file` at `index`, 0 if it is not cached. */
 export function cachedPageFlags(m: MachineView, file: number, index: number): number {
   const pfn = slotPage(Atomics.load(m.meta, slotOf(m, file as FileId, index as PgOff)));
