@@ -16,7 +16,7 @@ export { CacheLines, LINE_ENTRIES, LINE_FIELDS, lockLine, metaLine, memLine } fr
 export { COST_KEYS, COST_PRESETS, costPreset, type CostPreset } from './costs.js';
 export { MachineStop, SegvError, type Violation, type KernelEntry } from './hw/entry.js';
 export { msyncRangesUnlocked } from './kernel/mmap.js';
-export { Kernel, bootCpu, finalSync, sysMmap, sysMunmap, sysMprotect, sysMsync, sysFsync, sysDropCaches, sysPread } from './kernel/kernel.js';
+export { Kernel, bootCpu, finalSync, sysMmap, sysMunmap, sysMprotect, sysMsync, sysFsync, sysDropCaches, sysPread, sysPwrite } from './kernel/kernel.js';
 export { PROT_READ, PROT_WRITE, PROT_EXEC, MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MS_ASYNC, MS_SYNC, SyscallError, type SpecialMapping } from './kernel/mmap.js';
 export { flushTlbPage, flushTlbRange, flushTlbMm, FlushCause } from './kernel/smp.js';
 export { OutOfMemory } from './kernel/mm.js';

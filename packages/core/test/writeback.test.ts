@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap } from '@smpsim/core';
+import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite } from '@smpsim/core';
 import { file, kdaemons, kvmscan, layout as L, pte as P } from '@smpsim/core/testing';
 
 const { journalPass } = kdaemons;
@@ -29,6 +29,28 @@ const withBugs = (...bugs: BugId[]) => ({ kernel: { ...DEFAULT_KERNEL, bugs } })
 const writableTlb = (m: Machine, cpu: number, addr: number) => m.tlbEntry(cpu, vpnOf(addr))?.writable === true;
 
 // ---------------------------------------------------------------- msync / fsync
+
+test('pwrite (2.6.20 generic_file_buffered_write on ext3): one word dirties the one buffer holding it and the page, leaves the PTEs alone; fsync writes that buffer only', () => {
+  const { m, cpus } = small({ cpus: 1, files: [file(4)], daemons: { ...DEFAULT_DAEMONS, journalEveryPage: false } });
+  const a = cpus[0]!;
+  const va = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  assert.is(a.load(va + 4096 + 600 * 4), 0); // page 1 mapped read-only (clean)
+  sysPwrite(a, 0, 1, 600, 77); // word 600: buffer 2 of 4 (256 words each)
+  const pfn = cachedPfn(m, 0, 1);
+  assert.ok(isDirty(m, pfn) && dirtyTag(m, 0, 1), 'page dirty and tagged');
+  assert.equal(buffers(m, pfn).map((b) => (b & L.BH_Dirty) !== 0), [false, false, true, false]);
+  assert.ok(pageField(m, pfn, L.PG_FLAGS) & L.PG_jbd_data, 'ext3_ordered_commit_write filed the buffers on the transaction');
+  assert.is(a.load(va + 4096 + 600 * 4), 77, 'the mapping sees it: one page cache');
+  assert.is(pteOf(m, 0, va + 4096) & P.PTE_RW, 0, 'the PTE stays read-only: a store still write-faults');
+  assert.is(sysPread(a, 0, 1, 600), 77);
+  const writes = m.total('bufferWrites');
+  sysFsync(a, 0);
+  assert.is(m.total('bufferWrites') - writes, 1, 'only the dirty buffer is written');
+  assert.is(m.disk[diskWord(m, 0, 1) + 600], 77);
+  assert.is(m.total('pagesDirtied'), 1);
+  assert.throws(() => sysPwrite(a, 0, 4, 0, 1), /past the file's 4 pages/);
+  assert.equal(checkInvariants(m), []);
+});
 
 test('dirty throttling (2.6.20 balance_dirty_pages): past dirty_ratio the faulting task writes pages back itself; dirtyRatio 0: never', () => {
   for (const dirtyRatio of [40, 0]) {

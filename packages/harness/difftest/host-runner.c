@@ -598,6 +598,16 @@ static int make_file(long pages)
 		errno = e;
 		return -1;
 	}
+	/*
+	 * pread/pwrite of the trace are random accesses: no readahead. Sequential readahead would cache
+	 * neighbours in large folios (ext4 >= 6.16), and a folio is dirtied whole, so one pwrite would
+	 * count as several dirty pages; smpsim's pages are order 0.
+	 */
+	e = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	if (e != 0) {
+		errno = e;
+		return -1;
+	}
 	return 0;
 }
 

@@ -15,7 +15,8 @@ import type { FileId, MmId, PgOff } from '../handles.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import { filePages, readCachePage } from './filemap.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping, SyscallError } from './mmap.js';
-import { doFsync } from './page-writeback.js';
+import { balanceDirtyPagesRatelimited, doFsync } from './page-writeback.js';
+import { bufferedWriteWord } from './write.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
 import { reclaimPages } from './vmscan.js';
 
@@ -65,6 +66,23 @@ export const sysPread = (cpu: Cpu, file: number, page: number, word: number): nu
     const v = cpu.mem[pfn * WORDS_PER_PAGE + word]!;
     putPage(cpu, pfn);
     return v;
+  });
+/**
+ * pwrite(2) of one 32-bit word of `file`, inside the file (smpsim's files do not grow), as 2.6.20's
+ * generic_file_buffered_write does it on ext3 data=ordered: the page found or read and locked
+ * (__grab_cache_page; the model reads the whole page where block_prepare_write reads the partial
+ * block), buffers attached if it has none (create_empty_buffers), the word copied in, then
+ * commit_write: mark_buffer_dirty of the one buffer holding the word (which dirties and tags the page
+ * if the buffer was clean: __set_page_dirty_nobuffers) and the page's buffers filed on the journal's
+ * transaction (ext3_ordered_commit_write); unlock, release, balance_dirty_pages_ratelimited. Not yet
+ * seen by the owned-word oracle, so no workload calls it (smpsim difftest does).
+ */
+export const sysPwrite = (cpu: Cpu, file: number, page: number, word: number, value: number): void =>
+  syscall(cpu, () => {
+    if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
+    if (page < 0 || page >= filePages(cpu, file as FileId)) throw new SyscallError('EFBIG', `page ${page} is past the file's ${filePages(cpu, file as FileId)} pages, and smpsim's files do not grow`);
+    if (bufferedWriteWord(cpu, file as FileId, page as PgOff, word, value)) cpu.balancePending++;
+    if (cpu.balancePending !== 0) balanceDirtyPagesRatelimited(cpu);
   });
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames, false));

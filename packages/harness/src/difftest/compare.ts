@@ -17,7 +17,7 @@
  * fault, while since 6.0 mprotect leaves exclusive anonymous pages writable (David Hildenbrand, "mm/mprotect:
  * try avoiding write faults for exclusive anonymous pages when changing protection", 64fe24a3e05e —
  * the id from memory, not checked here); writeback in flight
- * on the host at other times (its flusher); ops smpsim does not model yet (pwrite, ftruncate), and
+ * on the host at other times (its flusher); ops smpsim does not model yet (ftruncate), and
  * every difference after the first of them.
  */
 import type { OpResult } from './sim.js';
@@ -77,7 +77,7 @@ export function compareRuns(trace: Trace, host: readonly OpResult[], sim: readon
       }
     };
     if (s.result === 'unsupported') {
-      explained(`smpsim does not model ${l.op} yet (write(2) and truncate are the I/O issue's file API)`);
+      explained(`smpsim does not model ${l.op} yet (truncate is the I/O issue's file API)`);
       if (unsupportedAt < 0) unsupportedAt = l.line;
     } else if (h.result !== s.result) {
       differs(`result: host ${JSON.stringify(h.result)}, smpsim ${JSON.stringify(s.result)}`);

@@ -1,8 +1,8 @@
 /**
  * Seeded fsx-style traces for `smpsim difftest --random N --seed S`: one file of 4-16 pages, up to
  * three mappings (shared or private, rw or r, some MADV_RANDOM), and a weighted mix of stores, loads,
- * mprotect, msync, fsync, pread, stat and io. Every trace ends with fsync and stat. pwrite and
- * ftruncate (not modelled by smpsim yet) have weight 0 unless given.
+ * mprotect, msync, fsync, pread, pwrite, stat and io. Every trace ends with fsync and stat. pwrite
+ * (inside the file) is in the mix; ftruncate (not modelled by smpsim yet) has weight 0 unless given.
  */
 import { Rng } from '@smpsim/core';
 import { UsageError } from '../parse.js';
@@ -19,7 +19,7 @@ export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = {
   pread: 6,
   stat: 8,
   io: 3,
-  pwrite: 0,
+  pwrite: 6,
   ftruncate: 0,
 };
 

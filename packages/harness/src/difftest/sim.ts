@@ -5,7 +5,8 @@
  * pages it read from the backing store (smpsim has no major/minor split: a fill is its nearest
  * analogue of a major fault), and for `stat` and `io` the page-cache state and the pages dirtied.
  *
- * Not modelled yet (the I/O issue's file API): pwrite and ftruncate, reported as 'unsupported'.
+ * Not modelled yet (the I/O issue's file API): ftruncate, reported as 'unsupported'; pwrite stays
+ * inside the file (smpsim's files do not grow).
  */
 import {
   Cpu,
@@ -32,6 +33,7 @@ import {
   sysMsync,
   sysMunmap,
   sysPread,
+  sysPwrite,
   type FlushProtocol,
 } from '@smpsim/core';
 import type { Trace, TraceLine } from './trace.js';
@@ -154,6 +156,8 @@ function step(cpu: Cpu, l: TraceLine, slots: Map<number, { addr: number; pages: 
       return v === null ? 'eof' : v;
     }
     case 'pwrite':
+      sysPwrite(cpu, 0, l.page, l.word, l.value);
+      return 'ok';
     case 'ftruncate':
       return 'unsupported';
     case 'stat':

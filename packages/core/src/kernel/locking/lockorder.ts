@@ -129,6 +129,7 @@ export const SITE_NAMES = [
   'flush_tlb_others',
   'balance_dirty_pages',
   'page_referenced_one',
+  'generic_file_buffered_write',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };
