@@ -11,8 +11,10 @@ export interface TlbGeometry {
 
 /** One simulated file: its size and the properties `vma_wants_writenotify` looks at. */
 export interface FileSpec {
-  /** Size in 4 KiB pages. */
+  /** Room in 4 KiB pages: the most the file can hold (page-cache slots and disk blocks). */
   readonly pages: number;
+  /** The initial size (i_size) in pages, at most `pages` (default: `pages`). ftruncate and write change it. */
+  readonly size?: number;
   /** The backing device accounts dirty pages (`mapping_cap_account_dirty`). */
   readonly accountDirty: boolean;
   /** The file's mmap hook changes `vm_page_prot` (so `vma_wants_writenotify` says no). */
@@ -285,7 +287,10 @@ export function validateConfig(c: MachineConfig): void {
   if (c.files.length === 0 || c.files.length > MAX_FILES) {
     throw new ConfigError(`a machine needs 1 to ${MAX_FILES} files, got ${c.files.length}`);
   }
-  c.files.forEach((f, i) => int(f.pages, `files[${i}].pages`, 1, 1 << 20));
+  c.files.forEach((f, i) => {
+    int(f.pages, `files[${i}].pages`, 1, 1 << 20);
+    if (f.size !== undefined) int(f.size, `files[${i}].size`, 0, f.pages);
+  });
   int(c.kernel.flushCeiling, 'flushCeiling', 1, 1 << 20);
   if (!(c.perturb >= 0 && c.perturb <= 1)) throw new ConfigError(`perturb must be within 0..1, got ${c.perturb}`);
   if (!(c.watchdogMs > 0)) throw new ConfigError(`watchdog must be positive, got ${c.watchdogMs}`);

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite } from '@smpsim/core';
+import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize } from '@smpsim/core';
 import { file, kdaemons, kvmscan, layout as L, pte as P } from '@smpsim/core/testing';
 
 const { journalPass } = kdaemons;
@@ -30,6 +30,35 @@ const writableTlb = (m: Machine, cpu: number, addr: number) => m.tlbEntry(cpu, v
 
 // ---------------------------------------------------------------- msync / fsync
 
+test('ftruncate (2.6.20 vmtruncate): shrinking unmaps the tail in every process, drops its pages with their dirty state and frees the blocks; past the end is SIGBUS; growing reads a hole', () => {
+  const { m, cpus } = small({ cpus: 2, procs: 2, files: [file(8)] });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const va = sysMmap(a, 0, 0, 8, PROT_READ | PROT_WRITE, MAP_SHARED);
+  const vb = sysMmap(b, 0, 0, 8, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(va + 6 * 4096, 60);
+  sysFsync(a, 0); // page 6 on disk
+  a.store(va + 6 * 4096 + 4, 61); // and dirty again
+  b.store(vb + 7 * 4096, 70);
+  const p6 = cachedPfn(m, 0, 6);
+  const dirtyBefore = m.total('dirtyCancelled');
+  sysFtruncate(a, 0, 5);
+  assert.is(fileSize(m, 0 as Parameters<typeof fileSize>[1]), 5);
+  for (const [mm, v] of [[0, va], [1, vb]] as const) for (let p = 5; p < 8; p++) assert.is(pteOf(m, mm, v + p * 4096), 0, `mm ${mm} page ${p} unmapped`);
+  assert.is(m.tlbEntry(1, vpnOf(vb + 7 * 4096)), null, 'shot down on the other CPU');
+  for (let p = 5; p < 8; p++) assert.is(cacheSlot(m, 0, p), 0, `page ${p} gone from the cache (no shadow entry)`);
+  assert.is(pageField(m, p6, L.PG_KIND), L.FrameKind.Free);
+  assert.is(m.total('dirtyCancelled') - dirtyBefore, 2, 'the dirty pages 6 and 7 cancelled');
+  assert.is(m.disk[diskWord(m, 0, 6)], 0, 'the blocks freed: a hole');
+  assert.throws(() => a.load(va + 5 * 4096), (e: unknown) => e instanceof BusError);
+  assert.throws(() => b.store(vb + 7 * 4096, 1), (e: unknown) => e instanceof BusError);
+  assert.is(sysPread(a, 0, 5, 0), null, 'read past the end: nothing');
+  assert.equal(checkInvariants(m), []);
+  sysFtruncate(a, 0, 8);
+  assert.is(a.load(va + 6 * 4096), 0, 'grown again: the hole reads zeros');
+  assert.throws(() => sysFtruncate(a, 0, 9), /more than the file's room of 8/);
+  assert.equal(checkInvariants(m), []);
+});
+
 test('pwrite (2.6.20 generic_file_buffered_write on ext3): one word dirties the one buffer holding it and the page, leaves the PTEs alone; fsync writes that buffer only', () => {
   const { m, cpus } = small({ cpus: 1, files: [file(4)], daemons: { ...DEFAULT_DAEMONS, journalEveryPage: false } });
   const a = cpus[0]!;
@@ -48,7 +77,7 @@ test('pwrite (2.6.20 generic_file_buffered_write on ext3): one word dirties the 
   assert.is(m.total('bufferWrites') - writes, 1, 'only the dirty buffer is written');
   assert.is(m.disk[diskWord(m, 0, 1) + 600], 77);
   assert.is(m.total('pagesDirtied'), 1);
-  assert.throws(() => sysPwrite(a, 0, 4, 0, 1), /past the file's 4 pages/);
+  assert.throws(() => sysPwrite(a, 0, 4, 0, 1), /past the file's room of 4 pages/);
   assert.equal(checkInvariants(m), []);
 });
 

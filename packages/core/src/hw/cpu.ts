@@ -25,7 +25,7 @@ import { type CacheLines, memLine, metaLine } from './coherence.js';
 import { type KernelEntry, MachineStop, type Violation } from './entry.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
 
-export { MachineStop, SegvError, type KernelEntry, type Violation } from './entry.js';
+export { BusError, MachineStop, SegvError, type KernelEntry, type Violation } from './entry.js';
 
 /**
  * Faults one access may take before the model calls it a fault handler that makes no progress. Linux

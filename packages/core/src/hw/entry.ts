@@ -21,6 +21,14 @@ export class SegvError extends Error {
   }
 }
 
+/** An access to a page of a file mapping past the end of the file (SIGBUS: filemap_nopage's NOPAGE_SIGBUS). */
+export class BusError extends Error {
+  override readonly name = 'BusError';
+  constructor(readonly addr: number) {
+    super(`SIGBUS at 0x${addr.toString(16)} (past the end of the file)`);
+  }
+}
+
 /** What an oracle (or the watchdog, or a crash) found; the run reports it with exit status 1. */
 export interface Violation {
   readonly kind: string;

@@ -90,6 +90,24 @@ export function tryToFreeBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
 }
 
 /**
+ * block_invalidatepage for the whole page (truncate): each buffer locked (waiting for I/O on it),
+ * discarded — dirty bit and mapping cleared — and unlocked; then the buffers are dropped
+ * (try_to_release_page). Enters with the page locked and not under writeback.
+ */
+export function invalidatePageBuffers(cpu: Cpu, pfn: Pfn, file: FileId): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
+  if (!(pageFlags(cpu, pfn) & L.PG_private)) return;
+  const n = cpu.layout.buffersPerPage;
+  for (let i = 0; i < n; i++) {
+    const bh = cpu.layout.bh(pfn, i);
+    lockBuffer(cpu, bh);
+    Atomics.and(cpu.meta, bh, ~(L.BH_Dirty | L.BH_Mapped | L.BH_Uptodate)); // discard_buffer
+    unlockBuffer(cpu, bh);
+  }
+  tryToFreeBuffers(cpu, pfn, file);
+}
+
+/**
  * lock_buffer: I/O on one buffer is serialised, so two writers of the same block (writepage and the
  * journal) cannot land an older copy over a newer one.
  */

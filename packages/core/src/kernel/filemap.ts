@@ -20,6 +20,10 @@ export const slotOf = (view: MachineView, file: FileId, index: PgOff): number =>
 /** Meta index of the dirty tag of (file, index). */
 export const tagOf = (view: MachineView, file: FileId, index: PgOff): number => view.layout.tagBase + view.meta[view.layout.file(file) + L.F_BASE]! + index;
 export const filePages = (view: MachineView, file: FileId): number => view.meta[view.layout.file(file) + L.F_PAGES]!;
+/** i_size_read, in pages. */
+export const fileSize = (view: MachineView, file: FileId): number => Atomics.load(view.meta, view.layout.fileExt(file) + L.FX_SIZE);
+/** mapping->truncate_count. */
+export const truncateCount = (view: MachineView, file: FileId): number => Atomics.load(view.meta, view.layout.fileExt(file) + L.FX_TRUNCATE_COUNT);
 /** The frame a page-cache slot value names, or -1 (never cached, or evicted). */
 export const slotPage = (v: number): Pfn | -1 => (v > 0 ? ((v - 1) as Pfn) : -1);
 
@@ -125,6 +129,27 @@ export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: 
   spinUnlockIrqrestore(cpu, tl, flags);
   putPage(cpu, pfn); // the page cache's reference
   return true;
+}
+
+/**
+ * remove_from_page_cache for truncate (truncate_complete_page): unconditionally, leaving no shadow
+ * entry (the page is gone from the file, not evicted). Enters with the page locked and clean; drops the
+ * page cache's reference.
+ */
+export function truncateFromPageCache(cpu: Cpu, pfn: Pfn): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
+  const meta = cpu.meta;
+  const file = pageMapping(cpu, pfn);
+  if (file === -1) return;
+  const index = pageIndex(cpu, pfn);
+  const tl = treeLock(cpu, file);
+  const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.remove_from_page_cache);
+  meta[slotOf(cpu, file, index)] = 0;
+  meta[tagOf(cpu, file, index)] = 0;
+  Atomics.store(meta, cpu.layout.page(pfn) + L.PG_MAPPING, 0);
+  Atomics.sub(meta, cpu.layout.file(file) + L.F_NRPAGES, 1);
+  spinUnlockIrqrestore(cpu, tl, flags);
+  putPage(cpu, pfn);
 }
 
 /** Tags (file, index) dirty in the index if the page is still cached there. Called with tree_lock held. */

@@ -13,10 +13,11 @@ import { handleMmFault } from './memory.js';
 import { putPage, vmaEnd, vmaFlags, vmaSlot, vmaStart } from './mm.js';
 import type { FileId, MmId, PgOff } from '../handles.js';
 import { WORDS_PER_PAGE } from '../config.js';
-import { filePages, readCachePage } from './filemap.js';
+import { filePages, fileSize, readCachePage } from './filemap.js';
 import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMapping, SyscallError } from './mmap.js';
 import { balanceDirtyPagesRatelimited, doFsync } from './page-writeback.js';
 import { bufferedWriteWord } from './write.js';
+import { doTruncate } from './truncate.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
 import { reclaimPages } from './vmscan.js';
 
@@ -55,20 +56,20 @@ export const sysMsync = (cpu: Cpu, addr: number, pages: number, flags: number) =
 export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(cpu, file as FileId));
 /**
  * pread(2) of one 32-bit word of `file` (2.6.20 do_generic_mapping_read: find_get_page, else
- * page_cache_read + readpage; copy out; page_cache_release). Past the end of the file: 0 bytes read,
- * returned as null. (write(2) and ftruncate are not modelled yet.)
+ * page_cache_read + readpage; copy out; page_cache_release). Past i_size: 0 bytes read, returned as
+ * null.
  */
 export const sysPread = (cpu: Cpu, file: number, page: number, word: number): number | null =>
   syscall(cpu, () => {
     if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
-    if (page < 0 || page >= filePages(cpu, file as FileId)) return null;
+    if (page < 0 || page >= fileSize(cpu, file as FileId)) return null;
     const pfn = readCachePage(cpu, file as FileId, page as PgOff);
     const v = cpu.mem[pfn * WORDS_PER_PAGE + word]!;
     putPage(cpu, pfn);
     return v;
   });
 /**
- * pwrite(2) of one 32-bit word of `file`, inside the file (smpsim's files do not grow), as 2.6.20's
+ * pwrite(2) of one 32-bit word of `file`, within its room (a write past i_size extends it), as 2.6.20's
  * generic_file_buffered_write does it on ext3 data=ordered: the page found or read and locked
  * (__grab_cache_page; the model reads the whole page where block_prepare_write reads the partial
  * block), buffers attached if it has none (create_empty_buffers), the word copied in, then
@@ -80,10 +81,14 @@ export const sysPread = (cpu: Cpu, file: number, page: number, word: number): nu
 export const sysPwrite = (cpu: Cpu, file: number, page: number, word: number, value: number): void =>
   syscall(cpu, () => {
     if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
-    if (page < 0 || page >= filePages(cpu, file as FileId)) throw new SyscallError('EFBIG', `page ${page} is past the file's ${filePages(cpu, file as FileId)} pages, and smpsim's files do not grow`);
+    if (page < 0 || page >= filePages(cpu, file as FileId)) throw new SyscallError('EFBIG', `page ${page} is past the file's room of ${filePages(cpu, file as FileId)} pages (smpsim's files do not grow past it)`);
     if (bufferedWriteWord(cpu, file as FileId, page as PgOff, word, value)) cpu.balancePending++;
+    // generic_commit_write: a write past the end extends i_size
+    if (page >= fileSize(cpu, file as FileId)) Atomics.store(cpu.meta, cpu.layout.fileExt(file) + L.FX_SIZE, page + 1);
     if (cpu.balancePending !== 0) balanceDirtyPagesRatelimited(cpu);
   });
+/** ftruncate(2) to `pages` pages (within the file's room): kernel/truncate.ts. */
+export const sysFtruncate = (cpu: Cpu, file: number, pages: number): void => syscall(cpu, () => doTruncate(cpu, file as FileId, pages));
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames, false));
 

@@ -3,14 +3,14 @@
  * do_no_page / do_wp_page, and zap_pte_range.
  */
 import type { Cpu } from '../hw/cpu.js';
-import { SegvError } from '../hw/entry.js';
+import { BusError, SegvError } from '../hw/entry.js';
 import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, downRead, lockPage, spinLock, spinUnlock, unlockPage, upRead, waitOnPageLocked } from './locking/locks.js';
 import { hasBug, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
-import { filePages, readCachePage } from './filemap.js';
+import { fileSize, readCachePage, truncateCount } from './filemap.js';
 import {
   allocFrame,
   currentMm,
@@ -33,7 +33,7 @@ import {
   vmaProt,
 } from './mm.js';
 import { balanceDirtyPagesRatelimited, setPageDirty, setPageDirtyBalance } from './page-writeback.js';
-import { pageAddFileRmap, pageRemoveRmap } from './rmap.js';
+import { iMmapLock, pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
 
@@ -107,7 +107,10 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
   const flags = vmaFlags(cpu, v);
   const file = vmaFile(cpu, v);
   const pgoff = linearPageIndex(cpu, v, vpn);
-  if (pgoff >= filePages(cpu, file)) throw new SegvError(vpn * PAGE_SIZE, write ? PF_WRITE : 0); // SIGBUS
+  // do_no_page samples truncate_count before ->nopage and retries if a truncate ran meanwhile;
+  // filemap_nopage gives SIGBUS for a page at or past i_size
+  const sequence = truncateCount(cpu, file);
+  if (pgoff >= fileSize(cpu, file)) throw new BusError(vpn * PAGE_SIZE);
   cpu.ctr[CTR.faultsNotPresent]!++;
   let page = readCachePage(cpu, file, pgoff);
   let anon = false;
@@ -133,6 +136,13 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
     setPageDirtyBalance(cpu, page);
   }
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
+  if (truncateCount(cpu, file) !== sequence) {
+    // a truncate ran since the page was looked up: it may have been removed from the file; retry
+    spinUnlock(cpu, ptl);
+    if (mkwrite) unlockPage(cpu, page);
+    putPage(cpu, page);
+    return;
+  }
   if (Atomics.load(cpu.mem, pte) === 0) {
     let entry = mkPte(page, vmaProt(cpu, v));
     if (write) entry = maybeMkwrite(pteMkdirty(entry), flags);
@@ -278,11 +288,13 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
  *   accounting (or any file on 2.6.18) gets no page_mkclean, so the model marks its pages dirty only
  *   after the flush; Linux never needed to (since 2.6.19 such mappings have no writeback). Bug
  *   `zap-dirty-before-flush` restores Linux's order for them.
- * Returns the pages zapped. Caller holds mmap_sem.
+ * Returns the pages zapped. Caller holds mmap_sem, or (`viaRmap`: truncate's unmap_mapping_range,
+ * for every mm mapping the file) the file's i_mmap_lock.
  */
-export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn): number {
+export function zapPteRange(cpu: Cpu, v: VmaIdx, start: Vpn, end: Vpn, viaRmap = false): number {
   const mm = vmaMm(cpu, v);
-  assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
+  if (viaRmap) assertHeld(cpu, iMmapLock(cpu, vmaFile(cpu, v)), 'i_mmap_lock');
+  else assertHeld(cpu, mmapSem(cpu, mm), 'mmap_sem');
   const flags = vmaFlags(cpu, v);
   const mem = cpu.mem;
   const forceFlushes = (flags & VM_SHARED) !== 0 && !hasBug(cpu.config, 'zap-deferred-flush');

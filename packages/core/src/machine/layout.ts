@@ -254,6 +254,10 @@ export const F_HOOK_PROT = 9;
 export const F_PAGES = 10; // size in pages
 export const F_BASE = 11; // first slot of this file in page-cache / tag / disk arrays
 export const F_STRIDE = 12;
+/** More of each file, in a region of its own after everything else (so no older offset moved). */
+export const FX_SIZE = 0; // i_size in pages (what faults, read and write check; F_PAGES is the room)
+export const FX_TRUNCATE_COUNT = 1; // mapping->truncate_count: unmap_mapping_range bumps it
+export const FX_STRIDE = 2;
 
 export const LOCKDEP_MAX_CLASSES = 16;
 /**
@@ -302,6 +306,8 @@ export class Layout {
   readonly flushLockBase: number;
   /** Lockdep's IRQ usage per class (LOCKDEP_MAX_CLASSES records of USAGE_STRIDE words), after everything else. */
   readonly lockdepUsageBase: number;
+  /** Each file's FX_* words, after everything else. */
+  readonly fileExtBase: number;
   readonly metaWords: number;
 
   constructor(c: MachineConfig) {
@@ -348,6 +354,8 @@ export class Layout {
     o += FLUSH_SLOTS * SPIN_WORDS;
     this.lockdepUsageBase = o;
     o += LOCKDEP_MAX_CLASSES * USAGE_STRIDE;
+    this.fileExtBase = o;
+    o += this.nfiles * FX_STRIDE;
     this.metaWords = o;
   }
 
@@ -376,6 +384,10 @@ export class Layout {
   }
   file(id: number): number {
     return this.fileBase + id * F_STRIDE;
+  }
+  /** File `id`'s FX_* words. */
+  fileExt(id: number): number {
+    return this.fileExtBase + id * FX_STRIDE;
   }
   /** The tlbstate_lock of flush slot `slot` (2.6.20 protocol). */
   flushLock(slot: number): number {

@@ -189,6 +189,7 @@ export class Machine {
       meta[b + L.F_ACCOUNT_DIRTY] = f.accountDirty ? 1 : 0;
       meta[b + L.F_HOOK_PROT] = f.mmapHookChangesProt ? 1 : 0;
       meta[b + L.F_PAGES] = f.pages;
+      meta[lay.fileExt(i) + L.FX_SIZE] = f.size ?? f.pages;
       meta[b + L.F_BASE] = base;
       base += f.pages;
     });

@@ -2,7 +2,7 @@
  * Seeded fsx-style traces for `smpsim difftest --random N --seed S`: one file of 4-16 pages, up to
  * three mappings (shared or private, rw or r, some MADV_RANDOM), and a weighted mix of stores, loads,
  * mprotect, msync, fsync, pread, pwrite, stat and io. Every trace ends with fsync and stat. pwrite
- * (inside the file) is in the mix; ftruncate (not modelled by smpsim yet) has weight 0 unless given.
+ * and ftruncate (shrinking or growing the file up to its first size) are in the mix.
  */
 import { Rng } from '@smpsim/core';
 import { UsageError } from '../parse.js';
@@ -20,7 +20,7 @@ export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = {
   stat: 8,
   io: 3,
   pwrite: 6,
-  ftruncate: 0,
+  ftruncate: 3,
 };
 
 /** 'store=50,load=10' (the others keep their defaults). */
@@ -111,7 +111,7 @@ export function randomTrace(seed: number, index: number, ops: number, weights: R
         lines.push(`pwrite ${rng.below(pages)} ${rng.below(1024)} ${value++}`);
         break;
       case 'ftruncate':
-        lines.push(`ftruncate ${1 + rng.below(pages)}`);
+        lines.push(`ftruncate ${rng.below(pages + 1)}`);
         break;
     }
   }

@@ -5,8 +5,7 @@
  * pages it read from the backing store (smpsim has no major/minor split: a fill is its nearest
  * analogue of a major fault), and for `stat` and `io` the page-cache state and the pages dirtied.
  *
- * Not modelled yet (the I/O issue's file API): ftruncate, reported as 'unsupported'; pwrite stays
- * inside the file (smpsim's files do not grow).
+ * The file gets room for the largest size the trace gives it (ftruncate, pwrite past the end).
  */
 import {
   Cpu,
@@ -34,6 +33,9 @@ import {
   sysMunmap,
   sysPread,
   sysPwrite,
+  sysFtruncate,
+  BusError,
+  fileSize,
   type FlushProtocol,
 } from '@smpsim/core';
 import type { Trace, TraceLine } from './trace.js';
@@ -66,12 +68,18 @@ export function runTraceSim(trace: Trace, o: SimOptions): OpResult[] {
   const fileOp = trace.lines[0]!;
   if (fileOp.op !== 'file') throw new Error('a trace starts with file');
   const preset = KERNEL_PRESETS[o.kernel];
+  // the file's room: the most pages it ever has (ftruncate and pwrite may grow it)
+  let room = fileOp.pages;
+  for (const l of trace.lines) {
+    if (l.op === 'ftruncate') room = Math.max(room, l.pages);
+    if (l.op === 'pwrite') room = Math.max(room, l.page + 1);
+  }
   const config = defaultConfig({
     cpus: 1,
     procs: 1,
     // room for the file and its page tables; no memory pressure (the host run has none either)
-    memoryBytes: Math.max(4 * 1024 * 1024, fileOp.pages * 4096 * 4),
-    files: [{ pages: fileOp.pages, accountDirty: true, mmapHookChangesProt: false }],
+    memoryBytes: Math.max(4 * 1024 * 1024, room * 4096 * 4),
+    files: [{ pages: Math.max(room, 1), size: fileOp.pages, accountDirty: true, mmapHookChangesProt: false }],
     kernel: {
       ...defaultConfig().kernel,
       writeNotify: preset.writeNotify,
@@ -110,12 +118,13 @@ export function runTraceSim(trace: Trace, o: SimOptions): OpResult[] {
       r.result = step(cpu, l, slots);
     } catch (e) {
       if (e instanceof SegvError) r.result = 'segv';
+      else if (e instanceof BusError) r.result = 'sigbus';
       else if (e instanceof SyscallError) r.result = `errno:${e.errno}`;
       else throw e;
     }
     r.faults = faults() - f0;
     r.reads = m.counter(0, 'pageReads') - r0;
-    if (l.op === 'stat') Object.assign(r, pageCacheState(m, 0, l.page ?? 0, (l.page ?? 0) + (l.n ?? fileOp.pages)));
+    if (l.op === 'stat') Object.assign(r, pageCacheState(m, 0, l.page ?? 0, (l.page ?? 0) + (l.n ?? fileSize(m, 0 as Parameters<typeof fileSize>[1]))));
     if (l.op === 'io') r.dirtied = m.counter(0, 'pagesDirtied') - m.counter(0, 'dirtyCancelled');
     out.push(r);
   }
@@ -159,7 +168,8 @@ function step(cpu: Cpu, l: TraceLine, slots: Map<number, { addr: number; pages: 
       sysPwrite(cpu, 0, l.page, l.word, l.value);
       return 'ok';
     case 'ftruncate':
-      return 'unsupported';
+      sysFtruncate(cpu, 0, l.pages);
+      return 'ok';
     case 'stat':
     case 'io':
       return 'ok';

@@ -130,6 +130,8 @@ export const SITE_NAMES = [
   'balance_dirty_pages',
   'page_referenced_one',
   'generic_file_buffered_write',
+  'unmap_mapping_range',
+  'truncate_inode_pages',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };
