@@ -27,6 +27,8 @@ import {
   sysMsync,
   sysMunmap,
   sysDropCaches,
+  sysPread,
+  sysPwrite,
   syncMustBeDurable,
   WORDS_PER_PAGE,
 } from '@smpsim/core';
@@ -187,6 +189,23 @@ export class CpuApi {
   ownStore(addr: number, wordIdx: number, value: number): void {
     this.c.store(addr, value);
     this.shadow[wordIdx] = value;
+  }
+
+  /** An owned write through write(2): pwrite of the word at (file, page, word), recorded like ownStore. */
+  ownPwrite(file: number, page: number, word: number, wordIdx: number, value: number): void {
+    sysPwrite(this.c, file, page, word, value);
+    this.shadow[wordIdx] = value;
+  }
+
+  /** Reads an owned word through read(2) and checks it as ownLoad does. */
+  ownPread(file: number, page: number, word: number, wordIdx: number): number {
+    const v = sysPread(this.c, file, page, word);
+    const want = this.shadow[wordIdx]!;
+    if (v !== want) {
+      const at = { file, page, word };
+      this.c.violation('lost-write', lostWriteMessage(at, `cpu${this.cpu} (process ${this.proc}) reads ${v} with pread, it last wrote ${want}`), lostWriteDetails(at, want, v ?? 0, 'online', { cpu: this.cpu, proc: this.proc }));
+    }
+    return v!;
   }
 
   /** The last value this CPU wrote to an owned word. */

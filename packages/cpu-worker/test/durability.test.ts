@@ -25,4 +25,13 @@ for (const op of ['msync', 'fsync']) {
   });
 }
 
+test('pwrite and pread of owned words (CpuApi.ownPwrite, ownPread): seen through the mapping, on disk after fsync, and a word changed behind the owner is a lost write', async () => {
+  const ok = await runWorkers(fixture('pwrite-check'), { cpus: 1 });
+  assert.equal(ok.violations, []);
+  assert.equal(ok.results[0]!.result, { viaMap: 41, viaRead: 41, onDisk: 41 });
+  const bad = await runWorkers(fixture('pwrite-check'), { cpus: 1, params: { corrupt: 1 } });
+  assert.is(bad.violations.length, 1, JSON.stringify(bad.violations));
+  assert.match(bad.violations[0]!.message, /cpu0 \(process 0\) reads 99 with pread, it last wrote 41/);
+});
+
 test.run();

@@ -48,7 +48,7 @@ export const COUNTERS = {
     dirtyCancelled: 'dirtyCancelled',
   },
   reclaim: { evicted: 'evicted', refaults: 'refaults', runs: 'reclaimRuns', aged: 'aged' },
-  syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs' },
+  syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs', pread: 'preads', pwrite: 'pwrites', ftruncate: 'truncates' },
   checkpoints: 'checkpoints',
   lockContended: 'lockContended',
 } as const satisfies CounterTree;

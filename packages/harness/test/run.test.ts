@@ -34,6 +34,13 @@ for (const seed of [1, 2, 3]) {
   });
 }
 
+test('correct kernel with write(2) and read(2) mixed into dirty-share (syscalls=3000), in 4 MiB so writers throttle: no violation', async () => {
+  const s = await runMachine({ cpus: 4, procs: 2, workload: 'dirty-share', durationMs: 2000, seed: 4, memoryBytes: 4 * 1024 * 1024, checkEvery: 1_000_000, perturb: 0.05, params: { syscalls: 3000 } });
+  assert.ok(s.ok, `${s.violations.map((v) => v.kind + ': ' + v.message).join('\n')}\nreproduce: ${s.reproduce}`);
+  assert.ok(s.stats.syscalls.pwrite > 0 && s.stats.syscalls.pread > 0, JSON.stringify(s.stats.syscalls));
+  assert.ok(s.stats.writeback.throttled > 0, 'writers were throttled');
+});
+
 test('the final backing-store check reports exactly a corrupted word', async () => {
   let at = { file: 0, page: 0, word: 0 };
   const s = await runMachine({

@@ -62,6 +62,7 @@ export const sysFsync = (cpu: Cpu, file: number) => syscall(cpu, () => doFsync(c
 export const sysPread = (cpu: Cpu, file: number, page: number, word: number): number | null =>
   syscall(cpu, () => {
     if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
+    cpu.ctr[CTR.preads]!++;
     if (page < 0 || page >= fileSize(cpu, file as FileId)) return null;
     const pfn = readCachePage(cpu, file as FileId, page as PgOff);
     const v = cpu.mem[pfn * WORDS_PER_PAGE + word]!;
@@ -82,13 +83,18 @@ export const sysPwrite = (cpu: Cpu, file: number, page: number, word: number, va
   syscall(cpu, () => {
     if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
     if (page < 0 || page >= filePages(cpu, file as FileId)) throw new SyscallError('EFBIG', `page ${page} is past the file's room of ${filePages(cpu, file as FileId)} pages (smpsim's files do not grow past it)`);
+    cpu.ctr[CTR.pwrites]!++;
     if (bufferedWriteWord(cpu, file as FileId, page as PgOff, word, value)) cpu.balancePending++;
     // generic_commit_write: a write past the end extends i_size
     if (page >= fileSize(cpu, file as FileId)) Atomics.store(cpu.meta, cpu.layout.fileExt(file) + L.FX_SIZE, page + 1);
     if (cpu.balancePending !== 0) balanceDirtyPagesRatelimited(cpu);
   });
 /** ftruncate(2) to `pages` pages (within the file's room): kernel/truncate.ts. */
-export const sysFtruncate = (cpu: Cpu, file: number, pages: number): void => syscall(cpu, () => doTruncate(cpu, file as FileId, pages));
+export const sysFtruncate = (cpu: Cpu, file: number, pages: number): void =>
+  syscall(cpu, () => {
+    cpu.ctr[CTR.truncates]!++;
+    doTruncate(cpu, file as FileId, pages);
+  });
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames, false));
 

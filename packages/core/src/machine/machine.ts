@@ -91,9 +91,15 @@ export const CTR = {
   pagesDirtied: 45,
   /** Dirty pages cancelled (cancel_dirty_page: the host's cancelled_write_bytes / 4096). */
   dirtyCancelled: 46,
+  /** pwrite(2) calls (sysPwrite). */
+  pwrites: 47,
+  /** pread(2) calls (sysPread). */
+  preads: 48,
+  /** ftruncate(2) calls (sysFtruncate). */
+  truncates: 49,
 } as const;
 export type CounterName = keyof typeof CTR;
-export const CTR_COUNT = 48;
+export const CTR_COUNT = 56;
 
 export class Machine {
   readonly layout: L.Layout;

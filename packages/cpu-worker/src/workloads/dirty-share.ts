@@ -9,7 +9,8 @@
  * One op is one step of the mix. Params (per ten thousand, unless said): `files` (2), `pages` (256 per
  * file), `store` (6000), `load` (3900), `msync` (40), `remap` (20), `mprotect` (40; the rest of the
  * mix), `hot` (8000: ops that go to the hot eighth of the pages; the cold rest is written rarely,
- * so a page the kernel wrongly cleaned is often evicted before a new write heals it), `writenotify`: `mixed` (default: even-numbered files account dirty pages and get write
+ * so a page the kernel wrongly cleaned is often evicted before a new write heals it), `syscalls` (0:
+ * owned stores and loads done with pwrite/pread instead, mixing write(2) with mmap), `writenotify`: `mixed` (default: even-numbered files account dirty pages and get write
  * notification, odd ones do not, so dirty state lives in PTE D bits there), `true` or `false`.
  */
 import type { CpuApi } from '../api.js';
@@ -23,6 +24,7 @@ interface Mix {
   msync: number;
   remap: number;
   hot: number;
+  syscalls: number;
 }
 
 function mixOf(p: Readonly<Record<string, unknown>>): Mix {
@@ -34,6 +36,7 @@ function mixOf(p: Readonly<Record<string, unknown>>): Mix {
     msync: Number(p.msync ?? 40),
     remap: Number(p.remap ?? 20),
     hot: Number(p.hot ?? 8000),
+    syscalls: Number(p.syscalls ?? 0),
   };
 }
 
@@ -53,6 +56,7 @@ const dirtyShare: Workload = {
     remap: { default: 20, description: 'munmap + MAP_FIXED remaps per 10 000 ops (the rest of the mix is mprotect)' },
     hot: { default: 8000, description: 'ops per 10 000 that go to the hot eighth of the pages' },
     writenotify: { default: 'mixed', description: 'mixed (even files account dirty pages, odd ones do not), true or false' },
+    syscalls: { default: 0, description: 'owned stores and loads per 10 000 done with pwrite/pread instead of through the mapping' },
   },
   files: (o) => {
     const m = mixOf(o.params);
@@ -92,10 +96,13 @@ const dirtyShare: Workload = {
         if (r < cStore && writable[f * m.pages + page]) {
           const word = me + cpus * rng.below(ownPerPage);
           const idx = api.wordIndex(f, page, word);
-          api.ownStore(base + page * 4096 + word * 4, idx, api.lastWritten(idx) + 1);
+          // (the draw only when syscalls are on: the random sequence of older runs stays as it was)
+          if (m.syscalls > 0 && rng.below(10000) < m.syscalls) api.ownPwrite(f, page, word, idx, api.lastWritten(idx) + 1);
+          else api.ownStore(base + page * 4096 + word * 4, idx, api.lastWritten(idx) + 1);
         } else if (rng.below(2) === 0) {
           const word = me + cpus * rng.below(ownPerPage);
-          api.ownLoad(base + page * 4096 + word * 4, api.wordIndex(f, page, word), f, page, word);
+          if (m.syscalls > 0 && rng.below(10000) < m.syscalls) api.ownPread(f, page, word, api.wordIndex(f, page, word));
+          else api.ownLoad(base + page * 4096 + word * 4, api.wordIndex(f, page, word), f, page, word);
         } else {
           sum = (sum + api.load(base + page * 4096 + rng.below(1024) * 4)) | 0;
         }
