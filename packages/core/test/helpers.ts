@@ -2,7 +2,7 @@
  * Shared helpers of the core unit tests: small machines and read-only views of shared memory
  * (page-table entries, struct page, buffers, TLB levels, the page cache), as a checker would read them.
  */
-import { type Cpu, finalSync, type FileId, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, type MachineConfig, MS_ASYNC, MS_SYNC, type PgOff, type SchedOptions, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, WORDS_PER_PAGE } from '@smpsim/core';
+import { type Cpu, finalSync, type FileId, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, type MachineConfig, MS_ASYNC, MS_SYNC, type PgOff, type SchedOptions, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, WORDS_PER_PAGE } from '@smpsim/core';
 import { kdaemons, kvmscan, testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
 
 /** A small test machine (4 MiB of memory unless told otherwise), all CPUs in this thread. */
@@ -152,6 +152,13 @@ export function driveEveryPath(m: Machine, cpus: Cpu[]): void {
   sysMsync(b, vb, 2, MS_ASYNC);
   sysDropCaches(a);
   a.load(va); // refault
+  sysPwrite(b, 0, 1, 7, 48); // generic_file_buffered_write: page lock, then tree_lock to tag it
+  sysPread(a, 0, 1, 7);
+  a.store(va + 4096 + 8, 49);
+  kdaemons.asKernelThread(b, () => kvmscan.reclaimPages(b, 64, true)); // aging: page_referenced
+  b.store(vb + 3 * 4096 + 8, 50);
+  sysFtruncate(a, 0, 2); // unmap_mapping_range in both processes, truncate_inode_pages
+  sysFtruncate(a, 0, 8);
   finalSync(a);
 }
 

@@ -1,7 +1,7 @@
 /**
  * The lock order of kernel/locking/lockorder.ts, checked against what the kernel does: every path is
- * driven on a machine in this thread (faults, mmap/munmap/mprotect/msync/fsync, the flusher, the
- * journal, reclaim, drop_caches, the end-of-run sync), with lockdep recording each dependency edge
+ * driven on a machine in this thread (faults, mmap/munmap/mprotect/msync/fsync, pwrite/pread, ftruncate,
+ * the flusher, the journal, reclaim with and without aging, drop_caches, the end-of-run sync), with lockdep recording each dependency edge
  * (class A held while class B is taken); every edge must go from a lower rank to a higher one. A real
  * edge that contradicts the block means the block is wrong. Lockdep itself reports cycles and IRQ-state
  * inversions, not ranks: the ranks are checked here, not at run time.
