@@ -141,6 +141,14 @@ export interface DaemonConfig {
    * the buffers dirty again.
    */
   readonly journalEveryPage: boolean;
+  /**
+   * The asynchronous disk (kernel/disk.ts): writepage submits a page's dirty buffers, unlocks the page
+   * and leaves PG_writeback set; each write completes in the submitting CPU's disk interrupt after
+   * this many of its interrupt polls (its preemption points and wait steps), in hardirq context
+   * (end_buffer_async_write, end_page_writeback under tree_lock). 0 (the default): synchronous writes
+   * under the page lock, as before. Not in timed mode.
+   */
+  readonly diskLatency: number;
 }
 
 /**
@@ -221,6 +229,7 @@ export const DEFAULT_DAEMONS: DaemonConfig = {
   aging: false,
   readpageBuffers: true,
   journalEveryPage: true,
+  diskLatency: 0,
 };
 
 export const DEFAULT_KERNEL: KernelConfig = {

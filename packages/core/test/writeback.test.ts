@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize } from '@smpsim/core';
+import { type BugId, type FileId, type PgOff, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize, stopMachine, StopReason } from '@smpsim/core';
 import { file, kdaemons, kvmscan, layout as L, pte as P } from '@smpsim/core/testing';
 
 const { journalPass } = kdaemons;
@@ -30,6 +30,43 @@ const writableTlb = (m: Machine, cpu: number, addr: number) => m.tlbEntry(cpu, v
 
 // ---------------------------------------------------------------- msync / fsync
 
+test('the asynchronous disk: writepage submits and unlocks, PG_writeback outlives the page lock, the write lands only when the disk interrupt completes it; fsync waits for it; a stop with I/O in flight leaves the old data', () => {
+  const { m, cpus } = small({ cpus: 1, files: [file(4)], daemons: { ...DEFAULT_DAEMONS, diskLatency: 3, stripBuffers: false } });
+  const a = cpus[0]!;
+  const va = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(va, 5);
+  const pfn = cachedPfn(m, 0, 0);
+  kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 16, { file: 0 as FileId, index: 0 as PgOff }));
+  const flags = () => pageField(m, pfn, L.PG_FLAGS);
+  assert.ok(flags() & L.PG_writeback, 'under writeback');
+  assert.not.ok(flags() & L.PG_locked, 'and unlocked');
+  assert.ok(buffers(m, pfn).every((b) => (b & (L.BH_Lock | L.BH_Async_Write)) === (L.BH_Lock | L.BH_Async_Write)), 'every buffer in flight');
+  assert.is(m.disk[diskWord(m, 0, 0)], 0, 'not on disk yet');
+  assert.is(kvmscan.reclaimPages(a, 4, false), 0, 'reclaim refuses a page under writeback');
+  assert.ok(Atomics.load(m.meta, m.layout.cpu(0) + L.C_IPI_PENDING) & L.DISK_PENDING, 'the disk interrupt is pending');
+  a.pollInterrupts();
+  a.pollInterrupts();
+  assert.ok(flags() & L.PG_writeback, 'two polls: not due yet');
+  a.pollInterrupts();
+  assert.not.ok(flags() & L.PG_writeback, 'the third completes it: end_page_writeback');
+  assert.is(m.disk[diskWord(m, 0, 0)], 5);
+  assert.ok(buffers(m, pfn).every((b) => (b & (L.BH_Lock | L.BH_Async_Write)) === 0));
+  assert.is(m.total('ioSubmitted'), 4);
+  assert.is(m.total('ioCompleted'), 4);
+  // fsync: WB_SYNC_ALL submits and waits; its wait steps take the disk interrupt
+  a.store(va + 4096, 6);
+  sysFsync(a, 0);
+  assert.is(m.disk[diskWord(m, 0, 1)], 6);
+  assert.not.ok(pageField(m, cachedPfn(m, 0, 1), L.PG_FLAGS) & L.PG_writeback);
+  // a stop with I/O in flight: only completed writes are on the backing store
+  a.store(va + 2 * 4096, 7);
+  kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 16, { file: 0 as FileId, index: 2 as PgOff }));
+  assert.ok(pageField(m, cachedPfn(m, 0, 2), L.PG_FLAGS) & L.PG_writeback);
+  stopMachine(m, StopReason.Abort);
+  assert.is(m.disk[diskWord(m, 0, 2)], 0, 'the write in flight never landed');
+  assert.equal([m.disk[diskWord(m, 0, 0)], m.disk[diskWord(m, 0, 1)]], [5, 6], 'the completed ones did');
+});
+
 test('ftruncate (2.6.20 vmtruncate): shrinking unmaps the tail in every process, drops its pages with their dirty state and frees the blocks; past the end is SIGBUS; growing reads a hole', () => {
   const { m, cpus } = small({ cpus: 2, procs: 2, files: [file(8)] });
   const [a, b] = cpus as [Cpu, Cpu];
@@ -42,7 +79,7 @@ test('ftruncate (2.6.20 vmtruncate): shrinking unmaps the tail in every process,
   const p6 = cachedPfn(m, 0, 6);
   const dirtyBefore = m.total('dirtyCancelled');
   sysFtruncate(a, 0, 5);
-  assert.is(fileSize(m, 0 as Parameters<typeof fileSize>[1]), 5);
+  assert.is(fileSize(m, 0 as FileId), 5);
   for (const [mm, v] of [[0, va], [1, vb]] as const) for (let p = 5; p < 8; p++) assert.is(pteOf(m, mm, v + p * 4096), 0, `mm ${mm} page ${p} unmapped`);
   assert.is(m.tlbEntry(1, vpnOf(vb + 7 * 4096)), null, 'shot down on the other CPU');
   for (let p = 5; p < 8; p++) assert.is(cacheSlot(m, 0, p), 0, `page ${p} gone from the cache (no shadow entry)`);

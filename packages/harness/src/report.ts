@@ -15,6 +15,7 @@ export function formatSummary(s: RunSummary): string {
     `  TLB: ${fmt(st.tlb.hits)} hits, ${fmt(st.tlb.l2Hits)} L2 hits, ${fmt(st.tlb.misses)} misses (TLB ${c.tlb})`,
     `  faults: ${fmt(st.faults.notPresent)} not-present, ${fmt(st.faults.writeNotify)} write-notify, ${fmt(st.faults.cow)} cow, ${fmt(st.faults.other)} other`,
     `  shootdowns: ${fmt(st.shootdowns.ipisSent)} IPIs; flushes ${fmt(st.shootdowns.flushesPage)} page, ${fmt(st.shootdowns.flushesRange)} range, ${fmt(st.shootdowns.flushesFull)} full, ${fmt(st.shootdowns.flushesElided)} local-only; by cause: mkclean ${fmt(st.shootdowns.byCause.mkclean)}, munmap ${fmt(st.shootdowns.byCause.munmap)}, mprotect ${fmt(st.shootdowns.byCause.mprotect)}, fault ${fmt(st.shootdowns.byCause.fault)}, reclaim ${fmt(st.shootdowns.byCause.reclaim)}`,
+    ...(st.io.submitted ? [`  disk: ${fmt(st.io.submitted)} writes submitted, ${fmt(st.io.completed)} completed, at most ${fmt(st.ioInflightMax)} in flight on one CPU`] : []),
     `  lazy TLB: ${fmt(st.shootdowns.lazyIdle)} idle CPUs entered it, ${fmt(st.shootdowns.leaveMm)} leave_mm, ${fmt(st.shootdowns.lazySkipped)} flush targets skipped`,
     `  writeback: ${fmt(st.writeback.pagesCleaned)} pages cleaned, ${fmt(st.writeback.pagesWritten)} written, ${fmt(st.writeback.bufferWrites)} buffer writes, ${fmt(st.writeback.throttled)} throttled writers wrote ${fmt(st.writeback.throttleWritten)}; reclaim: ${fmt(st.reclaim.evicted)} evicted, ${fmt(st.reclaim.refaults)} refaults, ${fmt(st.reclaim.aged)} kept young`,
   ];

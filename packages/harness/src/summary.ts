@@ -49,6 +49,7 @@ export const COUNTERS = {
   },
   reclaim: { evicted: 'evicted', refaults: 'refaults', runs: 'reclaimRuns', aged: 'aged' },
   syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs', pread: 'preads', pwrite: 'pwrites', ftruncate: 'truncates' },
+  io: { submitted: 'ioSubmitted', completed: 'ioCompleted' },
   checkpoints: 'checkpoints',
   lockContended: 'lockContended',
 } as const satisfies CounterTree;
@@ -96,6 +97,8 @@ export interface RunSummary {
   stats: { perCpu: Array<{ cpu: number } & CounterValues<typeof PER_CPU> & { runMs: number }> } & Omit<CounterValues<typeof COUNTERS>, 'lockContended'> & {
     /** Most write-notify pages seen (at checkpoints and the end) dirty only in PTE D bits. */
     maxDirtyOnlyInPte: number;
+    /** The asynchronous disk: the most writes one CPU had in flight at once (0 without it). */
+    ioInflightMax: number;
     lockContended: number;
     /** Per lock class, /proc/lock_stat columns (with --lock-stat; empty otherwise). */
     locks: LockStatRow[];
@@ -148,6 +151,7 @@ export function summarize(o: RunOptions, m: Machine, r: RunOutcome): RunSummary 
       perCpu: Array.from({ length: o.cpus }, (_, c) => ({ cpu: c, ...countersOf(PER_CPU, (n) => m.counter(c, n)), runMs: r.results.find((x) => x.cpu === c)?.runMs ?? 0 })),
       ...totals,
       maxDirtyOnlyInPte: r.maxDirtyOnlyInPte,
+      ioInflightMax: Math.max(0, ...Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'ioInflightMax'))),
       lockContended,
       locks: m.config.kernel.lockStat ? m.lockStats() : [],
       simCycles: Math.max(...Array.from({ length: o.cpus }, (_, c) => m.counter(c, 'cycles'))),

@@ -41,6 +41,23 @@ test('correct kernel with write(2) and read(2) mixed into dirty-share (syscalls=
   assert.ok(s.stats.writeback.throttled > 0, 'writers were throttled');
 });
 
+test('the asynchronous disk on real workers (--daemon diskLatency=8, with write(2), throttling and checkpoints): several writes in flight, all completed by the end, no violation', async () => {
+  const s = await runMachine({ cpus: 4, procs: 2, workload: 'dirty-share', durationMs: 2000, seed: 5, memoryBytes: 4 * 1024 * 1024, checkEvery: 1_000_000, perturb: 0.05, params: { syscalls: 2000 }, daemonConfig: { diskLatency: 8 } });
+  assert.ok(s.ok, `${s.violations.map((v) => v.kind + ': ' + v.message).join('\n')}\nreproduce: ${s.reproduce}`);
+  assert.ok(s.stats.ioInflightMax > 1, `in flight at most ${s.stats.ioInflightMax}`);
+  assert.ok(s.stats.io.submitted > 0);
+  assert.is(s.stats.io.completed, s.stats.io.submitted, 'the final sync waited for every write');
+  assert.is(s.stats.writeback.bufferWrites, s.stats.io.completed, 'every buffer write went through the disk');
+});
+
+test('the asynchronous disk in deterministic mode: the same seed, the same run', async () => {
+  const o = { cpus: 3, procs: 2, workload: 'dirty-share', ops: 1500, seed: 8, mode: 'deterministic' as const, checkEvery: 500_000, daemonConfig: { diskLatency: 4 } };
+  const [a, b] = [await runMachine(o), await runMachine(o)];
+  assert.ok(a.ok, JSON.stringify(a.violations));
+  assert.ok(a.stats.io.submitted > 0);
+  assert.is(a.traceHash, b.traceHash);
+});
+
 test('the final backing-store check reports exactly a corrupted word', async () => {
   let at = { file: 0, page: 0, word: 0 };
   const s = await runMachine({

@@ -583,9 +583,13 @@ export class Cpu {
     const flags = meta[b + L.C_IRQ]!;
     meta[b + L.C_IRQ] = 0;
     meta[b + L.C_HARDIRQ]!++;
+    // in kernel mode: a preemption point inside the handler (a spinlock it takes) runs no user hook
+    // (kernel threads, checkpoints) even when the interrupt came in user mode
+    meta[b + L.C_IN_KERNEL]!++;
     try {
       handler(this);
     } finally {
+      meta[b + L.C_IN_KERNEL]!--;
       meta[b + L.C_HARDIRQ]!--;
       meta[b + L.C_IRQ] = flags;
     }

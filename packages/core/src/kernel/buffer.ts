@@ -10,6 +10,7 @@ import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
 import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
 import { writeBlockToDisk } from './blkdev.js';
+import { endPageWriteback, pageHasAsyncWrite, submitWrite } from './disk.js';
 import { clearPageFlag, pageFlags, pageMapping, setPageFlag } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
 
@@ -146,10 +147,24 @@ export function blockWriteFullPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOf
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
   setPageFlag(cpu, pfn, L.PG_writeback);
   const n = cpu.layout.buffersPerPage;
-  for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
   cpu.ctr[CTR.pagesWritten]!++;
   cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
-  clearPageFlag(cpu, pfn, L.PG_writeback);
+  if (cpu.layout.diskBase < 0) {
+    for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
+    clearPageFlag(cpu, pfn, L.PG_writeback);
+    return;
+  }
+  // The asynchronous disk (kernel/disk.ts): each dirty buffer submitted; the page's writeback ends
+  // when the last completes — here if none was dirty, or all completed while this loop waited.
+  setPageFlag(cpu, pfn, L.PG_io_submitting);
+  for (let i = 0; i < n; i++) {
+    const bh = cpu.layout.bh(pfn, i);
+    lockBuffer(cpu, bh);
+    if (Atomics.and(cpu.meta, bh, ~L.BH_Dirty) & L.BH_Dirty) submitWrite(cpu, pfn, file, index, i);
+    else unlockBuffer(cpu, bh);
+  }
+  clearPageFlag(cpu, pfn, L.PG_io_submitting);
+  if (!pageHasAsyncWrite(cpu, pfn)) endPageWriteback(cpu, pfn, file);
 }
 
 /**

@@ -18,6 +18,7 @@ import { doMmap, doMprotect, doMsync, doMunmap, harvestDirty, type SpecialMappin
 import { balanceDirtyPagesRatelimited, doFsync } from './page-writeback.js';
 import { bufferedWriteWord } from './write.js';
 import { doTruncate } from './truncate.js';
+import { diskInterrupt } from './disk.js';
 import { smpInvalidateInterrupt, switchMm } from './smp.js';
 import { reclaimPages } from './vmscan.js';
 
@@ -28,8 +29,15 @@ export class Kernel implements KernelEntry {
   }
 
   interrupt(cpu: Cpu): void {
-    cpu.hardirq(smpInvalidateInterrupt);
+    cpu.hardirq(takeInterrupts);
   }
+}
+
+/** The vectors pending on this CPU: the flush IPI, the disk's completion interrupt (kernel/disk.ts). */
+function takeInterrupts(cpu: Cpu): void {
+  const pending = Atomics.load(cpu.meta, cpu.base + L.C_IPI_PENDING);
+  if (pending & ~L.DISK_PENDING) smpInvalidateInterrupt(cpu);
+  if (pending & L.DISK_PENDING) diskInterrupt(cpu);
 }
 
 const KERNEL = new Kernel();

@@ -217,14 +217,17 @@ export function clearPageDirtyForIo(cpu: Cpu, pfn: Pfn): boolean {
 
 /**
  * Writes one cached page of `file` if it is dirty (the body of write_cache_pages for one page):
- * lock it, check it is still this file's, clear_page_dirty_for_io, writepage. Returns true if written.
+ * lock it, check it is still this file's; a page still under writeback (the asynchronous disk) is
+ * waited for by a data-integrity sync (`sync`: WB_SYNC_ALL) and skipped otherwise (WB_SYNC_NONE);
+ * then clear_page_dirty_for_io, writepage. Returns true if written.
  */
-export function writebackPage(cpu: Cpu, file: FileId, index: PgOff, site: number): boolean {
+export function writebackPage(cpu: Cpu, file: FileId, index: PgOff, site: number, sync = false): boolean {
   const pfn = findGetPage(cpu, file, index);
   if (pfn === -1) return false;
   lockPage(cpu, pfn, site);
   let written = false;
-  if (pageMapping(cpu, pfn) === file && pageIndex(cpu, pfn) === index) {
+  if (sync && pageMapping(cpu, pfn) === file) waitOnPageWriteback(cpu, pfn);
+  if (pageMapping(cpu, pfn) === file && pageIndex(cpu, pfn) === index && !(pageFlags(cpu, pfn) & L.PG_writeback)) {
     if (clearPageDirtyForIo(cpu, pfn)) {
       // set_page_writeback: PG_writeback before the dirty tag goes, so a WB_SYNC_ALL sync that no
       // longer finds the tag finds the page under writeback and waits for it (filemap_fdatawait)
@@ -258,7 +261,7 @@ export function syncFileRange(cpu: Cpu, file: FileId, first: PgOff, end: PgOff, 
   let n = 0;
   const last = Math.min(end, filePages(cpu, file));
   for (let i = Math.max(0, first) as PgOff; i < last; i++) {
-    if (Atomics.load(cpu.meta, tagOf(cpu, file, i)) !== 0 && writebackPage(cpu, file, i, site)) n++;
+    if (Atomics.load(cpu.meta, tagOf(cpu, file, i)) !== 0 && writebackPage(cpu, file, i, site, true)) n++;
   }
   fdatawait(cpu, file, Math.max(0, first) as PgOff, last as PgOff);
   return n;

@@ -114,7 +114,8 @@ function localFlush(cpu: Cpu, mm: number, start: number, end: number, all: boole
 export function smpInvalidateInterrupt(cpu: Cpu): void {
   const meta = cpu.meta;
   const from = cpu.maskBase + L.CM_IPI_FROM;
-  let summary = Atomics.exchange(meta, cpu.base + L.C_IPI_PENDING, 0);
+  // (the disk's interrupt bit stays for diskInterrupt)
+  let summary = Atomics.and(meta, cpu.base + L.C_IPI_PENDING, L.DISK_PENDING) & ~L.DISK_PENDING;
   if (cpu.lines !== null) cpu.lines.write(cpu, metaLine(cpu.base + L.C_IPI_PENDING));
   while (summary !== 0) {
     const w = 31 - Math.clz32(summary);

@@ -114,11 +114,33 @@ export const PG_dirty_cancelled = 1 << 24;
  * `journalEveryPage` amplifier.
  */
 export const PG_jbd_data = 1 << 25;
+/**
+ * Model marker: __block_write_full_page is still submitting this page's buffers to the asynchronous
+ * disk, so a completion that finds no buffer in flight must not end the page's writeback yet (Linux
+ * counts the buffers under way; this is that count's bias).
+ */
+export const PG_io_submitting = 1 << 26;
+/** C_IPI_PENDING bit of the disk interrupt: this CPU has I/O queued (kernel/disk.ts). */
+export const DISK_PENDING = 1 << 30;
+/** The per-CPU disk queue (kernel/disk.ts): DQ_* words, then DISK_QUEUE entries of DQE_FIELDS, then their data. */
+export const DQ_HEAD = 0;
+export const DQ_TAIL = 1;
+export const DQ_TICK = 2; // disk interrupts taken while I/O was queued (the latency clock)
+export const DQ_FIELDS = 4;
+export const DQE_BH = 0; // meta index of the buffer head
+export const DQE_PFN = 1;
+export const DQE_FILE = 2;
+export const DQE_INDEX = 3;
+export const DQE_BLOCK = 4;
+export const DQE_DUE = 5; // DQ_TICK at which it completes
+export const DQE_FIELDS = 6;
+export const DISK_QUEUE = 16;
 
 /** Buffer-head state bits (one Int32 per buffer). */
 export const BH_Uptodate = 1 << 0;
 export const BH_Dirty = 1 << 1;
 export const BH_Lock = 1 << 2; // I/O in flight on the buffer (lock_buffer)
+export const BH_Async_Write = 1 << 3; // submitted to the asynchronous disk, not completed (mark_buffer_async_write)
 export const BH_Mapped = 1 << 5;
 
 // ---- per-CPU area ----
@@ -308,6 +330,9 @@ export class Layout {
   readonly lockdepUsageBase: number;
   /** Each file's FX_* words, after everything else. */
   readonly fileExtBase: number;
+  /** The per-CPU disk queues (DaemonConfig.diskLatency > 0 only), after everything else; -1 without. */
+  readonly diskBase: number;
+  readonly diskStride: number;
   readonly metaWords: number;
 
   constructor(c: MachineConfig) {
@@ -356,6 +381,9 @@ export class Layout {
     o += LOCKDEP_MAX_CLASSES * USAGE_STRIDE;
     this.fileExtBase = o;
     o += this.nfiles * FX_STRIDE;
+    this.diskStride = DQ_FIELDS + DISK_QUEUE * DQE_FIELDS + DISK_QUEUE * (WORDS_PER_PAGE / this.buffersPerPage);
+    this.diskBase = c.daemons.diskLatency > 0 ? o : -1;
+    if (this.diskBase >= 0) o += this.cpus * this.diskStride;
     this.metaWords = o;
   }
 
@@ -384,6 +412,18 @@ export class Layout {
   }
   file(id: number): number {
     return this.fileBase + id * F_STRIDE;
+  }
+  /** CPU `id`'s disk queue (DQ_* words). */
+  diskQueue(id: number): number {
+    return this.diskBase + id * this.diskStride;
+  }
+  /** Entry `slot` of CPU `id`'s disk queue (DQE_* words). */
+  diskEntry(id: number, slot: number): number {
+    return this.diskQueue(id) + DQ_FIELDS + slot * DQE_FIELDS;
+  }
+  /** The data of entry `slot` of CPU `id`'s disk queue (one block). */
+  diskData(id: number, slot: number): number {
+    return this.diskQueue(id) + DQ_FIELDS + DISK_QUEUE * DQE_FIELDS + slot * (WORDS_PER_PAGE / this.buffersPerPage);
   }
   /** File `id`'s FX_* words. */
   fileExt(id: number): number {

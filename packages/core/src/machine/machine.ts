@@ -97,6 +97,12 @@ export const CTR = {
   preads: 48,
   /** ftruncate(2) calls (sysFtruncate). */
   truncates: 49,
+  /** Buffer writes submitted to the asynchronous disk (submit_bh). */
+  ioSubmitted: 50,
+  /** Of them completed (end_buffer_async_write). */
+  ioCompleted: 51,
+  /** The most writes this CPU had in flight at once. */
+  ioInflightMax: 52,
 } as const;
 export type CounterName = keyof typeof CTR;
 export const CTR_COUNT = 56;

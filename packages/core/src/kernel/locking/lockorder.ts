@@ -132,6 +132,7 @@ export const SITE_NAMES = [
   'generic_file_buffered_write',
   'unmap_mapping_range',
   'truncate_inode_pages',
+  'end_page_writeback',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };
