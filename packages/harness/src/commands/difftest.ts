@@ -41,9 +41,14 @@ export function registerDifftest(p: Command): Command {
       if (!runner.available) throw new UsageError(`difftest needs the host runner: ${runner.reason}`);
       const { host, reports } = runDifftest(traces, { runner: runner.path, dir, kernel: f.kernel as KernelPreset, ...(f.msyncScope ? { msyncScope: f.msyncScope as MsyncScope } : {}) }, f.json ? undefined : (r) => process.stdout.write(formatReport(r, !!f.verbose)));
       const failed = reports.filter((r) => r.differs > 0).length;
-      if (f.json) process.stdout.write(JSON.stringify({ ok: failed === 0, host, kernel: f.kernel, msyncScope: f.msyncScope ?? KERNEL_PRESETS[f.kernel as KernelPreset].msyncScope, compiler: runner.compiler, dir, reports }) + '\n');
+      const classes: Record<string, number> = {};
+      for (const r of reports) for (const [k, n] of Object.entries(r.classes)) classes[k] = (classes[k] ?? 0) + n;
+      const ops = reports.reduce((s, r) => s + r.ops, 0);
+      const same = reports.reduce((s, r) => s + r.same, 0);
+      if (f.json) process.stdout.write(JSON.stringify({ ok: failed === 0, ops, same, classes, host, kernel: f.kernel, msyncScope: f.msyncScope ?? KERNEL_PRESETS[f.kernel as KernelPreset].msyncScope, compiler: runner.compiler, dir, reports }) + '\n');
       else {
         process.stdout.write(`host: Linux ${host?.kernel}, file system ${host?.fs} in ${dir}, cachestat ${host?.cachestat ? 'yes' : 'no (dirty counts not compared)'}; smpsim: ${f.kernel}\n`);
+        process.stdout.write(`${ops} ops: ${same} the same on both machines; differences by class: ${Object.entries(classes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}\n`);
         process.stdout.write(`${reports.length} trace(s): ${reports.length - failed} agree (differences all explained), ${failed} differ\n`);
       }
       process.exitCode = failed ? 1 : 0;

@@ -35,6 +35,8 @@ export interface OpComparison {
   verdict: Verdict;
   /** For 'explained' and 'differs': what differs and why. */
   why?: string;
+  /** The class of an explained difference (its cause), or the observable that differs. */
+  cls?: string;
 }
 
 export interface CompareContext {
@@ -69,52 +71,55 @@ export function compareRuns(trace: Trace, host: readonly OpResult[], sim: readon
     if (h.line !== l.line || s.line !== l.line) throw new Error(`results out of step at trace line ${l.line} (host ${h.line}, smpsim ${s.line})`);
     const c: OpComparison = { line: l.line, text: l.text, host: h, sim: s, verdict: 'same' };
     const wholeFileMsync = ctx.msyncScope === 'file' && msyncSyncSeen;
-    const differs = (why: string) => {
+    const differs = (cls: string, why: string) => {
       if (c.verdict === 'differs') return;
       if (unsupportedAt >= 0) {
         c.verdict = 'explained';
+        c.cls = 'after-unsupported';
         c.why = `${why} — after line ${unsupportedAt}, an op smpsim does not model yet`;
       } else {
         c.verdict = 'differs';
+        c.cls = cls;
         c.why = why;
       }
     };
-    const explained = (why: string) => {
+    const explained = (cls: string, why: string) => {
       if (c.verdict === 'same') {
         c.verdict = 'explained';
+        c.cls = cls;
         c.why = why;
       }
     };
     const partial = sizeWords % 1024 !== 0;
     if (l.op === 'pread' && h.result === 'eof' && typeof s.result === 'number' && partial && l.page === Math.floor(sizeWords / 1024) && l.page * 1024 + l.word >= sizeWords) {
-      explained(`result: host "eof", smpsim ${s.result} (the host's file ends inside this page after a write past the end; smpsim sizes files in whole pages)`);
+      explained('partial-page', `result: host "eof", smpsim ${s.result} (the host's file ends inside this page after a write past the end; smpsim sizes files in whole pages)`);
     } else if (s.result === 'unsupported') {
-      explained(`smpsim does not model ${l.op} yet`);
+      explained('unsupported', `smpsim does not model ${l.op} yet`);
       if (unsupportedAt < 0) unsupportedAt = l.line;
     } else if (h.result !== s.result) {
-      differs(`result: host ${JSON.stringify(h.result)}, smpsim ${JSON.stringify(s.result)}`);
+      differs('result', `result: host ${JSON.stringify(h.result)}, smpsim ${JSON.stringify(s.result)}`);
     }
     compareFaults(l, h, s, ctx, msyncSyncSeen, era, differs, explained);
     trackPrivate(l, s, priv, anon, wrprotected);
     if (l.op === 'stat') {
       if (h.cached !== undefined && s.cached !== undefined && h.cached !== s.cached) {
-        if (h.cached > s.cached) explained(`cached: host ${h.cached}, smpsim ${s.cached} (host readahead and fault-around cache more)`);
-        else differs(`cached: host ${h.cached}, smpsim ${s.cached} (the host evicted pages? keep files small)`);
+        if (h.cached > s.cached) explained('readahead', `cached: host ${h.cached}, smpsim ${s.cached} (host readahead and fault-around cache more)`);
+        else differs('cached', `cached: host ${h.cached}, smpsim ${s.cached} (the host evicted pages? keep files small)`);
       }
       if (ctx.cachestat && h.dirty !== undefined && h.dirty >= 0 && h.dirty !== s.dirty) {
-        if (h.dirty > s.dirty! && h.dirty - s.dirty! <= tailsSinceSync) explained(`dirty pages: host ${h.dirty}, smpsim ${s.dirty} (the host zeroed the tail of the partial last page when the file grew, ext4's ext4_block_zero_page_range; smpsim's sizes are whole pages)`);
-        else if (wholeFileMsync && h.dirty > s.dirty!) explained(`dirty pages: host ${h.dirty}, smpsim ${s.dirty} (smpsim's 2.6.20 msync wrote the whole file; the host's only the range)`);
-        else differs(`dirty pages: host ${h.dirty}, smpsim ${s.dirty}`);
+        if (h.dirty > s.dirty! && h.dirty - s.dirty! <= tailsSinceSync) explained('tail-zeroing', `dirty pages: host ${h.dirty}, smpsim ${s.dirty} (the host zeroed the tail of the partial last page when the file grew, ext4's ext4_block_zero_page_range; smpsim's sizes are whole pages)`);
+        else if (wholeFileMsync && h.dirty > s.dirty!) explained('msync-scope', `dirty pages: host ${h.dirty}, smpsim ${s.dirty} (smpsim's 2.6.20 msync wrote the whole file; the host's only the range)`);
+        else differs('dirty', `dirty pages: host ${h.dirty}, smpsim ${s.dirty}`);
       }
       if (ctx.cachestat && h.writeback !== undefined && h.writeback >= 0 && h.writeback !== s.writeback) {
-        if (lastWasSync) differs(`pages under writeback right after a sync: host ${h.writeback}, smpsim ${s.writeback} (both must be 0)`);
-        else explained(`pages under writeback: host ${h.writeback}, smpsim ${s.writeback} (the host's flusher writes in the background)`);
+        if (lastWasSync) differs('writeback', `pages under writeback right after a sync: host ${h.writeback}, smpsim ${s.writeback} (both must be 0)`);
+        else explained('background-writeback', `pages under writeback: host ${h.writeback}, smpsim ${s.writeback} (the host's flusher writes in the background)`);
       }
     }
     if (l.op === 'io' && h.dirtied !== undefined && h.dirtied >= 0 && h.dirtied !== s.dirtied) {
-      if (h.dirtied > s.dirtied! && h.dirtied - s.dirtied! <= tailsEver) explained(`pages dirtied: host ${h.dirtied}, smpsim ${s.dirtied} (the host zeroed partial last pages when the file grew)`);
-      else if (wholeFileMsync && s.dirtied! > h.dirtied) explained(`pages dirtied: host ${h.dirtied}, smpsim ${s.dirtied} (pages smpsim's 2.6.20 msync cleaned beyond the range were dirtied again)`);
-      else differs(`pages dirtied: host ${h.dirtied}, smpsim ${s.dirtied}`);
+      if (h.dirtied > s.dirtied! && h.dirtied - s.dirtied! <= tailsEver) explained('tail-zeroing', `pages dirtied: host ${h.dirtied}, smpsim ${s.dirtied} (the host zeroed partial last pages when the file grew)`);
+      else if (wholeFileMsync && s.dirtied! > h.dirtied) explained('msync-scope', `pages dirtied: host ${h.dirtied}, smpsim ${s.dirtied} (pages smpsim's 2.6.20 msync cleaned beyond the range were dirtied again)`);
+      else differs('dirtied', `pages dirtied: host ${h.dirtied}, smpsim ${s.dirtied}`);
     }
     if (l.op === 'msync' && l.sync) msyncSyncSeen = true;
     // the file grows from a partial size: ext4 zeroes the old last page's tail (a dirty page)
@@ -175,25 +180,25 @@ function compareFaults(
   ctx: CompareContext,
   msyncSyncSeen: boolean,
   era: { privateWrprotected: (key: string) => boolean },
-  differs: (w: string) => void,
-  explained: (w: string) => void,
+  differs: (cls: string, w: string) => void,
+  explained: (cls: string, w: string) => void,
 ): void {
   if (h.faults === s.faults) return;
   const what = `faults: host ${h.faults}, smpsim ${s.faults}`;
   if (l.op === 'load') {
-    if (h.faults < s.faults) explained(`${what} (host fault-around mapped the page on an earlier read fault)`);
-    else differs(what);
+    if (h.faults < s.faults) explained('fault-around', `${what} (host fault-around mapped the page on an earlier read fault)`);
+    else differs('faults', what);
     return;
   }
   if (l.op === 'store') {
-    if (ctx.msyncScope === 'file' && msyncSyncSeen && s.faults > h.faults) explained(`${what} (smpsim's 2.6.20 msync cleaned the whole file; the host's, 3.16+, only the range)`);
+    if (ctx.msyncScope === 'file' && msyncSyncSeen && s.faults > h.faults) explained('msync-scope', `${what} (smpsim's 2.6.20 msync cleaned the whole file; the host's, 3.16+, only the range)`);
     else if (s.faults === h.faults + 1 && era.privateWrprotected(`${l.slot}:${l.page}`))
-      explained(`${what} (a private page already copied, then mprotect: 2.6.20 write-protects it and the store takes a reuse fault; since 6.0 mprotect keeps exclusive anonymous pages writable)`);
-    else differs(what);
+      explained('private-mprotect', `${what} (a private page already copied, then mprotect: 2.6.20 write-protects it and the store takes a reuse fault; since 6.0 mprotect keeps exclusive anonymous pages writable)`);
+    else differs('faults', what);
     return;
   }
   // system calls fault on the host only through the runner's own pages (stack, stdio): not the trace's
-  explained(`${what} (faults outside the trace's mappings)`);
+  explained('syscall-faults', `${what} (faults outside the trace's mappings)`);
 }
 
 /** The comparisons that make a run fail. */

@@ -30,6 +30,8 @@ export interface TraceReport {
   same: number;
   explained: number;
   differs: number;
+  /** Explained differences by class (their cause), and unexplained ones by observable ('differs:dirty'). */
+  classes: Record<string, number>;
   /** Every op that is not 'same'. */
   notes: OpComparison[];
   /** For a trace that differs: the shortest trace found that still differs, and its comparison. */
@@ -112,8 +114,13 @@ export function runDifftest(traces: readonly Trace[], o: DifftestOptions, onTrac
         same: comparisons.filter((c) => c.verdict === 'same').length,
         explained: comparisons.filter((c) => c.verdict === 'explained').length,
         differs: bad.length,
+        classes: {},
         notes: comparisons.filter((c) => c.verdict !== 'same'),
       };
+      for (const c of r.notes) {
+        const k = c.verdict === 'differs' ? `differs:${c.cls}` : c.cls!;
+        r.classes[k] = (r.classes[k] ?? 0) + 1;
+      }
       if (bad.length) r.shrunk = shrink(t, bad[0]!, o, scratch);
       reports.push(r);
       onTrace?.(r);
