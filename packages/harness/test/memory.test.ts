@@ -46,6 +46,24 @@ test('runs through one pool allocate no new shared memory once warm (free and de
   }
 });
 
+test('runs of different sizes through one pool (a portfolio) keep the largest buffers and allocate none once warm', async () => {
+  const pool = new CpuWorkerPool();
+  try {
+    // 2, 3 or 4 CPUs and 16 or 32 pages per file: the metadata, disk and shadow differ in size from run
+    // to run; a buffer at least as large as a run needs is used again
+    const run = (i: number) => runMachine({ ...SHORT, cpus: 2 + (i % 3), seed: 200 + i, params: { pages: 16 << (i % 2) } }, pool);
+    for (let i = 0; i < 6; i++) await run(i);
+    await settle();
+    const warm = process.memoryUsage().arrayBuffers;
+    for (let i = 6; i < 36; i++) await run(i);
+    await settle();
+    const grown = process.memoryUsage().arrayBuffers - warm;
+    assert.ok(grown < 2 * MiB, `30 runs of mixed sizes through one pool grew this thread's array buffers by ${(grown / MiB).toFixed(1)} MiB`);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a campaign of many short runs stays in flat resident memory', async () => {
   // The default memory size: booting a machine writes the metadata of every frame (1 MiB at 64 MiB),
   // so a run that leaves its machine behind leaves at least that much resident memory (before the

@@ -120,21 +120,24 @@ export class Machine {
     readonly config: MachineConfig,
     readonly buffers: MachineBuffers,
   ) {
-    this.layout = new L.Layout(config);
-    this.mem = new Int32Array(buffers.physmem);
-    this.meta = new Int32Array(buffers.meta);
-    this.disk = new Int32Array(buffers.disk);
-    this.shadow = new Int32Array(buffers.shadow);
-    this.stats = new Float64Array(buffers.stats);
-    this.lockstat = new Float64Array(buffers.lockstat);
+    // Views of exactly the machine's sizes: a reused buffer may be larger (Machine.create).
+    const lay = (this.layout = new L.Layout(config));
+    const diskWords = lay.filePagesTotal * WORDS_PER_PAGE;
+    this.mem = new Int32Array(buffers.physmem, 0, lay.frames * WORDS_PER_PAGE);
+    this.meta = new Int32Array(buffers.meta, 0, lay.metaWords);
+    this.disk = new Int32Array(buffers.disk, 0, diskWords);
+    this.shadow = new Int32Array(buffers.shadow, 0, diskWords);
+    this.stats = new Float64Array(buffers.stats, 0, config.cpus * CTR_COUNT);
+    this.lockstat = new Float64Array(buffers.lockstat, 0, config.cpus * LOCK_CLASS_COUNT * LS_FIELDS);
   }
 
   /**
    * Validates the configuration, allocates every shared buffer and boots the machine.
    *
    * `spare`: the buffers of an earlier machine that no thread runs on any more (its CPUs returned or
-   * were terminated). Each of them of the size this machine needs is used again instead of a new one,
-   * and the machine boots as on new buffers. Why: V8 does not count a SharedArrayBuffer's memory
+   * were terminated). Each of them at least as large as this machine needs is used again instead of a
+   * new one (the machine's views cover the part it needs), and the machine boots as on new buffers; so
+   * a campaign whose runs differ in size (a portfolio) keeps its largest buffers and stops allocating. Why: V8 does not count a SharedArrayBuffer's memory
    * towards its GC heuristics, and a CPU worker's run allocates next to nothing on the JS heap, so the
    * buffers of finished runs, referenced only by garbage in the CPU workers and the harness thread,
    * stayed allocated for as long as those threads lived (MBs per run in a long campaign).
@@ -149,8 +152,8 @@ export class Machine {
     const lay = new L.Layout(config);
     const diskWords = lay.filePagesTotal * WORDS_PER_PAGE;
     const buffer = (old: SharedArrayBuffer | undefined, bytes: number, clear = true): SharedArrayBuffer => {
-      if (old?.byteLength !== bytes) return new SharedArrayBuffer(bytes);
-      if (clear) new Uint8Array(old).fill(0);
+      if (!old || old.byteLength < bytes) return new SharedArrayBuffer(bytes);
+      if (clear) new Uint8Array(old, 0, bytes).fill(0);
       return old;
     };
     const m = new Machine(config, {
