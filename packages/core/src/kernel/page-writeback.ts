@@ -120,8 +120,9 @@ const BALANCE_ROUNDS = 16;
  * to write_chunk (1.5 x ratelimit_pages) pages of any file itself (writeback_inodes, WB_SYNC_NONE:
  * lock_page, clear_page_dirty_for_io — page_mkclean and its shootdowns — writepage), then waits
  * (congestion_wait: here a preemption point) and looks again; past the background threshold it wakes
- * the flusher. The model bounds the rounds (BALANCE_ROUNDS): writeback is synchronous, so a round
- * that writes nothing means every dirty page was being written or dirtied again by others.
+ * the flusher. The model bounds the rounds (BALANCE_ROUNDS: a round that writes nothing means every
+ * dirty page was being written or dirtied again by others), and counts dirty pages only: 2.6.20 adds
+ * NR_WRITEBACK, of which the model keeps no count (with the synchronous disk it is always 0 here).
  */
 function balanceDirtyPages(cpu: Cpu): void {
   const meta = cpu.meta;
