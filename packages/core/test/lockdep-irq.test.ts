@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Cpu, type CpuWaiter, DEFAULT_KERNEL, type FileId, Kernel, type LockIdx, lockdepEdges, lockdepUsage, MachineStop, type Pfn, USAGE_STR } from '@smpsim/core';
-import { file, InlineWaiter, kfilemap, ksmp, layout as L, LockClass, LockUsage, locks, SITES, testMachine } from '@smpsim/core/testing';
+import { file, InlineWaiter, ksmp, layout as L, LockClass, LockUsage, locks, SITES, testMachine } from '@smpsim/core/testing';
 import { driveEveryPath, small } from './helpers.js';
 
 const A = LockClass.Test0;
@@ -306,7 +306,7 @@ function kernelRig(flushProtocol: 'modern' | 'linux-2.6.20') {
     ksmp.smpInvalidateInterrupt(c);
     runs.all++;
     if (m.meta[c.base + L.C_HELD_DEPTH]! > 0) runs.underLocks++;
-    const tl = kfilemap.treeLock(c, 0 as FileId);
+    const tl = locks.treeLock(c, 0 as FileId);
     const f = locks.spinLockIrqsave(c, tl, TREE, SITES.test_site);
     locks.spinUnlockIrqrestore(c, tl, f);
   };
@@ -322,8 +322,8 @@ for (const flushProtocol of ['modern', 'linux-2.6.20'] as const) {
     const { m, cpus, runs } = kernelRig(flushProtocol);
     // tree_lock hardirq-safe before any kernel path runs, and again after them all
     cpus[1]!.hardirq((c) => {
-      const f = locks.spinLockIrqsave(c, kfilemap.treeLock(c, 0 as FileId), TREE, SITES.test_site);
-      locks.spinUnlockIrqrestore(c, kfilemap.treeLock(c, 0 as FileId), f);
+      const f = locks.spinLockIrqsave(c, locks.treeLock(c, 0 as FileId), TREE, SITES.test_site);
+      locks.spinUnlockIrqrestore(c, locks.treeLock(c, 0 as FileId), f);
     });
     driveEveryPath(m, cpus);
     for (const c of cpus) assert.equal(c.violations, []);
@@ -338,7 +338,7 @@ for (const flushProtocol of ['modern', 'linux-2.6.20'] as const) {
     assert.not.ok(toTree.includes('test_site'));
     // the negative control: tree_lock taken once with hardirqs on (a plain write_lock) is reported
     const c = cpus[0]!;
-    const v = stops(c, () => locks.spinLock(c, kfilemap.treeLock(c, 0 as FileId), TREE, SITES.find_get_page));
+    const v = stops(c, () => locks.spinLock(c, locks.treeLock(c, 0 as FileId), TREE, SITES.find_get_page));
     assert.match(v.message, 'inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage.');
     assert.match(v.message, '(&mapping->tree_lock){?.}, at: find_get_page');
   });

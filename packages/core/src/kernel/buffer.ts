@@ -5,7 +5,7 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { assertHeld, pageLock, spinLock, spinUnlock } from './locking/locks.js';
+import { assertHeld, lockBuffer, pageLock, spinLock, spinUnlock, unlockBuffer } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
 import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
@@ -106,21 +106,6 @@ export function invalidatePageBuffers(cpu: Cpu, pfn: Pfn, file: FileId): void {
     unlockBuffer(cpu, bh);
   }
   tryToFreeBuffers(cpu, pfn, file);
-}
-
-/**
- * lock_buffer: I/O on one buffer is serialised, so two writers of the same block (writepage and the
- * journal) cannot land an older copy over a newer one.
- */
-function lockBuffer(cpu: Cpu, bh: number): void {
-  const meta = cpu.meta;
-  const take = () => (Atomics.or(meta, bh, L.BH_Lock) & L.BH_Lock) === 0;
-  if (!take()) cpu.waiter.waitUntil(L.WaitKind.BufferLock, bh, take, bh);
-}
-
-function unlockBuffer(cpu: Cpu, bh: number): void {
-  Atomics.and(cpu.meta, bh, ~L.BH_Lock);
-  cpu.waiter.released(bh);
 }
 
 /**

@@ -20,8 +20,8 @@ import { WORDS_PER_PAGE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
-import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
-import { spinLockIrqsave, spinUnlockIrqrestore } from './locking/locks.js';
+import type { FileId, PgOff, Pfn } from '../handles.js';
+import { spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockBuffer, wakeUpPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { diskWord } from './blkdev.js';
 import { clearPageFlag } from './mm.js';
@@ -38,7 +38,7 @@ export function submitWrite(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: n
   const meta = cpu.meta;
   const lay = cpu.layout;
   const q = lay.diskQueue(cpu.id);
-  while (meta[q + L.DQ_TAIL]! - meta[q + L.DQ_HEAD]! >= L.DISK_QUEUE) cpu.hardirq((c) => completeOldest(c));
+  while (meta[q + L.DQ_TAIL]! - meta[q + L.DQ_HEAD]! >= L.DISK_QUEUE) cpu.hardirq(completeOldest);
   const tail = meta[q + L.DQ_TAIL]!;
   const slot = tail % L.DISK_QUEUE;
   const e = lay.diskEntry(cpu.id, slot);
@@ -91,10 +91,10 @@ function completeOldest(cpu: Cpu): void {
   if (head + 1 === meta[q + L.DQ_TAIL]) Atomics.and(meta, cpu.base + L.C_IPI_PENDING, ~L.DISK_PENDING);
   cpu.ctr[CTR.bufferWrites]!++;
   cpu.ctr[CTR.ioCompleted]!++;
-  // end_buffer_async_write: clear_buffer_async_write, unlock_buffer
-  Atomics.and(meta, bh, ~(L.BH_Async_Write | L.BH_Lock));
+  // end_buffer_async_write: clear_buffer_async_write, unlock_buffer (and wake a sleeper at once)
+  Atomics.and(meta, bh, ~L.BH_Async_Write);
+  unlockBuffer(cpu, bh);
   Atomics.notify(meta, bh);
-  cpu.waiter.released(bh);
   if (!(Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_io_submitting) && !pageHasAsyncWrite(cpu, pfn)) endPageWriteback(cpu, pfn, file);
 }
 
@@ -110,12 +110,9 @@ export function pageHasAsyncWrite(cpu: Cpu, pfn: Pfn): boolean {
  * WRITEBACK tag would go here), then wake_up_page(PG_writeback).
  */
 export function endPageWriteback(cpu: Cpu, pfn: Pfn, file: FileId): void {
-  const meta = cpu.meta;
-  const tl = (cpu.layout.file(file) + L.F_TREE_LOCK) as LockIdx;
+  const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.end_page_writeback);
   clearPageFlag(cpu, pfn, L.PG_writeback);
   spinUnlockIrqrestore(cpu, tl, flags);
-  const f = cpu.layout.page(pfn) + L.PG_FLAGS;
-  if (Atomics.load(meta, cpu.layout.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
-  cpu.waiter.released(f);
+  wakeUpPage(cpu, pfn);
 }

@@ -5,7 +5,7 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { adoptPageLock, assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage } from './locking/locks.js';
+import { adoptPageLock, assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR, type MachineView } from '../machine/machine.js';
 import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
@@ -13,8 +13,6 @@ import { readPageFromDisk } from './blkdev.js';
 import { createEmptyBuffers } from './buffer.js';
 import { allocFrame, getPage, OutOfMemory, pageFlags, pageIndex, pageMapping, putPage, setPageFlag } from './mm.js';
 
-/** mapping->tree_lock. */
-export const treeLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_TREE_LOCK) as LockIdx;
 /** Meta index of the page-cache slot of (file, index). */
 export const slotOf = (view: MachineView, file: FileId, index: PgOff): number => view.layout.pcacheBase + view.meta[view.layout.file(file) + L.F_BASE]! + index;
 /** Meta index of the dirty tag of (file, index). */
@@ -122,13 +120,22 @@ export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: 
     return false;
   }
   check?.(cpu, pfn, file, index);
-  meta[slotOf(cpu, file, index)] = -1;
-  meta[tagOf(cpu, file, index)] = 0;
-  Atomics.store(meta, p + L.PG_MAPPING, 0);
-  Atomics.sub(meta, cpu.layout.file(file) + L.F_NRPAGES, 1);
+  deleteFromPageCache(cpu, pfn, file, index, -1);
   spinUnlockIrqrestore(cpu, tl, flags);
   putPage(cpu, pfn); // the page cache's reference
   return true;
+}
+
+/**
+ * __remove_from_page_cache, tree_lock held: the page leaves the index (its slot becomes `slot`: -1 a
+ * shadow entry, whose next read counts as a refault; 0 none) and the file.
+ */
+function deleteFromPageCache(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, slot: number): void {
+  const meta = cpu.meta;
+  meta[slotOf(cpu, file, index)] = slot;
+  meta[tagOf(cpu, file, index)] = 0;
+  Atomics.store(meta, cpu.layout.page(pfn) + L.PG_MAPPING, 0);
+  Atomics.sub(meta, cpu.layout.file(file) + L.F_NRPAGES, 1);
 }
 
 /**
@@ -138,16 +145,11 @@ export function removeFromPageCache(cpu: Cpu, pfn: Pfn, check?: (cpu: Cpu, pfn: 
  */
 export function truncateFromPageCache(cpu: Cpu, pfn: Pfn): void {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
-  const meta = cpu.meta;
   const file = pageMapping(cpu, pfn);
   if (file === -1) return;
-  const index = pageIndex(cpu, pfn);
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.remove_from_page_cache);
-  meta[slotOf(cpu, file, index)] = 0;
-  meta[tagOf(cpu, file, index)] = 0;
-  Atomics.store(meta, cpu.layout.page(pfn) + L.PG_MAPPING, 0);
-  Atomics.sub(meta, cpu.layout.file(file) + L.F_NRPAGES, 1);
+  deleteFromPageCache(cpu, pfn, file, pageIndex(cpu, pfn), 0);
   spinUnlockIrqrestore(cpu, tl, flags);
   putPage(cpu, pfn);
 }

@@ -5,12 +5,12 @@
 import { hasBug } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import { assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, unlockPage, waitOnPageWriteback } from './locking/locks.js';
+import { assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockPage, waitOnPageWriteback } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff, Pfn } from '../handles.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
-import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf, treeLock } from './filemap.js';
+import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf } from './filemap.js';
 import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag } from './mm.js';
 import { pageMkclean } from './rmap.js';
 

@@ -24,18 +24,42 @@ export const iMmapLock = (view: MachineView, file: FileId): LockIdx => (view.lay
  * Calls `fn(vmaIdx, vpn)` for each VMA on `file`'s i_mmap list that covers file page `index`.
  * Caller holds i_mmap_lock (the list and the VMAs' ranges change only under it).
  */
+/**
+ * The rmap walk of a page-cache page (rmap_walk_file; 2.6.20 open-codes it in page_mkclean_file,
+ * page_referenced_file and try_to_unmap_file): `fn(v, vpn)` for each VMA mapping it, under the file's
+ * i_mmap_lock taken at `site`. Nothing for a page of no file.
+ */
+function rmapWalkFile(cpu: Cpu, pfn: Pfn, site: number, fn: (v: VmaIdx, vpn: Vpn) => void): void {
+  const file = pageMapping(cpu, pfn);
+  if (file === -1) return;
+  const il = iMmapLock(cpu, file);
+  spinLock(cpu, il, LockClass.IMmapLock, site);
+  forEachVmaOfPage(cpu, file, pageIndex(cpu, pfn), fn);
+  spinUnlock(cpu, il);
+}
+
 function forEachVmaOfPage(cpu: Cpu, file: FileId, index: PgOff, fn: (v: VmaIdx, vpn: Vpn) => void): void {
+  forEachVmaInRange(cpu, file, index, (index + 1) as PgOff, fn);
+}
+
+/**
+ * vma_prio_tree_foreach over file pages [first, last): calls `fn(v, a, b)` for each VMA of `file`, in
+ * any mm, that maps some of them, with the VPNs [a, b) that map them. i_mmap_lock held.
+ */
+export function forEachVmaInRange(cpu: Cpu, file: FileId, first: PgOff, last: PgOff, fn: (v: VmaIdx, a: Vpn, b: Vpn) => void): void {
   assertHeld(cpu, iMmapLock(cpu, file), 'i_mmap_lock');
   // Each mm's slots in order, up to the mm's high-water mark (slots above it were never used), mms in
   // order: the order of one flat scan over every slot (this is page_mkclean's hot loop).
   for (let mm = 0 as MmId; mm < cpu.layout.procs; mm = (mm + 1) as MmId) {
-    const first = vmaSlot(cpu, mm, 0);
-    const end = first + Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_VMA_HIGH) * L.VMA_STRIDE;
-    for (let v = first; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
+    const firstSlot = vmaSlot(cpu, mm, 0);
+    const end = firstSlot + Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_VMA_HIGH) * L.VMA_STRIDE;
+    for (let v = firstSlot; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
       if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
       const start = vmaStart(cpu, v);
-      const vpn = (start + (index - vmaPgoff(cpu, v))) as Vpn; // vma_address
-      if (vpn >= start && vpn < vmaEnd(cpu, v)) fn(v, vpn);
+      const pgoff = vmaPgoff(cpu, v);
+      const a = Math.max(start, start + (first - pgoff)) as Vpn; // vma_address
+      const b = Math.min(vmaEnd(cpu, v), start + (last - pgoff)) as Vpn;
+      if (a < b) fn(v, a, b);
     }
   }
 }
@@ -105,19 +129,13 @@ function pageMkcleanOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn): number {
 export function pageMkclean(cpu: Cpu, pfn: Pfn): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!pageMapped(cpu, pfn)) return false;
-  const file = pageMapping(cpu, pfn);
-  if (file === -1) return false;
-  const index = pageIndex(cpu, pfn);
-  const il = iMmapLock(cpu, file);
   let ret = 0;
-  spinLock(cpu, il, LockClass.IMmapLock, S.page_mkclean);
-  forEachVmaOfPage(cpu, file, index, (v, vpn) => {
+  rmapWalkFile(cpu, pfn, S.page_mkclean, (v, vpn) => {
     // VM_PFNMAP / VM_INSERTPAGE mappings hold driver frames in Linux, never this file's page-cache
     // pages, so page_mkclean_file cannot reach them; here they map cache pages, so skip them.
     const vf = vmaFlags(cpu, v);
     if (vf & VM_SHARED && !(vf & (VM_PFNMAP | VM_INSERTPAGE))) ret += pageMkcleanOne(cpu, pfn, v, vpn);
   });
-  spinUnlock(cpu, il);
   if (ret) cpu.ctr[CTR.pagesCleaned]!++;
   return ret > 0;
 }
@@ -140,20 +158,15 @@ function ptepClearFlushYoung(cpu: Cpu, mm: MmId, vpn: Vpn, pte: PteIdx): boolean
  */
 export function pageReferenced(cpu: Cpu, pfn: Pfn): number {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
-  const file = pageMapping(cpu, pfn);
-  if (file === -1 || !pageMapped(cpu, pfn)) return 0;
-  const index = pageIndex(cpu, pfn);
-  const il = iMmapLock(cpu, file);
+  if (!pageMapped(cpu, pfn)) return 0;
   let referenced = 0;
-  spinLock(cpu, il, LockClass.IMmapLock, S.page_referenced_one);
-  forEachVmaOfPage(cpu, file, index, (v, vpn) => {
+  rmapWalkFile(cpu, pfn, S.page_referenced_one, (v, vpn) => {
     const mm = vmaMm(cpu, v);
     const pte = pageCheckAddress(cpu, pfn, mm, vpn, S.page_referenced_one);
     if (pte === -1) return;
     if (ptepClearFlushYoung(cpu, mm, vpn, pte)) referenced++;
     spinUnlock(cpu, pteLockOf(cpu, pte));
   });
-  spinUnlock(cpu, il);
   return referenced;
 }
 
@@ -189,17 +202,11 @@ function tryToUnmapOne(cpu: Cpu, pfn: Pfn, v: VmaIdx, vpn: Vpn, aging: boolean):
  */
 export function tryToUnmap(cpu: Cpu, pfn: Pfn, aging = false): boolean {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
-  const file = pageMapping(cpu, pfn);
-  if (file === -1) return !pageMapped(cpu, pfn);
-  const index = pageIndex(cpu, pfn);
-  const il = iMmapLock(cpu, file);
-  spinLock(cpu, il, LockClass.IMmapLock, S.shrink_page_list);
   let failed = false;
   // try_to_unmap_file stops at the first SWAP_FAIL
-  forEachVmaOfPage(cpu, file, index, (v, vpn) => {
+  rmapWalkFile(cpu, pfn, S.shrink_page_list, (v, vpn) => {
     if (!failed && !tryToUnmapOne(cpu, pfn, v, vpn, aging)) failed = true;
   });
-  spinUnlock(cpu, il);
   return !failed && !pageMapped(cpu, pfn);
 }
 

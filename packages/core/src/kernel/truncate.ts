@@ -10,16 +10,16 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
-import type { FileId, MmId, PgOff, VmaIdx, Vpn } from '../handles.js';
+import type { FileId, PgOff } from '../handles.js';
 import { lockPage, spinLock, spinUnlock, unlockPage, waitOnPageWriteback } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { diskWord } from './blkdev.js';
 import { invalidatePageBuffers } from './buffer.js';
 import { filePages, fileSize, findGetPage, truncateFromPageCache } from './filemap.js';
 import { zapPteRange } from './memory.js';
-import { pageIndex, pageMapping, putPage, vmaEnd, vmaFile, vmaLinked, vmaPgoff, vmaSlot, vmaStart } from './mm.js';
+import { pageIndex, pageMapping, putPage } from './mm.js';
 import { cancelDirtyPage } from './page-writeback.js';
-import { iMmapLock } from './rmap.js';
+import { forEachVmaInRange, iMmapLock } from './rmap.js';
 import { SyscallError } from './mmap.js';
 
 /** vmtruncate: sets the size of `file` to `pages` pages. */
@@ -42,17 +42,7 @@ export function unmapMappingRange(cpu: Cpu, file: FileId, from: PgOff): void {
   const il = iMmapLock(cpu, file);
   spinLock(cpu, il, LockClass.IMmapLock, S.unmap_mapping_range);
   Atomics.add(cpu.meta, cpu.layout.fileExt(file) + L.FX_TRUNCATE_COUNT, 1);
-  for (let mm = 0 as MmId; mm < cpu.layout.procs; mm = (mm + 1) as MmId) {
-    const first = vmaSlot(cpu, mm, 0);
-    const end = first + Atomics.load(cpu.meta, cpu.layout.mm(mm) + L.MM_VMA_HIGH) * L.VMA_STRIDE;
-    for (let v = first as VmaIdx; v < end; v = (v + L.VMA_STRIDE) as VmaIdx) {
-      if (!vmaLinked(cpu, v) || vmaFile(cpu, v) !== file) continue;
-      const start = vmaStart(cpu, v);
-      const a = Math.max(start, start + (from - vmaPgoff(cpu, v))) as Vpn;
-      const b = vmaEnd(cpu, v);
-      if (a < b) zapPteRange(cpu, v, a, b, true);
-    }
-  }
+  forEachVmaInRange(cpu, file, from, filePages(cpu, file) as PgOff, (v, a, b) => zapPteRange(cpu, v, a, b, true));
   spinUnlock(cpu, il);
 }
 

@@ -14,7 +14,7 @@ import { lockLine } from '../../hw/coherence.js';
 import { heldLocksLines, lockdepAcquire, lockdepHardirqsOn, lockdepTrylock } from './lockdep.js';
 import { LockClass, LOCK_CLASS_NAMES, SITE_NAMES } from './lockorder.js';
 import { CTR, LS, LS_FIELDS, type MachineView } from '../../machine/machine.js';
-import type { LockIdx, Pfn } from '../../handles.js';
+import type { FileId, LockIdx, Pfn } from '../../handles.js';
 
 function validate(cpu: Cpu, cls: LockClass, site: number, read = false): void {
   if (!cpu.config.kernel.lockdep) return;
@@ -353,6 +353,15 @@ export function upWrite(cpu: Cpu, idx: LockIdx): void {
 
 /** The page lock's word: PG_locked is a bit of the page's flags, so the lock is that word (lock_page). */
 export const pageLock = (view: MachineView, pfn: Pfn): LockIdx => (view.layout.page(pfn) + L.PG_FLAGS) as LockIdx;
+/** mapping->tree_lock. */
+export const treeLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_TREE_LOCK) as LockIdx;
+
+/** wake_up_page: after a bit of the page's flags word was cleared (PG_locked, PG_writeback), wakes its sleepers. */
+export function wakeUpPage(cpu: Cpu, pfn: Pfn): void {
+  const f = pageLock(cpu, pfn);
+  if (Atomics.load(cpu.meta, cpu.layout.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(cpu.meta, f);
+  cpu.waiter.released(f);
+}
 
 /** lock_page: sleeps until PG_locked is ours. */
 export function lockPage(cpu: Cpu, pfn: Pfn, site: number): void {
@@ -388,12 +397,10 @@ export function adoptPageLock(cpu: Cpu, pfn: Pfn, site: number): void {
 }
 
 export function unlockPage(cpu: Cpu, pfn: Pfn): void {
-  const meta = cpu.meta;
   const f = pageLock(cpu, pfn);
   popHeld(cpu, f);
-  Atomics.and(meta, f, ~L.PG_locked);
-  if (Atomics.load(meta, cpu.layout.page(pfn) + L.PG_WAITERS) > 0) Atomics.notify(meta, f);
-  cpu.waiter.released(f);
+  Atomics.and(cpu.meta, f, ~L.PG_locked);
+  wakeUpPage(cpu, pfn);
 }
 
 /**
@@ -416,4 +423,23 @@ export function waitOnPageWriteback(cpu: Cpu, pfn: Pfn): void {
   const f = pageLock(cpu, pfn);
   if (!(Atomics.load(meta, f) & L.PG_writeback)) return;
   waitLoop(cpu, f, L.WaitKind.PageLock, () => (Atomics.load(meta, f) & L.PG_writeback) === 0, cpu.layout.page(pfn) + L.PG_WAITERS);
+}
+
+// ------------------------------------------------------------------ buffer lock (BH_Lock)
+
+/**
+ * lock_buffer: I/O on one buffer is serialised, so two writers of the same block (writepage and the
+ * journal) cannot land an older copy over a newer one; a buffer under asynchronous I/O stays locked
+ * until the disk completes it (kernel/disk.ts).
+ */
+export function lockBuffer(cpu: Cpu, bh: number): void {
+  const meta = cpu.meta;
+  const take = () => (Atomics.or(meta, bh, L.BH_Lock) & L.BH_Lock) === 0;
+  if (!take()) cpu.waiter.waitUntil(L.WaitKind.BufferLock, bh, take, bh);
+}
+
+/** unlock_buffer. */
+export function unlockBuffer(cpu: Cpu, bh: number): void {
+  Atomics.and(cpu.meta, bh, ~L.BH_Lock);
+  cpu.waiter.released(bh);
 }
