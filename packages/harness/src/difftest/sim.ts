@@ -11,8 +11,6 @@ import {
   Cpu,
   InlineWaiter,
   pageCacheState,
-  defaultConfig,
-  KERNEL_PRESETS,
   type KernelPreset,
   Machine,
   MAP_PRIVATE,
@@ -25,7 +23,6 @@ import {
   SegvError,
   SyscallError,
   bootCpu,
-  DEFAULT_DAEMONS,
   sysFsync,
   sysMmap,
   sysMprotect,
@@ -38,6 +35,8 @@ import {
   fileSize,
   type FlushProtocol,
 } from '@smpsim/core';
+import { buildConfig } from '../run.js';
+import { DEFAULT_RUN } from '../run-options.js';
 import type { Trace, TraceLine } from './trace.js';
 
 /** One op's outcome, on either machine. */
@@ -67,30 +66,28 @@ export interface SimOptions {
 export function runTraceSim(trace: Trace, o: SimOptions): OpResult[] {
   const fileOp = trace.lines[0]!;
   if (fileOp.op !== 'file') throw new Error('a trace starts with file');
-  const preset = KERNEL_PRESETS[o.kernel];
   // the file's room: the most pages it ever has (ftruncate and pwrite may grow it)
   let room = fileOp.pages;
   for (const l of trace.lines) {
     if (l.op === 'ftruncate') room = Math.max(room, l.pages);
     if (l.op === 'pwrite') room = Math.max(room, l.page + 1);
   }
-  const config = defaultConfig({
-    cpus: 1,
-    procs: 1,
-    // room for the file and its page tables; no memory pressure (the host run has none either)
-    memoryBytes: Math.max(4 * 1024 * 1024, room * 4096 * 4),
-    files: [{ pages: Math.max(room, 1), size: fileOp.pages, accountDirty: true, mmapHookChangesProt: false }],
-    kernel: {
-      ...defaultConfig().kernel,
-      writeNotify: preset.writeNotify,
-      bugs: [...preset.bugs],
-      flushProtocol: o.flushProtocol ?? preset.flushProtocol,
-      msyncScope: o.msyncScope ?? preset.msyncScope,
-      lockdep: true,
+  // the machine `smpsim run` would build (the kernel preset's era unless overridden), one CPU, no
+  // kernel threads, room for the file and its page tables, no memory pressure (the host run has none)
+  const config = buildConfig(
+    {
+      ...DEFAULT_RUN,
+      cpus: 1,
+      procs: 1,
+      kernel: o.kernel,
+      flushProtocol: o.flushProtocol ?? '',
+      msyncScope: o.msyncScope ?? '',
+      memoryBytes: Math.max(4 * 1024 * 1024, room * 4096 * 4),
+      daemonConfig: { flusherPeriod: 0, journalPeriod: 0, reclaimPeriod: 0 },
+      perturb: 0,
     },
-    daemons: { ...DEFAULT_DAEMONS, flusherPeriod: 0, journalPeriod: 0, reclaimPeriod: 0 },
-    perturb: 0,
-  });
+    [{ pages: Math.max(room, 1), size: fileOp.pages, accountDirty: true, mmapHookChangesProt: false }],
+  );
   const m = Machine.create(config);
   const cpu = new Cpu(m, 0);
   cpu.useWaiter(new InlineWaiter(cpu, [cpu]));
