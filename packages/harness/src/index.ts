@@ -54,5 +54,6 @@ export { compareRuns, unexplained, type OpComparison, type CompareContext, type 
 export { hostRunner, runTraceHost, type HostInfo } from './difftest/host.js';
 export { randomTrace, DEFAULT_WEIGHTS, parseWeights } from './difftest/random.js';
 export { runDifftest, loadTraces, SHIPPED_TRACES, type TraceReport, type DifftestOptions } from './difftest/run.js';
+export { RACE_WORKLOADS, raceRunner, runRaceHost, runRaceSim, compareRace, bugsInForce, type RaceWorkload, type RaceOptions, type HostRaceOutcome, type SimRaceOutcome, type RaceVerdict } from './difftest/race.js';
 // the command line
 export { main } from './cli.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../parse.js';
 import type { OpResult } from './sim.js';
 
-const SOURCE = fileURLToPath(new URL('../../difftest/host-runner.c', import.meta.url));
+const RUNNERS = fileURLToPath(new URL('../../difftest/', import.meta.url));
 const TMPFS_MAGIC = 0x01021994;
 
 /** What the host runner says about the machine it ran on. */
@@ -27,19 +27,26 @@ export interface HostInfo {
 /** A compiled host runner, or why there is none. */
 export type HostRunner = { available: true; path: string; compiler: string } | { available: false; reason: string };
 
-/** Compiles the host runner unless a build of this source exists already. */
-export function hostRunner(): HostRunner {
-  const src = readFileSync(SOURCE);
+/** Compiles the host runner of traces unless a build of this source exists already. */
+export const hostRunner = (): HostRunner => compiledRunner('host-runner', []);
+
+/**
+ * Compiles packages/harness/difftest/NAME.c (with `flags`) unless a build of this source exists
+ * already (under the OS's temporary directory, named by the source's hash).
+ */
+export function compiledRunner(name: string, flags: readonly string[]): HostRunner {
+  const source = join(RUNNERS, `${name}.c`);
+  const src = readFileSync(source);
   const hash = createHash('sha256').update(src).digest('hex').slice(0, 16);
   const dir = join(tmpdir(), `smpsim-difftest-${hash}`);
-  const path = join(dir, 'host-runner');
+  const path = join(dir, name);
   const compiler = process.env['CC'] || 'cc';
   if (existsSync(path)) return { available: true, path, compiler };
   mkdirSync(dir, { recursive: true });
   const part = `${path}.${process.pid}`;
-  const r = spawnSync(compiler, ['-O2', '-Wall', '-o', part, SOURCE], { encoding: 'utf8' });
+  const r = spawnSync(compiler, ['-O2', '-Wall', ...flags, '-o', part, source], { encoding: 'utf8' });
   if (r.error) return { available: false, reason: `no C compiler ('${compiler}': ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); set CC or install cc to compare with the host kernel` };
-  if (r.status !== 0) return { available: false, reason: `'${compiler}' could not compile ${SOURCE}: ${r.stderr.trim().split('\n').slice(0, 3).join(' / ')}` };
+  if (r.status !== 0) return { available: false, reason: `'${compiler}' could not compile ${source}: ${r.stderr.trim().split('\n').slice(0, 3).join(' / ')}` };
   renameSync(part, path);
   return { available: true, path, compiler };
 }
