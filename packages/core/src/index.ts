@@ -28,6 +28,7 @@ export { watchdogReport, cpuWaits, waitCycle, type CpuWait } from './oracles/wat
 export { type CpuWaiter, FreeWaiter } from './sched/wait.js';
 export { DetWaiter, newExecution, releaseAll, POLICIES } from './sched/det.js';
 export { TimedWaiter, TIMED_INTERVAL } from './sched/timed.js';
+export { TokenWaiter, TokenState, initTokens, DEFAULT_TOKEN_SLICE_US } from './sched/tokens.js';
 export { SchedState, POLICY_NAMES, type PolicyName, type SchedOptions, type Decision } from './sched/state.js';
 export { type SchedulerPolicy, isSchedulerPolicy, withDecisionLog } from './sched/policy.js';
 export { encodeSchedule, decodeSchedule, ScheduleError, SCHEDULE_PREFIX, type Schedule } from './sched/schedule.js';

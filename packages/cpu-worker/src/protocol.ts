@@ -27,6 +27,8 @@ export interface CpuSetup {
    * harness for this execution. Absent in free mode.
    */
   readonly sched?: SharedArrayBuffer;
+  /** Free mode with run tokens (more simulated CPUs than host threads): the slice in host µs. */
+  readonly tokenSliceUs?: number;
   /** Record trace events (`--trace`); returned in CpuRunResult.trace. */
   readonly trace?: boolean;
 }

@@ -31,6 +31,8 @@ export interface WorkerRunResult {
   readonly violations: Violation[];
   /** The run did not end normally: the workers may be stuck or dead, terminate them. */
   readonly broken: boolean;
+  /** Host ms the workers took to set up (attach the machine, load the workload, boot their CPU). */
+  readonly setupMs: number;
 }
 
 class RunFailure extends Error {
@@ -44,7 +46,9 @@ class RunFailure extends Error {
  * input: an unloadable workload); the workers are then in an unknown state too.
  */
 export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o: WorkerRunOptions): Promise<WorkerRunResult> {
+  const setupStart = Date.now();
   await Promise.all(workers.map((w, cpu) => w.setup({ config: m.config, buffers: m.buffers, cpu, ...o.setup(cpu) })));
+  const setupMs = Date.now() - setupStart;
   const stallMs = o.stallMs ?? STALL_MS;
   const sched = o.sched ?? null;
   let monitor: NodeJS.Timeout | undefined;
@@ -90,13 +94,13 @@ export async function runOnWorkers(m: Machine, workers: readonly CpuWorker[], o:
       ),
     );
     const results = await Promise.race([Promise.all(runs), failed]);
-    return { results, violations: [], broken: false };
+    return { results, violations: [], broken: false, setupMs };
   } catch (e) {
     if (!(e instanceof RunFailure)) throw e;
     m.abort();
     if (sched) releaseAll(sched);
     const results = settled.filter((r): r is CpuRunResult => r !== undefined);
-    return { results, violations: [e.violation], broken: true };
+    return { results, violations: [e.violation], broken: true, setupMs };
   } finally {
     clearInterval(monitor);
   }

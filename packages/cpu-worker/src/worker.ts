@@ -4,7 +4,7 @@
  * run, so a pool of them serves many short runs without thread start-up.
  */
 import { parentPort, threadId } from 'node:worker_threads';
-import { bootCpu, CacheLines, checkDurableAtFsync, Cpu, CTR, DetWaiter, Machine, runCpu, SchedState, TimedWaiter, Tracer } from '@smpsim/core';
+import { bootCpu, CacheLines, checkDurableAtFsync, Cpu, CTR, DetWaiter, Machine, runCpu, SchedState, TimedWaiter, TokenWaiter, Tracer } from '@smpsim/core';
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { CpuApi } from './api.js';
@@ -25,6 +25,7 @@ const api: CpuWorkerApi = {
     const st = s.sched ? SchedState.attach(s.sched) : null;
     const det = st ? (st.timed ? new TimedWaiter(cpu, st) : new DetWaiter(cpu, st)) : null;
     if (det) cpu.useWaiter(det);
+    else if (s.tokenSliceUs !== undefined) cpu.useWaiter(new TokenWaiter(cpu, s.tokenSliceUs));
     if (st?.timed) {
       const c = m.config.costs;
       cpu.lines = new CacheLines(st.lines, c.lineLocal, c.lineRemote, c.coresPerSocket);

@@ -10,7 +10,8 @@ export function formatSummary(s: RunSummary): string {
   const secs = Math.max(st.workloadMs, 1) / 1000;
   const lines = [
     `smpsim: ${c.workload} on ${c.cpus} CPU(s) in ${c.procs} process(es), kernel ${c.kernel}${c.bugs.length ? ' with ' + c.bugs.join(', ') : ''}, seed ${s.seed}`,
-    `  host: ${c.hostCores} core(s)${c.cpus > c.hostCores ? ` (simulated CPUs outnumber them ${(c.cpus / c.hostCores).toFixed(1)}:1)` : ''}, ${(st.hostWallMs / 1000).toFixed(2)} s wall`,
+    `  host: ${c.hostCores} core(s)${c.cpus > c.hostCores ? ` (simulated CPUs outnumber them ${(c.cpus / c.hostCores).toFixed(1)}:1)` : ''}, ${(st.hostWallMs / 1000).toFixed(2)} s wall${st.phasesMs ? ` (start ${st.phasesMs.start} ms, set-up ${st.phasesMs.setup} ms, run ${st.phasesMs.run} ms, check ${st.phasesMs.check} ms)` : ''}`,
+    ...(c.runTokens ? [`  run tokens: ${c.runTokens} CPUs at a time; ${fmt(st.tokens.switches)} slice hand-overs, ${fmt(st.tokens.directedYields)} directed yields, ${fmt(st.tokens.ipisProxied)} flush IPIs taken by proxy`] : []),
     `  ops ${fmt(st.ops)}, accesses ${fmt(st.accesses)} (${fmt(st.accesses / secs / c.cpus)}/s per CPU), ${fmt(st.simCycles)} simulated cycles`,
     `  TLB: ${fmt(st.tlb.hits)} hits, ${fmt(st.tlb.l2Hits)} L2 hits, ${fmt(st.tlb.misses)} misses (TLB ${c.tlb})`,
     `  faults: ${fmt(st.faults.notPresent)} not-present, ${fmt(st.faults.writeNotify)} write-notify, ${fmt(st.faults.cow)} cow, ${fmt(st.faults.other)} other`,

@@ -37,6 +37,7 @@ import {
   type Arch,
   MSYNC_SCOPES,
   type MsyncScope,
+  DEFAULT_TOKEN_SLICE_US,
 } from '@smpsim/core';
 import { BUILTIN_WORKLOADS } from '@smpsim/cpu-worker';
 import { bool, duration, int, keyValues, nonEmpty, oneOf, oneOrList, onOff, probability, size, tlbGeometry } from './config-fields.js';
@@ -102,6 +103,13 @@ export interface RunOptions {
   costPreset: string;
   /** Timed mode: simulated cycles a CPU may run ahead of the slowest runnable one before the scheduler decides again. */
   quantum: number;
+  /**
+   * Free mode: at most this many simulated CPUs execute at once (run tokens, core's sched/tokens.ts);
+   * 0: as many as the host has cores. Nothing changes when the machine has no more CPUs than this.
+   */
+  hostThreads: number;
+  /** Free mode with run tokens: host µs a CPU runs before it hands its token to a parked one. */
+  tokenSliceUs: number;
   /** Deterministic mode: follow these decisions instead of the policy (`smpsim replay`). */
   replay?: readonly Decision[];
   /** Write the run's events to this file, in the Chrome trace-event format (Perfetto). */
@@ -469,6 +477,22 @@ export const RUN_OPTIONS = {
     parse: (v) => parseIntStrict(v, '--quantum', 1),
     file: { schema: int(1) },
     reproduce: { at: 28, when: (o) => timed(o) && o.quantum !== DEFAULT_QUANTUM },
+  },
+  hostThreads: {
+    flag: '--host-threads <k>',
+    description: 'free mode: at most K simulated CPUs execute at once, the others parked (run tokens; 0: the host\'s cores; K >= --cpus: no tokens)',
+    default: 0,
+    parse: (v) => parseIntStrict(v, '--host-threads', 0, 1024),
+    file: { schema: int(0, 1024) },
+    reproduce: { at: 33, when: (o) => o.mode === 'free' && o.hostThreads !== 0 },
+  },
+  tokenSliceUs: {
+    flag: '--token-slice <us>',
+    description: 'free mode with run tokens: host µs a CPU runs before handing its token to a parked CPU',
+    default: DEFAULT_TOKEN_SLICE_US,
+    parse: (v) => parseIntStrict(v, '--token-slice', 1, 1_000_000),
+    file: { schema: int(1, 1_000_000) },
+    reproduce: { at: 34, when: (o) => o.mode === 'free' && o.tokenSliceUs !== DEFAULT_TOKEN_SLICE_US },
   },
   trace: {
     flag: '--trace <file.json>',

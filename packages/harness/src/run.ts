@@ -3,8 +3,10 @@
  * simulated CPU, the run, the end-of-run oracles, and the summary object `--json` prints (summary.ts).
  */
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import {
   BUG_IDS,
+  initTokens,
   checkBackingStore,
   chromeTrace,
   type CostModel,
@@ -122,11 +124,15 @@ export class CpuWorkerPool {
   }
 }
 
+/** How many simulated CPUs may execute at once in free mode (--host-threads; 0: the host's cores). */
+export const hostThreadsOf = (o: Pick<RunOptions, 'hostThreads'>): number => o.hostThreads || availableParallelism();
+
 /**
  * Runs one machine. Resolves with the summary; a violation is in `violations` (ok: false). Throws
  * UsageError, ConfigError or WorkloadError for bad input, before any worker starts.
  */
 export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerPool): Promise<RunSummary> {
+  const tStart = Date.now();
   const o: RunOptions = { ...DEFAULT_RUN, ...partial, params: { ...(partial.params ?? {}) } };
   if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
   checkDeterministic(o);
@@ -138,6 +144,9 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   const p = pool ?? new CpuWorkerPool();
   const spare = p.takeSpare();
   const m = Machine.create(config, spare?.machine);
+  // free mode with more simulated CPUs than host threads: run tokens (core's sched/tokens.ts)
+  const runTokens = o.mode === 'free' && o.cpus > hostThreadsOf(o) ? hostThreadsOf(o) : 0;
+  if (runTokens) initTokens(m.meta, m.layout, runTokens);
   const workers = p.acquire(o.cpus);
   const sched: SchedState | null = o.mode === 'deterministic' ? createSchedState(o, spare?.sched) : o.mode === 'timed' ? createTimedState(o, config, spare?.sched) : null;
   const t0 = Date.now();
@@ -152,6 +161,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
     checkEvery: o.checkEvery,
     daemons: o.daemons,
     ...(sched ? { sched: sched.buffer } : {}),
+    ...(runTokens ? { tokenSliceUs: o.tokenSliceUs } : {}),
     ...(o.trace ? { trace: true } : {}),
   });
   const limitMs = (o.ops || o.mode === 'timed' ? 600_000 : o.durationMs + 60_000) + 3 * o.watchdogMs;
@@ -163,8 +173,11 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
     else p.release(workers);
     if (own) await p.close();
   }
+  const tRun = Date.now();
   try {
-    return finish(o, m, run, sched, workload, Date.now() - t0);
+    const s = finish(o, m, run, sched, workload, tRun - t0, runTokens);
+    s.stats.phasesMs = { start: t0 - tStart, setup: run.setupMs, run: tRun - t0 - run.setupMs, check: Date.now() - tRun };
+    return s;
   } finally {
     // No CPU touches the buffers any more (the workers returned or were terminated), nor does the
     // summary (made): the pool's next run may have them.
@@ -173,7 +186,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
 }
 
 /** The end of a run: the end-of-run oracles, the trace file, the summary. */
-function finish(o: RunOptions, m: Machine, run: WorkerRunResult, sched: SchedState | null, workload: Workload, hostWallMs: number): RunSummary {
+function finish(o: RunOptions, m: Machine, run: WorkerRunResult, sched: SchedState | null, workload: Workload, hostWallMs: number, runTokens: number): RunSummary {
   const { results } = run;
   // Each CPU's violations, then the run's own (a hang or a dead worker that broke it).
   const violations: Violation[] = [...results.flatMap((r) => r.violations), ...run.violations];
@@ -193,7 +206,7 @@ function finish(o: RunOptions, m: Machine, run: WorkerRunResult, sched: SchedSta
       throw new UsageError(`cannot write the trace to ${o.trace}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
-  const s = summarize(o, m, { workloadName: workload.name, results, violations, hostWallMs, maxDirtyOnlyInPte: m.maxDirtyOnlyInPte });
+  const s = summarize(o, m, { workloadName: workload.name, results, violations, hostWallMs, maxDirtyOnlyInPte: m.maxDirtyOnlyInPte, runTokens });
   if (sched?.timed) Object.assign(s, timedInfo(o, m, sched, results));
   else if (sched) {
     Object.assign(s, detInfo(o, sched));

@@ -50,6 +50,7 @@ export const COUNTERS = {
   reclaim: { evicted: 'evicted', refaults: 'refaults', runs: 'reclaimRuns', aged: 'aged' },
   syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs', pread: 'preads', pwrite: 'pwrites', ftruncate: 'truncates' },
   io: { submitted: 'ioSubmitted', completed: 'ioCompleted' },
+  tokens: { switches: 'tokenSwitches', directedYields: 'directedYields', ipisProxied: 'ipisProxied' },
   checkpoints: 'checkpoints',
   lockContended: 'lockContended',
 } as const satisfies CounterTree;
@@ -93,6 +94,8 @@ export interface RunSummary {
     kernel: string;
     bugs: string[];
     hostCores: number;
+    /** Free mode with run tokens: how many simulated CPUs may execute at once (0: no tokens). */
+    runTokens: number;
   };
   stats: { perCpu: Array<{ cpu: number } & CounterValues<typeof PER_CPU> & { runMs: number }> } & Omit<CounterValues<typeof COUNTERS>, 'lockContended'> & {
     /** Most write-notify pages seen (at checkpoints and the end) dirty only in PTE D bits. */
@@ -104,6 +107,12 @@ export interface RunSummary {
     locks: LockStatRow[];
     simCycles: number;
     hostWallMs: number;
+    /**
+     * Where a run's host time went, ms: start (options, workload module, machine buffers, worker
+     * threads), setup (the workers attach and boot their CPUs), run (the workload and the end of run
+     * in the workers), check (the backing-store oracle and this summary in the main thread).
+     */
+    phasesMs?: { start: number; setup: number; run: number; check: number };
     workloadMs: number;
   };
   results: unknown[];
@@ -125,6 +134,8 @@ export interface RunOutcome {
   hostWallMs: number;
   /** The machine's high-water mark of pages dirty only in PTEs (read by runOnWorkers). */
   maxDirtyOnlyInPte: number;
+  /** Run tokens of a free run with more CPUs than host threads (0: none). */
+  runTokens: number;
 }
 
 /** The summary of a finished run (without the deterministic fields, which detInfo adds). */
@@ -146,6 +157,7 @@ export function summarize(o: RunOptions, m: Machine, r: RunOutcome): RunSummary 
       kernel: o.kernel,
       bugs: [...m.config.kernel.bugs],
       hostCores: availableParallelism(),
+      runTokens: r.runTokens,
     },
     stats: {
       perCpu: Array.from({ length: o.cpus }, (_, c) => ({ cpu: c, ...countersOf(PER_CPU, (n) => m.counter(c, n)), runMs: r.results.find((x) => x.cpu === c)?.runMs ?? 0 })),
@@ -171,6 +183,7 @@ export function deterministicPart(s: RunSummary): unknown {
   const c = structuredClone(s) as unknown as Record<string, any>;
   delete c.config.hostCores;
   delete c.stats.hostWallMs;
+  delete c.stats.phasesMs;
   delete c.stats.workloadMs;
   for (const p of c.stats.perCpu) {
     delete p.runMs;

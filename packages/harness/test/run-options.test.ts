@@ -61,7 +61,8 @@ test('--pct-depth takes exactly the depths the scheduler state holds (core MAX_P
 const FLAG_SETS: string[][] = [
   ['--cpus', '3', '--procs', '3', '--workload', 'tlb-hit', '--duration', '250ms', '--seed', '9', '--memory', '32M', '--tlb', '8x2', '--param', 'pages=4', '--param', 'x=y',
     '--bug', 'no-remote-flush', '--bug', 'flush-after-set', '--kernel', 'linux-2.6.19', '--lockdep', 'off', '--lock-stat', '--watchdog', '7s', '--perturb', '0.25',
-    '--check-every', '5000', '--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--faithful', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900'],
+    '--check-every', '5000', '--flush-ceiling', '8', '--flush-protocol', 'linux-2.6.20', '--arch', 'i386', '--msync-scope', 'file', '--faithful', '--no-daemons', '--daemon', 'journalPeriod=1000', '--daemon', 'stripBuffers=false', '--cost', 'ipiSend=900',
+    '--host-threads', '2', '--token-slice', '300'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'random', '--switch-prob', '0.2', '--deadlock-steps', '77', '--cost', 'tlbHit=2'],
   ['--cpus', '2', '--ops', '500', '--mode', 'deterministic', '--sched', 'pct', '--pct-depth', '5', '--pct-steps', '99'],
   ['--cpus', '2', '--ops', '500', '--mode', 'timed', '--quantum', '5000', '--costs', 'core2-2007'],
@@ -99,8 +100,8 @@ test('run options -> schedule string -> the same run options, for every row a sc
   assert.is(traceHash, s.traceHash);
   const carried = keys.filter((k) => 'schedule' in RUN_OPTIONS[k]);
   // host time, host-time perturbation and the mode do not decide a deterministic run (nor timed mode's
-  // quantum); the trace is output
-  assert.equal(keys.filter((k) => !carried.includes(k)), ['durationMs', 'watchdogMs', 'perturb', 'mode', 'quantum', 'trace']);
+  // quantum, nor free mode's run tokens); the trace is output
+  assert.equal(keys.filter((k) => !carried.includes(k)), ['durationMs', 'watchdogMs', 'perturb', 'mode', 'quantum', 'hostThreads', 'tokenSliceUs', 'trace']);
   for (const k of carried) {
     assert.equal(run[k], o[k], k);
     assert.is.not(JSON.stringify(o[k]), JSON.stringify(DEFAULT_RUN[k]), `${k}: give it a value other than the default above`);
@@ -144,10 +145,12 @@ test('a configuration file may set every run option, and the run is the one the 
     costs: ['cost: [ipiSend=900]', ['--cost', 'ipiSend=900']],
     costPreset: ['costs: core2-2007', ['--costs', 'core2-2007']],
     quantum: ['quantum: 5000', ['--quantum', '5000']],
+    hostThreads: ['host-threads: 1', ['--host-threads', '1']],
+    tokenSliceUs: ['token-slice: 300', ['--token-slice', '300']],
     trace: [`trace: ${JSON.stringify(trace)}`, ['--trace', trace]],
   };
-  // deterministic mode refuses a duration and ignores perturbation: those two in a free run of their own
-  const free: RunKey[] = ['durationMs', 'perturb'];
+  // deterministic mode refuses a duration and ignores perturbation and run tokens: those in a free run of their own
+  const free: RunKey[] = ['durationMs', 'perturb', 'hostThreads', 'tokenSliceUs'];
   const runWith = (ks: RunKey[], extra: string[] = []) => {
     const file = join(dir, 'c.yaml');
     writeFileSync(file, [...ks.map((k) => given[k][0]), ...extra, 'json: true'].join('\n') + '\n');

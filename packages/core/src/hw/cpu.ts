@@ -544,7 +544,7 @@ export class Cpu {
    *   yet cleared (strip-buffers-unlocked).
    */
   racePoint(): void {
-    if (this.perturb > 0 && this.rng.chance(this.perturb)) this.delay();
+    if (this.perturb > 0 && this.rng.chance(this.perturb) && !this.waiter.preemptHere()) this.delay();
     this.preempt();
   }
 

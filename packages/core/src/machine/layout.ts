@@ -34,6 +34,7 @@ export const G_ZONE_LOCK = 2; // spinlock (2 words) over the free list
 export const G_FREE_HEAD = 4; // first free frame, -1 none
 export const G_NR_FREE = 5;
 export const G_NR_MAPPED = 6; // page-cache pages mapped by at least one PTE (NR_FILE_MAPPED)
+export const G_TOKENS = 7; // free run tokens (sched/tokens.ts; free mode with more CPUs than host threads)
 export const G_CLOCK_HAND = 8; // reclaim's clock position
 export const G_CHECKPOINT = 9; // stop-the-world request sequence number
 export const G_PARKED = 10; // CPUs parked at the current checkpoint
@@ -173,7 +174,8 @@ export const C_HEARTBEAT = 20; // counts this CPU's preemption points and wait i
 export const C_HARDIRQ = 21;
 /** The mm this CPU left by leave_mm and has not switched back to, plus one (0: none); see MM_LAZY_LEFT. */
 export const C_LAZY_LEFT = 22;
-// word 23 spare
+/** Run tokens: this CPU's TokenState in bits 0-1, the proxy generation above (sched/tokens.ts). */
+export const C_TOKEN = 23;
 export const C_HELD = 24; // HELD_MAX records of HELD_FIELDS
 export const HELD_MAX = 24;
 export const HELD_LOCK = 0;

@@ -103,6 +103,12 @@ export const CTR = {
   ioCompleted: 51,
   /** The most writes this CPU had in flight at once. */
   ioInflightMax: 52,
+  /** Flush IPIs of this CPU taken by proxy while it was parked without a run token (sched/tokens.ts). */
+  ipisProxied: 53,
+  /** Run tokens this CPU gave up at the end of a slice or in a busy-wait. */
+  tokenSwitches: 54,
+  /** Run tokens this CPU handed straight to the parked holder of the lock it waits for. */
+  directedYields: 55,
 } as const;
 export type CounterName = keyof typeof CTR;
 export const CTR_COUNT = 56;

@@ -178,6 +178,11 @@ export class DetWaiter implements CpuWaiter {
   }
 
   /** A preemption point at which the CPU makes progress. */
+  /** No host-time perturbation here: the schedule decides. */
+  preemptHere(): boolean {
+    return false;
+  }
+
   point(): void {
     this.decide(false);
   }

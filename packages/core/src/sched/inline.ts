@@ -25,6 +25,11 @@ export class InlineWaiter implements CpuWaiter {
 
   enter(): void {}
 
+  /** No host-time perturbation here: the schedule decides. */
+  preemptHere(): boolean {
+    return false;
+  }
+
   point(): void {
     this.servicePeers();
   }

@@ -111,6 +111,11 @@ export class TimedWaiter implements CpuWaiter {
   }
 
   /** The scheduling part of a preemption point: the simulated deadline, wake-ups, and a decision once past the limit. */
+  /** No host-time perturbation here: the schedule decides. */
+  preemptHere(): boolean {
+    return false;
+  }
+
   point(): void {
     const s = this.s;
     const now = this.cpu.ctr[CTR.cycles]!;

@@ -38,6 +38,12 @@ export interface CpuWaiter {
   /** The scheduling part of a preemption point: nothing in free mode; a decision in deterministic mode. */
   point(): void;
   /**
+   * A perturbation at a kernel race point (Cpu.racePoint) chose to delay this CPU: with run tokens
+   * (sched/tokens.ts) it is parked instead, as the host OS used to preempt it; returns true if so
+   * (it has run again), false if the caller should spin its random delay.
+   */
+  preemptHere(): boolean;
+  /**
    * Returns once `ready()` holds, taking interrupts meanwhile (see the module comment). `kind` and
    * `obj` (a lock's meta index, the number of flush targets...) are published for the watchdog's report;
    * kinds that can deadlock are bounded by the watchdog. `sleepers`: a word counting the lock's
@@ -106,16 +112,32 @@ export function waitLoop(cpu: Cpu, kind: L.WaitKind, obj: number, since: number,
   Atomics.store(cpu.meta, b + L.C_WAIT_KIND, L.WaitKind.None);
 }
 
-/** Free mode: spin, then sleep on the watched word; the watchdog counts host time. */
+/**
+ * Free mode: spin, then sleep on the watched word; the watchdog counts host time. The run-token
+ * waiter (sched/tokens.ts) extends it through the three hooks, which do nothing here.
+ */
 export class FreeWaiter implements CpuWaiter {
-  readonly interval = 0;
-  readonly hostDelays = true;
+  readonly interval: number = 0;
+  readonly hostDelays: boolean = true;
 
-  constructor(private readonly cpu: Cpu) {}
+  constructor(protected readonly cpu: Cpu) {}
+
+  /** Every failed check of a wait, before its spin-or-sleep decision. */
+  protected idleStep(_kind: L.WaitKind, _obj: number): void {}
+
+  /** The wait is about to sleep (give its host core away). */
+  protected beforeSleep(_kind: L.WaitKind, _obj: number): void {}
+
+  /** The wait is over (also when the machine stops it). */
+  protected afterWait(): void {}
 
   enter(): void {}
 
   point(): void {}
+
+  preemptHere(): boolean {
+    return false;
+  }
 
   pause(): void {}
 
@@ -137,22 +159,28 @@ export class FreeWaiter implements CpuWaiter {
     const start = Date.now();
     const sleepAt = watch1 >= 0 ? watch1 : cpu.base + L.C_IPI_PENDING;
     let spins = 0;
-    waitLoop(cpu, kind, obj, start, ready, () => {
-      cpu.meta[cpu.base + L.C_HEARTBEAT]!++;
-      if ((++spins & 15) === 0) {
-        cpu.checkStop();
-        if (p.watchdog && Date.now() - start > cpu.config.watchdogMs) {
-          fireWatchdog(cpu, `watchdog: cpu${cpu.id} has waited ${Date.now() - start} ms (threshold ${cpu.config.watchdogMs} ms)`, {});
+    try {
+      waitLoop(cpu, kind, obj, start, ready, () => {
+        cpu.meta[cpu.base + L.C_HEARTBEAT]!++;
+        if ((++spins & 15) === 0) {
+          cpu.checkStop();
+          if (p.watchdog && Date.now() - start > cpu.config.watchdogMs) {
+            fireWatchdog(cpu, `watchdog: cpu${cpu.id} has waited ${Date.now() - start} ms (threshold ${cpu.config.watchdogMs} ms)`, {});
+          }
         }
-      }
-      if (spins <= p.spins) return false;
-      // Give the host core away: sleep until the watched word changes or an interrupt arrives.
-      const v = Atomics.load(meta, sleepAt);
-      if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
-      const done = ready();
-      if (!done) cpu.sleepOn(sleepAt, v, p.sleepMs);
-      if (sleepers >= 0) Atomics.sub(meta, sleepers, 1);
-      return done;
-    });
+        this.idleStep(kind, obj);
+        if (spins <= p.spins) return false;
+        // Give the host core away: sleep until the watched word changes or an interrupt arrives.
+        this.beforeSleep(kind, obj);
+        const v = Atomics.load(meta, sleepAt);
+        if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
+        const done = ready();
+        if (!done) cpu.sleepOn(sleepAt, v, p.sleepMs);
+        if (sleepers >= 0) Atomics.sub(meta, sleepers, 1);
+        return done;
+      });
+    } finally {
+      this.afterWait();
+    }
   }
 }

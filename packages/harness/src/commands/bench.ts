@@ -17,7 +17,7 @@ import { addConfigOption } from './config-option.js';
 import { aliasOption, runOption } from './flags.js';
 
 /** The run options bench takes, as the flags of `smpsim run` (its own help wording aside). */
-const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'flushProtocol', 'arch', 'params', 'costPreset', 'costs', 'quantum'];
+const BENCH_RUN_FLAGS: RunKey[] = ['seed', 'tlb', 'flushCeiling', 'flushProtocol', 'arch', 'params', 'costPreset', 'costs', 'quantum', 'hostThreads', 'tokenSliceUs'];
 /** --time's default in each time base: host time per run, or simulated time per run. */
 const DEFAULT_TIME = { host: '1s', simulated: '2ms' } as const;
 
@@ -63,6 +63,8 @@ export function registerBench(p: Command): Command {
     .addOption(runOption('costPreset', { noDefault: true }))
     .addOption(runOption('costs'))
     .addOption(runOption('quantum', { noDefault: true }))
+    .addOption(runOption('hostThreads', { noDefault: true }))
+    .addOption(runOption('tokenSliceUs', { noDefault: true }))
     .option('--lockdep', 'run with the lock validator (off by default in benchmarks)', false)
     .option('--daemons', 'run the flusher, journal and reclaim threads (off by default in benchmarks)', false)
     .option('--no-baseline', 'skip the native baseline')

@@ -1,0 +1,410 @@
+/**
+ * Run tokens: free mode with more simulated CPUs than host threads. Left to the host OS, simulated
+ * CPUs that outnumber its cores run by its time slices, so every synchronous cross-CPU step (a flush
+ * acknowledgement, a lock held by a descheduled CPU) waits milliseconds for an OS reschedule. With
+ * tokens at most K simulated CPUs execute at once (G_TOKENS counts the free ones); the others are
+ * parked — at a preemption point, or in a wait — and the host threads of parked CPUs sleep. This is
+ * what hypervisors do with vCPUs, and the same three remedies apply:
+ *
+ * - **Time slices**: a CPU holding a token gives it up at a user-mode preemption point once its slice
+ *   (host µs) is used and another CPU waits for one; with perturbation on (`--perturb p`), also at
+ *   random (seeded, probability p/4) at any point where it holds no lock and has interrupts on, since
+ *   the host OS's preemptions at arbitrary points are what widened race windows before. Never while
+ *   it holds a lock, so a lock holder is not parked (the lock-holder-preemption problem of vCPUs).
+ * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
+ *   holds the spinlock it waits for when that one is parked (yield_to in KVM's pause-loop exiting),
+ *   else to the parked CPU next in turn.
+ * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
+ *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
+ *   memory), as timed mode does (sched/timed.ts) and as KVM's paravirtual flush does for a preempted
+ *   vCPU. The target is parked at an instruction boundary with interrupts on and cannot run meanwhile
+ *   (its state word is BUSY), so the kernel sees what it would see if the target took the IPI at its
+ *   next preemption point; the target drops its one-entry translation cache when it runs again (the
+ *   generation in its state word moved). Counted as ipisProxied.
+ *
+ * Each CPU's state word (C_TOKEN) holds a state in its low three bits and the proxy generation above:
+ * NONE (no token: in a wait, asleep or taking its interrupts itself), RUNNING (holds a token), PARKED
+ * (wants one; sleeps on this word), WOKEN (parked as its wait ended: a woken task, which the host OS
+ * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
+ * one, its host thread not yet awake: still parked for a proxy), BUSY (parked or handed, a proxy
+ * taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
+ * at most one token and never while BUSY; it takes it up with HANDED -> RUNNING. Tokens change only host scheduling: what any CPU does next is what it would
+ * have done under some OS schedule, so correctness never depends on them.
+ */
+import { Cpu } from '../hw/cpu.js';
+import * as L from '../machine/layout.js';
+import { CTR } from '../machine/machine.js';
+import { stopReason } from '../machine/stop.js';
+import { FreeWaiter } from './wait.js';
+
+export const enum TokenState {
+  None = 0,
+  Running = 1,
+  Parked = 2,
+  Busy = 3,
+  Handed = 4,
+  /** Parked after a wait ended (a woken task): handed a token before PARKED CPUs, and sooner. */
+  Woken = 5,
+}
+const STATE = 7;
+const GEN = 8;
+/** G_TOKENS: the free tokens in the low 16 bits, the WOKEN CPUs counted above them. */
+const FREE = 0xffff;
+const WOKEN = 1 << 16;
+const waiting = (st: number): boolean => st === TokenState.Parked || st === TokenState.Woken;
+
+/**
+ * Of the hand-overs at race points, the share that keeps the CPU off the host for 0-2 ms (an OS time
+ * slice of another thread) before it queues for a token again: measured on jbd-data-buffers (three CPUs
+ * must meet in zap's window), which short parks alone found in none of 82 runs in 150 s, and these in
+ * runs 19 and 23 (the free-for-all host scheduling before tokens: run 9).
+ */
+const LONG_PREEMPT = 1 / 8;
+
+/** Preemption points between two readings of the host clock for the slice's end. */
+const SLICE_CHECK = 8;
+
+/** The host-time slice of a token, in µs, unless the run says otherwise. */
+export const DEFAULT_TOKEN_SLICE_US = 200;
+
+/** Sets up run tokens on a machine before its CPUs start: `k` tokens, every CPU without one. */
+export function initTokens(meta: Int32Array, layout: { cpus: number; cpu(c: number): number }, k: number): void {
+  Atomics.store(meta, L.G_TOKENS, k);
+  for (let c = 0; c < layout.cpus; c++) Atomics.store(meta, layout.cpu(c) + L.C_TOKEN, TokenState.None);
+}
+
+export class TokenWaiter extends FreeWaiter {
+  /** This CPU holds a token. */
+  private held = false;
+  /** performance.now() at which the slice ends. */
+  private sliceEnd = 0;
+  private readonly sliceMs: number;
+  /** The proxy generation last seen (its one-entry translation cache is stale past it). */
+  private genSeen = 0;
+  /** Views of the other CPUs, for flushes by proxy (created when first needed). */
+  private readonly views: Array<Cpu | null>;
+  private readonly word: number;
+  /** The parked CPU the next undirected hand-over looks at first (round robin). */
+  private next: number;
+  /** Preemption points until the slice's clock is read again. */
+  private countdown = SLICE_CHECK;
+  /** Probability of a random hand-over at a preemption point (a quarter of --perturb's). */
+  private readonly randomSwitch: number;
+
+  constructor(cpu: Cpu, sliceUs: number) {
+    super(cpu);
+    this.sliceMs = sliceUs / 1000;
+    this.views = Array.from({ length: cpu.layout.cpus }, () => null);
+    this.word = cpu.base + L.C_TOKEN;
+    this.next = (cpu.id + 1) % cpu.layout.cpus;
+    this.randomSwitch = cpu.config.perturb / 4;
+  }
+
+  override enter(): void {
+    this.acquire();
+  }
+
+  /**
+   * The end of a slice: give the token to a parked CPU, if one waits, and wait for one. In user mode
+   * only: a CPU in a kernel path gives its token up when it waits (so a lock holder is never parked,
+   * and a CPU parked here has interrupts on, so its flush IPIs can be taken by proxy).
+   */
+  override point(): void {
+    if (!this.held) return;
+    const cpu = this.cpu;
+    // a CPU whose wait ended waits for a token: make room for it, as the OS runs a woken task
+    if (cpu.meta[L.G_TOKENS]! >= WOKEN && cpu.meta[cpu.base + L.C_IN_KERNEL] === 0) {
+      this.switchIfParked();
+      return;
+    }
+    // the host OS used to preempt simulated CPUs anywhere, widening race windows: with perturbation
+    // on, a seeded random hand-over at any point where no lock is held and interrupts are on
+    if (this.randomSwitch > 0 && cpu.rng.chance(this.randomSwitch)) {
+      const b = cpu.base;
+      if (cpu.meta[b + L.C_HELD_DEPTH] === 0 && cpu.meta[b + L.C_IRQ] !== 0) {
+        this.switchIfParked();
+        return;
+      }
+    }
+    if (--this.countdown > 0) return;
+    this.countdown = SLICE_CHECK;
+    if (performance.now() < this.sliceEnd) return;
+    if (cpu.meta[cpu.base + L.C_IN_KERNEL] !== 0) return;
+    this.switchIfParked();
+  }
+
+  /**
+   * A perturbation at a kernel race point: park here, inside the window, while a parked CPU runs (a
+   * host-OS preemption, which is what widened these windows before run tokens; locks held or not: a
+   * CPU that then waits for one of them hands its token to the holder). False when no CPU is parked.
+   */
+  override preemptHere(): boolean {
+    if (!this.held || !this.handOver(-1, true)) return false;
+    const cpu = this.cpu;
+    cpu.ctr[CTR.tokenSwitches]!++;
+    if (cpu.rng.chance(LONG_PREEMPT)) this.preempted(cpu.rng.below(2000) / 1000);
+    this.acquire();
+    return true;
+  }
+
+  /**
+   * Off the host for `ms` (an OS time slice of another thread): asleep without a token, taking its
+   * interrupts (a flush initiator waits for them), then back in line for a token.
+   */
+  private preempted(ms: number): void {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const until = performance.now() + ms;
+    for (let left = ms; left > 0; left = until - performance.now()) {
+      cpu.checkStop();
+      cpu.pollInterrupts();
+      const b = cpu.base + L.C_IPI_PENDING;
+      cpu.sleepOn(b, Atomics.load(meta, b), left);
+    }
+  }
+
+  /** A workload's busy-wait: let a parked CPU run (it may be the one that changes the word). */
+  override pause(): void {
+    if (this.held) this.switchIfParked();
+  }
+
+  private switchIfParked(): void {
+    if (!this.handOver(-1, true)) {
+      this.sliceEnd = performance.now() + this.sliceMs;
+      return;
+    }
+    this.cpu.ctr[CTR.tokenSwitches]!++;
+    this.acquire();
+  }
+
+  override release(): void {
+    // The machine stops: parked CPUs see it in their acquire loop (stopReason) once woken.
+    const cpu = this.cpu;
+    for (let c = 0; c < cpu.layout.cpus; c++) cpu.wake(c);
+    for (let c = 0; c < cpu.layout.cpus; c++) Atomics.notify(cpu.meta, cpu.layout.cpu(c) + L.C_TOKEN);
+  }
+
+  /** Waiting for flush acknowledgements: take the flush IPIs of parked targets by proxy. */
+  protected override idleStep(kind: L.WaitKind): void {
+    if (kind === L.WaitKind.FlushAck) this.proxyFlushTargets();
+  }
+
+  /**
+   * About to sleep: give the token away, to the holder of the awaited spinlock if it is parked. A CPU
+   * waiting for flush acknowledgements keeps its token unless a target is parked (one the proxy could
+   * not serve: then that target gets it): the others take the IPI without a token, at their next
+   * preemption point or in their wait, and the ack wakes this CPU.
+   */
+  protected override beforeSleep(kind: L.WaitKind, obj: number): void {
+    if (!this.held) return;
+    let to = -1;
+    if (kind === L.WaitKind.FlushAck) {
+      to = this.parkedTarget();
+      if (to < 0) return;
+    } else if (kind === L.WaitKind.Spin || kind === L.WaitKind.BufferLock) {
+      const owner = Atomics.load(this.cpu.meta, obj) - 1;
+      if (owner >= 0 && owner < this.cpu.layout.cpus) to = owner;
+    }
+    // without a parked CPU to take it, the token is free (G_TOKENS) for whoever asks next
+    this.handOver(to, false);
+  }
+
+  protected override afterWait(): void {
+    if (!this.held) this.acquire(true);
+  }
+
+  // ---- tokens ----
+
+  /**
+   * Gives this CPU's token up: to `to` if it is parked (a directed yield), else to the next parked
+   * CPU in turn; with none parked, keeps it and returns false if `keep`, else frees it (G_TOKENS).
+   */
+  private handOver(to: number, keep: boolean): boolean {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const n = cpu.layout.cpus;
+    if (to >= 0 && to !== cpu.id && this.give(to, false)) {
+      cpu.ctr[CTR.directedYields]!++;
+      this.dropped();
+      return true;
+    }
+    // the woken first, then the parked, each in turn
+    for (const wokenOnly of [true, false]) {
+      if (wokenOnly && Atomics.load(meta, L.G_TOKENS) < WOKEN) continue;
+      for (let i = 0; i < n; i++) {
+        const c = (this.next + i) % n;
+        if (c !== cpu.id && this.give(c, wokenOnly)) {
+          this.next = (c + 1) % n;
+          this.dropped();
+          return true;
+        }
+      }
+    }
+    if (keep) return false;
+    Atomics.add(meta, L.G_TOKENS, 1);
+    this.dropped();
+    return true;
+  }
+
+  /** Hands a token to CPU c if it is parked (PARKED or WOKEN, or only WOKEN) and wakes it. */
+  private give(c: number, wokenOnly: boolean): boolean {
+    const meta = this.cpu.meta;
+    const w = this.cpu.layout.cpu(c) + L.C_TOKEN;
+    const v = Atomics.load(meta, w);
+    const st = v & STATE;
+    if (wokenOnly ? st !== TokenState.Woken : !waiting(st)) return false;
+    if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Handed) !== v) return false;
+    if (st === TokenState.Woken) Atomics.sub(meta, L.G_TOKENS, WOKEN);
+    Atomics.notify(meta, w);
+    return true;
+  }
+
+  private dropped(): void {
+    this.held = false;
+    const meta = this.cpu.meta;
+    const v = Atomics.load(meta, this.word);
+    Atomics.store(meta, this.word, (v & ~STATE) | TokenState.None);
+  }
+
+  /**
+   * Waits for a token: takes a free one, or parks (sleeping on its state word) until one is handed
+   * over. Meanwhile its flush IPIs are taken by proxy; anything else waits until it runs. Once the
+   * machine stops (finished or not) it returns without one: every CPU then runs free to unwind.
+   */
+  private acquire(woken = false): void {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const w = this.word;
+    const park = woken ? TokenState.Woken : TokenState.Parked;
+    for (;;) {
+      // the machine stopped (finished, or a violation): every CPU runs free to unwind
+      if (stopReason(meta) !== 0) return this.resume(false);
+      let v = Atomics.load(meta, w);
+      const st = v & STATE;
+      if (st === TokenState.Running) return this.resume(true);
+      if (st === TokenState.Handed) {
+        if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Running) === v) return this.resume(true);
+        continue;
+      }
+      if (st === TokenState.None) {
+        if (this.takeFree()) {
+          Atomics.store(meta, w, (v & ~STATE) | TokenState.Running);
+          return this.resume(true);
+        }
+        if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | park) !== v) continue;
+        if (woken) Atomics.add(meta, L.G_TOKENS, WOKEN);
+        v = Atomics.load(meta, w);
+        if (!waiting(v & STATE)) continue;
+      }
+      if ((v & STATE) === TokenState.Busy) {
+        // a proxy is taking our interrupts: it puts our state back
+        Atomics.wait(meta, w, v, 1);
+        continue;
+      }
+      // a free token (also one freed between the test above and the park): unpark (-> NONE) and take
+      // it on the next turn of the loop
+      if ((Atomics.load(meta, L.G_TOKENS) & FREE) > 0) {
+        if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.None) === v && (v & STATE) === TokenState.Woken) Atomics.sub(meta, L.G_TOKENS, WOKEN);
+        continue;
+      }
+      // Sleep until handed a token. No sleep address is published, so IPIs do not wake this thread:
+      // a CPU that waits for our acknowledgement takes the flush by proxy instead of having a third
+      // host thread compete for the cores; anything else pending is taken after at most 5 ms.
+      Atomics.wait(meta, w, v, 5);
+    }
+  }
+
+  /** Takes a free token. */
+  private takeFree(): boolean {
+    const meta = this.cpu.meta;
+    for (let f = Atomics.load(meta, L.G_TOKENS); (f & FREE) > 0; f = Atomics.load(meta, L.G_TOKENS)) {
+      if (Atomics.compareExchange(meta, L.G_TOKENS, f, f - 1) === f) return true;
+    }
+    return false;
+  }
+
+  private resume(held: boolean): void {
+    this.held = held;
+    this.sliceEnd = performance.now() + this.sliceMs;
+    this.checkGen();
+  }
+
+  /** A proxy took interrupts for this CPU since it last looked: its one-entry translation cache goes. */
+  private checkGen(): void {
+    const g = Atomics.load(this.cpu.meta, this.word) >>> 3;
+    if (g !== this.genSeen) {
+      this.genSeen = g;
+      this.cpu.tlbChangedElsewhere();
+    }
+  }
+
+  // ---- flush by proxy ----
+
+  /** A target of this CPU's flush that has not acknowledged and is parked, or -1. */
+  private parkedTarget(): number {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const left = cpu.maskBase + L.CM_FLUSH_LEFT;
+    for (let wd = 0; wd < cpu.layout.maskWords; wd++) {
+      for (let m = Atomics.load(meta, left + wd); m !== 0; ) {
+        const j = 31 - Math.clz32(m);
+        m &= ~(1 << j);
+        const c = (wd << 5) | j;
+        if (waiting(Atomics.load(meta, cpu.layout.cpu(c) + L.C_TOKEN) & STATE)) return c;
+      }
+    }
+    return -1;
+  }
+
+  /** Takes the pending IPIs of every parked target of this CPU's flush that has not acknowledged. */
+  private proxyFlushTargets(): void {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const left = cpu.maskBase + L.CM_FLUSH_LEFT;
+    for (let wd = 0; wd < cpu.layout.maskWords; wd++) {
+      for (let m = Atomics.load(meta, left + wd); m !== 0; ) {
+        const j = 31 - Math.clz32(m);
+        m &= ~(1 << j);
+        this.proxy((wd << 5) | j);
+      }
+    }
+  }
+
+  /** Takes CPU c's pending flush IPIs on its behalf, if it is parked with interrupts on and no disk interrupt pending. */
+  private proxy(c: number): void {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const cb = cpu.layout.cpu(c);
+    const w = cb + L.C_TOKEN;
+    const v = Atomics.load(meta, w);
+    const st = v & STATE;
+    if (!waiting(st) && st !== TokenState.Handed) return;
+    if (meta[cb + L.C_IRQ] === 0) return;
+    const pending = Atomics.load(meta, cb + L.C_IPI_PENDING);
+    if (pending === 0 || (pending & L.DISK_PENDING) !== 0) return;
+    if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Busy) !== v) return;
+    try {
+      // re-checked under BUSY: c cannot have run since, but a flag may have changed before the swap
+      if (meta[cb + L.C_IRQ] !== 0 && (Atomics.load(meta, cb + L.C_IPI_PENDING) & L.DISK_PENDING) === 0) {
+        const p = this.view(c);
+        const before = p.ctr[CTR.ipisReceived]!;
+        p.kernel!.interrupt(p);
+        p.ctr[CTR.ipisProxied]! += p.ctr[CTR.ipisReceived]! - before;
+      }
+    } finally {
+      // back to its state (PARKED, WOKEN or HANDED) with the generation moved on; c is not woken (it sees the
+      // generation when it resumes, and waking it would only put another thread on the host's cores)
+      Atomics.store(meta, w, (v & ~STATE) + GEN + st);
+    }
+  }
+
+  private view(c: number): Cpu {
+    let p = this.views[c];
+    if (!p) {
+      p = new Cpu(this.cpu.m, c);
+      p.kernel = this.cpu.kernel;
+      this.views[c] = p;
+    }
+    return p;
+  }
+}
