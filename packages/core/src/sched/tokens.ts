@@ -88,6 +88,8 @@ export class TokenWaiter extends FreeWaiter {
   private next: number;
   /** Preemption points until the slice's clock is read again. */
   private countdown = SLICE_CHECK;
+  /** performance.now() when the current wait for flush acknowledgements began (-1: none). */
+  private flushWaitStart = -1;
   /** Probability of a random hand-over at a preemption point (a quarter of --perturb's). */
   private readonly randomSwitch: number;
 
@@ -186,21 +188,25 @@ export class TokenWaiter extends FreeWaiter {
 
   /** Waiting for flush acknowledgements: take the flush IPIs of parked targets by proxy. */
   protected override idleStep(kind: L.WaitKind): void {
-    if (kind === L.WaitKind.FlushAck) this.proxyFlushTargets();
+    if (kind !== L.WaitKind.FlushAck) return;
+    if (this.flushWaitStart < 0) this.flushWaitStart = performance.now();
+    this.proxyFlushTargets();
   }
 
   /**
    * About to sleep: give the token away, to the holder of the awaited spinlock if it is parked. A CPU
-   * waiting for flush acknowledgements keeps its token unless a target is parked (one the proxy could
-   * not serve: then that target gets it): the others take the IPI without a token, at their next
-   * preemption point or in their wait, and the ack wakes this CPU.
+   * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve),
+   * and otherwise keeps it for one slice: the other targets take the IPI without a token, at their
+   * next preemption point or in their wait, and the ack wakes this CPU. Not longer: a target that
+   * spins with interrupts off on a lock whose holder is parked acknowledges only once that holder
+   * has run, and it may need this token (found as a watchdog report on dirty-share, 8 CPUs).
    */
   protected override beforeSleep(kind: L.WaitKind, obj: number): void {
     if (!this.held) return;
     let to = -1;
     if (kind === L.WaitKind.FlushAck) {
       to = this.parkedTarget();
-      if (to < 0) return;
+      if (to < 0 && performance.now() - this.flushWaitStart < this.sliceMs) return;
     } else if (kind === L.WaitKind.Spin || kind === L.WaitKind.BufferLock) {
       const owner = Atomics.load(this.cpu.meta, obj) - 1;
       if (owner >= 0 && owner < this.cpu.layout.cpus) to = owner;
@@ -210,6 +216,7 @@ export class TokenWaiter extends FreeWaiter {
   }
 
   protected override afterWait(): void {
+    this.flushWaitStart = -1;
     if (!this.held) this.acquire(true);
   }
 
