@@ -88,8 +88,6 @@ export class TokenWaiter extends FreeWaiter {
   private next: number;
   /** Preemption points until the slice's clock is read again. */
   private countdown = SLICE_CHECK;
-  /** performance.now() when the current wait for flush acknowledgements began (-1: none). */
-  private flushWaitStart = -1;
   /** Probability of a random hand-over at a preemption point (a quarter of --perturb's). */
   private readonly randomSwitch: number;
 
@@ -188,25 +186,24 @@ export class TokenWaiter extends FreeWaiter {
 
   /** Waiting for flush acknowledgements: take the flush IPIs of parked targets by proxy. */
   protected override idleStep(kind: L.WaitKind): void {
-    if (kind !== L.WaitKind.FlushAck) return;
-    if (this.flushWaitStart < 0) this.flushWaitStart = performance.now();
-    this.proxyFlushTargets();
+    if (kind === L.WaitKind.FlushAck) this.proxyFlushTargets();
   }
 
   /**
    * About to sleep: give the token away, to the holder of the awaited spinlock if it is parked. A CPU
-   * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve),
-   * and otherwise keeps it for one slice: the other targets take the IPI without a token, at their
-   * next preemption point or in their wait, and the ack wakes this CPU. Not longer: a target that
-   * spins with interrupts off on a lock whose holder is parked acknowledges only once that holder
-   * has run, and it may need this token (found as a watchdog report on dirty-share, 8 CPUs).
+   * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve);
+   * otherwise it keeps it while the targets can acknowledge without one (running, or in a wait with
+   * interrupts on, which takes them), and the ack wakes it. A target without a token and with
+   * interrupts off (spinning in spin_lock_irqsave on a lock whose holder is parked) acknowledges only
+   * once the holder has run, which may need this token: then it goes to the parked CPUs (found as a
+   * watchdog report on dirty-share, 8 CPUs, when the token was always kept).
    */
   protected override beforeSleep(kind: L.WaitKind, obj: number): void {
     if (!this.held) return;
     let to = -1;
     if (kind === L.WaitKind.FlushAck) {
       to = this.parkedTarget();
-      if (to < 0 && performance.now() - this.flushWaitStart < this.sliceMs) return;
+      if (to < 0 && !this.blockedTarget()) return;
     } else if (kind === L.WaitKind.Spin || kind === L.WaitKind.BufferLock) {
       const owner = Atomics.load(this.cpu.meta, obj) - 1;
       if (owner >= 0 && owner < this.cpu.layout.cpus) to = owner;
@@ -216,7 +213,6 @@ export class TokenWaiter extends FreeWaiter {
   }
 
   protected override afterWait(): void {
-    this.flushWaitStart = -1;
     if (!this.held) this.acquire(true);
   }
 
@@ -361,6 +357,22 @@ export class TokenWaiter extends FreeWaiter {
       }
     }
     return -1;
+  }
+
+  /** A target of this CPU's flush that has not acknowledged, holds no token and has interrupts off. */
+  private blockedTarget(): boolean {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    const left = cpu.maskBase + L.CM_FLUSH_LEFT;
+    for (let wd = 0; wd < cpu.layout.maskWords; wd++) {
+      for (let m = Atomics.load(meta, left + wd); m !== 0; ) {
+        const j = 31 - Math.clz32(m);
+        m &= ~(1 << j);
+        const cb = cpu.layout.cpu((wd << 5) | j);
+        if ((Atomics.load(meta, cb + L.C_TOKEN) & STATE) === TokenState.None && meta[cb + L.C_IRQ] === 0) return true;
+      }
+    }
+    return false;
   }
 
   /** Takes the pending IPIs of every parked target of this CPU's flush that has not acknowledged. */
