@@ -343,50 +343,47 @@ export class TokenWaiter extends FreeWaiter {
 
   // ---- flush by proxy ----
 
-  /** A target of this CPU's flush that has not acknowledged and is parked, or -1. */
-  private parkedTarget(): number {
+  /** The first target of this CPU's flush that has not acknowledged and passes `test`, or -1. */
+  private findTarget(test: (c: number) => boolean): number {
     const cpu = this.cpu;
-    const meta = cpu.meta;
     const left = cpu.maskBase + L.CM_FLUSH_LEFT;
     for (let wd = 0; wd < cpu.layout.maskWords; wd++) {
-      for (let m = Atomics.load(meta, left + wd); m !== 0; ) {
+      for (let m = Atomics.load(cpu.meta, left + wd); m !== 0; ) {
         const j = 31 - Math.clz32(m);
         m &= ~(1 << j);
-        const c = (wd << 5) | j;
-        if (waiting(Atomics.load(meta, cpu.layout.cpu(c) + L.C_TOKEN) & STATE)) return c;
+        if (test((wd << 5) | j)) return (wd << 5) | j;
       }
     }
     return -1;
   }
 
-  /** A target of this CPU's flush that has not acknowledged, holds no token and has interrupts off. */
-  private blockedTarget(): boolean {
-    const cpu = this.cpu;
-    const meta = cpu.meta;
-    const left = cpu.maskBase + L.CM_FLUSH_LEFT;
-    for (let wd = 0; wd < cpu.layout.maskWords; wd++) {
-      for (let m = Atomics.load(meta, left + wd); m !== 0; ) {
-        const j = 31 - Math.clz32(m);
-        m &= ~(1 << j);
-        const cb = cpu.layout.cpu((wd << 5) | j);
-        if ((Atomics.load(meta, cb + L.C_TOKEN) & STATE) === TokenState.None && meta[cb + L.C_IRQ] === 0) return true;
-      }
-    }
+  /** Target c is parked (PARKED or WOKEN). */
+  private readonly isParked = (c: number): boolean => waiting(Atomics.load(this.cpu.meta, this.cpu.layout.cpu(c) + L.C_TOKEN) & STATE);
+
+  /** Target c holds no token and has interrupts off. */
+  private readonly isBlocked = (c: number): boolean => {
+    const cb = this.cpu.layout.cpu(c);
+    return (Atomics.load(this.cpu.meta, cb + L.C_TOKEN) & STATE) === TokenState.None && this.cpu.meta[cb + L.C_IRQ] === 0;
+  };
+
+  private readonly proxyTarget = (c: number): boolean => {
+    this.proxy(c);
     return false;
+  };
+
+  /** A parked target that has not acknowledged, or -1. */
+  private parkedTarget(): number {
+    return this.findTarget(this.isParked);
+  }
+
+  /** A target that has not acknowledged, holds no token and has interrupts off. */
+  private blockedTarget(): boolean {
+    return this.findTarget(this.isBlocked) >= 0;
   }
 
   /** Takes the pending IPIs of every parked target of this CPU's flush that has not acknowledged. */
   private proxyFlushTargets(): void {
-    const cpu = this.cpu;
-    const meta = cpu.meta;
-    const left = cpu.maskBase + L.CM_FLUSH_LEFT;
-    for (let wd = 0; wd < cpu.layout.maskWords; wd++) {
-      for (let m = Atomics.load(meta, left + wd); m !== 0; ) {
-        const j = 31 - Math.clz32(m);
-        m &= ~(1 << j);
-        this.proxy((wd << 5) | j);
-      }
-    }
+    this.findTarget(this.proxyTarget);
   }
 
   /** Takes CPU c's pending flush IPIs on its behalf, if it is parked with interrupts on and no disk interrupt pending. */
