@@ -7,13 +7,17 @@
  * what hypervisors do with vCPUs, and the same three remedies apply:
  *
  * - **Time slices**: a CPU holding a token gives it up at a user-mode preemption point once its slice
- *   (host µs) is used and another CPU waits for one; with perturbation on (`--perturb p`), also at
- *   random (seeded, probability p/4) at any point where it holds no lock and has interrupts on, since
- *   the host OS's preemptions at arbitrary points are what widened race windows before. Never while
- *   it holds a lock, so a lock holder is not parked (the lock-holder-preemption problem of vCPUs).
+ *   (host µs) is used and another CPU waits for one, at once if that one's wait has just ended (WOKEN,
+ *   as the OS runs a woken task). A slice never ends in a kernel path, so a lock holder is not parked
+ *   by it (the lock-holder-preemption problem of vCPUs).
+ * - **Race points**: the host OS's preemptions at arbitrary points are what widened race windows
+ *   before. With perturbation on (`--perturb p`), a race point that chooses to delay the CPU parks it
+ *   there instead, locks held or not (one park in eight keeps it off the host 0-2 ms), and user-mode
+ *   points where it holds no lock hand over at random with probability p/4 (seeded).
  * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
  *   holds the spinlock it waits for when that one is parked (yield_to in KVM's pause-loop exiting),
- *   else to the parked CPU next in turn.
+ *   to a parked target of its flush, else to the parked CPU next in turn. A flush initiator keeps its
+ *   token while its targets can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
  *   memory), as timed mode does (sched/timed.ts) and as KVM's paravirtual flush does for a preempted
@@ -28,8 +32,10 @@
  * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
  * one, its host thread not yet awake: still parked for a proxy), BUSY (parked or handed, a proxy
  * taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
- * at most one token and never while BUSY; it takes it up with HANDED -> RUNNING. Tokens change only host scheduling: what any CPU does next is what it would
- * have done under some OS schedule, so correctness never depends on them.
+ * at most one token and never while BUSY; it takes it up with HANDED -> RUNNING.
+ *
+ * Tokens change only host scheduling: what any CPU does next is what it would have done under some
+ * OS schedule, so correctness never depends on them.
  */
 import { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
