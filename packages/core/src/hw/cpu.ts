@@ -201,6 +201,18 @@ export class Cpu {
   }
 
   /**
+   * A view of CPU `c` in this thread, to take its interrupts by proxy while it is not running (timed
+   * mode's blocked CPUs, run tokens' parked ones): its TLB, counters and acknowledgement words are in
+   * shared memory; the view has this CPU's kernel entry and cache-line model.
+   */
+  viewOf(c: number): Cpu {
+    const p = new Cpu(this.m, c);
+    p.kernel = this.kernel;
+    p.lines = this.lines;
+    return p;
+  }
+
+  /**
    * Another thread changed this CPU's TLB on its behalf while it was not running (timed mode takes a
    * blocked CPU's flush IPIs by proxy): the one-entry translation cache, this thread's own, goes.
    */

@@ -27,7 +27,7 @@
  * ends by ops or at a simulated time (`endCycles`: each CPU's workload stops when its clock gets
  * there). The deadlock watchdog counts scheduling steps, as deterministic mode's does.
  */
-import { Cpu } from '../hw/cpu.js';
+import type { Cpu } from '../hw/cpu.js';
 import { MachineStop } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT } from '../machine/machine.js';
@@ -353,14 +353,7 @@ export class TimedWaiter implements CpuWaiter {
 
   /** A view of CPU c in this thread, for its proxied interrupts. */
   private proxy(c: number): Cpu {
-    let p = this.proxies[c];
-    if (!p) {
-      p = new Cpu(this.cpu.m, c);
-      p.kernel = this.cpu.kernel;
-      p.lines = this.cpu.lines;
-      this.proxies[c] = p;
-    }
-    return p;
+    return (this.proxies[c] ??= this.cpu.viewOf(c));
   }
 
   /** This CPU has the turn: it is not blocked any more, and runs until the next limit. */

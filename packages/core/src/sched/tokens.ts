@@ -37,7 +37,7 @@
  * Tokens change only host scheduling: what any CPU does next is what it would have done under some
  * OS schedule, so correctness never depends on them.
  */
-import { Cpu } from '../hw/cpu.js';
+import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
 import { stopReason } from '../machine/stop.js';
@@ -421,12 +421,6 @@ export class TokenWaiter extends FreeWaiter {
   }
 
   private view(c: number): Cpu {
-    let p = this.views[c];
-    if (!p) {
-      p = new Cpu(this.cpu.m, c);
-      p.kernel = this.cpu.kernel;
-      this.views[c] = p;
-    }
-    return p;
+    return (this.views[c] ??= this.cpu.viewOf(c));
   }
 }

@@ -63,9 +63,9 @@ export function registerDifftest(p: Command): Command {
     .option('--verbose', 'also list the explained differences, and stack traces for errors')
     .action(async (f: Flags, command: Command) => {
       const given = (k: string) => command.getOptionValueSource(k) === 'cli' || command.getOptionValueSource(k) === 'env';
+      if (!(f.kernel in KERNEL_PRESETS)) throw new UsageError(`--kernel must be one of ${Object.keys(KERNEL_PRESETS).join(', ')}, got '${f.kernel}'`);
       if (f.race !== undefined) return raceAction(f);
       for (const k of RACE_ONLY) if (given(k)) throw new UsageError(`--${k} goes with --race`);
-      if (!(f.kernel in KERNEL_PRESETS)) throw new UsageError(`--kernel must be one of ${Object.keys(KERNEL_PRESETS).join(', ')}, got '${f.kernel}'`);
       if (f.msyncScope !== undefined && !(MSYNC_SCOPES as readonly string[]).includes(f.msyncScope)) throw new UsageError(`--msync-scope must be one of ${MSYNC_SCOPES.join(', ')}, got '${f.msyncScope}'`);
       if (f.random !== undefined && f.trace.length) throw new UsageError('--trace and --random are exclusive');
       const traces =
@@ -97,7 +97,6 @@ async function raceAction(f: Flags): Promise<void> {
   const workload = raceWorkload(f.race!);
   if (f.trace.length || f.random !== undefined) throw new UsageError('--race runs a workload, not traces: leave out --trace and --random');
   if (f.weights !== undefined || f.msyncScope !== undefined) throw new UsageError('--weights and --msync-scope go with traces, not --race');
-  if (!(f.kernel in KERNEL_PRESETS)) throw new UsageError(`--kernel must be one of ${Object.keys(KERNEL_PRESETS).join(', ')}, got '${f.kernel}'`);
   for (const b of f.bug) if (!(BUG_IDS as readonly string[]).includes(b)) throw new UsageError(`unknown bug '${b}' (see: smpsim bugs)`);
   if (!(RUN_MODES as readonly string[]).includes(f.mode) || f.mode === 'timed') throw new UsageError(`--mode must be free or deterministic with --race, got '${f.mode}'`);
   if (!(SCHED_NAMES as readonly string[]).includes(f.sched)) throw new UsageError(`--sched must be one of ${SCHED_NAMES.join(', ')}, got '${f.sched}'`);
