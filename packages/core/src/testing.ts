@@ -22,6 +22,7 @@ export * as kfilemap from './kernel/filemap.js';
 export * as kdaemons from './kernel/daemons.js';
 export * as kvmscan from './kernel/vmscan.js';
 export * as ksmp from './kernel/smp.js';
+export * as kdisk from './kernel/disk.js';
 
 export { InlineWaiter } from './sched/inline.js';
 import { InlineWaiter } from './sched/inline.js';

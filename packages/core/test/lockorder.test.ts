@@ -36,6 +36,7 @@ const C = {
   Test1: LockClass.Test1,
   Test2: LockClass.Test2,
   TlbState: LockClass.TlbState,
+  IMutex: LockClass.IMutex,
 };
 const pair = (e: LockdepEdge) => `${name(e.from)} -> ${name(e.to)}`;
 
@@ -66,13 +67,15 @@ test('the paths driven above make every nesting the block names (the check is no
     [C.PteLock, C.TreeLock],
     [C.PteLock, C.TlbState],
     [C.MmapSem, C.TlbState],
+    [C.IMutex, C.PageLock], // write(2) and truncate_inode_pages under i_mutex
+    [C.IMutex, C.IMmapLock], // unmap_mapping_range under do_truncate's i_mutex
   ];
   const missing = want.map(([a, b]) => `${name(a)} -> ${name(b)}`).filter((p) => !seen.has(p));
   assert.equal(missing, []);
 });
 
 test('the order covers every kernel lock class, and only those', () => {
-  const kernelClasses = [C.MmapSem, C.PageLock, C.IMmapLock, C.PteLock, C.PrivateLock, C.TreeLock, C.PageTableLock, C.ZoneLock, C.TlbState];
+  const kernelClasses = [C.MmapSem, C.PageLock, C.IMmapLock, C.PteLock, C.PrivateLock, C.TreeLock, C.PageTableLock, C.ZoneLock, C.TlbState, C.IMutex];
   assert.equal(LOCK_ORDER.map(([c]) => c).sort((x, y) => x - y), kernelClasses);
   for (const c of [C.Test0, C.Test1, C.Test2]) assert.is(lockRank(c), -1);
 });

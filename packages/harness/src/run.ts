@@ -35,7 +35,6 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
   const preset = KERNEL_PRESETS[o.kernel];
   if (!preset) throw new UsageError(`unknown kernel '${o.kernel}' (one of: ${Object.keys(KERNEL_PRESETS).join(', ')})`);
   const bugs = [...new Set([...preset.bugs, ...o.bugs])];
-  if (o.mode === 'timed' && (o.daemonConfig.diskLatency ?? 0) > 0) throw new UsageError('timed mode does not run the asynchronous disk (--daemon diskLatency): its interrupt arrival times know only IPIs');
   return defaultConfig({
     cpus: o.cpus,
     procs: o.procs,

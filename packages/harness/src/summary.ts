@@ -50,6 +50,7 @@ export const COUNTERS = {
   reclaim: { evicted: 'evicted', refaults: 'refaults', runs: 'reclaimRuns', aged: 'aged' },
   syscalls: { mmap: 'mmaps', munmap: 'munmaps', mprotect: 'mprotects', msync: 'msyncs', pread: 'preads', pwrite: 'pwrites', ftruncate: 'truncates' },
   io: { submitted: 'ioSubmitted', completed: 'ioCompleted' },
+  truncateRetries: 'truncateRetries',
   tokens: { switches: 'tokenSwitches', directedYields: 'directedYields', ipisProxied: 'ipisProxied' },
   checkpoints: 'checkpoints',
   lockContended: 'lockContended',

@@ -78,6 +78,13 @@ export class Cpu {
    * range it is about to write and wait on (the caller's oracle compares after the call returns).
    */
   onSyncRange: ((file: number, first: number, end: number) => void) | null = null;
+  /** Runs in every user-mode cpu_relax (lifecycle.ts: parking at an open checkpoint). */
+  onRelax: ((cpu: Cpu) => void) | null = null;
+  /**
+   * The pending vectors the waiter found due at the last interruptDue() (all of them, -1, but in
+   * timed mode: there the disk's interrupt may be due while a flush IPI has not yet arrived).
+   */
+  dueVectors = -1;
   /** Pages this CPU's current fault newly dirtied: balance_dirty_pages_ratelimited runs at its end. */
   balancePending = 0;
   /** The per-CPU bdp_ratelimits count of balance_dirty_pages_ratelimited. */
@@ -644,6 +651,9 @@ export class Cpu {
    */
   relax(idx = -1, expected = 0): void {
     this.pollInterrupts();
+    // a user-space spin is preemptible anywhere: it parks at a checkpoint (the CPU it waits for may
+    // be parked there already, holding what it waits for)
+    if (this.onRelax !== null && this.meta[this.base + L.C_IN_KERNEL] === 0 && !this.inHook) this.onRelax(this);
     this.waiter.pause(idx, expected);
   }
 

@@ -14,7 +14,10 @@
  *
  * Only the submitting CPU completes its queue (the disk's interrupt is routed to it), so each queue has
  * one producer and one consumer. A stop with I/O in flight leaves exactly the completed writes on the
- * backing store. Not in timed mode (its interrupt arrival times know only IPIs).
+ * backing store. In timed mode the disk's interrupt is due at every poll, like the other modes' (an
+ * IPI waits for its arrival time; TimedWaiter.interruptDue), so its latency is counted in polls there
+ * too — a poll every TIMED_INTERVAL accesses instead of every PREEMPT_INTERVAL — and a CPU blocked with
+ * it pending is woken to take it itself (no proxy runs a completion).
  */
 import { WORDS_PER_PAGE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';

@@ -8,6 +8,7 @@ import type { KernelEntry } from '../hw/entry.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
 import { S } from './locking/lockorder.js';
+import { mutexLockIMutex, mutexUnlockIMutex } from './locking/locks.js';
 import { asKernelThread, installDaemons } from './daemons.js';
 import { handleMmFault } from './memory.js';
 import { putPage, vmaEnd, vmaFlags, vmaSlot, vmaStart } from './mm.js';
@@ -35,7 +36,7 @@ export class Kernel implements KernelEntry {
 
 /** The vectors pending on this CPU: the flush IPI, the disk's completion interrupt (kernel/disk.ts). */
 function takeInterrupts(cpu: Cpu): void {
-  const pending = Atomics.load(cpu.meta, cpu.base + L.C_IPI_PENDING);
+  const pending = Atomics.load(cpu.meta, cpu.base + L.C_IPI_PENDING) & cpu.dueVectors;
   if (pending & ~L.DISK_PENDING) smpInvalidateInterrupt(cpu);
   if (pending & L.DISK_PENDING) diskInterrupt(cpu);
 }
@@ -92,16 +93,28 @@ export const sysPwrite = (cpu: Cpu, file: number, page: number, word: number, va
     if (word < 0 || word >= WORDS_PER_PAGE) throw new SyscallError('EINVAL', `word ${word} is not in a page`);
     if (page < 0 || page >= filePages(cpu, file as FileId)) throw new SyscallError('EFBIG', `page ${page} is past the file's room of ${filePages(cpu, file as FileId)} pages (smpsim's files do not grow past it)`);
     cpu.ctr[CTR.pwrites]!++;
-    if (bufferedWriteWord(cpu, file as FileId, page as PgOff, word, value)) cpu.balancePending++;
-    // generic_commit_write: a write past the end extends i_size
-    if (page >= fileSize(cpu, file as FileId)) Atomics.store(cpu.meta, cpu.layout.fileExt(file) + L.FX_SIZE, page + 1);
-    if (cpu.balancePending !== 0) balanceDirtyPagesRatelimited(cpu);
+    // generic_file_aio_write: the write, i_size and balance_dirty_pages_ratelimited under i_mutex
+    mutexLockIMutex(cpu, file as FileId, S.generic_file_aio_write);
+    try {
+      if (bufferedWriteWord(cpu, file as FileId, page as PgOff, word, value)) cpu.balancePending++;
+      // generic_commit_write: a write past the end extends i_size
+      if (page >= fileSize(cpu, file as FileId)) Atomics.store(cpu.meta, cpu.layout.fileExt(file) + L.FX_SIZE, page + 1);
+      if (cpu.balancePending !== 0) balanceDirtyPagesRatelimited(cpu);
+    } finally {
+      mutexUnlockIMutex(cpu, file as FileId);
+    }
   });
 /** ftruncate(2) to `pages` pages (within the file's room): kernel/truncate.ts. */
 export const sysFtruncate = (cpu: Cpu, file: number, pages: number): void =>
   syscall(cpu, () => {
     cpu.ctr[CTR.truncates]!++;
-    doTruncate(cpu, file as FileId, pages);
+    // do_truncate: under i_mutex (so no write(2) of the file runs meanwhile)
+    mutexLockIMutex(cpu, file as FileId, S.do_truncate);
+    try {
+      doTruncate(cpu, file as FileId, pages);
+    } finally {
+      mutexUnlockIMutex(cpu, file as FileId);
+    }
   });
 /** echo 1 > /proc/sys/vm/drop_caches: evicts every clean, evictable page-cache page it can. */
 export const sysDropCaches = (cpu: Cpu) => syscall(cpu, () => reclaimPages(cpu, cpu.layout.frames, false));

@@ -138,6 +138,7 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (truncateCount(cpu, file) !== sequence) {
     // a truncate ran since the page was looked up: it may have been removed from the file; retry
+    cpu.ctr[CTR.truncateRetries]!++;
     spinUnlock(cpu, ptl);
     if (mkwrite) unlockPage(cpu, page);
     putPage(cpu, page);

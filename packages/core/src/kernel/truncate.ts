@@ -5,8 +5,9 @@
  * buffers invalidated, dirty state cancelled (cancel_dirty_page's other caller), removed — and their
  * blocks freed (the backing store reads zeros there again, as a hole). A grow only sets i_size; the new
  * pages read as zeros. A fault that looked a page up before the truncate retries (truncate_count), and
- * an access past i_size gets SIGBUS. Not modelled: i_mutex (no two truncates or writes of one file run
- * at once in any workload), and the partial page at the new end (sizes are whole pages).
+ * an access past i_size gets SIGBUS. The caller (sysFtruncate, do_truncate) holds the file's i_mutex,
+ * as write(2) does, so no write(2) of the file runs meanwhile. Not modelled: the partial page at the
+ * new end (sizes are whole pages).
  */
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';

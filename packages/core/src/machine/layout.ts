@@ -281,7 +281,8 @@ export const F_STRIDE = 12;
 /** More of each file, in a region of its own after everything else (so no older offset moved). */
 export const FX_SIZE = 0; // i_size in pages (what faults, read and write check; F_PAGES is the room)
 export const FX_TRUNCATE_COUNT = 1; // mapping->truncate_count: unmap_mapping_range bumps it
-export const FX_STRIDE = 2;
+export const FX_I_MUTEX = 2; // inode->i_mutex (a sleeping mutex: an rw-semaphore's RWSEM_WORDS, taken for writing only)
+export const FX_STRIDE = FX_I_MUTEX + RWSEM_WORDS;
 
 export const LOCKDEP_MAX_CLASSES = 16;
 /**

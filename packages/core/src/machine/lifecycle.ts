@@ -25,7 +25,10 @@ import { stopMachine, stopReason } from './stop.js';
 export function runCpu(cpu: Cpu, task: () => unknown, checkEvery: number): unknown {
   let result: unknown;
   if (checkEvery > 0 && cpu.id === 0) installCheckpoints(cpu, checkEvery);
-  if (checkEvery > 0) cpu.userHooks.push(parkAtCheckpoint);
+  if (checkEvery > 0) {
+    cpu.userHooks.push(parkAtCheckpoint);
+    cpu.onRelax = parkAtCheckpoint;
+  }
   try {
     // Deterministic mode: nothing runs before this CPU's first turn.
     cpu.waiter.enter();

@@ -109,9 +109,11 @@ export const CTR = {
   tokenSwitches: 54,
   /** Run tokens this CPU handed straight to the parked holder of the lock it waits for. */
   directedYields: 55,
+  /** Faults that found a truncate had run since they looked the page up (truncate_count) and retried. */
+  truncateRetries: 56,
 } as const;
 export type CounterName = keyof typeof CTR;
-export const CTR_COUNT = 56;
+export const CTR_COUNT = 57;
 
 export class Machine {
   readonly layout: L.Layout;
@@ -259,6 +261,11 @@ export class Machine {
   /** Index of word `word` of page `page` of file `file` in the backing store and the owned-word shadow. */
   wordIndex(file: number, page: number, word: number): number {
     return (this.meta[this.layout.file(file) + L.F_BASE]! + page) * WORDS_PER_PAGE + word;
+  }
+
+  /** File `file`'s size (i_size) in pages. */
+  fileSize(file: number): number {
+    return Atomics.load(this.meta, this.layout.fileExt(file) + L.FX_SIZE);
   }
 
   /** How many shared words a workload has (CpuApi.shared). */

@@ -143,13 +143,22 @@ export class TimedWaiter implements CpuWaiter {
     if (at < s.f[k]!) s.f[k] = at;
   }
 
-  /** Pending interrupts are taken once the earliest has arrived at this CPU's clock. */
+  /**
+   * Pending IPIs are taken once the earliest has arrived at this CPU's clock; the disk's interrupt
+   * (raised by this CPU's own submissions, its latency counted in these polls) whenever it is pending.
+   */
   interruptDue(): boolean {
-    const k = this.s.pf(this.cpu.id) + PF_IPI_AT;
+    const cpu = this.cpu;
+    const k = this.s.pf(cpu.id) + PF_IPI_AT;
     const at = this.s.f[k]!;
-    if (this.cpu.ctr[CTR.cycles]! < at) return false;
+    if (cpu.ctr[CTR.cycles]! < at) {
+      if ((Atomics.load(this.meta, cpu.base + L.C_IPI_PENDING) & L.DISK_PENDING) === 0) return false;
+      cpu.dueVectors = L.DISK_PENDING;
+      return true;
+    }
     if (at !== Infinity) this.s.i[I_IPI_WAITING]!--;
     this.s.f[k] = Infinity;
+    cpu.dueVectors = -1;
     return true;
   }
 
@@ -198,7 +207,9 @@ export class TimedWaiter implements CpuWaiter {
         t = this.ackedAt > now && Atomics.load(meta, lay.cpu(c) + L.C_WAIT_KIND) === L.WaitKind.FlushAck ? this.ackedAt : now;
       } else {
         const cb = lay.cpu(c);
-        if (meta[cb + L.C_IRQ] !== 0 && Atomics.load(meta, cb + L.C_IPI_PENDING) !== 0) t = s.f[s.pf(c) + PF_IPI_AT]!;
+        const pending = meta[cb + L.C_IRQ] !== 0 ? Atomics.load(meta, cb + L.C_IPI_PENDING) : 0;
+        // its own disk's interrupt is due at once (interruptDue), an IPI at its arrival
+        if (pending !== 0) t = (pending & L.DISK_PENDING) !== 0 ? now : s.f[s.pf(c) + PF_IPI_AT]!;
         if (t === Infinity) t = now;
       }
       if (t < 0) continue;
@@ -329,7 +340,10 @@ export class TimedWaiter implements CpuWaiter {
     for (let c = 0; c < s.cpus; c++) {
       if (c === me) continue;
       const cb = lay.cpu(c);
-      if (meta[cb + L.C_IRQ] === 0 || Atomics.load(meta, cb + L.C_IPI_PENDING) === 0) continue;
+      // (not while its disk interrupt is pending: completion takes locks and wakes waiters, which a
+      // proxy in the scheduler's step must not; the CPU is woken to take it itself, wakeBlocked)
+      const pending = Atomics.load(meta, cb + L.C_IPI_PENDING);
+      if (meta[cb + L.C_IRQ] === 0 || pending === 0 || (pending & L.DISK_PENDING) !== 0) continue;
       const k = s.pf(c) + PF_IPI_AT;
       const at = s.f[k]!;
       const blocked = s.i[s.pc(c) + PC_BLOCKED] !== 0;

@@ -5,17 +5,20 @@
  *
  * ```
  * rank
- *  0  mmap_sem
- *  1    page lock (PG_locked)       (filemap_nopage -> add_to_page_cache, under a fault)
- *  2      i_mmap_lock               (page_mkclean, try_to_unmap; do_mmap_pgoff under mmap_sem)
- *  3        pte lock                (page_mkclean_one, try_to_unmap_one; faults, zap_pte_range,
+ *  0  i_mutex                       (do_truncate, generic_file_aio_write: held across the page
+ *                                    cache work and balance_dirty_pages; 2.6.20's write(2) may fault
+ *                                    on its user buffer under it, so mmap_sem comes after)
+ *  1  mmap_sem
+ *  2    page lock (PG_locked)       (filemap_nopage -> add_to_page_cache, under a fault)
+ *  3      i_mmap_lock               (page_mkclean, try_to_unmap; do_mmap_pgoff under mmap_sem)
+ *  4        pte lock                (page_mkclean_one, try_to_unmap_one; faults, zap_pte_range,
  *                                    change_pte_range under mmap_sem)
- *  4          private_lock          (zap_pte_range / try_to_unmap_one -> __set_page_dirty_buffers)
- *  4          tree_lock             (the same set_page_dirty tagging the index, after it dropped
+ *  5          private_lock          (zap_pte_range / try_to_unmap_one -> __set_page_dirty_buffers)
+ *  5          tree_lock             (the same set_page_dirty tagging the index, after it dropped
  *                                    private_lock; write_cache_pages under the page lock)
- *  5  leaves: page_table_lock       (__pte_alloc, under mmap_sem)
- *  5          zone->lock            (__alloc_pages / __free_pages, under anything above)
- *  5          tlbstate_lock         (flush_tlb_others, 2.6.20 flush protocol: under a pte lock,
+ *  6  leaves: page_table_lock       (__pte_alloc, under mmap_sem)
+ *  6          zone->lock            (__alloc_pages / __free_pages, under anything above)
+ *  6          tlbstate_lock         (flush_tlb_others, 2.6.20 flush protocol: under a pte lock,
  *                                    mmap_sem, i_mmap_lock, the page lock — whoever flushes)
  * ```
  * Equal ranks are siblings: each may be taken under the ranks above, but the two are never held
@@ -47,6 +50,7 @@ export const enum LockClass {
   Test1 = 9,
   Test2 = 10,
   TlbState = 11,
+  IMutex = 12,
 }
 
 /** Class names as lockdep prints them (index = LockClass). */
@@ -63,6 +67,7 @@ export const LOCK_CLASS_NAMES: readonly string[] = [
   'test_lock_b',
   'test_lock_c',
   '&f->tlbstate_lock',
+  '&inode->i_mutex',
 ];
 export const LOCK_CLASS_COUNT = LOCK_CLASS_NAMES.length;
 
@@ -71,15 +76,16 @@ export const LOCK_CLASS_COUNT = LOCK_CLASS_NAMES.length;
  * rank only; classes of equal rank are never held together.
  */
 export const LOCK_ORDER: ReadonlyArray<readonly [LockClass, number]> = [
-  [LockClass.MmapSem, 0],
-  [LockClass.PageLock, 1],
-  [LockClass.IMmapLock, 2],
-  [LockClass.PteLock, 3],
-  [LockClass.PrivateLock, 4],
-  [LockClass.TreeLock, 4],
-  [LockClass.PageTableLock, 5],
-  [LockClass.ZoneLock, 5],
-  [LockClass.TlbState, 5],
+  [LockClass.IMutex, 0],
+  [LockClass.MmapSem, 1],
+  [LockClass.PageLock, 2],
+  [LockClass.IMmapLock, 3],
+  [LockClass.PteLock, 4],
+  [LockClass.PrivateLock, 5],
+  [LockClass.TreeLock, 5],
+  [LockClass.PageTableLock, 6],
+  [LockClass.ZoneLock, 6],
+  [LockClass.TlbState, 6],
 ];
 
 /** The rank of class `c` in the lock order, or -1 for a class outside it (the test classes). */
@@ -133,6 +139,8 @@ export const SITE_NAMES = [
   'unmap_mapping_range',
   'truncate_inode_pages',
   'end_page_writeback',
+  'do_truncate',
+  'generic_file_aio_write',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };

@@ -356,6 +356,19 @@ export const pageLock = (view: MachineView, pfn: Pfn): LockIdx => (view.layout.p
 /** mapping->tree_lock. */
 export const treeLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_TREE_LOCK) as LockIdx;
 
+/** inode->i_mutex of `file`. */
+export const iMutex = (view: MachineView, file: FileId): LockIdx => (view.layout.fileExt(file) + L.FX_I_MUTEX) as LockIdx;
+
+/** mutex_lock(&inode->i_mutex): a sleeping lock, as down_write of an rw-semaphore. */
+export function mutexLockIMutex(cpu: Cpu, file: FileId, site: number): void {
+  downWrite(cpu, iMutex(cpu, file), LockClass.IMutex, site);
+}
+
+/** mutex_unlock(&inode->i_mutex). */
+export function mutexUnlockIMutex(cpu: Cpu, file: FileId): void {
+  upWrite(cpu, iMutex(cpu, file));
+}
+
 /** wake_up_page: after a bit of the page's flags word was cleared (PG_locked, PG_writeback), wakes its sleepers. */
 export function wakeUpPage(cpu: Cpu, pfn: Pfn): void {
   const f = pageLock(cpu, pfn);
