@@ -94,6 +94,13 @@ export interface DaemonConfig {
   /** Pages one flusher pass writes at most. */
   readonly flusherBatch: number;
   /**
+   * vm.dirty_expire_centisecs (2.6.20 default 3000, 30 s; `--faithful`): the flusher's periodic pass
+   * (wb_kupdate) writes only files first dirtied at least this long ago (inode->dirtied_when), in
+   * simulated time; a pass woken by balance_dirty_pages or dirtyThreshold (background_writeout) writes
+   * any. 0 (the default, a stress amplifier): every dirty file is old, so each periodic pass writes.
+   */
+  readonly dirtyExpire: number;
+  /**
    * vm.dirty_ratio (2.6.20 default 40): a task that dirties pages past this percentage of memory
    * (lowered to half the unmapped share, as get_dirty_limits does) writes pages back itself
    * (balance_dirty_pages, from the write fault, under mmap_sem held for reading). 0: no throttling.
@@ -153,10 +160,10 @@ export interface DaemonConfig {
 
 /**
  * `--faithful`: the stress amplifiers off (DaemonConfig: stripBuffers, readpageBuffers,
- * journalEveryPage) and reclaim with aging, for measurements of what 2.6.20 does rather than race
+ * journalEveryPage; the flusher's periodic pass writing every dirty file, dirtyExpire) and reclaim with aging, for measurements of what 2.6.20 does rather than race
  * hunting. Explicit `--daemon` settings still override it.
  */
-export const FAITHFUL_DAEMONS: Partial<DaemonConfig> = { stripBuffers: false, readpageBuffers: false, journalEveryPage: false, aging: true };
+export const FAITHFUL_DAEMONS: Partial<DaemonConfig> = { stripBuffers: false, readpageBuffers: false, journalEveryPage: false, aging: true, dirtyExpire: 3000 };
 
 export interface MachineConfig {
   readonly cpus: number;
@@ -218,6 +225,7 @@ export const DEFAULT_DAEMONS: DaemonConfig = {
   flusherPeriod: 400_000,
   dirtyThreshold: 64,
   flusherBatch: 16,
+  dirtyExpire: 0,
   dirtyRatio: 40,
   dirtyBackgroundRatio: 10,
   ratelimitPages: 0,
@@ -229,7 +237,7 @@ export const DEFAULT_DAEMONS: DaemonConfig = {
   aging: false,
   readpageBuffers: true,
   journalEveryPage: true,
-  diskLatency: 0,
+  diskLatency: 8,
 };
 
 export const DEFAULT_KERNEL: KernelConfig = {

@@ -1,6 +1,7 @@
 /**
  * Per-CPU event tracing: page faults, flush requests and acknowledgements, lock acquisitions and
- * releases, writeback and (in deterministic mode) schedule switches.
+ * releases, writeback, the disk's submissions and completions and (in deterministic mode) schedule
+ * switches.
  *
  * Two consumers, either or both:
  * - the trace hash of deterministic mode: every event is folded, in execution order, into the FNV-1a
@@ -39,6 +40,8 @@ export const enum Ev {
   FlushAck = 5,
   Writeback = 6,
   FlushDone = 7,
+  IoSubmit = 8,
+  IoComplete = 9,
 }
 
 /** Events a CPU keeps at most (the rest are counted in `dropped`). */
@@ -162,6 +165,24 @@ export class Tracer {
   writeback(file: number, index: number, pfn: number): void {
     if (this.sched) this.fold3(Ev.Writeback, file, index);
     if (this.events) this.ev('writeback', 'writeback', 'i', { file, index, pfn });
+  }
+
+  /** submit_bh(WRITE) of block `block` of file page `index` onto this CPU's disk queue (`depth` then in flight). */
+  ioSubmit(file: number, index: number, block: number, depth: number): void {
+    if (this.sched) {
+      this.fold3(Ev.IoSubmit, file, index);
+      this.fold1(block);
+    }
+    if (this.events) this.ev('I/O submit', 'io', 'i', { file, index, block, inFlight: depth });
+  }
+
+  /** end_buffer_async_write of that block, in this CPU's disk interrupt. */
+  ioComplete(file: number, index: number, block: number): void {
+    if (this.sched) {
+      this.fold3(Ev.IoComplete, file, index);
+      this.fold1(block);
+    }
+    if (this.events) this.ev('I/O complete', 'io', 'i', { file, index, block });
   }
 
   /** Deterministic mode: this CPU starts running. */

@@ -49,7 +49,8 @@ test('buffer sizes follow the configuration', () => {
   assert.is(lay.flushLockBase - lay.mmMaskBase, 2 * MASK_WORDS);
   assert.is(lay.lockdepUsageBase - lay.flushLockBase, L.FLUSH_SLOTS * L.SPIN_WORDS);
   assert.is(lay.fileExtBase - lay.lockdepUsageBase, L.LOCKDEP_MAX_CLASSES * L.USAGE_STRIDE);
-  assert.is(lay.metaWords - lay.fileExtBase, 2 * L.FX_STRIDE);
+  assert.is(lay.diskBase - lay.fileExtBase, 2 * L.FX_STRIDE);
+  assert.is(lay.metaWords - lay.diskBase, 3 * lay.diskStride); // the asynchronous disk's queues (on by default)
   // The last VMA slot of the last process and the last CPU's last TLB entry stay inside their regions.
   assert.ok(lay.vma(1, 5) + L.VMA_STRIDE <= lay.fileBase);
   assert.ok(lay.cpu(2) + lay.cpuStride <= lay.mmBase);

@@ -121,6 +121,9 @@ test('invariant 3: a dirty buffer on a clean page (and not under writeback)', ()
   assert.is(f[0]!.details['pfn'], p1);
   assert.match(f[0]!.message, /dirty buffer 2 on a clean page/);
   Atomics.or(m.meta, m.layout.page(p1) + L.PG_FLAGS, L.PG_writeback);
+  // (PG_writeback set by hand, without test_set_page_writeback's NR_WRITEBACK count: that is a finding too)
+  assert.equal(kinds(checkInvariants(m)), ['nr-writeback']);
+  Atomics.add(m.meta, L.G_NR_WRITEBACK, 1);
   assert.equal(checkInvariants(m), [], 'under writeback it is allowed');
 });
 

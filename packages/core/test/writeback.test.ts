@@ -5,12 +5,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, type FileId, type PgOff, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize, stopMachine, StopReason } from '@smpsim/core';
+import { type BugId, type FileId, type PgOff, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize, stopMachine, StopReason, CTR } from '@smpsim/core';
 import { file, kdaemons, kvmscan, layout as L, pte as P } from '@smpsim/core/testing';
 
 const { journalPass } = kdaemons;
 import {
   buffers,
+  completeIo,
   cachedPfn,
   cacheSlot,
   dirtyBuffers,
@@ -136,7 +137,9 @@ test('dirty throttling (2.6.20 balance_dirty_pages): past dirty_ratio the faulti
     assert.ok(m.total('throttleWritten') >= 4, `wrote ${m.total('throttleWritten')}`);
     assert.is(clean.length, m.total('throttleWritten'), 'the pages the writer wrote are clean');
     assert.ok(64 - clean.length <= 32 + 8, `${64 - clean.length} dirty: held near the limit`);
-    // what the writer wrote is on disk, and its pages were write-protected again (page_mkclean)
+    // what the writer wrote is on disk once the disk completes it, and its pages were
+    // write-protected again (page_mkclean)
+    completeIo(cpus);
     for (const p of clean) {
       assert.is(m.disk[diskWord(m, 0, p)], p + 1, `page ${p} on disk`);
       assert.is(pteOf(m, 0, va + p * 4096) & P.PTE_RW, 0, `page ${p} read-only again`);
@@ -211,6 +214,48 @@ test('msync(MS_SYNC): clear_page_dirty_for_io cleans and write-protects the page
   assert.equal(checkInvariants(m), []);
 });
 
+test('wb_kupdate (dirty_expire_centisecs): a periodic flusher pass writes only files first dirtied long enough ago; background writeout any; a written file is clean again', () => {
+  const { m, cpus } = small({ cpus: 1, files: [file(4), file(4)], daemons: { ...DEFAULT_DAEMONS, diskLatency: 0, dirtyExpire: 3000 } });
+  const a = cpus[0]!;
+  const when = (f: number) => m.meta[m.layout.fileExt(f) + L.FX_DIRTIED_WHEN]!;
+  const va = sysMmap(a, 0, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  const vb = sysMmap(a, 1, 0, 4, PROT_READ | PROT_WRITE, MAP_SHARED);
+  assert.equal([when(0), when(1)], [0, 0], 'clean files have no dirtied_when');
+  a.store(va, 1); // file 0 dirtied now
+  assert.ok(when(0) > 0);
+  const first = when(0);
+  a.store(va + 4096, 2);
+  assert.is(when(0), first, 'only the first page since clean sets it (__mark_inode_dirty)');
+  const kupdate = () => kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 16, { file: 0 as FileId, index: 0 as PgOff }, 3000));
+  assert.is(kupdate(), 0, 'nothing is 30 s old yet');
+  a.ctr[CTR.cycles]! += 31 * 3e9; // 31 simulated seconds at 3 GHz
+  a.store(vb, 3); // file 1 dirtied now, file 0 31 s ago
+  assert.is(kupdate(), 2, "file 0's two pages, not file 1's");
+  assert.is(when(0), 0, 'file 0 written and clean');
+  assert.ok(when(1) > 0 && isDirty(m, cachedPfn(m, 1, 0)));
+  const background = kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 16, { file: 0 as FileId, index: 0 as PgOff }, 0));
+  assert.is(background, 1, 'background writeout writes any age');
+  assert.equal([when(0), when(1)], [0, 0]);
+  assert.equal(checkInvariants(m), []);
+});
+
+test('create_empty_buffers: write(2) giving buffers to a page dirtied through a PTE makes them all dirty, so fsync writes the mapped store too (a false lost write before the fix)', () => {
+  // ext3's readpage attaches no buffers (readpageBuffers false): the store dirties a page without any
+  const { m, cpus } = small({ cpus: 1, files: [file(2)], daemons: { ...DEFAULT_DAEMONS, readpageBuffers: false, diskLatency: 0 } });
+  const a = cpus[0]!;
+  const va = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(va + 500 * 4, 7); // word 500: buffer 1
+  const pfn = cachedPfn(m, 0, 0);
+  assert.ok(isDirty(m, pfn));
+  assert.is(pageField(m, pfn, L.PG_FLAGS) & L.PG_private, 0, 'no buffers yet');
+  sysPwrite(a, 0, 0, 10, 8); // word 10: buffer 0; block_prepare_write attaches buffers
+  assert.equal(buffers(m, pfn).map((b) => (b & L.BH_Dirty) !== 0), [true, true, true, true], 'the dirty page gave its new buffers its dirty state');
+  sysMunmap(a, va, 2);
+  sysFsync(a, 0);
+  assert.equal([m.disk[diskWord(m, 0, 0) + 10], m.disk[diskWord(m, 0, 0) + 500]], [8, 7]);
+  assert.equal(checkInvariants(m), []);
+});
+
 test('writepage writes only the dirty buffers', () => {
   const { m, cpus } = small({ files: [file(2)] });
   const a = cpus[0]!;
@@ -240,6 +285,7 @@ function journalOnce(bugs: BugId[]) {
   const pfn = cachedPfn(m, 0, 0);
   const writes = m.total('bufferWrites');
   journalPass(a);
+  completeIo(cpus);
   assert.is(m.total('bufferWrites') - writes, 4);
   assert.is(m.disk[diskWord(m, 0, 0) + 2], 5);
   assert.is(dirtyBuffers(m, pfn), 0, 'buffers clean');

@@ -27,6 +27,7 @@ import {
   sysMsync,
   sysMunmap,
   sysDropCaches,
+  sysFtruncate,
   sysPread,
   sysPwrite,
   syncMustBeDurable,
@@ -206,6 +207,19 @@ export class CpuApi {
       this.c.violation('lost-write', lostWriteMessage(at, `cpu${this.cpu} (process ${this.proc}) reads ${v} with pread, it last wrote ${want}`), lostWriteDetails(at, want, v ?? 0, 'online', { cpu: this.cpu, proc: this.proc }));
     }
     return v!;
+  }
+
+  /**
+   * ftruncate(2) of `file` to `pages` pages, for an owned-word workload: a shrink frees the pages past
+   * the new end, so every owner's words there read 0 again — the shadow forgets them (their owners'
+   * next stores start again from 1). The caller keeps every other CPU off those pages (no access, no
+   * msync) until its truncate returns, as a program that truncates a file others use must: a store
+   * racing the truncate may be lost by design, and the oracle could not tell that from a kernel bug.
+   */
+  ownFtruncate(file: number, pages: number): void {
+    const old = this.machine.fileSize(file);
+    sysFtruncate(this.c, file, pages);
+    if (pages < old) this.shadow.fill(0, this.wordIndex(file, pages, 0), this.wordIndex(file, old, 0));
   }
 
   /** The last value this CPU wrote to an owned word. */

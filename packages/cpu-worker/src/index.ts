@@ -12,6 +12,7 @@ export {
   type WorkloadParam,
   checkParams,
   workloadFiles,
+  workloadMemory,
   isWorkload,
   loadWorkload,
   resolveWorkload,

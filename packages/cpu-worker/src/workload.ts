@@ -54,6 +54,11 @@ export interface Workload {
   readonly oracle: 'owned-words' | 'none';
   /** The files the machine needs. */
   files(o: WorkloadOptions): FileSpec[];
+  /**
+   * The physical memory (bytes) a run of it gets when the user gives no `--memory`; without it, the
+   * machine's default (64 MiB).
+   */
+  memoryBytes?(o: WorkloadOptions): number;
   /** Runs one CPU's task; loops while api.running(). May return a JSON-able result. */
   run(api: CpuApi): unknown;
 }
@@ -66,6 +71,16 @@ export function checkParams(w: Workload, params: Readonly<Record<string, unknown
     if (!known.includes(k)) {
       throw new WorkloadError(`workload ${w.name} has no parameter '${k}' (${known.length ? `its parameters: ${known.join(', ')}` : 'it takes none'})`);
     }
+  }
+}
+
+/** The memory `w` asks for with these options (bytes), or null when it leaves it to the machine. */
+export function workloadMemory(w: Workload, o: WorkloadOptions): number | null {
+  if (!w.memoryBytes) return null;
+  try {
+    return w.memoryBytes(o);
+  } catch (e) {
+    throw new WorkloadError(`workload ${w.name}: memoryBytes(): ${(e as Error).message}`);
   }
 }
 

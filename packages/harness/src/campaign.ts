@@ -12,12 +12,12 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { BUG_CATALOGUE, deriveSeed, validateConfig } from '@smpsim/core';
-import { loadWorkload, resolveWorkload, workloadFiles } from '@smpsim/cpu-worker';
+import { loadWorkload, resolveWorkload } from '@smpsim/cpu-worker';
 import { campaignLine, reproduceLine } from './command-lines.js';
 import { UsageError } from './parse.js';
 import { type Drawn, Portfolio, portfolioWeights } from './portfolio.js';
 import { type CampaignSummary, readRecords, recordFromSummary, RecordWriter, type RunRecord, summarizeRecords } from './records.js';
-import { buildConfig, runMachine } from './run.js';
+import { configFor, runMachine } from './run.js';
 import { type AnyRow, longFlag } from './run-option-row.js';
 import { DEFAULT_RUN, PCT_STEPS_PER_OP, RUN_OPTIONS, type RunKey, type RunOptions } from './run-options.js';
 import type { RunSummary } from './summary.js';
@@ -98,7 +98,7 @@ async function preflight(o: RunOptions): Promise<void> {
   if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
   if (o.procs > o.cpus) throw new UsageError(`--procs (${o.procs}) cannot exceed --cpus (${o.cpus})`);
   const workload = await loadWorkload(await resolveWorkload(o.workload, o.cwd));
-  validateConfig(buildConfig(o, workloadFiles(workload, { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params })));
+  validateConfig(configFor(o, workload));
 }
 
 /**

@@ -13,10 +13,10 @@
  * `--portfolio NAME=W` gives it a weight.
  */
 import { Rng, validateConfig } from '@smpsim/core';
-import { loadWorkload, resolveWorkload, type Workload, workloadFiles } from '@smpsim/cpu-worker';
+import { loadWorkload, resolveWorkload, type Workload } from '@smpsim/cpu-worker';
 import { z } from 'zod';
 import { UsageError } from './parse.js';
-import { buildConfig } from './run.js';
+import { configFor } from './run.js';
 import type { RunKey, RunOptions } from './run-options.js';
 
 type ParamValue = string | number | boolean;
@@ -56,6 +56,9 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
       hot: [5_000, 8_000, 9_500],
       // as --param reads them back: true and false are booleans
       writenotify: ['mixed', true, false],
+      // write(2)/read(2) mixed with the mapping a third of the time; truncation at its default or ten times it
+      syscalls: [0, 0, 2_000],
+      truncate: [2, 20],
     },
   },
   'msync-race': { weight: 2, why: "writers vs msync(MS_SYNC) on one page, checking msync's contract (needs 2 CPUs)", ops: [1_000, 5_000] },
@@ -177,7 +180,7 @@ export interface Draw {
 function refusal(w: Workload, o: RunOptions): string | null {
   if (o.procs > o.cpus) return `--procs (${o.procs}) cannot exceed --cpus (${o.cpus})`;
   try {
-    validateConfig(buildConfig(o, workloadFiles(w, { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params })));
+    validateConfig(configFor(o, w));
     return null;
   } catch (e) {
     return (e as Error).message;

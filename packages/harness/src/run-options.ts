@@ -223,13 +223,18 @@ export const RUN_OPTIONS = {
   },
   memoryBytes: {
     flag: '--memory <size>',
-    description: 'physical memory (e.g. 64M)',
-    default: CORE.memoryBytes,
-    shown: formatSize(CORE.memoryBytes),
-    parse: (v) => parseSize(v, '--memory'),
+    description: "physical memory (e.g. 64M); without it, the workload's own (dirty-share: twice its files) or 64M",
+    // 0: not given (run.ts buildConfig resolves it: the workload's memoryBytes, else the machine's)
+    default: 0,
+    shown: false,
+    parse: (v) => {
+      const n = parseSize(v, '--memory');
+      if (n === 0) throw new UsageError('--memory must be more than 0');
+      return n;
+    },
     file: { schema: size },
     reproduce: { at: 7 },
-    schedule: { at: 6, read: 'required', valid: isInt(4096) },
+    schedule: { at: 6, read: 'required', valid: (v) => v === 0 || isInt(4096)(v) },
   },
   tlb: {
     flag: '--tlb <geometry>',
@@ -356,7 +361,7 @@ export const RUN_OPTIONS = {
   },
   faithful: {
     flag: '--faithful',
-    description: 'turn the stress amplifiers off (--daemon stripBuffers, readpageBuffers, journalEveryPage =false) and age pages in reclaim (aging=true): measure 2.6.20 rather than hunt races; --daemon settings still override it',
+    description: 'turn the stress amplifiers off (--daemon stripBuffers, readpageBuffers, journalEveryPage =false; dirtyExpire=3000: the periodic flusher writes only files dirtied 30 s ago) and age pages in reclaim (aging=true): measure 2.6.20 rather than hunt races; --daemon settings still override it',
     default: false,
     toggle: true,
     parse: (v) => v === true,

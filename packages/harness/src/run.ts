@@ -23,14 +23,26 @@ import {
   StopReason,
   type Violation,
 } from '@smpsim/core';
-import { CpuWorker, loadWorkload, resolveWorkload, runOnWorkers, type Workload, type WorkerRunResult, workloadFiles } from '@smpsim/cpu-worker';
+import { CpuWorker, loadWorkload, resolveWorkload, runOnWorkers, type Workload, type WorkerRunResult, workloadFiles, workloadMemory } from '@smpsim/cpu-worker';
 import { UsageError } from './parse.js';
 import { DEFAULT_RUN, type RunOptions } from './run-options.js';
 import { checkDeterministic, createSchedState, createTimedState, DEFAULT_TIMED_COSTS, detInfo, timedInfo } from './schedule-options.js';
 import { type RunSummary, summarize } from './summary.js';
 
-/** Builds the machine configuration for a run (throws ConfigError / UsageError on bad input). */
-export function buildConfig(o: RunOptions, files: MachineConfig['files']): MachineConfig {
+/**
+ * The machine configuration for a run of workload `w`: its files, and its memory where the run gives
+ * no --memory (throws ConfigError / UsageError / WorkloadError on bad input).
+ */
+export function configFor(o: RunOptions, w: Workload): MachineConfig {
+  const wo = { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params };
+  return buildConfig(o, workloadFiles(w, wo), workloadMemory(w, wo));
+}
+
+/**
+ * Builds the machine configuration for a run (throws ConfigError / UsageError on bad input). Memory:
+ * --memory, else what the workload asks for (`workloadMemoryBytes`), else the machine's default.
+ */
+export function buildConfig(o: RunOptions, files: MachineConfig['files'], workloadMemoryBytes: number | null = null): MachineConfig {
   for (const b of o.bugs) if (!BUG_IDS.includes(b)) throw new UsageError(`unknown bug '${b}' (see: smpsim bugs)`);
   const preset = KERNEL_PRESETS[o.kernel];
   if (!preset) throw new UsageError(`unknown kernel '${o.kernel}' (one of: ${Object.keys(KERNEL_PRESETS).join(', ')})`);
@@ -38,7 +50,7 @@ export function buildConfig(o: RunOptions, files: MachineConfig['files']): Machi
   return defaultConfig({
     cpus: o.cpus,
     procs: o.procs,
-    memoryBytes: o.memoryBytes,
+    ...(o.memoryBytes || workloadMemoryBytes ? { memoryBytes: o.memoryBytes || workloadMemoryBytes! } : {}),
     files,
     tlb: o.tlb,
     seed: o.seed,
@@ -137,8 +149,7 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
   checkDeterministic(o);
   const url = await resolveWorkload(o.workload, o.cwd);
   const workload = await loadWorkload(url);
-  const files = workloadFiles(workload, { cpus: o.cpus, procs: o.procs, ops: o.ops, seed: o.seed, params: o.params });
-  const config = buildConfig(o, files);
+  const config = configFor(o, workload);
   const own = !pool;
   const p = pool ?? new CpuWorkerPool();
   const spare = p.takeSpare();

@@ -153,7 +153,7 @@ export function summarize(o: RunOptions, m: Machine, r: RunOutcome): RunSummary 
       workload: r.workloadName,
       ops: o.ops,
       durationMs: o.ops ? 0 : o.durationMs,
-      memoryBytes: o.memoryBytes,
+      memoryBytes: m.config.memoryBytes,
       tlb: formatTlb(m.config.tlb),
       kernel: o.kernel,
       bugs: [...m.config.kernel.bugs],

@@ -192,7 +192,11 @@ for (const mode of ['deterministic', 'free'] as const) {
       if (e.ph === 'X') assert.type(e.dur, 'number');
     }
     const cats = new Set(t.traceEvents.map((e: { cat: string }) => e.cat));
-    for (const c of ['fault', 'lock', 'flush']) assert.ok(cats.has(c), `events of category ${c}: ${[...cats]}`);
+    for (const c of ['fault', 'lock', 'flush', 'io']) assert.ok(cats.has(c), `events of category ${c}: ${[...cats]}`);
+    // the disk's submissions and completions, each on the CPU whose queue it is
+    const io = (name: string) => t.traceEvents.filter((e: { name: string }) => e.name === name).length;
+    assert.is(io('I/O submit'), s.stats.io.submitted);
+    assert.is(io('I/O complete'), s.stats.io.completed);
     if (mode === 'deterministic') assert.ok(cats.has('sched'), 'schedule switches');
     const tids = new Set(t.traceEvents.filter((e: { ph: string }) => e.ph !== 'M').map((e: { tid: number }) => e.tid));
     assert.equal([...tids].sort(), [0, 1]);

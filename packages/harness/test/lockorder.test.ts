@@ -25,8 +25,9 @@ for (const flushProtocol of ['modern', 'linux-2.6.20'] as const) test(`real work
     daemons: true,
     // reclaim's two paths: eviction (the older clock, which evicts hot pages too) under one protocol,
     // aging (page_referenced, which keeps dirty-share's hot pages) under the other; dirty throttling
-    // with little memory, so throttled writers write back under mmap_sem
-    daemonConfig: { aging: flushProtocol === 'linux-2.6.20' },
+    // with little memory and no early flusher kick (dirtyThreshold: the flusher runs on its period
+    // and when balance_dirty_pages wakes it), so throttled writers write back under mmap_sem
+    daemonConfig: { aging: flushProtocol === 'linux-2.6.20', dirtyThreshold: 1_000_000 },
     memoryBytes: 4 * 1024 * 1024,
     lockdep: true,
     beforeFinalCheck: (m) => {

@@ -26,7 +26,7 @@ test('--param with a key the workload does not have: exit 2, one line naming its
   const r = cli('run', '--workload', 'dirty-share', '--ops', '100', '--param', 'nope=1');
   assert.is(r.status, 2, r.stderr);
   assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, "workload dirty-share has no parameter 'nope' (its parameters: files, pages, store, load, msync, remap, hot, writenotify, syscalls)");
+  assert.match(r.stderr, "workload dirty-share has no parameter 'nope' (its parameters: files, pages, store, load, msync, remap, truncate, hot, writenotify, syscalls)");
 });
 
 test('declared parameters are accepted, and a module that declares none gets any', async () => {

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DEFAULT_KERNEL, DEFAULT_KERNEL_PRESET, defaultConfig, MAX_PCT_DEPTH, SchedState } from '@smpsim/core';
+import { file } from '@smpsim/core/testing';
 import {
+  buildConfig,
   counterOf,
   DEFAULT_RUN,
   parseConfigText,
@@ -35,7 +37,12 @@ const without = (o: RunOptions, ...drop: Array<keyof RunOptions>) => Object.from
 
 test('the defaults are core\'s, and the flags left out give DEFAULT_RUN', () => {
   const c = defaultConfig();
-  for (const k of ['cpus', 'procs', 'memoryBytes', 'tlb', 'seed', 'watchdogMs', 'perturb'] as const) assert.equal(DEFAULT_RUN[k], c[k], k);
+  for (const k of ['cpus', 'procs', 'tlb', 'seed', 'watchdogMs', 'perturb'] as const) assert.equal(DEFAULT_RUN[k], c[k], k);
+  // --memory left out: the workload's own, else core's (resolved when the machine is built)
+  assert.is(DEFAULT_RUN.memoryBytes, 0);
+  assert.is(buildConfig(DEFAULT_RUN, [file(4)]).memoryBytes, c.memoryBytes);
+  assert.is(buildConfig(DEFAULT_RUN, [file(4)], 4 << 20).memoryBytes, 4 << 20);
+  assert.is(buildConfig({ ...DEFAULT_RUN, memoryBytes: 8 << 20 }, [file(4)], 4 << 20).memoryBytes, 8 << 20, '--memory wins');
   for (const k of ['flushCeiling', 'lockdep', 'lockStat'] as const) assert.is(DEFAULT_RUN[k], DEFAULT_KERNEL[k], k);
   assert.is(DEFAULT_RUN.kernel, DEFAULT_KERNEL_PRESET);
   // what --help shows as each default reads back as that default

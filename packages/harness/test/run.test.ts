@@ -58,6 +58,36 @@ test('the asynchronous disk in deterministic mode: the same seed, the same run',
   assert.is(a.traceHash, b.traceHash);
 });
 
+test('the defaults (dirty-share, 4 CPUs in 2 processes): writes in flight on the disk, truncations, lazy-skipped flush targets, no violation', async () => {
+  const s = await runMachine({ cpus: 4, procs: 2, workload: 'dirty-share', durationMs: 2000, seed: 11 });
+  assert.ok(s.ok, `${s.violations.map((v) => v.kind + ': ' + v.message).join('\n')}\nreproduce: ${s.reproduce}`);
+  assert.ok(s.stats.ioInflightMax > 1, `in flight at most ${s.stats.ioInflightMax}`);
+  assert.is(s.stats.io.completed, s.stats.io.submitted);
+  assert.ok(s.stats.syscalls.ftruncate > 0, 'dirty-share truncates by default');
+  assert.ok(s.stats.shootdowns.lazySkipped > 0);
+});
+
+// truncate while other CPUs fault, store, msync, munmap/remap and mprotect the same files (a truncate
+// of a tail every 10 ops of a CPU, 8-page files): deterministic schedules and free mode
+for (const [mode, seed] of [['deterministic', 1], ['deterministic', 2], ['free', 3]] as const) {
+  test(`truncate racing faults and the kernel threads (${mode}, seed ${seed}, 3 CPUs in 2 processes, truncate=1000, 8-page files): no violation`, async () => {
+    const s = await runMachine({ cpus: 3, procs: 2, workload: 'dirty-share', ops: mode === 'free' ? 20_000 : 3_000, seed, mode, perturb: mode === 'free' ? 0.05 : 0, checkEvery: 500_000, params: { truncate: 1000, pages: 8, hot: 5000 } });
+    assert.ok(s.ok, `${s.violations.map((v) => v.kind + ': ' + v.message).join('\n')}\nreproduce: ${s.reproduce}`);
+    assert.ok(s.stats.syscalls.ftruncate >= 20, `${s.stats.syscalls.ftruncate} ftruncate calls`);
+    assert.ok(s.stats.writeback.dirtyCancelled > 0, 'truncate cancelled the dirty state of pages it dropped');
+  });
+}
+
+test('truncate_count: a fault that looked the page up before a truncate retries (deterministic PCT over seeds)', async () => {
+  let retries = 0;
+  for (let seed = 1; seed <= 6 && retries === 0; seed++) {
+    const s = await runMachine({ cpus: 3, workload: 'dirty-share', ops: 2_000, seed, mode: 'deterministic', sched: 'pct', params: { truncate: 2000, pages: 8, files: 1, hot: 0 } });
+    assert.ok(s.ok, `seed ${seed}: ${s.violations.map((v) => v.kind + ': ' + v.message).join('\n')}`);
+    retries += s.stats.truncateRetries;
+  }
+  assert.ok(retries > 0, 'no fault raced a truncate');
+});
+
 test('the final backing-store check reports exactly a corrupted word', async () => {
   let at = { file: 0, page: 0, word: 0 };
   const s = await runMachine({

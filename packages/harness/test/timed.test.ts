@@ -54,6 +54,18 @@ test('two timed runs with the same flags give the same clocks, trace hash and su
   assert.is.not(JSON.stringify(c.timed!.clocks), JSON.stringify(a.timed!.clocks));
 });
 
+test('the asynchronous disk in timed mode (on by default): writes in flight and completed, truncates, the same run twice', async () => {
+  const o = timed({ workload: 'dirty-share', cpus: 3, procs: 2, ops: 3000, seed: 9, daemons: true, memoryBytes: 4 * 1024 * 1024, params: { truncate: 200 } });
+  const a = await runMachine(o, pool);
+  const b = await runMachine(o, pool);
+  assert.ok(a.ok, JSON.stringify(a.violations));
+  assert.ok(a.stats.ioInflightMax > 1, `in flight at most ${a.stats.ioInflightMax}`);
+  assert.is(a.stats.io.completed, a.stats.io.submitted);
+  assert.ok(a.stats.syscalls.ftruncate > 0);
+  assert.is(a.traceHash, b.traceHash);
+  assert.equal(a.timed!.clocks, b.timed!.clocks);
+});
+
 test('a --duration in timed mode is simulated time: every CPU\'s workload stops there', async () => {
   const s = await runMachine(timed({ workload: 'tlb-hit', cpus: 3, ops: 0, durationMs: 0.5 }), pool);
   assert.ok(s.ok);

@@ -11,18 +11,29 @@ import { CTR, type MachineView } from '../machine/machine.js';
 import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
 import { writeBlockToDisk } from './blkdev.js';
 import { endPageWriteback, pageHasAsyncWrite, submitWrite } from './disk.js';
-import { clearPageFlag, pageFlags, pageMapping, setPageFlag } from './mm.js';
+import { clearPageFlag, pageFlags, pageMapping, setPageFlag, testClearPageWriteback, testSetPageWriteback } from './mm.js';
 import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
 
 /** mapping->private_lock. */
 export const privateLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_PRIVATE_LOCK) as LockIdx;
 
-/** create_empty_buffers: attaches buffers with `state` to a page. Enters with the page locked. */
+/**
+ * create_empty_buffers (2.6.20 fs/buffer.c): attaches buffers with `state` to a page, and under
+ * private_lock (atomically with __set_page_dirty_buffers' marking) makes them dirty if the page is
+ * dirty and uptodate if it is: a page dirtied through a PTE while it had no buffers keeps all its
+ * data dirty when write(2) or writepage gives it buffers. Enters with the page locked.
+ */
 export function createEmptyBuffers(cpu: Cpu, pfn: Pfn, state: number): void {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const n = cpu.layout.buffersPerPage;
-  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.layout.bh(pfn, i), state | L.BH_Mapped);
+  const file = pageMapping(cpu, pfn);
+  const pl = file !== -1 ? privateLock(cpu, file) : -1;
+  if (pl !== -1) spinLock(cpu, pl as LockIdx, LockClass.PrivateLock, S.create_empty_buffers);
+  const flags = pageFlags(cpu, pfn);
+  const inherited = (flags & L.PG_dirty ? L.BH_Dirty : 0) | (flags & L.PG_uptodate ? L.BH_Uptodate : 0);
+  for (let i = 0; i < n; i++) Atomics.store(cpu.meta, cpu.layout.bh(pfn, i), state | inherited | L.BH_Mapped);
   setPageFlag(cpu, pfn, L.PG_private);
+  if (pl !== -1) spinUnlock(cpu, pl as LockIdx);
 }
 
 /**
@@ -130,13 +141,13 @@ function writeBufferIfDirty(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: n
 export function blockWriteFullPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff): void {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   if (!(pageFlags(cpu, pfn) & L.PG_private)) createEmptyBuffers(cpu, pfn, L.BH_Dirty | L.BH_Uptodate);
-  setPageFlag(cpu, pfn, L.PG_writeback);
+  testSetPageWriteback(cpu, pfn);
   const n = cpu.layout.buffersPerPage;
   cpu.ctr[CTR.pagesWritten]!++;
   cpu.ctr[CTR.cycles]! += cpu.config.costs.pageCopy;
   if (cpu.layout.diskBase < 0) {
     for (let i = 0; i < n; i++) writeBufferIfDirty(cpu, pfn, file, index, i);
-    clearPageFlag(cpu, pfn, L.PG_writeback);
+    testClearPageWriteback(cpu, pfn);
     return;
   }
   // The asynchronous disk (kernel/disk.ts): each dirty buffer submitted; the page's writeback ends

@@ -12,7 +12,7 @@ import { S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff } from '../handles.js';
 import { journalWritePage } from './buffer.js';
-import { findGetPage, filePages, tagOf } from './filemap.js';
+import { centisecs, findGetPage, filePages, markInodeDirty, tagOf } from './filemap.js';
 import { clearPageFlag, pageFlags, putPage } from './mm.js';
 import { writebackPage } from './page-writeback.js';
 import { enterLazyTlb, leaveLazyTlb } from './smp.js';
@@ -28,27 +28,58 @@ export function asKernelThread<T>(cpu: Cpu, fn: () => T): T {
   }
 }
 
-/** One background-writeback pass: up to `batch` dirty pages, round-robin over the files. */
-export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; index: PgOff }): number {
+/**
+ * One background-writeback pass: up to `batch` dirty pages, round-robin over the files. `expire`
+ * (centiseconds, 0: none): wb_kupdate's age test — only files first dirtied at least that long ago
+ * (inode->dirtied_when) are written. Each file the pass finishes is marked clean if it has no dirty
+ * page left (cleared first and marked again on a dirty tag, so a page dirtied meanwhile keeps it dirty).
+ */
+export function flusherPass(cpu: Cpu, batch: number, cursor: { file: FileId; index: PgOff }, expire = 0): number {
   const meta = cpu.meta;
   const nfiles = cpu.layout.nfiles;
   let written = 0;
   let scanned = 0;
   const total = cpu.layout.filePagesTotal;
+  const now = centisecs(cpu);
   while (written < batch && scanned < total) {
     const pages = filePages(cpu, cursor.file);
     if (cursor.index >= pages) {
+      inodeWritten(cpu, cursor.file);
       cursor.file = ((cursor.file + 1) % nfiles) as FileId;
       cursor.index = 0 as PgOff;
       continue;
+    }
+    if (expire > 0) {
+      const when = Atomics.load(meta, cpu.layout.fileExt(cursor.file) + L.FX_DIRTIED_WHEN);
+      if (when === 0 || now - when < expire) {
+        // clean, or dirtied too recently: the next file
+        scanned += pages - cursor.index;
+        cursor.index = pages as PgOff;
+        continue;
+      }
     }
     const i = cursor.index;
     cursor.index++;
     scanned++;
     if (Atomics.load(meta, tagOf(cpu, cursor.file, i)) && writebackPage(cpu, cursor.file, i, S.write_cache_pages)) written++;
   }
+  if (cursor.index >= filePages(cpu, cursor.file)) inodeWritten(cpu, cursor.file); // the last file finished
   cpu.ctr[CTR.flusherRuns]!++;
   return written;
+}
+
+/** After writeback of a whole file: it is clean (dirtied_when 0) unless a page is still, or again, dirty. */
+function inodeWritten(cpu: Cpu, file: FileId): void {
+  const w = cpu.layout.fileExt(file) + L.FX_DIRTIED_WHEN;
+  if (Atomics.load(cpu.meta, w) === 0) return;
+  Atomics.store(cpu.meta, w, 0);
+  const pages = filePages(cpu, file);
+  for (let i = 0 as PgOff; i < pages; i++) {
+    if (Atomics.load(cpu.meta, tagOf(cpu, file, i))) {
+      markInodeDirty(cpu, file); // redirty_tail: dirtied_when is now
+      return;
+    }
+  }
 }
 
 /**
@@ -108,10 +139,12 @@ export function installDaemons(cpu: Cpu): void {
   let nextReclaim = d.reclaimPeriod;
   cpu.userHooks.push(() => {
     const now = cycles();
-    if (hostsFlusher && (now >= nextFlush || Atomics.load(cpu.meta, L.G_FLUSH_KICK))) {
+    const kicked = hostsFlusher && Atomics.load(cpu.meta, L.G_FLUSH_KICK) !== 0;
+    if (hostsFlusher && (now >= nextFlush || kicked)) {
       Atomics.store(cpu.meta, L.G_FLUSH_KICK, 0);
       nextFlush = now + d.flusherPeriod;
-      asKernelThread(cpu, () => flusherPass(cpu, d.flusherBatch, cursor));
+      // woken by a writer: background_writeout, any age; on its period: wb_kupdate, old files only
+      asKernelThread(cpu, () => flusherPass(cpu, d.flusherBatch, cursor, kicked ? 0 : d.dirtyExpire));
     }
     if (hostsJournal && now >= nextJournal) {
       nextJournal = now + d.journalPeriod;

@@ -27,7 +27,7 @@ import type { FileId, PgOff, Pfn } from '../handles.js';
 import { spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockBuffer, wakeUpPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { diskWord } from './blkdev.js';
-import { clearPageFlag } from './mm.js';
+import { testClearPageWriteback } from './mm.js';
 
 /** The words of one block. */
 const blockWords = (cpu: Cpu): number => WORDS_PER_PAGE / cpu.layout.buffersPerPage;
@@ -60,6 +60,7 @@ export function submitWrite(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: n
   const depth = tail + 1 - meta[q + L.DQ_HEAD]!;
   cpu.ctr[CTR.ioSubmitted]!++;
   if (depth > cpu.ctr[CTR.ioInflightMax]!) cpu.ctr[CTR.ioInflightMax] = depth;
+  if (cpu.tracer !== null) cpu.tracer.ioSubmit(file, index, i, depth);
   Atomics.or(meta, cpu.base + L.C_IPI_PENDING, L.DISK_PENDING);
 }
 
@@ -94,6 +95,7 @@ function completeOldest(cpu: Cpu): void {
   if (head + 1 === meta[q + L.DQ_TAIL]) Atomics.and(meta, cpu.base + L.C_IPI_PENDING, ~L.DISK_PENDING);
   cpu.ctr[CTR.bufferWrites]!++;
   cpu.ctr[CTR.ioCompleted]!++;
+  if (cpu.tracer !== null) cpu.tracer.ioComplete(file, index, meta[e + L.DQE_BLOCK]!);
   // end_buffer_async_write: clear_buffer_async_write, unlock_buffer (and wake a sleeper at once)
   Atomics.and(meta, bh, ~L.BH_Async_Write);
   unlockBuffer(cpu, bh);
@@ -115,7 +117,7 @@ export function pageHasAsyncWrite(cpu: Cpu, pfn: Pfn): boolean {
 export function endPageWriteback(cpu: Cpu, pfn: Pfn, file: FileId): void {
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.end_page_writeback);
-  clearPageFlag(cpu, pfn, L.PG_writeback);
+  testClearPageWriteback(cpu, pfn);
   spinUnlockIrqrestore(cpu, tl, flags);
   wakeUpPage(cpu, pfn);
 }

@@ -157,5 +157,16 @@ export function truncateFromPageCache(cpu: Cpu, pfn: Pfn): void {
 /** Tags (file, index) dirty in the index if the page is still cached there. Called with tree_lock held. */
 export function tagDirtyLocked(cpu: Cpu, file: FileId, index: PgOff, pfn: Pfn): void {
   assertHeld(cpu, treeLock(cpu, file), 'tree_lock');
-  if (cpu.meta[slotOf(cpu, file, index)] === pfn + 1) cpu.meta[tagOf(cpu, file, index)] = 1;
+  if (cpu.meta[slotOf(cpu, file, index)] === pfn + 1) {
+    cpu.meta[tagOf(cpu, file, index)] = 1;
+    markInodeDirty(cpu, file);
+  }
+}
+
+/** Simulated time in centiseconds (jiffies at HZ=100) on `cpu`'s clock, + 1 so that 0 means none. */
+export const centisecs = (cpu: Cpu): number => Math.floor(cpu.ctr[CTR.cycles]! / (cpu.config.costs.ghz * 1e7)) + 1;
+
+/** __mark_inode_dirty: a file that had no dirty page gets its dirtied_when (wb_kupdate's age). */
+export function markInodeDirty(cpu: Cpu, file: FileId): void {
+  Atomics.compareExchange(cpu.meta, cpu.layout.fileExt(file) + L.FX_DIRTIED_WHEN, 0, centisecs(cpu));
 }

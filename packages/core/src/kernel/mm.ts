@@ -124,6 +124,14 @@ export const pageFlags = (view: MachineView, pfn: Pfn): number => Atomics.load(v
 export const setPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.or(cpu.meta, cpu.layout.page(pfn) + L.PG_FLAGS, f);
 /** Clears flag bits `f` atomically; returns the flags before. */
 export const clearPageFlag = (cpu: Cpu, pfn: Pfn, f: number): number => Atomics.and(cpu.meta, cpu.layout.page(pfn) + L.PG_FLAGS, ~f);
+/** test_set_page_writeback: PG_writeback set; NR_WRITEBACK counts the page if it was not under writeback. */
+export function testSetPageWriteback(cpu: Cpu, pfn: Pfn): void {
+  if (!(setPageFlag(cpu, pfn, L.PG_writeback) & L.PG_writeback)) Atomics.add(cpu.meta, L.G_NR_WRITEBACK, 1);
+}
+/** test_clear_page_writeback: PG_writeback cleared; NR_WRITEBACK no longer counts the page. */
+export function testClearPageWriteback(cpu: Cpu, pfn: Pfn): void {
+  if (clearPageFlag(cpu, pfn, L.PG_writeback) & L.PG_writeback) Atomics.sub(cpu.meta, L.G_NR_WRITEBACK, 1);
+}
 /** page->mapping: the file of a page-cache page, or -1. */
 export const pageMapping = (view: MachineView, pfn: Pfn): FileId | -1 => (Atomics.load(view.meta, view.layout.page(pfn) + L.PG_MAPPING) - 1) as FileId | -1;
 /** page->index: the page's index in its file. */

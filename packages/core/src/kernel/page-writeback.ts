@@ -11,7 +11,7 @@ import { CTR } from '../machine/machine.js';
 import type { FileId, PgOff, Pfn } from '../handles.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf } from './filemap.js';
-import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag } from './mm.js';
+import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag, testSetPageWriteback } from './mm.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
@@ -121,8 +121,8 @@ const BALANCE_ROUNDS = 16;
  * lock_page, clear_page_dirty_for_io — page_mkclean and its shootdowns — writepage), then waits
  * (congestion_wait: here a preemption point) and looks again; past the background threshold it wakes
  * the flusher. The model bounds the rounds (BALANCE_ROUNDS: a round that writes nothing means every
- * dirty page was being written or dirtied again by others), and counts dirty pages only: 2.6.20 adds
- * NR_WRITEBACK, of which the model keeps no count (with the synchronous disk it is always 0 here).
+ * dirty page was being written or dirtied again by others). As 2.6.20 it compares dirty pages plus
+ * pages under writeback (NR_WRITEBACK: the asynchronous disk's writes in flight) with the limit.
  */
 function balanceDirtyPages(cpu: Cpu): void {
   const meta = cpu.meta;
@@ -130,8 +130,9 @@ function balanceDirtyPages(cpu: Cpu): void {
   let written = 0;
   let [background, dirty] = dirtyLimits(cpu);
   let reclaimable = Atomics.load(meta, L.G_NR_DIRTY);
+  const over = () => reclaimable + Atomics.load(meta, L.G_NR_WRITEBACK) > dirty;
   for (let round = 0; round < BALANCE_ROUNDS; round++) {
-    if (reclaimable <= dirty) break;
+    if (!over()) break;
     if (round === 0) cpu.ctr[CTR.throttled]!++;
     if (Atomics.load(meta, L.G_DIRTY_EXCEEDED) === 0) Atomics.store(meta, L.G_DIRTY_EXCEEDED, 1);
     if (reclaimable > 0) {
@@ -140,12 +141,12 @@ function balanceDirtyPages(cpu: Cpu): void {
       cpu.ctr[CTR.throttleWritten]! += w;
       [background, dirty] = dirtyLimits(cpu);
       reclaimable = Atomics.load(meta, L.G_NR_DIRTY);
-      if (reclaimable <= dirty || written >= chunk) break;
+      if (!over() || written >= chunk) break;
     }
     cpu.preempt(); // congestion_wait(WRITE, HZ/10)
     reclaimable = Atomics.load(meta, L.G_NR_DIRTY);
   }
-  if (reclaimable <= dirty && Atomics.load(meta, L.G_DIRTY_EXCEEDED) !== 0) Atomics.store(meta, L.G_DIRTY_EXCEEDED, 0);
+  if (!over() && Atomics.load(meta, L.G_DIRTY_EXCEEDED) !== 0) Atomics.store(meta, L.G_DIRTY_EXCEEDED, 0);
   if (reclaimable > background) Atomics.store(meta, L.G_FLUSH_KICK, 1); // pdflush_operation(background_writeout)
 }
 
@@ -232,7 +233,7 @@ export function writebackPage(cpu: Cpu, file: FileId, index: PgOff, site: number
     if (clearPageDirtyForIo(cpu, pfn)) {
       // set_page_writeback: PG_writeback before the dirty tag goes, so a WB_SYNC_ALL sync that no
       // longer finds the tag finds the page under writeback and waits for it (filemap_fdatawait)
-      setPageFlag(cpu, pfn, L.PG_writeback);
+      testSetPageWriteback(cpu, pfn);
       clearDirtyTag(cpu, file, index, pfn);
       blockWriteFullPage(cpu, pfn, file, index);
       // ext3_ordered_writepage: journal_dirty_data files the page's buffers on the transaction
@@ -269,10 +270,11 @@ export function syncFileRange(cpu: Cpu, file: FileId, first: PgOff, end: PgOff, 
 }
 
 /**
- * filemap_fdatawait over [first, end): waits for every page another CPU is writing (PG_writeback) —
- * the flusher or another sync took its dirty tag before this sync's pass, so only the wait makes
- * this sync's data-integrity promise hold. (2.6.20 finds them by the WRITEBACK tag; here writeback
- * is synchronous under the page lock, so PG_writeback of the cached page says the same.)
+ * filemap_fdatawait over [first, end): waits for every page under writeback (PG_writeback) — this
+ * sync's own writes on the asynchronous disk, and pages the flusher or another sync took the dirty tag
+ * of before this sync's pass, so only the wait makes this sync's data-integrity promise hold. (2.6.20
+ * finds them by the radix tree's WRITEBACK tag; the model looks up each cached page of the range and
+ * reads its PG_writeback, which finds the same pages.)
  */
 function fdatawait(cpu: Cpu, file: FileId, first: PgOff, end: PgOff): void {
   const meta = cpu.meta;

@@ -43,8 +43,9 @@ export const G_RUNNING = 12; // CPUs still running their workload
 export const G_FLUSH_KICK = 13; // balance_dirty_pages asks the background flusher to run
 export const G_DIRTY_EXCEEDED = 14; // balance_dirty_pages' dirty_exceeded: writers throttle every 8 pages
 export const G_MAX_UNACCOUNTED = 15; // most pages seen dirty only in PTEs
-/** Four spare spinlocks (2 words each) for tests and experiments: G_TEST_LOCKS + 2 * i. */
+/** Three spare spinlocks (2 words each) for tests and experiments: G_TEST_LOCKS + 2 * i. */
 export const G_TEST_LOCKS = 16;
+export const G_NR_WRITEBACK = 22; // pages with PG_writeback (NR_WRITEBACK: balance_dirty_pages counts them)
 /** Words a workload's CPUs coordinate through (CpuApi.shared: a flag, a published address). */
 export const G_WORKLOAD_WORDS = 24;
 export const WORKLOAD_WORDS = 8;
@@ -282,7 +283,10 @@ export const F_STRIDE = 12;
 export const FX_SIZE = 0; // i_size in pages (what faults, read and write check; F_PAGES is the room)
 export const FX_TRUNCATE_COUNT = 1; // mapping->truncate_count: unmap_mapping_range bumps it
 export const FX_I_MUTEX = 2; // inode->i_mutex (a sleeping mutex: an rw-semaphore's RWSEM_WORDS, taken for writing only)
-export const FX_STRIDE = FX_I_MUTEX + RWSEM_WORDS;
+// inode->dirtied_when: simulated centiseconds + 1 when the file's first page since it was last clean
+// was dirtied (__mark_inode_dirty), 0 while it has none (wb_kupdate's age test)
+export const FX_DIRTIED_WHEN = FX_I_MUTEX + RWSEM_WORDS;
+export const FX_STRIDE = FX_DIRTIED_WHEN + 1;
 
 export const LOCKDEP_MAX_CLASSES = 16;
 /**

@@ -7,11 +7,23 @@
  * reclaim) run concurrently.
  *
  * One op is one step of the mix. Params (per ten thousand, unless said): `files` (2), `pages` (256 per
- * file), `store` (6000), `load` (3900), `msync` (40), `remap` (20), `mprotect` (40; the rest of the
- * mix), `hot` (8000: ops that go to the hot eighth of the pages; the cold rest is written rarely,
+ * file), `store` (6000), `load` (3900), `msync` (40), `remap` (20), `truncate` (2: ftruncate of the
+ * file to drop its tail — the last eighth of its pages — and back to its size), `mprotect` (38; the
+ * rest of the mix), `hot` (8000: ops that go to the hot eighth of the pages; the cold rest is written rarely,
  * so a page the kernel wrongly cleaned is often evicted before a new write heals it), `syscalls` (0:
  * owned stores and loads done with pwrite/pread instead, mixing write(2) with mmap), `writenotify`: `mixed` (default: even-numbered files account dirty pages and get write
  * notification, odd ones do not, so dirty state lives in PTE D bits there), `true` or `false`.
+ *
+ * Truncation keeps the owned-word oracle exact as a program sharing a file would: the tails are
+ * guarded by a user-space reader-writer lock (shared word TAIL_LOCK), taken without waiting. An
+ * access, write(2) or msync that touches a tail page holds it for reading (and is skipped while a CPU
+ * truncates); a truncating CPU takes it for writing only when no CPU is in a tail (else it skips the
+ * op), so nobody stores into a tail while the kernel drops it, and the owners'
+ * words there read 0 afterwards (CpuApi.ownFtruncate). What the kernel does meanwhile on the rest of
+ * the file — faults (truncate_count retries), munmap/remap and mprotect of windows that reach into
+ * the tail, the flusher, journal and reclaim on the same pages — is not held off. A stale TLB entry
+ * left by truncate's unmap_mapping_range would store into a freed page: the owner's next load finds it
+ * missing.
  */
 import type { CpuApi } from '../api.js';
 import type { Workload } from '../workload.js';
@@ -23,6 +35,7 @@ interface Mix {
   load: number;
   msync: number;
   remap: number;
+  truncate: number;
   hot: number;
   syscalls: number;
 }
@@ -35,6 +48,7 @@ function mixOf(p: Readonly<Record<string, unknown>>): Mix {
     load: Number(p.load ?? 3900),
     msync: Number(p.msync ?? 40),
     remap: Number(p.remap ?? 20),
+    truncate: Number(p.truncate ?? 2),
     hot: Number(p.hot ?? 8000),
     syscalls: Number(p.syscalls ?? 0),
   };
@@ -42,6 +56,9 @@ function mixOf(p: Readonly<Record<string, unknown>>): Mix {
 
 /** Shared word counting the CPUs that have mapped their files. */
 const START_BARRIER = 0;
+/** Shared word of the tails' reader-writer lock: readers in the low bits, TAIL_WRITER per truncating CPU. */
+const TAIL_LOCK = 1;
+const TAIL_WRITER = 1 << 24;
 
 const dirtyShare: Workload = {
   name: 'dirty-share',
@@ -53,7 +70,8 @@ const dirtyShare: Workload = {
     store: { default: 6000, description: 'stores per 10 000 ops' },
     load: { default: 3900, description: 'loads per 10 000 ops' },
     msync: { default: 40, description: 'msync(MS_SYNC) calls per 10 000 ops' },
-    remap: { default: 20, description: 'munmap + MAP_FIXED remaps per 10 000 ops (the rest of the mix is mprotect)' },
+    remap: { default: 20, description: 'munmap + MAP_FIXED remaps per 10 000 ops' },
+    truncate: { default: 2, description: 'ftruncate of a file to drop its tail (the last eighth of its pages) and back, per 10 000 ops (the rest of the mix is mprotect)' },
     hot: { default: 8000, description: 'ops per 10 000 that go to the hot eighth of the pages' },
     writenotify: { default: 'mixed', description: 'mixed (even files account dirty pages, odd ones do not), true or false' },
     syscalls: { default: 0, description: 'owned stores and loads per 10 000 done with pwrite/pread instead of through the mapping' },
@@ -63,6 +81,15 @@ const dirtyShare: Workload = {
     const wn = String(o.params.writenotify ?? 'mixed');
     if (!['mixed', 'true', 'false'].includes(wn)) throw new Error(`param writenotify must be mixed, true or false, got '${wn}'`);
     return Array.from({ length: m.files }, (_, i) => ({ pages: m.pages, accountDirty: wn === 'true' || (wn === 'mixed' && i % 2 === 0), mmapHookChangesProt: false }));
+  },
+  // Its files are half of memory by default (4 MiB for the default 2 x 256 pages): as on a loaded
+  // machine, get_dirty_limits then allows a quarter of memory dirty (half the unmapped share), so
+  // writers throttle when half the files' pages are dirty at once, and reclaim works near its
+  // watermark. In 64 MiB a 2 MiB working set would never reach 2.6.20's limits.
+  memoryBytes: (o) => {
+    const m = mixOf(o.params);
+    const mib = 1024 * 1024;
+    return Math.max(4 * mib, Math.ceil((2 * m.files * m.pages * 4096) / mib) * mib);
   },
   run(api: CpuApi) {
     const m = mixOf(api.params);
@@ -83,9 +110,20 @@ const dirtyShare: Workload = {
     const cLoad = cStore + m.load;
     const cMsync = cLoad + m.msync;
     const cRemap = cMsync + m.remap;
+    const cTruncate = cRemap + m.truncate;
     const rng = api.rng;
     const hotPages = Math.max(1, m.pages >> 3);
     const window = Math.min(16, m.pages);
+    // the tail a truncate drops: the last eighth (none for a one-page file)
+    const tailStart = m.pages - (m.pages > 1 ? Math.max(1, m.pages >> 3) : 0);
+    const shared = api.shared;
+    // (neither side waits: an op that finds the other side in skips itself, so no CPU spins for a
+    // CPU the host has not scheduled)
+    const readTail = (): boolean => {
+      if (shared.add(TAIL_LOCK, 1) < TAIL_WRITER) return true;
+      shared.add(TAIL_LOCK, -1); // a truncate is dropping the tails
+      return false;
+    };
     let sum = 0;
     while (api.running()) {
       const r = rng.below(10000);
@@ -93,6 +131,11 @@ const dirtyShare: Workload = {
       const page = rng.below(10000) < m.hot ? rng.below(hotPages) : rng.below(m.pages);
       const base = bases[f]!;
       if (r < cLoad) {
+        const tail = page >= tailStart;
+        if (tail && !readTail()) {
+          api.op();
+          continue;
+        }
         if (r < cStore && writable[f * m.pages + page]) {
           const word = me + cpus * rng.below(ownPerPage);
           const idx = api.wordIndex(f, page, word);
@@ -106,12 +149,30 @@ const dirtyShare: Workload = {
         } else {
           sum = (sum + api.load(base + page * 4096 + rng.below(1024) * 4)) | 0;
         }
+        if (tail) shared.add(TAIL_LOCK, -1);
+      } else if (r >= cRemap && r < cTruncate) {
+        if (tailStart < m.pages) {
+          if (shared.add(TAIL_LOCK, TAIL_WRITER) === 0) {
+            // nobody in a tail: they are this CPU's; drop file f's and grow it back
+            try {
+              api.ownFtruncate(f, tailStart);
+              api.ownFtruncate(f, m.pages);
+            } finally {
+              shared.add(TAIL_LOCK, -TAIL_WRITER);
+            }
+          } else shared.add(TAIL_LOCK, -TAIL_WRITER); // a CPU is in a tail, or truncating: skip
+        }
       } else {
         // A window of pages of this CPU's own mapping of the file.
         const n = 1 + rng.below(window);
         const a = Math.min(page, m.pages - n);
         if (r < cMsync) {
-          api.msync(base + a * 4096, n, true);
+          // (msync's durability contract would see a truncate of the tail meanwhile as a lost write)
+          const tail = a + n > tailStart;
+          if (!tail || readTail()) {
+            api.msync(base + a * 4096, n, true);
+            if (tail) shared.add(TAIL_LOCK, -1);
+          }
         } else if (r < cRemap) {
           api.munmap(base + a * 4096, n);
           api.mmap(f, a, n, { write: true, shared: true, fixed: base + a * 4096 });

@@ -21,7 +21,7 @@
  * will-it-scale CSV (`--csv`), JSON (`--json`), and an SVG plot (`--plot`).
  */
 import { availableParallelism } from 'node:os';
-import { type CounterName, costPreset, DEFAULT_COSTS, KERNEL_PRESETS } from '@smpsim/core';
+import { type CounterName, costPreset, DEFAULT_COSTS, defaultConfig, KERNEL_PRESETS } from '@smpsim/core';
 import { formatTlb, UsageError } from '../parse.js';
 import { costPresetName, CpuWorkerPool, runMachine } from '../run.js';
 import { DEFAULT_RUN, type RunOptions } from '../run-options.js';
@@ -109,7 +109,7 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
  */
 function benchMemory(cpus: number, params: Record<string, string | number | boolean>): number {
   const need = 2 * cpus * Number(params.pages ?? 0) * 4096;
-  return Math.max(DEFAULT_RUN.memoryBytes, 2 ** Math.ceil(Math.log2(Math.max(1, need))));
+  return Math.max(defaultConfig().memoryBytes, 2 ** Math.ceil(Math.log2(Math.max(1, need))));
 }
 
 /** The cost model of a simulated-time bench: the preset's name, its clock and the overrides. */

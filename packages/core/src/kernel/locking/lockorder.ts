@@ -141,6 +141,7 @@ export const SITE_NAMES = [
   'end_page_writeback',
   'do_truncate',
   'generic_file_aio_write',
+  'create_empty_buffers',
 ] as const;
 export type SiteName = (typeof SITE_NAMES)[number];
 export const S = Object.fromEntries(SITE_NAMES.map((n, i) => [n, i])) as { readonly [K in SiteName]: number };
