@@ -9,15 +9,15 @@ import type { WaitKind } from '../machine/layout.js';
 import { fireWatchdog } from '../oracles/watchdog.js';
 import { type CpuWaiter, waitLoop } from './wait.js';
 
+/** Polls one idle step may spend on writes in flight (each completes `diskLatency` polls after submission). */
+const DISK_POLLS = 100_000;
+
 /**
  * The waiter of a CPU whose peers live in the same thread (no real concurrency): at its preemption
  * points and while it waits it takes the other CPUs' pending interrupts itself, so a flush it sends
  * is acknowledged and kernel paths run to completion. A wait that nothing in the thread can end (a
  * lock another CPU of the thread holds) is reported by the watchdog at once, as a deadlock.
  */
-/** Polls one idle step may spend on writes in flight (each completes `diskLatency` polls after submission). */
-const DISK_POLLS = 100_000;
-
 export class InlineWaiter implements CpuWaiter {
   readonly interval = 0;
   readonly hostDelays = true;
