@@ -3,14 +3,14 @@
  * (page-table entries, struct page, buffers, TLB levels, the page cache), as a checker would read them.
  */
 import { type Cpu, finalSync, type FileId, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, type Machine, type MachineConfig, MS_ASYNC, MS_SYNC, type PgOff, type SchedOptions, PROT_READ, PROT_WRITE, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, WORDS_PER_PAGE } from '@smpsim/core';
-import { kdaemons, kvmscan, testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
+import { kdaemons, kdisk, kvmscan, testMachine, type TestMachine, layout as L, pte as P } from '@smpsim/core/testing';
 
 /**
  * Completes every write in flight on the asynchronous disk (on by default): each CPU takes its disk
  * interrupt until its queue is empty, as its next interrupt polls would.
  */
 export function completeIo(cpus: readonly Cpu[]): void {
-  for (const c of cpus) while (Atomics.load(c.meta, c.base + L.C_IPI_PENDING) & L.DISK_PENDING) c.pollInterrupts();
+  for (const c of cpus) kdisk.drainDisk(c);
 }
 
 /** A small test machine (4 MiB of memory unless told otherwise), all CPUs in this thread. */

@@ -7,6 +7,8 @@ import {
   cachedPageFlags,
   CTR,
   dirtyCancelled,
+  type FileId,
+  fileSize,
   lostWriteDetails,
   lostWriteMessage,
   type Machine,
@@ -217,7 +219,7 @@ export class CpuApi {
    * racing the truncate may be lost by design, and the oracle could not tell that from a kernel bug.
    */
   ownFtruncate(file: number, pages: number): void {
-    const old = this.machine.fileSize(file);
+    const old = fileSize(this.machine, file as FileId);
     sysFtruncate(this.c, file, pages);
     if (pages < old) this.shadow.fill(0, this.wordIndex(file, pages, 0), this.wordIndex(file, old, 0));
   }

@@ -64,6 +64,17 @@ export function submitWrite(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, i: n
   Atomics.or(meta, cpu.base + L.C_IPI_PENDING, L.DISK_PENDING);
 }
 
+/**
+ * Takes this CPU's disk interrupt (at its interrupt polls, interrupts enabled) until its queue is
+ * empty: every write it has in flight completes, as its next polls would complete them.
+ */
+export function drainDisk(cpu: Cpu): void {
+  while (cpu.meta[cpu.base + L.C_IRQ] !== 0 && Atomics.load(cpu.meta, cpu.base + L.C_IPI_PENDING) & L.DISK_PENDING) {
+    cpu.pollInterrupts();
+    cpu.checkStop();
+  }
+}
+
 /** The disk interrupt (hardirq): the disk clock advances, and every entry due completes, in order. */
 export function diskInterrupt(cpu: Cpu): void {
   const meta = cpu.meta;

@@ -14,6 +14,7 @@
  */
 import type { Cpu } from '../hw/cpu.js';
 import { MachineStop, type Violation } from '../hw/entry.js';
+import { drainDisk } from '../kernel/disk.js';
 import { finalSync } from '../kernel/kernel.js';
 import { enterLazyTlb } from '../kernel/smp.js';
 import { checkMachine, type CheckFinding } from '../oracles/checks.js';
@@ -89,14 +90,6 @@ function finish(cpu: Cpu): void {
   if (bad.length) cpu.violation('invariant', bad.map((b) => b.message).join('\n'), { findings: bad, when: 'end' });
   finalSync(cpu);
   stopMachine(cpu.m, L.StopReason.Finished, cpu);
-}
-
-/** Takes this CPU's disk interrupt until its queue is empty (its next interrupt polls would). */
-function drainDisk(cpu: Cpu): void {
-  while (cpu.meta[cpu.base + L.C_IRQ] !== 0 && Atomics.load(cpu.meta, cpu.base + L.C_IPI_PENDING) & L.DISK_PENDING) {
-    cpu.pollInterrupts();
-    cpu.checkStop();
-  }
 }
 
 /** The structural invariants (`quiescent`: at the end); also records the most pages seen dirty only in PTEs. */

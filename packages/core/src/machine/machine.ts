@@ -263,11 +263,6 @@ export class Machine {
     return (this.meta[this.layout.file(file) + L.F_BASE]! + page) * WORDS_PER_PAGE + word;
   }
 
-  /** File `file`'s size (i_size) in pages. */
-  fileSize(file: number): number {
-    return Atomics.load(this.meta, this.layout.fileExt(file) + L.FX_SIZE);
-  }
-
   /** How many shared words a workload has (CpuApi.shared). */
   get sharedWords(): number {
     return L.WORKLOAD_WORDS;
