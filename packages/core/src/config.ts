@@ -39,6 +39,7 @@ export const BUG_IDS = [
   'dirty-after-writable',
   'jbd-data-buffers',
   'zap-dirty-before-flush',
+  'dirty-flag-after-private-lock',
 ] as const;
 export type BugId = (typeof BUG_IDS)[number];
 
@@ -152,8 +153,8 @@ export interface DaemonConfig {
    * The asynchronous disk (kernel/disk.ts): writepage submits a page's dirty buffers, unlocks the page
    * and leaves PG_writeback set; each write completes in the submitting CPU's disk interrupt after
    * this many of its interrupt polls (its preemption points and wait steps), in hardirq context
-   * (end_buffer_async_write, end_page_writeback under tree_lock). 0 (the default): synchronous writes
-   * under the page lock, as before. Not in timed mode.
+   * (end_buffer_async_write, end_page_writeback under tree_lock); 8 by default, in every mode. 0:
+   * synchronous writes under the page lock, as before the disk existed.
    */
   readonly diskLatency: number;
 }
@@ -334,7 +335,7 @@ export const jbdWritesDataBuffers = (c: MachineConfig): boolean =>
  * The later fixes of 2.6.20's races (BUG_CATALOGUE entries with `fixedIn`): each released kernel
  * below contains every one that applies to it; `linux-2.6.20+fixes` contains none.
  */
-const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked', 'dirty-after-writable', 'jbd-data-buffers'];
+const LATER_FIXES_2620: BugId[] = ['fault-dirty-race', 'zap-deferred-flush', 'remove-rmap-before-flush', 'mkclean-unlocked-check', 'set-page-dirty-unlocked', 'dirty-after-writable', 'jbd-data-buffers', 'dirty-flag-after-private-lock'];
 
 /**
  * What every 2.6.18–2.6.20 kernel does where later kernels changed behaviour without fixing a bug:
@@ -358,7 +359,7 @@ export const KERNEL_PRESETS = {
    * Zap's deferred flush, its early page_remove_rmap and ext3's buffer-writing journal are 2.6.18's
    * too; the other later fixes concern write-notify paths 2.6.18 does not have.
    */
-  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers', 'zap-dirty-before-flush'] as BugId[], ...ERA_2620 },
+  'linux-2.6.18': { writeNotify: false, bugs: ['zap-deferred-flush', 'remove-rmap-before-flush', 'jbd-data-buffers', 'zap-dirty-before-flush', 'dirty-flag-after-private-lock'] as BugId[], ...ERA_2620 },
   /** The seed as released (2.6.19), with the races 2.6.20 kept. */
   'linux-2.6.19': { writeNotify: true, bugs: ['strip-buffers-unlocked', 'clean-before-mkclean', 'flush-after-set', ...LATER_FIXES_2620, 'zap-dirty-before-flush'] as BugId[], ...ERA_2620 },
   /** 2.6.20 as released. */
@@ -520,6 +521,18 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     // writers of a process store into ranges its checkpointer unmaps, on a file without dirty
     // accounting, while the flusher, the journal and the other process's msync write it back
     tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, checkEvery: 500_000, params: { writenotify: false, remap: 6000, mprotect: 3000 } },
+  },
+  'dirty-flag-after-private-lock': {
+    restores: '2.6.20 __set_page_dirty_buffers: it marks the buffers dirty under private_lock and sets PG_dirty only after dropping it. A set_page_dirty without the page lock (zap_pte_range\'s, or with set-page-dirty-unlocked a write fault\'s) on a page that has no buffers yet, racing create_empty_buffers (write(2) giving the page buffers under the page lock), lets create_empty_buffers read the page as clean and attach clean buffers, and the page then becomes dirty with the buffers under its mapped stores clean: writepage (which writes dirty buffers only) drops those stores',
+    fixedBy: 'a8e7d49a "Fix race in create_empty_buffers() vs __set_page_dirty_buffers()" (Linus Torvalds): TestSetPageDirty under private_lock, so create_empty_buffers sees the page either clean with no set_page_dirty still to come, or dirty',
+    fixedIn: '2.6.28',
+    expected: 'lost-write (a store through the mapping in a page whose buffers are all clean)',
+    harmful: true,
+    // write(2) into pages that munmap's zap dirties without the page lock: a file without dirty
+    // accounting (zap newly dirties its pages), pages read in without buffers (ext3's readpage), small
+    // files so write(2) and remaps meet, a wide perturbation. No campaign has met the window yet (the
+    // catalogue test shows it with a unit test's interleaving).
+    tuning: { workload: 'dirty-share', perturb: 0.5, params: { files: 1, pages: 16, writenotify: false, syscalls: 3000, remap: 200, msync: 200 }, daemons: { readpageBuffers: false } },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',

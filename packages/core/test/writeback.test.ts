@@ -256,6 +256,45 @@ test('create_empty_buffers: write(2) giving buffers to a page dirtied through a 
   assert.equal(checkInvariants(m), []);
 });
 
+/**
+ * munmap's zap moves a dirty PTE into a page that has no buffers (a file without dirty accounting, read
+ * in by ext3's readpage) while another CPU's write(2) gives the page buffers: the write(2) is run inside
+ * zap's set_page_dirty, once private_lock is dropped (2.6.20 then sets PG_dirty; a8e7d49a has already).
+ * Returns what the final-state oracle reports after an fsync.
+ */
+function setDirtyVsCreateBuffers(bugs: BugId[]): { lost: ReturnType<typeof checkBackingStore>; dirty: boolean[] } {
+  const { m, cpus } = small({ cpus: 2, files: [file(2, { accountDirty: false })], ...withBugs(...bugs), daemons: { ...DEFAULT_DAEMONS, readpageBuffers: false, diskLatency: 0 } });
+  const [a, b] = [cpus[0]!, cpus[1]!];
+  const va = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  // a read fault maps the page writable (no write notification) and clean; the store sets D, no fault
+  a.load(va + 500 * 4);
+  ownedStore(m, a, 0, 0, 500, va + 500 * 4, 7); // word 500: buffer 1, dirty in the PTE only
+  const pfn = cachedPfn(m, 0, 0);
+  assert.is(pageField(m, pfn, L.PG_FLAGS) & (L.PG_private | L.PG_dirty), 0, 'no buffers, not dirty');
+  let fired = false;
+  a.racePoint = () => {
+    if (fired || !new Error().stack!.includes('setPageDirtyBuffers')) return;
+    fired = true;
+    sysPwrite(b, 0, 0, 10, 8); // word 10: buffer 0; block_prepare_write's create_empty_buffers
+    m.shadow[diskWord(m, 0, 0) + 10] = 8;
+  };
+  sysMunmap(a, va, 2);
+  assert.ok(fired, "write(2) ran inside zap's set_page_dirty");
+  const dirty = buffers(m, pfn).map((x) => (x & L.BH_Dirty) !== 0);
+  sysFsync(b, 0);
+  return { lost: checkBackingStore(m), dirty };
+}
+
+test('dirty-flag-after-private-lock: zap\'s set_page_dirty racing create_empty_buffers leaves a dirty page with clean buffers and the oracle finds the mapped store lost after fsync; a8e7d49a\'s order keeps it', () => {
+  const bad = setDirtyVsCreateBuffers(['dirty-flag-after-private-lock']);
+  assert.equal(bad.dirty, [true, false, false, false], '2.6.20: only write(2)\'s buffer is dirty');
+  assert.is(bad.lost.length, 1);
+  assert.match(bad.lost[0]!.message, /page 0 word 500: the backing store holds 0 after the final sync, the owner last wrote 7/);
+  const good = setDirtyVsCreateBuffers([]);
+  assert.equal(good.dirty, [true, true, true, true], 'fixed: create_empty_buffers saw the page dirty');
+  assert.equal(good.lost, []);
+});
+
 test('writepage writes only the dirty buffers', () => {
   const { m, cpus } = small({ files: [file(2)] });
   const a = cpus[0]!;

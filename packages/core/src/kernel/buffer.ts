@@ -12,7 +12,7 @@ import type { FileId, LockIdx, PgOff, Pfn } from '../handles.js';
 import { writeBlockToDisk } from './blkdev.js';
 import { endPageWriteback, pageHasAsyncWrite, submitWrite } from './disk.js';
 import { clearPageFlag, pageFlags, pageMapping, setPageFlag, testClearPageWriteback, testSetPageWriteback } from './mm.js';
-import { cancelDirtyPage, clearPageDirty2619, testSetPageDirtyAndTag } from './page-writeback.js';
+import { cancelDirtyPage, clearPageDirty2619, tagNewlyDirty, testSetPageDirtyAndTag } from './page-writeback.js';
 
 /** mapping->private_lock. */
 export const privateLock = (view: MachineView, file: FileId): LockIdx => (view.layout.file(file) + L.F_PRIVATE_LOCK) as LockIdx;
@@ -37,8 +37,13 @@ export function createEmptyBuffers(cpu: Cpu, pfn: Pfn, state: number): void {
 }
 
 /**
- * __set_page_dirty_buffers (2.6.20): under private_lock mark every buffer dirty; then TestSetPageDirty;
- * then under tree_lock tag the page dirty in the index. Returns true if the page was newly dirtied.
+ * __set_page_dirty_buffers: under private_lock mark every buffer dirty and TestSetPageDirty, then
+ * (newly dirty) tag the page dirty in the index under tree_lock — a8e7d49a's order (2.6.28), so
+ * create_empty_buffers, which reads PG_dirty under private_lock, sees the page either clean with no
+ * set_page_dirty still to come or dirty. Returns true if the page was newly dirtied.
+ * Bug `dirty-flag-after-private-lock` (2.6.18-2.6.20): TestSetPageDirty after private_lock is
+ * dropped; a caller without the page lock (zap, or a fault with set-page-dirty-unlocked) on a page
+ * without buffers can set PG_dirty after create_empty_buffers attached clean ones.
  */
 export function setPageDirtyBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   const meta = cpu.meta;
@@ -48,8 +53,15 @@ export function setPageDirtyBuffers(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
     const n = cpu.layout.buffersPerPage;
     for (let i = 0; i < n; i++) Atomics.or(meta, cpu.layout.bh(pfn, i), L.BH_Dirty);
   }
+  if (hasBug(cpu.config, 'dirty-flag-after-private-lock')) {
+    spinUnlock(cpu, pl);
+    cpu.racePoint(); // RACE: the buffers marked, PG_dirty not yet: create_empty_buffers may attach clean ones here
+    return testSetPageDirtyAndTag(cpu, pfn, file);
+  }
+  const newlyDirty = (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) === 0;
   spinUnlock(cpu, pl);
-  return testSetPageDirtyAndTag(cpu, pfn, file);
+  if (newlyDirty) tagNewlyDirty(cpu, pfn, file);
+  return newlyDirty;
 }
 
 

@@ -22,12 +22,21 @@ function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
 
 /**
  * TestSetPageDirty, then (if newly dirty) account it and tag it dirty in the index under tree_lock:
- * the tail of 2.6.20's __set_page_dirty_buffers, which later kernels split out as __set_page_dirty
- * in fs/buffer.c. It stays here: in buffer.ts it would need filemap.ts's index (treeLock,
- * tagDirtyLocked), a new buffer.ts <-> filemap.ts import cycle.
+ * the tail of 2.6.20's __set_page_dirty_buffers, and mark_buffer_dirty's. The tagging is what later
+ * kernels split out as __set_page_dirty in fs/buffer.c; both stay here: in buffer.ts they would need
+ * filemap.ts's index (treeLock, tagDirtyLocked), a new buffer.ts <-> filemap.ts import cycle.
  */
 export function testSetPageDirtyAndTag(cpu: Cpu, pfn: Pfn, file: FileId): boolean {
   if (setPageFlag(cpu, pfn, L.PG_dirty) & L.PG_dirty) return false;
+  tagNewlyDirty(cpu, pfn, file);
+  return true;
+}
+
+/**
+ * __set_page_dirty (fs/buffer.c since a8e7d49a): a page this CPU has just set PG_dirty on is
+ * accounted and tagged dirty in the index under tree_lock.
+ */
+export function tagNewlyDirty(cpu: Cpu, pfn: Pfn, file: FileId): void {
   cpu.racePoint(); // RACE: PG_dirty set, the radix-tree dirty tag not yet
   const tl = treeLock(cpu, file);
   const flags = spinLockIrqsave(cpu, tl, LockClass.TreeLock, S.__set_page_dirty_buffers);
@@ -36,7 +45,6 @@ export function testSetPageDirtyAndTag(cpu: Cpu, pfn: Pfn, file: FileId): boolea
     tagDirtyLocked(cpu, file, pageIndex(cpu, pfn), pfn);
   }
   spinUnlockIrqrestore(cpu, tl, flags);
-  return true;
 }
 
 /** TestClearPageDirty with the accounting. */
