@@ -332,6 +332,24 @@ export const jbdWritesDataBuffers = (c: MachineConfig): boolean =>
   hasBug(c, 'jbd-data-buffers') || hasBug(c, 'strip-buffers-unlocked') || hasBug(c, 'clean-before-mkclean') || hasBug(c, 'mkclean-under-private-lock');
 
 /**
+ * Every PTE of a clean page of a file with dirty accounting is read-only (and clean), so any store into
+ * such a page is recorded in no dirty bit — the clean-page oracle's premise (kernel/disk.ts,
+ * kernel/page-writeback.ts). It holds with write notification unless the journal writes buffers by
+ * hand (it cleans buffers without page_mkclean, and try_to_free_buffers then cancels PG_dirty under a
+ * writable dirty PTE: 2.6.20's state, not a loss — the PTE's D bit still holds it), a fault makes the
+ * PTE writable before dirtying the page (dirty-after-writable and the two bugs that imply it), or
+ * mprotect ignores write notification. The harmful bugs left (stale TLB entries, lost D bits, buffers
+ * left clean) break it only by losing writes.
+ */
+export const cleanPagesReadOnly = (c: MachineConfig): boolean =>
+  c.kernel.writeNotify &&
+  !jbdWritesDataBuffers(c) &&
+  !hasBug(c, 'dirty-after-writable') &&
+  !hasBug(c, 'set-page-dirty-unlocked') &&
+  !hasBug(c, 'fault-dirty-race') &&
+  !hasBug(c, 'mprotect-ignores-writenotify');
+
+/**
  * The later fixes of 2.6.20's races (BUG_CATALOGUE entries with `fixedIn`): each released kernel
  * below contains every one that applies to it; `linux-2.6.20+fixes` contains none.
  */
@@ -385,6 +403,12 @@ export interface BugTuning {
   readonly ops?: number;
   /** Kernel-thread rates. */
   readonly daemons?: Partial<DaemonConfig>;
+  /**
+   * Host threads (`--host-threads`): a value at least the CPUs' count turns run tokens off, so the host
+   * OS schedules the simulated CPUs and preempts them anywhere, which meets zap's windows several times
+   * as often as token hand-overs at race points do (README, run tokens).
+   */
+  readonly hostThreads?: number;
 }
 
 export interface BugEntry {
@@ -466,7 +490,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     harmful: true,
     // two processes: one's checkpointer munmaps a range while the other's msyncs it (page_mkclean
     // plus writeback inside the window), and writers of the first still hold TLB entries
-    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5 },
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, hostThreads: 64 },
   },
   'remove-rmap-before-flush': {
     restores: 'zap_pte_range drops the page\'s rmap (page_remove_rmap) before the forced flush of a dirty shared PTE: page_mkclean then finds the page unmapped, returns at once without waiting for the pte lock, and writeback cleans the page while a stale writable TLB entry still stores into it',
@@ -474,7 +498,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '6.2',
     expected: 'lost-write (as zap-deferred-flush, in the shorter window left by the 2014 fix)',
     harmful: true,
-    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5 },
+    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, hostThreads: 64 },
   },
   'mkclean-unlocked-check': {
     restores: 'page_check_address tests pte_present before taking the pte lock, also for page_mkclean: inside change_pte_range\'s clear-then-set window (mprotect) the PTE reads as not present, page_mkclean skips it, and the PTE comes back writable and dirty over a page that writeback then cleans',

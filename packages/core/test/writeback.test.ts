@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, type FileId, type PgOff, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize, stopMachine, StopReason, CTR } from '@smpsim/core';
+import { type BugId, type FileId, type PgOff, checkBackingStore, checkInvariants, Cpu, DEFAULT_DAEMONS, DEFAULT_KERNEL, finalSync, type Machine, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE, SegvError, sysDropCaches, sysFsync, sysMmap, sysMprotect, sysMsync, sysMunmap, sysPread, sysPwrite, sysFtruncate, BusError, fileSize, stopMachine, StopReason, CTR, MachineStop } from '@smpsim/core';
 import { file, kdaemons, kvmscan, layout as L, pte as P } from '@smpsim/core/testing';
 
 const { journalPass } = kdaemons;
@@ -293,6 +293,50 @@ test('dirty-flag-after-private-lock: zap\'s set_page_dirty racing create_empty_b
   const good = setDirtyVsCreateBuffers([]);
   assert.equal(good.dirty, [true, true, true, true], 'fixed: create_empty_buffers saw the page dirty');
   assert.equal(good.lost, []);
+});
+
+/**
+ * The clean-page oracle: after writeback every PTE of the page is read-only, so a store can reach it
+ * only through a stale TLB entry (zap's window, a skipped flush); such a store is poked into memory
+ * here. It is found at the next write fault, and (the asynchronous disk) at the completion of a write
+ * in flight; the fixed kernel's own faults and writes are silent.
+ */
+test('the clean-page oracle: a store into a clean page is found at the next write fault and at the completion of its write in flight; silent otherwise', () => {
+  // at a write fault
+  {
+    const { m, cpus } = small({ cpus: 1, files: [file(2)], daemons: { ...DEFAULT_DAEMONS, diskLatency: 0 } });
+    const a = cpus[0]!;
+    const va = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+    a.store(va + 5 * 4, 1);
+    sysFsync(a, 0);
+    a.store(va + 6 * 4, 2); // write fault on the clean page: memory = backing store, silent
+    sysFsync(a, 0);
+    m.mem[cachedPfn(m, 0, 0) * 1024 + 7] = 3; // a store no PTE records
+    assert.throws(() => a.store(va + 8 * 4, 4), (e: unknown) => e instanceof MachineStop);
+    assert.is(a.violations[0]!.kind, 'lost-write');
+    assert.match(a.violations[0]!.message, /^lost write at file 0 page 0 word 7: a write fault found the page clean, but memory holds 3 and its last writeback carried 0/);
+    assert.is(a.violations[0]!.details!.when, 'write fault');
+  }
+  // at a write's completion
+  for (const poke of [false, true]) {
+    const { m, cpus } = small({ cpus: 1, files: [file(2)], daemons: { ...DEFAULT_DAEMONS, diskLatency: 3, stripBuffers: false } });
+    const a = cpus[0]!;
+    const va = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+    a.store(va + 5 * 4, 1);
+    kdaemons.asKernelThread(a, () => kdaemons.flusherPass(a, 16, { file: 0 as FileId, index: 0 as PgOff }));
+    const pfn = cachedPfn(m, 0, 0);
+    assert.ok(pageField(m, pfn, L.PG_FLAGS) & L.PG_writeback);
+    if (!poke) {
+      a.store(va + 6 * 4, 2); // faults and dirties the page first: the write in flight stays right
+      completeIo(cpus);
+      assert.equal(a.violations, []);
+      continue;
+    }
+    m.mem[pfn * 1024 + 5] = 9; // a store after submission that no PTE records
+    assert.throws(() => completeIo(cpus), (e: unknown) => e instanceof MachineStop);
+    assert.match(a.violations[0]!.message, /^lost write at file 0 page 0 word 5: the completion of its write found the page clean, but memory holds 9 and its last writeback carried 1/);
+    assert.is(a.violations[0]!.details!.when, 'write completion');
+  }
 });
 
 test('writepage writes only the dirty buffers', () => {

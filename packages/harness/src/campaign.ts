@@ -277,7 +277,7 @@ export const STRESS_DEFAULTS = { perturb: 0.02, checkEvery: 2_000_000 } as const
 
 /**
  * Applies the stress defaults and (unless `tune` is false: `--no-tune`) each bug's tuning (BUG_CATALOGUE[id].tuning: workload, params,
- * perturbation, checkpoints, CPUs) to every option the user left at its default (`source(flag)` is
+ * perturbation, checkpoints, CPUs, host threads) to every option the user left at its default (`source(flag)` is
  * commander's value source: 'default' or undefined when not given).
  */
 export function tuneForStress(run: RunOptions, source: (flag: string) => string | undefined, tune = true): RunOptions {
@@ -299,6 +299,7 @@ export function tuneForStress(run: RunOptions, source: (flag: string) => string 
     if (t.procs !== undefined && free('procs') && (t.workload === undefined || o.workload === t.workload)) o.procs = Math.min(t.procs, o.cpus);
     if (t.ops !== undefined && free('ops') && free('duration') && !o.durationMs) o.ops = t.ops;
     if (t.daemons !== undefined && free('daemon')) o.daemonConfig = { ...o.daemonConfig, ...t.daemons };
+    if (t.hostThreads !== undefined && free('hostThreads') && o.mode === 'free') o.hostThreads = t.hostThreads;
   }
   return o;
 }

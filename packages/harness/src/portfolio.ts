@@ -1,7 +1,7 @@
 /**
  * Portfolio campaigns: `smpsim stress` without `--workload` draws each run's configuration — the
  * workload, its parameters (file sizes, op mix), the run length, the CPU and process counts, the
- * perturbation, the checkpoint period and the kernel threads' rates — from a seeded generator of the
+ * perturbation, the checkpoint period, the kernel threads' rates and (free mode) the host scheduler — from a seeded generator of the
  * run's seed (deriveSeed(base, i)), so the same campaign seed gives the same draws on any machine, in
  * any shard, after any resume. An option the user gave is never drawn. A configuration the workload
  * refuses (its files() throws, e.g. msync-race on one CPU, mprotect-race in two processes) or the
@@ -39,7 +39,13 @@ export interface PortfolioRow {
    * The row's own lists for run options PORTFOLIO_DRAWS draws for every workload (a value listed twice
    * is drawn twice as often), for a workload whose races live in one shape of machine.
    */
-  readonly draws?: { readonly cpus?: readonly number[]; readonly procs?: readonly number[]; readonly perturb?: readonly number[] };
+  readonly draws?: {
+    readonly cpus?: readonly number[];
+    readonly procs?: readonly number[];
+    readonly perturb?: readonly number[];
+    /** Host schedulers (PORTFOLIO_DRAWS.hostScheduler). */
+    readonly hostScheduler?: readonly HostScheduler[];
+  };
 }
 
 /** The workloads of a portfolio campaign. Add a row here for a new workload. */
@@ -88,7 +94,9 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
       mprotect: [1_500, 3_000],
       writenotify: [true, true, false],
     },
-    draws: { cpus: [2, 3, 4, 4], procs: [1, 2, 2, 3], perturb: [0, 0.1, 0.5, 0.5] },
+    // and the host OS schedules half of them: its preemptions anywhere in a kernel path meet zap's
+    // windows several times as often as run tokens' hand-overs at race points (README, run tokens)
+    draws: { cpus: [2, 3, 4, 4], procs: [1, 2, 2, 3], perturb: [0, 0.1, 0.5, 0.5], hostScheduler: ['tokens', 'os'] },
   },
   rtorrent: {
     weight: 2,
@@ -103,6 +111,12 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
   shootdown: { weight: 0, why: "benchmark of flush latency: its oracle is 'none'", ops: [20_000] },
 };
 
+/**
+ * Who schedules the simulated CPUs on the host when they outnumber its cores: run tokens (the
+ * default, `--host-threads 0`), or the host OS (`--host-threads` = the run's CPUs: no tokens).
+ */
+export type HostScheduler = 'tokens' | 'os';
+
 /** The values of the run options a portfolio draws for every workload (each drawn uniformly). */
 export const PORTFOLIO_DRAWS = {
   cpus: [2, 3, 4],
@@ -112,10 +126,12 @@ export const PORTFOLIO_DRAWS = {
   checkEvery: [2_000_000, 500_000],
   /** Kernel-thread rates: the defaults, or a busy journal and reclaim (strip-buffers-unlocked's window). */
   daemonConfig: [{}, { journalPeriod: 100_000, reclaimPeriod: 100_000, reclaimBatch: 32 }],
+  /** Free mode: run tokens two times in three, the host OS otherwise (`hostThreads`: the run's CPUs). */
+  hostScheduler: ['tokens', 'tokens', 'os'] as readonly HostScheduler[],
 } as const;
 
 /** The run options a portfolio may draw (each only when the user did not give it). */
-export const DRAWN_KEYS: readonly RunKey[] = ['workload', 'cpus', 'procs', 'ops', 'durationMs', 'params', 'perturb', 'checkEvery', 'daemonConfig'];
+export const DRAWN_KEYS: readonly RunKey[] = ['workload', 'cpus', 'procs', 'ops', 'durationMs', 'params', 'perturb', 'checkEvery', 'daemonConfig', 'hostThreads'];
 
 /** The Rng stream of the draws (the run's own randomness uses others). */
 const DRAW_STREAM = 0x504f5254;
@@ -218,8 +234,8 @@ export class Portfolio {
     const drawn = new Set(DRAWN_KEYS.filter((k) => !fixed.has(k)));
     // a run length the user gave (--ops or --duration) is kept, whichever
     if (fixed.has('ops') || fixed.has('durationMs')) drawn.delete('ops'), drawn.delete('durationMs');
-    // perturbation is a host-time delay: free mode only
-    if (base.mode !== 'free') drawn.delete('perturb');
+    // perturbation is a host-time delay, and host scheduling a host matter: free mode only
+    if (base.mode !== 'free') drawn.delete('perturb'), drawn.delete('hostThreads');
     if (!base.daemons) drawn.delete('daemonConfig');
     const entries: Entry[] = [];
     const excluded: Array<{ workload: string; why: string }> = [];
@@ -303,8 +319,10 @@ export class Portfolio {
       if (has('perturb')) o.perturb = pick(rng, e.row.draws?.perturb ?? PORTFOLIO_DRAWS.perturb);
       if (has('checkEvery')) o.checkEvery = pick(rng, PORTFOLIO_DRAWS.checkEvery);
       if (has('daemonConfig')) o.daemonConfig = { ...pick(rng, PORTFOLIO_DRAWS.daemonConfig) };
+      // drawn last, so the draws before it are those of a campaign seed before it was drawn
+      if (has('hostThreads')) o.hostThreads = pick(rng, e.row.draws?.hostScheduler ?? PORTFOLIO_DRAWS.hostScheduler) === 'os' ? o.cpus : 0;
       const drawn: Drawn = { workload: e.name };
-      for (const k of ['cpus', 'procs', 'ops', 'perturb', 'checkEvery', 'daemonConfig'] as const) if (has(k)) drawn[k] = o[k];
+      for (const k of ['cpus', 'procs', 'ops', 'perturb', 'checkEvery', 'daemonConfig', 'hostThreads'] as const) if (has(k)) drawn[k] = o[k];
       if (Object.keys(drawnParams).length) drawn.params = drawnParams;
       return { run: o, drawn };
     }

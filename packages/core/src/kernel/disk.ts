@@ -19,7 +19,7 @@
  * too — a poll every TIMED_INTERVAL accesses instead of every PREEMPT_INTERVAL — and a CPU blocked with
  * it pending is woken to take it itself (no proxy runs a completion).
  */
-import { WORDS_PER_PAGE } from '../config.js';
+import { cleanPagesReadOnly, WORDS_PER_PAGE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
@@ -27,7 +27,8 @@ import type { FileId, PgOff, Pfn } from '../handles.js';
 import { spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockBuffer, wakeUpPage } from './locking/locks.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { diskWord } from './blkdev.js';
-import { testClearPageWriteback } from './mm.js';
+import { mkcleanBeforeWriteback, testClearPageWriteback } from './mm.js';
+import { lostWriteDetails, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
 
 /** The words of one block. */
 const blockWords = (cpu: Cpu): number => WORDS_PER_PAGE / cpu.layout.buffersPerPage;
@@ -101,6 +102,7 @@ function completeOldest(cpu: Cpu): void {
   const index = meta[e + L.DQE_INDEX]! as PgOff;
   const words = blockWords(cpu);
   const data = lay.diskData(cpu.id, slot);
+  checkCleanBlock(cpu, pfn, file, index, meta[e + L.DQE_BLOCK]!, data);
   cpu.m.disk.set(meta.subarray(data, data + words), diskWord(cpu, file, index) + meta[e + L.DQE_BLOCK]! * words);
   meta[q + L.DQ_HEAD] = head + 1;
   if (head + 1 === meta[q + L.DQ_TAIL]) Atomics.and(meta, cpu.base + L.C_IPI_PENDING, ~L.DISK_PENDING);
@@ -112,6 +114,31 @@ function completeOldest(cpu: Cpu): void {
   unlockBuffer(cpu, bh);
   Atomics.notify(meta, bh);
   if (!(Atomics.load(meta, lay.page(pfn) + L.PG_FLAGS) & L.PG_io_submitting) && !pageHasAsyncWrite(cpu, pfn)) endPageWriteback(cpu, pfn, file);
+}
+
+/**
+ * The clean-page oracle at a write's completion (see page-writeback.ts checkCleanPage): a page whose
+ * writeback ran page_mkclean (write notification, dirty accounting; config.ts cleanPagesReadOnly says
+ * where the premise holds), still clean and not locked, holds
+ * in this block what the write carried — every PTE of it has been read-only since, so a store must
+ * have faulted and dirtied the page first. A word that differs was stored through a stale TLB entry
+ * (or a writable PTE nobody made read-only) and is in no dirty bit. A locked page is left alone
+ * (write(2) copies its data in before marking the buffer dirty), and a word found different is judged
+ * only if the page is still clean and unlocked after it was read.
+ */
+function checkCleanBlock(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, block: number, data: number): void {
+  const meta = cpu.meta;
+  const fw = cpu.layout.page(pfn) + L.PG_FLAGS;
+  if (Atomics.load(meta, fw) & (L.PG_dirty | L.PG_locked) || !mkcleanBeforeWriteback(cpu, file) || !cleanPagesReadOnly(cpu.config)) return;
+  const words = blockWords(cpu);
+  const m = pfn * WORDS_PER_PAGE + block * words;
+  for (let w = 0; w < words; w++) {
+    const now = cpu.mem[m + w]!;
+    if (now === meta[data + w]) continue;
+    if (Atomics.load(meta, fw) & (L.PG_dirty | L.PG_locked)) return;
+    const at = { file, page: index, word: block * words + w };
+    cpu.violation('lost-write', storeIntoCleanPageMessage(at, now, meta[data + w]!, 'the completion of its write'), lostWriteDetails(at, now, meta[data + w]!, 'write completion', { cpu: cpu.id }));
+  }
 }
 
 /** A buffer of the page is still being written. */

@@ -32,7 +32,7 @@ import {
   vmaMm,
   vmaProt,
 } from './mm.js';
-import { balanceDirtyPagesRatelimited, setPageDirty, setPageDirtyBalance } from './page-writeback.js';
+import { balanceDirtyPagesRatelimited, pageMkwriteDirty, setPageDirty, setPageDirtyBalance } from './page-writeback.js';
 import { iMmapLock, pageAddFileRmap, pageRemoveRmap } from './rmap.js';
 import { FlushCause, flushTlbPage, flushTlbRange } from './smp.js';
 import type { LockIdx, MmId, Pfn, PteIdx, VmaIdx, Vpn } from '../handles.js';
@@ -133,7 +133,7 @@ function doNoPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, write: b
   const mkwrite = write && !anon && dirtiesBeforeWritable(cpu);
   if (mkwrite) {
     lockPage(cpu, page, S.do_no_page);
-    setPageDirtyBalance(cpu, page);
+    pageMkwriteDirty(cpu, page);
   }
   spinLock(cpu, ptl, LockClass.PteLock, S.do_no_page);
   if (truncateCount(cpu, file) !== sequence) {
@@ -230,7 +230,7 @@ function doWpPage(cpu: Cpu, mm: MmId, v: VmaIdx, vpn: Vpn, pte: PteIdx, ptl: Loc
       // page_mkwrite: the page locked and dirty before the PTE becomes writable
       spinUnlock(cpu, ptl);
       lockPage(cpu, dirtyPage, S.do_wp_page);
-      setPageDirtyBalance(cpu, dirtyPage);
+      pageMkwriteDirty(cpu, dirtyPage);
       spinLock(cpu, ptl, LockClass.PteLock, S.do_wp_page);
       if (Atomics.load(cpu.mem, pte) === orig) {
         Atomics.store(cpu.mem, pte, maybeMkwrite(pteMkdirty(pteMkyoung(orig)), flags));

@@ -2,7 +2,7 @@
  * Dirty state and writeback (mm/page-writeback.c, mm/filemap.c): set_page_dirty, the order of
  * clear_page_dirty_for_io, writing one page, fsync/msync of a file, and dirty accounting.
  */
-import { hasBug } from '../config.js';
+import { cleanPagesReadOnly, hasBug, WORDS_PER_PAGE } from '../config.js';
 import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, lockPage, pageLock, spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockPage, waitOnPageWriteback } from './locking/locks.js';
@@ -12,6 +12,8 @@ import type { FileId, PgOff, Pfn } from '../handles.js';
 import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf } from './filemap.js';
 import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag, testSetPageWriteback } from './mm.js';
+import { diskWord } from './blkdev.js';
+import { lostWriteDetails, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
@@ -77,6 +79,47 @@ export function setPageDirtyBalance(cpu: Cpu, pfn: Pfn): void {
   if (!setPageDirty(cpu, pfn)) return;
   cpu.balancePending++;
   if (Atomics.load(cpu.meta, L.G_NR_DIRTY) > cpu.config.daemons.dirtyThreshold) Atomics.store(cpu.meta, L.G_FLUSH_KICK, 1);
+}
+
+/**
+ * ->page_mkwrite's dirtying (the fixed kernel's write faults, do_wp_page and do_no_page): with the
+ * page locked and before its PTE becomes writable, the clean-page oracle, then set_page_dirty_balance.
+ */
+export function pageMkwriteDirty(cpu: Cpu, pfn: Pfn): void {
+  checkCleanPage(cpu, pfn);
+  setPageDirtyBalance(cpu, pfn);
+}
+
+/**
+ * The clean-page oracle at a write fault: a page whose writeback runs page_mkclean (write
+ * notification, dirty accounting; config.ts cleanPagesReadOnly says where the premise holds) and that
+ * is clean holds what the backing store holds in every block
+ * with no write in flight (kernel/disk.ts checks those at their completion): while it is clean every
+ * PTE of it is read-only, so nothing can have stored into it. A word that differs was stored through
+ * a stale TLB entry, or a writable PTE nobody made read-only, and no dirty bit records it; the fault
+ * about to dirty the page would hide the loss until a crash, an eviction or an msync shows it. The
+ * eviction oracle's invariant (vmscan.ts checkEvictedPage), checked where the page leaves the clean
+ * state. The caller holds the page lock, so no writeback, truncate or write(2) of it is half done.
+ */
+function checkCleanPage(cpu: Cpu, pfn: Pfn): void {
+  assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
+  const file = pageMapping(cpu, pfn);
+  if (file === -1 || !mkcleanBeforeWriteback(cpu, file) || !cleanPagesReadOnly(cpu.config) || pageFlags(cpu, pfn) & L.PG_dirty) return;
+  const disk = cpu.m.disk;
+  const index = pageIndex(cpu, pfn);
+  const n = cpu.layout.buffersPerPage;
+  const words = WORDS_PER_PAGE / n;
+  const hasBuffers = (pageFlags(cpu, pfn) & L.PG_private) !== 0;
+  for (let b = 0; b < n; b++) {
+    if (hasBuffers && Atomics.load(cpu.meta, cpu.layout.bh(pfn, b)) & L.BH_Async_Write) continue;
+    const m = pfn * WORDS_PER_PAGE + b * words;
+    const d = diskWord(cpu, file, index) + b * words;
+    for (let w = 0; w < words; w++) {
+      if (cpu.mem[m + w] === disk[d + w]) continue;
+      const at = { file, page: index, word: b * words + w };
+      cpu.violation('lost-write', storeIntoCleanPageMessage(at, cpu.mem[m + w]!, disk[d + w]!, 'a write fault'), lostWriteDetails(at, cpu.mem[m + w]!, disk[d + w]!, 'write fault', { cpu: cpu.id }));
+    }
+  }
 }
 
 /** ratelimit_pages: the setting, or 2.6.20's writeback_set_ratelimit (frames / (CPUs x 32), 16 to 4 MiB). */

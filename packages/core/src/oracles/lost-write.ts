@@ -20,3 +20,11 @@ export function lostWriteMessage(at: WordAt, why: string): string {
 export function lostWriteDetails(at: WordAt, expected: number, seen: number, when: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { file: at.file, page: at.page, word: at.word, expected, seen, when, ...extra };
 }
+
+/**
+ * The clean-page oracle's words (kernel/disk.ts at a write's completion, kernel/page-writeback.ts at a
+ * write fault): memory differs from what the page's last writeback carried, while the page is clean.
+ */
+export function storeIntoCleanPageMessage(at: WordAt, memory: number, written: number, when: string): string {
+  return lostWriteMessage(at, `${when} found the page clean, but memory holds ${memory} and its last writeback carried ${written}: a store reached the page after writeback cleaned it and no dirty bit records it`);
+}
