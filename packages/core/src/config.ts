@@ -548,7 +548,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
   },
   'dirty-flag-after-private-lock': {
     restores: '2.6.20 __set_page_dirty_buffers: it marks the buffers dirty under private_lock and sets PG_dirty only after dropping it. A set_page_dirty without the page lock (zap_pte_range\'s, or with set-page-dirty-unlocked a write fault\'s) on a page that has no buffers yet, racing create_empty_buffers (write(2) giving the page buffers under the page lock), lets create_empty_buffers read the page as clean and attach clean buffers, and the page then becomes dirty with the buffers under its mapped stores clean: writepage (which writes dirty buffers only) drops those stores',
-    fixedBy: 'a8e7d49a "Fix race in create_empty_buffers() vs __set_page_dirty_buffers()" (Linus Torvalds): TestSetPageDirty under private_lock, so create_empty_buffers sees the page either clean with no set_page_dirty still to come, or dirty',
+    fixedBy: 'a8e7d49a "Fix race in create_empty_buffers() vs __set_page_dirty_buffers()" (Linus Torvalds; the id as later fs/buffer.c patches cite it, the release not verified here): TestSetPageDirty under private_lock, so create_empty_buffers sees the page either clean with no set_page_dirty still to come, or dirty',
     fixedIn: '2.6.28',
     expected: 'lost-write (a store through the mapping in a page whose buffers are all clean)',
     harmful: true,

@@ -13,7 +13,7 @@ import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf } from './filemap.js';
 import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag, testSetPageWriteback } from './mm.js';
 import { diskWord } from './blkdev.js';
-import { lostWriteDetails, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
+import { lostWriteDetails, sameWords, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
@@ -114,6 +114,7 @@ function checkCleanPage(cpu: Cpu, pfn: Pfn): void {
     if (hasBuffers && Atomics.load(cpu.meta, cpu.layout.bh(pfn, b)) & L.BH_Async_Write) continue;
     const m = pfn * WORDS_PER_PAGE + b * words;
     const d = diskWord(cpu, file, index) + b * words;
+    if (sameWords(cpu.m.memBytes, m, cpu.m.diskBytes, d, words)) continue;
     for (let w = 0; w < words; w++) {
       if (cpu.mem[m + w] === disk[d + w]) continue;
       const at = { file, page: index, word: b * words + w };

@@ -123,6 +123,10 @@ export class Machine {
   readonly shadow: Int32Array;
   readonly stats: Float64Array;
   readonly lockstat: Float64Array;
+  /** Byte views of mem, meta and disk for comparing ranges natively (sameWords), made once per machine. */
+  readonly memBytes: Buffer;
+  readonly metaBytes: Buffer;
+  readonly diskBytes: Buffer;
 
   private constructor(
     readonly config: MachineConfig,
@@ -137,6 +141,9 @@ export class Machine {
     this.shadow = new Int32Array(buffers.shadow, 0, diskWords);
     this.stats = new Float64Array(buffers.stats, 0, config.cpus * CTR_COUNT);
     this.lockstat = new Float64Array(buffers.lockstat, 0, config.cpus * LOCK_CLASS_COUNT * LS_FIELDS);
+    this.memBytes = Buffer.from(buffers.physmem, 0, this.mem.byteLength);
+    this.metaBytes = Buffer.from(buffers.meta, 0, this.meta.byteLength);
+    this.diskBytes = Buffer.from(buffers.disk, 0, this.disk.byteLength);
   }
 
   /**

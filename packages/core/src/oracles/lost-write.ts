@@ -28,3 +28,11 @@ export function lostWriteDetails(at: WordAt, expected: number, seen: number, whe
 export function storeIntoCleanPageMessage(at: WordAt, memory: number, written: number, when: string): string {
   return lostWriteMessage(at, `${when} found the page clean, but memory holds ${memory} and its last writeback carried ${written}: a store reached the page after writeback cleaned it and no dirty bit records it`);
 }
+
+/**
+ * `n` words of `a` from word `ai` equal those of `b` from word `bi` (byte views of a machine's
+ * arrays: Machine.memBytes, metaBytes, diskBytes): one native comparison, no allocation.
+ */
+export function sameWords(a: Buffer, ai: number, b: Buffer, bi: number, n: number): boolean {
+  return a.compare(b, bi * 4, (bi + n) * 4, ai * 4, (ai + n) * 4) === 0;
+}
