@@ -28,7 +28,7 @@ import { spinLockIrqsave, spinUnlockIrqrestore, treeLock, unlockBuffer, wakeUpPa
 import { LockClass, S } from './locking/lockorder.js';
 import { diskWord } from './blkdev.js';
 import { mkcleanBeforeWriteback, testClearPageWriteback } from './mm.js';
-import { lostWriteDetails, sameWords, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
+import { firstDifference, lostWriteDetails, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
 
 /** The words of one block. */
 const blockWords = (cpu: Cpu): number => WORDS_PER_PAGE / cpu.layout.buffersPerPage;
@@ -120,8 +120,7 @@ function completeOldest(cpu: Cpu): void {
  * The clean-page oracle at a write's completion (see page-writeback.ts checkCleanPage): a page whose
  * writeback ran page_mkclean (write notification, dirty accounting; config.ts cleanPagesReadOnly says
  * where the premise holds), still clean and not locked, holds in this block what the write carried —
- * every PTE of it has been read-only since, so a store must
- * have faulted and dirtied the page first. A word that differs was stored through a stale TLB entry
+ * every PTE of it has been read-only since, so a store must have faulted and dirtied the page first. A word that differs was stored through a stale TLB entry
  * (or a writable PTE nobody made read-only) and is in no dirty bit. A locked page is left alone
  * (write(2) copies its data in before marking the buffer dirty), and a word found different is judged
  * only if the page is still clean and unlocked after it was read.
@@ -132,14 +131,11 @@ function checkCleanBlock(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, block: 
   if (Atomics.load(meta, fw) & (L.PG_dirty | L.PG_locked) || !mkcleanBeforeWriteback(cpu, file) || !cleanPagesReadOnly(cpu.config)) return;
   const words = blockWords(cpu);
   const m = pfn * WORDS_PER_PAGE + block * words;
-  if (sameWords(cpu.m.memBytes, m, cpu.m.metaBytes, data, words)) return;
-  for (let w = 0; w < words; w++) {
-    const now = cpu.mem[m + w]!;
-    if (now === meta[data + w]) continue;
-    if (Atomics.load(meta, fw) & (L.PG_dirty | L.PG_locked)) return;
-    const at = { file, page: index, word: block * words + w };
-    cpu.violation('lost-write', storeIntoCleanPageMessage(at, now, meta[data + w]!, 'the completion of its write'), lostWriteDetails(at, now, meta[data + w]!, 'write completion', { cpu: cpu.id }));
-  }
+  const w = firstDifference(cpu.m.memBytes, m, cpu.m.metaBytes, data, words);
+  if (w < 0 || Atomics.load(meta, fw) & (L.PG_dirty | L.PG_locked)) return;
+  const [now, written] = [cpu.mem[m + w]!, meta[data + w]!];
+  const at = { file, page: index, word: block * words + w };
+  cpu.violation('lost-write', storeIntoCleanPageMessage(at, now, written, 'the completion of its write'), lostWriteDetails(at, now, written, 'write completion', { cpu: cpu.id }));
 }
 
 /** A buffer of the page is still being written. */

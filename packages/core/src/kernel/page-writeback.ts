@@ -13,7 +13,7 @@ import { blockWriteFullPage, setPageDirtyBuffers } from './buffer.js';
 import { findGetPage, filePages, slotOf, slotPage, tagDirtyLocked, tagOf } from './filemap.js';
 import { clearPageFlag, mkcleanBeforeWriteback, pageFlags, pageIndex, pageMapped, pageMapping, putPage, setPageFlag, testSetPageWriteback } from './mm.js';
 import { diskWord } from './blkdev.js';
-import { lostWriteDetails, sameWords, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
+import { firstDifference, lostWriteDetails, storeIntoCleanPageMessage } from '../oracles/lost-write.js';
 import { pageMkclean } from './rmap.js';
 
 function accountDirtied(cpu: Cpu, file: FileId, delta: number): void {
@@ -105,21 +105,20 @@ function checkCleanPage(cpu: Cpu, pfn: Pfn): void {
   assertHeld(cpu, pageLock(cpu, pfn), 'the page lock');
   const file = pageMapping(cpu, pfn);
   if (file === -1 || !mkcleanBeforeWriteback(cpu, file) || !cleanPagesReadOnly(cpu.config) || pageFlags(cpu, pfn) & L.PG_dirty) return;
-  const disk = cpu.m.disk;
   const index = pageIndex(cpu, pfn);
   const n = cpu.layout.buffersPerPage;
   const words = WORDS_PER_PAGE / n;
   const hasBuffers = (pageFlags(cpu, pfn) & L.PG_private) !== 0;
+  const d0 = diskWord(cpu, file, index);
   for (let b = 0; b < n; b++) {
     if (hasBuffers && Atomics.load(cpu.meta, cpu.layout.bh(pfn, b)) & L.BH_Async_Write) continue;
     const m = pfn * WORDS_PER_PAGE + b * words;
-    const d = diskWord(cpu, file, index) + b * words;
-    if (sameWords(cpu.m.memBytes, m, cpu.m.diskBytes, d, words)) continue;
-    for (let w = 0; w < words; w++) {
-      if (cpu.mem[m + w] === disk[d + w]) continue;
-      const at = { file, page: index, word: b * words + w };
-      cpu.violation('lost-write', storeIntoCleanPageMessage(at, cpu.mem[m + w]!, disk[d + w]!, 'a write fault'), lostWriteDetails(at, cpu.mem[m + w]!, disk[d + w]!, 'write fault', { cpu: cpu.id }));
-    }
+    const d = d0 + b * words;
+    const w = firstDifference(cpu.m.memBytes, m, cpu.m.diskBytes, d, words);
+    if (w < 0) continue;
+    const [now, onDisk] = [cpu.mem[m + w]!, cpu.m.disk[d + w]!];
+    const at = { file, page: index, word: b * words + w };
+    cpu.violation('lost-write', storeIntoCleanPageMessage(at, now, onDisk, 'a write fault'), lostWriteDetails(at, now, onDisk, 'write fault', { cpu: cpu.id }));
   }
 }
 

@@ -16,7 +16,7 @@ import { removeFromPageCache, slotPage } from './filemap.js';
 import { WORDS_PER_PAGE } from '../config.js';
 import { getPageUnlessZero, pageFlags, pageMapped, pageMapping, putPage } from './mm.js';
 import { pageReferenced, tryToUnmap } from './rmap.js';
-import { lostWriteDetails, lostWriteMessage } from '../oracles/lost-write.js';
+import { firstDifference, lostWriteDetails, lostWriteMessage } from '../oracles/lost-write.js';
 
 /**
  * shrink_page_list for one page, locked and referenced by the caller. Returns true if evicted.
@@ -51,16 +51,14 @@ export function checkEvictedPage(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff)
   const disk = cpu.m.disk;
   const d = diskWord(cpu, file, index);
   const f = pfn * WORDS_PER_PAGE;
-  for (let w = 0; w < WORDS_PER_PAGE; w++) {
-    if (mem[f + w] !== disk[d + w]) {
-      const at = { file, page: index, word: w };
-      cpu.violation(
-        'lost-write',
-        lostWriteMessage(at, `reclaim evicted the page as clean, but memory holds ${mem[f + w]} and the backing store ${disk[d + w]} (the write was never marked dirty)`),
-        lostWriteDetails(at, mem[f + w]!, disk[d + w]!, 'eviction', { cpu: cpu.id }),
-      );
-    }
-  }
+  const w = firstDifference(cpu.m.memBytes, f, cpu.m.diskBytes, d, WORDS_PER_PAGE);
+  if (w < 0) return;
+  const at = { file, page: index, word: w };
+  cpu.violation(
+    'lost-write',
+    lostWriteMessage(at, `reclaim evicted the page as clean, but memory holds ${mem[f + w]} and the backing store ${disk[d + w]} (the write was never marked dirty)`),
+    lostWriteDetails(at, mem[f + w]!, disk[d + w]!, 'eviction', { cpu: cpu.id }),
+  );
 }
 
 /**

@@ -123,7 +123,7 @@ export class Machine {
   readonly shadow: Int32Array;
   readonly stats: Float64Array;
   readonly lockstat: Float64Array;
-  /** Byte views of mem, meta and disk for comparing ranges natively (sameWords), made once per machine. */
+  /** Byte views of mem, meta and disk for comparing ranges natively (firstDifference), made once per machine. */
   readonly memBytes: Buffer;
   readonly metaBytes: Buffer;
   readonly diskBytes: Buffer;

@@ -30,9 +30,12 @@ export function storeIntoCleanPageMessage(at: WordAt, memory: number, written: n
 }
 
 /**
- * `n` words of `a` from word `ai` equal those of `b` from word `bi` (byte views of a machine's
- * arrays: Machine.memBytes, metaBytes, diskBytes): one native comparison, no allocation.
+ * The first of `n` words at which `a` from word `ai` and `b` from word `bi` differ, or -1 (byte views of
+ * a machine's arrays: Machine.memBytes, metaBytes, diskBytes): one native comparison when they are
+ * equal, no allocation.
  */
-export function sameWords(a: Buffer, ai: number, b: Buffer, bi: number, n: number): boolean {
-  return a.compare(b, bi * 4, (bi + n) * 4, ai * 4, (ai + n) * 4) === 0;
+export function firstDifference(a: Buffer, ai: number, b: Buffer, bi: number, n: number): number {
+  if (a.compare(b, bi * 4, (bi + n) * 4, ai * 4, (ai + n) * 4) === 0) return -1;
+  for (let w = 0; w < n; w++) if (a.readInt32LE((ai + w) * 4) !== b.readInt32LE((bi + w) * 4)) return w;
+  return -1;
 }
