@@ -314,7 +314,7 @@ test('the clean-page oracle: a store into a clean page is found at the next writ
     m.mem[cachedPfn(m, 0, 0) * 1024 + 7] = 3; // a store no PTE records
     assert.throws(() => a.store(va + 8 * 4, 4), (e: unknown) => e instanceof MachineStop);
     assert.is(a.violations[0]!.kind, 'lost-write');
-    assert.match(a.violations[0]!.message, /^lost write at file 0 page 0 word 7: a write fault found the page clean, but memory holds 3 and its last writeback carried 0/);
+    assert.match(a.violations[0]!.message, /^lost write at file 0 page 0 word 7: a write fault found the page clean, but memory holds 3 and the backing store holds 0/);
     assert.is(a.violations[0]!.details!.when, 'write fault');
   }
   // at a write's completion
@@ -334,7 +334,7 @@ test('the clean-page oracle: a store into a clean page is found at the next writ
     }
     m.mem[pfn * 1024 + 5] = 9; // a store after submission that no PTE records
     assert.throws(() => completeIo(cpus), (e: unknown) => e instanceof MachineStop);
-    assert.match(a.violations[0]!.message, /^lost write at file 0 page 0 word 5: the completion of its write found the page clean, but memory holds 9 and its last writeback carried 1/);
+    assert.match(a.violations[0]!.message, /^lost write at file 0 page 0 word 5: the completion of its write found the page clean, but memory holds 9 and that write carried 1/);
     assert.is(a.violations[0]!.details!.when, 'write completion');
   }
 });

@@ -59,6 +59,12 @@ export interface Workload {
    * machine's default (64 MiB).
    */
   memoryBytes?(o: WorkloadOptions): number;
+  /**
+   * Ops per CPU of a stress campaign's runs when the user gives neither `--ops` nor `--duration`, for a
+   * workload whose op costs far more than most (msync-region's is an msync of a whole region); without
+   * it, stress's 20 000.
+   */
+  readonly defaultOps?: number;
   /** Runs one CPU's task; loops while api.running(). May return a JSON-able result. */
   run(api: CpuApi): unknown;
 }

@@ -30,7 +30,7 @@ export const DEFAULT_STRESS_RUNS = 100;
 export const MAX_JOBS = 1024;
 
 export interface CampaignOptions {
-  /** The machine configuration of every run; `seed` is the base seed. Without ops or durationMs: 20 000 ops. */
+  /** The machine configuration of every run; `seed` is the base seed. Without ops or durationMs: the workload's defaultOps, else 20 000 ops. */
   run?: Partial<RunOptions>;
   /** Runs in the campaign (indices 0..runs-1). Default 100, or unbounded with `timeMs`. */
   runs?: number;
@@ -93,6 +93,15 @@ export async function calibratePctSteps(o: RunOptions): Promise<number> {
   return Math.max(1, s.ok ? steps : Math.max(steps, o.ops * o.cpus * PCT_STEPS_PER_OP));
 }
 
+/**
+ * The ops per CPU of a campaign's runs when no length is given: the workload's own `defaultOps`
+ * (msync-region's op is an msync of a whole region), else DEFAULT_STRESS_OPS.
+ */
+export async function defaultStressOps(o: Pick<RunOptions, 'workload' | 'cwd'>): Promise<number> {
+  const workload = await loadWorkload(await resolveWorkload(o.workload, o.cwd));
+  return workload.defaultOps ?? DEFAULT_STRESS_OPS;
+}
+
 /** Checks a campaign's run configuration in this thread, so bad input fails before any thread starts. */
 async function preflight(o: RunOptions): Promise<void> {
   if (!o.ops && !o.durationMs) throw new UsageError('a run needs --ops or --duration');
@@ -116,6 +125,7 @@ export async function runCampaign(options: CampaignOptions = {}): Promise<Campai
     ...(noLength ? { ops: DEFAULT_STRESS_OPS, durationMs: 0 } : {}),
   };
   if (o.ops) o.durationMs = 0;
+  if (noLength && !options.portfolio) o.ops = await defaultStressOps(o);
   const check = (v: number | undefined, what: string, min: number) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new UsageError(`${what} must be an integer ≥ ${min}, got ${v}`);
   };

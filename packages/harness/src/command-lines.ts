@@ -27,11 +27,18 @@ export function reproduceLine(o: RunOptions, leaveOut?: ReadonlySet<RunKey>): st
 
 /**
  * The stress command of a campaign's configuration (its identity in the JSONL records). A portfolio
- * campaign: `--portfolio [WEIGHTS]` and only the options it does not draw.
+ * campaign: `--portfolio [WEIGHTS]` and only the options it does not draw. The line runs the same
+ * campaign again: stress itself sets what a command line leaves out (its perturbation and checkpoint
+ * defaults; a bug's tuning), so the line states a perturbation or checkpoint interval of 0, and a
+ * campaign with bugs and one configuration says `--no-tune` (every tuned value is in the line already).
  */
 export function campaignLine(o: RunOptions, portfolio?: { drawn: ReadonlySet<RunKey>; weights: string }): string {
   const head = portfolio ? `npx smpsim stress --portfolio${portfolio.weights ? ` ${portfolio.weights}` : ''}` : 'npx smpsim stress';
-  return reproduceLine(o, portfolio?.drawn).replace(/^npx smpsim run/, head);
+  const stated: string[] = [];
+  if (!portfolio?.drawn.has('perturb') && !o.perturb && o.mode !== 'deterministic') stated.push('--perturb 0');
+  if (!portfolio?.drawn.has('checkEvery') && !o.checkEvery) stated.push('--check-every 0');
+  if (!portfolio && o.bugs.length > 0) stated.push('--no-tune');
+  return [reproduceLine(o, portfolio?.drawn).replace(/^npx smpsim run/, head), ...stated].join(' ');
 }
 
 /** The command that replays a schedule string. */

@@ -179,6 +179,23 @@ test('the command line: bad input exits 2 with one line; a violation exits 1 wit
   assert.match(fromConfig.stderr, /reproduce: npx smpsim run --cpus 2 /);
 });
 
+test('a campaign line runs the same campaign again; msync-region campaigns take its own default length', async () => {
+  // zap-deferred-flush's tuning would set processes, perturbation and the host scheduler: with --no-tune
+  // and --perturb 0 given, the line must say so or running it again tunes a different campaign
+  const first = await cli(['stress', '--workload', 'dirty-share', '--cpus', '2', '--ops', '300', '--runs', '1', '--jobs', '1', '--seed', '3', '--perturb', '0', '--bug', 'zap-deferred-flush', '--no-tune', '--json']);
+  assert.ok(first.code === 0 || first.code === 1, first.stderr);
+  const line = (JSON.parse(first.stdout) as CampaignSummary).campaign;
+  assert.ok(line.includes(' --perturb 0') && line.endsWith(' --no-tune'), line);
+  const again = await cli([...line.replace(/^npx smpsim /, '').split(' '), '--runs', '1', '--jobs', '1', '--json']);
+  assert.ok(again.code === 0 || again.code === 1, again.stderr);
+  assert.is((JSON.parse(again.stdout) as CampaignSummary).campaign, line);
+  // msync-region's op is an msync of its whole region: 200 of them, not stress's 20 000
+  const region = await cli(['stress', '--workload', 'msync-region', '--cpus', '2', '--runs', '1', '--json']);
+  assert.is(region.code, 0, region.stderr);
+  const r = JSON.parse(region.stdout) as CampaignSummary;
+  assert.ok(r.campaign.includes(' --ops 200 '), r.campaign);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

@@ -22,11 +22,13 @@ export function lostWriteDetails(at: WordAt, expected: number, seen: number, whe
 }
 
 /**
- * The clean-page oracle's words (kernel/disk.ts at a write's completion, kernel/page-writeback.ts at a
- * write fault): memory differs from what the page's last writeback carried, while the page is clean.
+ * The clean-page oracle's words (kernel/disk.ts at a write's completion: memory against what that write
+ * carried; kernel/page-writeback.ts at a write fault: memory against the backing store, which holds the
+ * page's last writeback or, never written back, what it was read from), while the page is clean.
  */
-export function storeIntoCleanPageMessage(at: WordAt, memory: number, written: number, when: string): string {
-  return lostWriteMessage(at, `${when} found the page clean, but memory holds ${memory} and its last writeback carried ${written}: a store reached the page after writeback cleaned it and no dirty bit records it`);
+export function storeIntoCleanPageMessage(at: WordAt, memory: number, reference: number, when: 'a write fault' | 'the completion of its write'): string {
+  const ref = when === 'a write fault' ? `the backing store holds ${reference}` : `that write carried ${reference}`;
+  return lostWriteMessage(at, `${when} found the page clean, but memory holds ${memory} and ${ref}: a store reached the page after it was last cleaned and no dirty bit records it`);
 }
 
 /**

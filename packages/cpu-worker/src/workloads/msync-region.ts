@@ -16,6 +16,8 @@ const msyncRegion: Workload = {
   description: 'one shared file; each CPU writes one word per page of its own region and msyncs the region (vm-scalability case-msync)',
   oracle: 'owned-words',
   params: { pages: { default: 64, description: 'region size per CPU (pages)' } },
+  // an op writes and msyncs 64 pages: 20 000 of them on 4 CPUs is minutes of one run
+  defaultOps: 200,
   files: (o) => [{ pages: pagesOf(o.params) * o.cpus, accountDirty: true, mmapHookChangesProt: false }],
   run(api) {
     const pages = pagesOf(api.params);

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CampaignOptions, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, MAX_JOBS, parseShard, runCampaign, tuneForStress } from '../campaign.js';
+import { type CampaignOptions, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, defaultStressOps, MAX_JOBS, parseShard, runCampaign, tuneForStress } from '../campaign.js';
 import { DEFAULT_STRATEGIES, DEFAULT_TRIALS, STRATEGIES } from '../explore.js';
 import { parseDuration, parseIntStrict, UsageError } from '../parse.js';
 import { CampaignProgress } from '../progress.js';
@@ -53,6 +53,8 @@ export function registerStress(p: Command): Command {
     const tune = (flags.tune as boolean | undefined) ?? (flags.portfolio === undefined && parsed.bugs.length > 0);
     const portfolio = !given('workload') && !(tune && parsed.bugs.length > 0);
     const run = tuneForStress(parsed, source, tune);
+    // no length given and none tuned: the workload's own default (msync-region's ops are whole-region msyncs)
+    if (!portfolio && flags.ops === undefined && flags.duration === undefined && run.ops === parsed.ops) run.ops = await defaultStressOps(run);
     const options: CampaignOptions = {
       run,
       ...(portfolio
