@@ -20,7 +20,7 @@ for (const flushProtocol of ['modern', 'linux-2.6.20'] as const) test(`real work
     cpus: 4,
     procs: 2,
     // a fixed amount of work, not of host time: under load (CI beside other jobs) 1.5 s of host time
-    // sometimes ran no checkpoint or throttled no writer (seen on the build before and after the IPI kick)
+    // sometimes ran no checkpoint or throttled no writer (4 of 8 runs of the test beside a campaign)
     ops: 30_000,
     seed: 11,
     checkEvery: 1_000_000,
