@@ -120,8 +120,9 @@ function completeOldest(cpu: Cpu): void {
  * The clean-page oracle at a write's completion (see page-writeback.ts checkCleanPage): a page whose
  * writeback ran page_mkclean (write notification, dirty accounting; config.ts cleanPagesReadOnly says
  * where the premise holds), still clean and not locked, holds in this block what the write carried —
- * every PTE of it has been read-only since, so a store must have faulted and dirtied the page first. A word that differs was stored through a stale TLB entry
- * (or a writable PTE nobody made read-only) and is in no dirty bit. A locked page is left alone
+ * every PTE of it has been read-only since, so a store must have faulted and dirtied the page first.
+ * A word that differs was stored through a stale TLB entry (or a writable PTE nobody made read-only)
+ * and is in no dirty bit. A locked page is left alone
  * (write(2) copies its data in before marking the buffer dirty), and a word found different is judged
  * only if the page is still clean and unlocked after it was read.
  */
@@ -133,7 +134,8 @@ function checkCleanBlock(cpu: Cpu, pfn: Pfn, file: FileId, index: PgOff, block: 
   const m = pfn * WORDS_PER_PAGE + block * words;
   const w = firstDifference(cpu.m.memBytes, m, cpu.m.metaBytes, data, words);
   if (w < 0 || Atomics.load(meta, fw) & (L.PG_dirty | L.PG_locked)) return;
-  const [now, written] = [cpu.mem[m + w]!, meta[data + w]!];
+  const now = cpu.mem[m + w]!;
+  const written = meta[data + w]!;
   const at = { file, page: index, word: block * words + w };
   cpu.violation('lost-write', storeIntoCleanPageMessage(at, now, written, 'the completion of its write'), lostWriteDetails(at, now, written, 'write completion', { cpu: cpu.id }));
 }

@@ -116,7 +116,8 @@ function checkCleanPage(cpu: Cpu, pfn: Pfn): void {
     const d = d0 + b * words;
     const w = firstDifference(cpu.m.memBytes, m, cpu.m.diskBytes, d, words);
     if (w < 0) continue;
-    const [now, onDisk] = [cpu.mem[m + w]!, cpu.m.disk[d + w]!];
+    const now = cpu.mem[m + w]!;
+    const onDisk = cpu.m.disk[d + w]!;
     const at = { file, page: index, word: b * words + w };
     cpu.violation('lost-write', storeIntoCleanPageMessage(at, now, onDisk, 'a write fault'), lostWriteDetails(at, now, onDisk, 'write fault', { cpu: cpu.id }));
   }
