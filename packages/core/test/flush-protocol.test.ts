@@ -5,8 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Arch, DEFAULT_KERNEL, type FlushProtocol, MAP_SHARED, PROT_READ, PROT_WRITE, sysMmap, sysMprotect } from '@smpsim/core';
-import { file, layout as L, LockClass, LOCK_CLASS_NAMES } from '@smpsim/core/testing';
+import { type Arch, DEFAULT_KERNEL, type FlushProtocol, MAP_SHARED, maskOf, PROT_READ, PROT_WRITE, sysMmap, sysMprotect } from '@smpsim/core';
+import { file, ksmp, layout as L, LockClass, LOCK_CLASS_NAMES } from '@smpsim/core/testing';
 import { small } from './helpers.js';
 
 function rig(flushProtocol: FlushProtocol, cpus = 2, arch: Arch = 'x86_64') {
@@ -55,6 +55,38 @@ test('2.6.20 i386: every sender takes the one tlbstate_lock (slot 0); x86_64: it
     assert.is(t.m.meta[t.m.layout.flushLock(slot)], -(3 + 1), `${arch}: cpu3 sent its flush under slot ${slot}`);
     if (arch === 'i386') assert.is(t.m.meta[t.m.layout.flushLock(3)], 0, 'i386: slot 3 never taken');
   }
+});
+
+test('free mode: a busy CPU takes a flush IPI within 32 accesses of its arrival, not at the end of its 256', () => {
+  const { m, cpus, va } = rig('modern');
+  const [sender, target] = cpus;
+  const vpn = Math.floor(va / 4096);
+  for (let round = 0; round < 40; round++) {
+    const before = m.total('ipisReceived');
+    // a request that does not wait (an inline initiator that waited would take the IPI for its target)
+    ksmp.flushTlbOthers(sender!, 0, vpn, vpn + 1, false, maskOf([1]), false);
+    for (let i = 0; i < 32; i++) target!.load(va + 4096 + 4 * i);
+    assert.is(m.total('ipisReceived') - before, 1, `round ${round}: the IPI taken within 32 accesses`);
+    // and a different phase of the preemption point for the next round
+    for (let i = 0; i < round; i++) target!.load(va + 4096);
+  }
+});
+
+test('free mode: interrupts taken early leave the full slow path every 256 accesses (user hooks keep their cadence)', () => {
+  // Running the whole slow path at an early interrupt phase-locked it to the disk's completion in
+  // msync-region on one CPU: it always fell in kernel mode and a --duration run never ended.
+  const { m, cpus, va } = rig('modern');
+  const [sender, target] = cpus;
+  const vpn = Math.floor(va / 4096);
+  let hooks = 0;
+  target!.userHooks.push(() => hooks++);
+  const received = m.total('ipisReceived');
+  for (let i = 0; i < 256 * 8; i++) {
+    if (i % 32 === 5) ksmp.flushTlbOthers(sender!, 0, vpn, vpn + 1, false, maskOf([1]), false);
+    target!.load(va + 4096);
+  }
+  assert.is(m.total('ipisReceived') - received, 64, 'every IPI taken');
+  assert.ok(hooks >= 7 && hooks <= 9, `user hooks ran ${hooks} times in 2048 accesses`);
 });
 
 test.run();
