@@ -552,11 +552,10 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '2.6.28',
     expected: 'lost-write (a store through the mapping in a page whose buffers are all clean)',
     harmful: true,
-    // write(2) into pages that munmap's zap dirties without the page lock: a file without dirty
-    // accounting (zap newly dirties its pages), pages read in without buffers (ext3's readpage), small
-    // files so write(2) and remaps meet, a wide perturbation. No campaign has met the window yet (the
-    // catalogue test shows it with a unit test's interleaving).
-    tuning: { workload: 'dirty-share', perturb: 0.5, params: { files: 1, pages: 16, writenotify: false, syscalls: 3000, remap: 200, msync: 200 }, daemons: { readpageBuffers: false } },
+    // write(2) into pages that munmap's zap newly dirties without the page lock (mixed-io: a file
+    // without dirty accounting, so a read fault leaves the page clean under a writable PTE), pages
+    // read in without buffers (ext3's readpage), a wide perturbation
+    tuning: { workload: 'mixed-io', cpus: 2, ops: 3000, perturb: 0.5, daemons: { readpageBuffers: false } },
   },
   'flush-after-set': {
     restores: '2.6.19 page_mkclean_one: install the clean read-only PTE, then flush (ptep_establish)',

@@ -128,6 +128,7 @@ export const BUILTIN_WORKLOADS: Readonly<Record<string, string>> = {
   'shootdown': './workloads/shootdown.js',
   'db-checkpoint': './workloads/db-checkpoint.js',
   'rtorrent': './workloads/rtorrent.js',
+  'mixed-io': './workloads/mixed-io.js',
 };
 
 export class WorkloadError extends Error {

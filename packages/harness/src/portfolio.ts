@@ -12,7 +12,7 @@
  * and, optionally, lists of values for its parameters). A row with weight 0 is never drawn unless
  * `--portfolio NAME=W` gives it a weight.
  */
-import { Rng, validateConfig } from '@smpsim/core';
+import { type DaemonConfig, Rng, validateConfig } from '@smpsim/core';
 import { loadWorkload, resolveWorkload, type Workload } from '@smpsim/cpu-worker';
 import { z } from 'zod';
 import { UsageError } from './parse.js';
@@ -45,6 +45,8 @@ export interface PortfolioRow {
     readonly perturb?: readonly number[];
     /** Host schedulers (PORTFOLIO_DRAWS.hostScheduler). */
     readonly hostScheduler?: readonly HostScheduler[];
+    /** Kernel-thread and amplifier settings (PORTFOLIO_DRAWS.daemonConfig). */
+    readonly daemonConfig?: readonly Partial<DaemonConfig>[];
   };
 }
 
@@ -107,6 +109,19 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
   'write-notify': { weight: 1, why: 'msync then one write-notify fault per page, each CPU on its own file', ops: [1_000, 5_000], params: { pages: [16, 64] } },
   'msync-region': { weight: 1, why: "each CPU writes and msyncs its region of one shared file (page_mkclean's shootdowns reach every CPU)", ops: [50, 200], params: { pages: [4, 16] } },
   'page-fault3': { weight: 1, why: 'map, write every page, unmap: not-present and write-notify faults, zap_pte_range', ops: [5_000, 20_000], params: { pages: [16, 64] } },
+  'mixed-io': {
+    // the one pattern where write(2) gives buffers to a page that zap is newly dirtying: pages without
+    // buffers after a read need ext3's readpage (readpageBuffers off, as --faithful has it), and the
+    // write lands inside zap's window mostly with a wide perturbation
+    weight: 1,
+    why: "pairs of threads write one file through both interfaces: one patches records through one-page mappings (read, store, munmap) while the other pwrites the same pages (create_empty_buffers vs zap's set_page_dirty)",
+    ops: [2_000, 5_000],
+    params: { pages: [16, 32], spin: [5_000, 20_000] },
+    draws: {
+      perturb: [0.1, 0.5, 0.5],
+      daemonConfig: [{ readpageBuffers: false }, { readpageBuffers: false, journalPeriod: 100_000, reclaimPeriod: 100_000, reclaimBatch: 32 }],
+    },
+  },
   'tlb-hit': { weight: 0, why: "benchmark: no kernel path runs after the first faults, and its oracle is 'none'", ops: [20_000] },
   shootdown: { weight: 0, why: "benchmark of flush latency: its oracle is 'none'", ops: [20_000] },
 };
@@ -318,7 +333,7 @@ export class Portfolio {
       o.procs = pick(rng, procChoices);
       if (has('perturb')) o.perturb = pick(rng, e.row.draws?.perturb ?? PORTFOLIO_DRAWS.perturb);
       if (has('checkEvery')) o.checkEvery = pick(rng, PORTFOLIO_DRAWS.checkEvery);
-      if (has('daemonConfig')) o.daemonConfig = { ...pick(rng, PORTFOLIO_DRAWS.daemonConfig) };
+      if (has('daemonConfig')) o.daemonConfig = { ...pick(rng, e.row.draws?.daemonConfig ?? PORTFOLIO_DRAWS.daemonConfig) };
       // drawn last, so the draws before it are those of a campaign seed before it was drawn
       if (has('hostThreads')) o.hostThreads = pick(rng, e.row.draws?.hostScheduler ?? PORTFOLIO_DRAWS.hostScheduler) === 'os' ? o.cpus : 0;
       const drawn: Drawn = { workload: e.name };

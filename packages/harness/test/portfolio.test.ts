@@ -131,6 +131,23 @@ test("a row's own draws replace the common ones for its runs only (db-checkpoint
   assert.ok(n(2) > n(3), `procs=2 drawn ${n(2)} times, procs=3 ${n(3)} times`);
 });
 
+test("a row's own kernel-thread draws: mixed-io's runs always have ext3's readpage (no buffers), the others the common draws", async () => {
+  const p = await make({ seed: 43 }, only(['mixed-io', 'page-fault3']));
+  const own = PORTFOLIO['mixed-io']!.draws!.daemonConfig!;
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const seed = deriveSeed(43, i);
+    const { run, drawn } = p.draw(seed);
+    const at = `seed ${seed}: ${JSON.stringify(drawn)}`;
+    if (run.workload === 'mixed-io') {
+      assert.is(run.daemonConfig.readpageBuffers, false, at);
+      assert.ok(own.some((d) => JSON.stringify(d) === JSON.stringify(run.daemonConfig)), at);
+    } else assert.ok(PORTFOLIO_DRAWS.daemonConfig.some((d) => JSON.stringify(d) === JSON.stringify(run.daemonConfig)), at);
+    seen.add(run.workload);
+  }
+  assert.equal([...seen].sort(), ['mixed-io', 'page-fault3']);
+});
+
 test('the reproduce line of a drawn run names exactly its options', async () => {
   const p = await make({ seed: 21, bugs: ['no-remote-flush'] });
   for (let i = 0; i < DRAWS; i++) {
