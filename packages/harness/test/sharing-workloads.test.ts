@@ -1,6 +1,7 @@
 /**
  * The workloads with the sharing of real programs (db-checkpoint, rtorrent): threads of one process
- * write through one shared mapping while another thread of it msyncs, mprotects or unmaps it.
+ * write through one shared mapping while another thread of it msyncs, mprotects or unmaps it; and
+ * mixed-io, one file written through a mapping and write(2) at once.
  * On the correct kernel they run clean at 2, 3 and 4 CPUs in one and two processes, free and
  * deterministic; each finds a catalogue bug its sharing pattern exposes within bounded seeds and
  * time (the failing seed is in the assertion message); configurations they cannot run are bad input.
@@ -84,6 +85,33 @@ test('rtorrent finds no-remote-flush', async () => {
   assert.is(s.violations[0]!.kind, 'lost-write', why(s));
 });
 
+// mixed-io in the configuration where its race lives: ext3's readpage (no buffers), wide perturbation
+const MIXED: Partial<RunOptions> = { workload: 'mixed-io', perturb: 0.5, daemonConfig: { readpageBuffers: false } };
+
+for (const [cpus, procs] of [[2, 1], [3, 1], [4, 2]] as Array<[number, number]>) {
+  test(`mixed-io, correct kernel, free mode, ${cpus} CPUs in ${procs} process(es): ok, the pairs in step`, async () => {
+    const s = await runMachine({ ...MIXED, cpus, procs, ops: 600, seed: 5 * cpus + procs } as RunOptions, pool);
+    assert.ok(s.ok, why(s));
+    const r = results(s);
+    // a pair's patcher and appender did the same pages; an odd CPU out does both roles
+    for (let c = 0; c + 1 < cpus; c += 2) assert.equal([r[c]!.role, r[c + 1]!.role, r[c]!.pages], ['patcher', 'appender', r[c + 1]!.pages], JSON.stringify(r));
+    if (cpus % 2) assert.is(r[cpus - 1]!.role, 'both');
+    assert.ok(Number(r[0]!.passes) >= 600 / 32 - 1, 'a pass every 32 pages, each with fsync and truncate');
+    assert.ok(s.stats.syscalls.munmap >= 600 && s.stats.syscalls.pwrite >= 600 && s.stats.syscalls.ftruncate > 0, JSON.stringify(s.stats.syscalls));
+  });
+}
+
+test('mixed-io, correct kernel, deterministic mode, 2 CPUs: ok', async () => {
+  const s = await runMachine({ workload: 'mixed-io', cpus: 2, ops: 300, seed: 3, mode: 'deterministic', daemonConfig: { readpageBuffers: false } } as RunOptions, pool);
+  assert.ok(s.ok, why(s));
+});
+
+test("mixed-io finds dirty-flag-after-private-lock: write(2) gives a page clean buffers inside zap's set_page_dirty", async () => {
+  const s = await hunt({ ...MIXED, cpus: 2 }, 'dirty-flag-after-private-lock', 5, 5000);
+  assert.is(s.violations[0]!.kind, 'lost-write', why(s));
+  assert.match(s.violations[0]!.message, /word 51[2-9]/, 'a word of the patcher\'s record');
+});
+
 for (const [args, msg] of [
   [['--workload', 'db-checkpoint', '--cpus', '1'], 'db-checkpoint needs at least 2 CPUs'],
   [['--workload', 'db-checkpoint', '--cpus', '2', '--param', 'checkpointers=2'], 'checkpointers=2 leaves it no writer'],
@@ -91,6 +119,7 @@ for (const [args, msg] of [
   [['--workload', 'rtorrent', '--cpus', '1'], 'rtorrent needs at least 2 CPUs'],
   [['--workload', 'rtorrent', '--cpus', '4', '--param', 'pages=12', '--param', 'chunk=4'], 'every CPU needs a piece'],
   [['--workload', 'rtorrent', '--cpus', '2', '--param', 'piece=x'], "param piece must be an integer"],
+  [['--workload', 'mixed-io', '--cpus', '2', '--param', 'pages=0'], "param pages must be an integer in 1..65536, got '0'"],
 ] as Array<[string[], string]>) {
   test(`refused: ${args.slice(1).join(' ')} (exit 2, one line)`, () => {
     const r = cli('run', ...args, '--ops', '100');

@@ -55,12 +55,13 @@ const HEADER_WORD = 0;
 const PROBE_WORD = 1020;
 
 /**
- * Pairs that step together through shared word k (the workload's 8): 2r+1 while the patcher's page of
- * round r waits for the appender, 2r+2 once the appender has written it, STOP when either ran out of
- * ops or time. The CPUs past the pairs run both roles alone, each on its own file.
+ * Pairs that step together through shared word k (the workload's 8), by atomic increments only: 2r+1
+ * while the patcher's page of round r waits for the appender, 2r+2 once the appender has written it;
+ * a CPU that stops (out of ops or time, or the machine stops) adds STOPPED, so its partner's wait ends
+ * and no later increment hides it. The CPUs past the pairs run both roles alone, each on its own file.
  */
 const MAX_PAIRS = 8;
-const STOP = -1;
+const STOPPED = 1 << 28;
 const pairsOf = (cpus: number) => Math.min(cpus >> 1, MAX_PAIRS);
 /** The files: one per pair, then one per CPU past the pairs. */
 const filesOf = (cpus: number) => pairsOf(cpus) + (cpus - 2 * pairsOf(cpus));
@@ -124,15 +125,18 @@ const mixedIo: Workload = {
       return { role: 'both', ...stats };
     }
 
-    /** Waits while the pair's word holds `now` (cpu_relax); false if the partner stopped. */
-    const waitPast = (now: number): boolean => api.shared.waitWhile(pair, now) !== STOP;
+    /** Waits while the pair's word holds `now` (cpu_relax); returns the step it reached, and whether the partner stopped. */
+    const waitPast = (now: number): { step: number; stopped: boolean } => {
+      const v = api.shared.waitWhile(pair, now);
+      return { step: v % STOPPED, stopped: v >= STOPPED };
+    };
     /** Host-time work before the appender's write (no preemption point: it moves where the write lands). */
     let busy = 0;
     const work = (n: number): void => {
       for (let i = 0; i < n; i++) busy = (busy + i) | 0;
     };
     let r = 0;
-    // STOP on every way out (a violation, a stop of the machine too), so the partner's wait ends
+    // STOPPED on every way out (a violation, a stop of the machine too), so the partner's wait ends
     try {
       if ((api.cpu & 1) === 0) {
         // the patcher
@@ -140,27 +144,30 @@ const mixedIo: Workload = {
           const page = r % c.pages;
           // the appender has written every page of the pass: nobody touches the file until the next
           if (page === 0 && r > 0) endPass();
-          patch(page, () => api.shared.store(pair, 2 * r + 1));
-          if (!waitPast(2 * r + 1)) break;
+          patch(page, () => api.shared.add(pair, 1));
+          const w = waitPast(2 * r + 1);
+          if (w.step < 2 * r + 2) break;
           r++;
           stats.pages++;
           api.op();
+          if (w.stopped) break;
         }
         return { role: 'patcher', ...stats };
       }
       // the appender
       while (api.running()) {
-        if (!waitPast(2 * r)) break;
+        const w = waitPast(2 * r);
+        if (w.stopped) break;
         work(c.spin > 0 ? api.rng.below(c.spin + 1) : 0);
         append(r % c.pages);
-        api.shared.store(pair, 2 * r + 2);
+        api.shared.add(pair, 1);
         r++;
         stats.pages++;
         api.op();
       }
       return { role: 'appender', ...stats, busy };
     } finally {
-      api.shared.store(pair, STOP);
+      api.shared.add(pair, STOPPED);
     }
   },
 };
