@@ -32,7 +32,6 @@ import type { CpuApi } from '../api.js';
 import type { Workload } from '../workload.js';
 import { boolParam, intParam } from './threads.js';
 
-
 interface Conf {
   pages: number;
   record: number;
