@@ -41,9 +41,9 @@ export const PREEMPT_INTERVAL = 256;
 /**
  * In free mode at PREEMPT_INTERVAL, accesses between two looks at this CPU's pending-interrupt word:
  * a pending flush IPI is taken then instead of at the end of the 256 (the disk's completion still
- * waits for the full slow path: see pollFlushIpis). A busy target otherwise took a flush IPI about 128 accesses after it came (the
- * 2-CPU shootdown p50 was 4-6 µs, of which 3.5 µs waiting for the target's next slow path); the look
- * is one plain read of a word only senders write, every 32 accesses.
+ * waits for the full slow path: see pollFlushIpis). A busy target otherwise took a flush IPI about
+ * 128 accesses after it came (the 2-CPU shootdown p50 was 4-6 µs, of which 3.5 µs waiting for the
+ * target's next slow path); the look is one plain read of a word only senders write.
  */
 const IRQ_POLL_INTERVAL = 32;
 const LRU_RENORM = 1 << 30;
