@@ -50,6 +50,25 @@ export interface PortfolioRow {
   };
 }
 
+/**
+ * Who schedules the simulated CPUs on the host when they outnumber its cores: run tokens (the
+ * default, `--host-threads 0`), or the host OS (`--host-threads` = the run's CPUs: no tokens).
+ */
+export type HostScheduler = 'tokens' | 'os';
+
+/** The values of the run options a portfolio draws for every workload (each drawn uniformly). */
+export const PORTFOLIO_DRAWS = {
+  cpus: [2, 3, 4],
+  /** Processes the CPUs are divided into, at most the run's CPUs. */
+  procs: [1, 2, 3],
+  perturb: [0, 0.02, 0.1, 0.5],
+  checkEvery: [2_000_000, 500_000],
+  /** Kernel-thread rates: the defaults, or a busy journal and reclaim (strip-buffers-unlocked's window). */
+  daemonConfig: [{}, { journalPeriod: 100_000, reclaimPeriod: 100_000, reclaimBatch: 32 }],
+  /** Free mode: run tokens two times in three, the host OS otherwise (`hostThreads`: the run's CPUs). */
+  hostScheduler: ['tokens', 'tokens', 'os'] as readonly HostScheduler[],
+} as const;
+
 /** The workloads of a portfolio campaign. Add a row here for a new workload. */
 export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
   'dirty-share': {
@@ -119,31 +138,12 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
     params: { pages: [16, 32], spin: [5_000, 20_000] },
     draws: {
       perturb: [0.1, 0.5, 0.5],
-      daemonConfig: [{ readpageBuffers: false }, { readpageBuffers: false, journalPeriod: 100_000, reclaimPeriod: 100_000, reclaimBatch: 32 }],
+      daemonConfig: PORTFOLIO_DRAWS.daemonConfig.map((d) => ({ readpageBuffers: false, ...d })),
     },
   },
   'tlb-hit': { weight: 0, why: "benchmark: no kernel path runs after the first faults, and its oracle is 'none'", ops: [20_000] },
   shootdown: { weight: 0, why: "benchmark of flush latency: its oracle is 'none'", ops: [20_000] },
 };
-
-/**
- * Who schedules the simulated CPUs on the host when they outnumber its cores: run tokens (the
- * default, `--host-threads 0`), or the host OS (`--host-threads` = the run's CPUs: no tokens).
- */
-export type HostScheduler = 'tokens' | 'os';
-
-/** The values of the run options a portfolio draws for every workload (each drawn uniformly). */
-export const PORTFOLIO_DRAWS = {
-  cpus: [2, 3, 4],
-  /** Processes the CPUs are divided into, at most the run's CPUs. */
-  procs: [1, 2, 3],
-  perturb: [0, 0.02, 0.1, 0.5],
-  checkEvery: [2_000_000, 500_000],
-  /** Kernel-thread rates: the defaults, or a busy journal and reclaim (strip-buffers-unlocked's window). */
-  daemonConfig: [{}, { journalPeriod: 100_000, reclaimPeriod: 100_000, reclaimBatch: 32 }],
-  /** Free mode: run tokens two times in three, the host OS otherwise (`hostThreads`: the run's CPUs). */
-  hostScheduler: ['tokens', 'tokens', 'os'] as readonly HostScheduler[],
-} as const;
 
 /** The run options a portfolio may draw (each only when the user did not give it). */
 export const DRAWN_KEYS: readonly RunKey[] = ['workload', 'cpus', 'procs', 'ops', 'durationMs', 'params', 'perturb', 'checkEvery', 'daemonConfig', 'hostThreads'];

@@ -105,17 +105,21 @@ const mixedIo: Workload = {
       const idx = api.wordIndex(file, page, HEADER_WORD);
       api.ownPwrite(file, page, HEADER_WORD, idx, api.lastWritten(idx) + 1);
     };
-    const endPass = (): void => {
-      api.fsync(file);
-      api.ownFtruncate(file, 0);
-      api.ownFtruncate(file, c.pages);
-      stats.passes++;
+    /** The page of round r; a new pass first fsyncs the file and truncates it to 0 and back. */
+    const pageOf = (r: number): number => {
+      const page = r % c.pages;
+      if (page === 0 && r > 0) {
+        api.fsync(file);
+        api.ownFtruncate(file, 0);
+        api.ownFtruncate(file, c.pages);
+        stats.passes++;
+      }
+      return page;
     };
 
     if (solo) {
       for (let r = 0; api.running(); r++) {
-        const page = r % c.pages;
-        if (page === 0 && r > 0) endPass();
+        const page = pageOf(r);
         patch(page);
         append(page);
         stats.pages++;
@@ -140,10 +144,8 @@ const mixedIo: Workload = {
       if ((api.cpu & 1) === 0) {
         // the patcher
         while (api.running()) {
-          const page = r % c.pages;
-          // the appender has written every page of the pass: nobody touches the file until the next
-          if (page === 0 && r > 0) endPass();
-          patch(page, () => api.shared.add(pair, 1));
+          // (a new pass: the appender has written every page of the last, and waits for this one)
+          patch(pageOf(r), () => api.shared.add(pair, 1));
           const w = waitPast(2 * r + 1);
           if (w.step < 2 * r + 2) break;
           r++;
