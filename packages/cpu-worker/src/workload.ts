@@ -129,6 +129,7 @@ export const BUILTIN_WORKLOADS: Readonly<Record<string, string>> = {
   'db-checkpoint': './workloads/db-checkpoint.js',
   'rtorrent': './workloads/rtorrent.js',
   'mixed-io': './workloads/mixed-io.js',
+  'remap-commit': './workloads/remap-commit.js',
 };
 
 export class WorkloadError extends Error {

@@ -1,7 +1,8 @@
 /**
  * The workloads with the sharing of real programs (db-checkpoint, rtorrent): threads of one process
  * write through one shared mapping while another thread of it msyncs, mprotects or unmaps it; and
- * mixed-io, one file written through a mapping and write(2) at once.
+ * mixed-io, one file written through a mapping and write(2) at once; remap-commit, writers storing
+ * into the page a compactor thread unmaps while a committer fsyncs.
  * On the correct kernel they run clean at 2, 3 and 4 CPUs in one and two processes, free and
  * deterministic; each finds a catalogue bug its sharing pattern exposes within bounded seeds and
  * time (the failing seed is in the assertion message); configurations they cannot run are bad input.
@@ -112,6 +113,56 @@ test("mixed-io finds dirty-flag-after-private-lock: write(2) gives a page clean 
   assert.match(s.violations[0]!.message, /word 51[2-9]/, 'a word of the patcher\'s record');
 });
 
+// remap-commit: the zap window met every round (see its header)
+for (const [cpus, procs] of [[2, 1], [3, 1], [4, 2], [3, 3]] as Array<[number, number]>) {
+  test(`remap-commit, correct kernel, free mode, ${cpus} CPUs in ${procs} process(es): ok, every round remapped and committed`, async () => {
+    const s = await runMachine({ workload: 'remap-commit', cpus, procs, ops: 400, seed: 3 * cpus + procs, perturb: 0.5 }, pool);
+    assert.ok(s.ok, why(s));
+    const r = results(s);
+    const solo = procs === cpus;
+    for (const x of r) assert.ok(Number(x.rows) > 0 || x.role === 'compactor' || x.role === 'committer', JSON.stringify(x));
+    if (!solo) {
+      // every compactor's round has its commit, by the committer or the writer that commits
+      const rounds = r.filter((x) => x.role === 'compactor').map((x) => Number(x.rounds));
+      assert.equal(rounds, Array(procs).fill(400), JSON.stringify(r));
+      assert.is(r.filter((x) => x.role === 'committer' || x.role === 'writer-committer').reduce((n, x) => n + Number(x.commits), 0), 400 * procs);
+    }
+    assert.ok(s.stats.syscalls.munmap >= 400 * procs, JSON.stringify(s.stats.syscalls));
+    // (a process of one thread has no other CPU to flush)
+    assert.ok(solo || s.stats.shootdowns.byCause.munmap > 0, 'the munmaps flushed the writers\' TLBs');
+    assert.ok(s.stats.writeback.pagesWritten > 0);
+  });
+}
+
+test('remap-commit: roles by thread of the process', async () => {
+  const s = await runMachine({ workload: 'remap-commit', cpus: 4, procs: 1, ops: 100, seed: 1 }, pool);
+  assert.ok(s.ok, why(s));
+  assert.equal(results(s).map((x) => x.role), ['compactor', 'committer', 'writer', 'writer']);
+  const t = await runMachine({ workload: 'remap-commit', cpus: 3, procs: 2, ops: 100, seed: 1 }, pool);
+  assert.ok(t.ok, why(t));
+  assert.equal(results(t).map((x) => x.role), ['compactor', 'solo', 'writer-committer']);
+});
+
+test('remap-commit, correct kernel, deterministic mode, 3 CPUs, and 4 CPUs in 2 processes: ok', async () => {
+  for (const [cpus, procs] of [[3, 1], [4, 2]]) {
+    const s = await runMachine({ workload: 'remap-commit', cpus, procs, ops: 60, seed: 4, mode: 'deterministic' } as RunOptions, pool);
+    assert.ok(s.ok, why(s));
+  }
+});
+
+// each of zap's window races, found by remap-commit in a bounded hunt (the failing seed in the message)
+for (const [bug, o] of [
+  ['zap-deferred-flush', {}],
+  ['remove-rmap-before-flush', {}],
+  ['jbd-data-buffers', { daemonConfig: { journalPeriod: 50_000 } }],
+  ['zap-dirty-before-flush', { params: { writenotify: false } }],
+] as Array<[BugId, Partial<RunOptions>]>) {
+  test(`remap-commit finds ${bug}: a store through a stale TLB entry after the commit cleaned the page`, async () => {
+    const s = await hunt({ workload: 'remap-commit', cpus: 3, perturb: 0.5, ...o }, bug, 5, 6000);
+    assert.is(s.violations[0]!.kind, 'lost-write', why(s));
+  });
+}
+
 for (const [args, msg] of [
   [['--workload', 'db-checkpoint', '--cpus', '1'], 'db-checkpoint needs at least 2 CPUs'],
   [['--workload', 'db-checkpoint', '--cpus', '2', '--param', 'checkpointers=2'], 'checkpointers=2 leaves it no writer'],
@@ -120,6 +171,9 @@ for (const [args, msg] of [
   [['--workload', 'rtorrent', '--cpus', '4', '--param', 'pages=12', '--param', 'chunk=4'], 'every CPU needs a piece'],
   [['--workload', 'rtorrent', '--cpus', '2', '--param', 'piece=x'], "param piece must be an integer"],
   [['--workload', 'mixed-io', '--cpus', '2', '--param', 'pages=0'], "param pages must be an integer in 1..65536, got '0'"],
+  [['--workload', 'remap-commit', '--cpus', '1'], 'remap-commit needs at least 2 CPUs'],
+  [['--workload', 'remap-commit', '--cpus', '5', '--procs', '5'], 'remap-commit runs at most 4 processes'],
+  [['--workload', 'remap-commit', '--cpus', '2', '--param', 'writenotify=maybe'], 'param writenotify must be true or false'],
 ] as Array<[string[], string]>) {
   test(`refused: ${args.slice(1).join(' ')} (exit 2, one line)`, () => {
     const r = cli('run', ...args, '--ops', '100');
