@@ -141,6 +141,19 @@ export const PORTFOLIO: Readonly<Record<string, PortfolioRow>> = {
       daemonConfig: PORTFOLIO_DRAWS.daemonConfig.map((d) => ({ readpageBuffers: false, ...d })),
     },
   },
+  'remap-commit': {
+    // the zap window met every round: writers of a process store into the page its compactor is
+    // unmapping while the committer's fsync cleans it. A process of one thread has no writer beside
+    // its compactor, so one process is drawn twice as often; the window is a few instructions wide
+    // without perturbation, so it is always on; a file with dirty accounting is the shape of three
+    // of the zap races, one without it of zap-dirty-before-flush; and a busy journal (a commit every
+    // 30 000 cycles of the CPU hosting it, which here is the committer) is jbd-data-buffers' shape
+    weight: 3,
+    why: "writers of a process store into the page its compactor munmaps and maps again while a committer fsyncs the file (zap_pte_range's window against writeback, the journal and reclaim)",
+    ops: [500, 1_000],
+    params: { pages: [8, 16], writenotify: [true, true, false] },
+    draws: { procs: [1, 1, 2], perturb: [0.1, 0.5, 0.5], daemonConfig: [...PORTFOLIO_DRAWS.daemonConfig, { journalPeriod: 30_000 }] },
+  },
   'tlb-hit': { weight: 0, why: "benchmark: no kernel path runs after the first faults, and its oracle is 'none'", ops: [20_000] },
   shootdown: { weight: 0, why: "benchmark of flush latency: its oracle is 'none'", ops: [20_000] },
 };
