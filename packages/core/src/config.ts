@@ -422,6 +422,12 @@ export interface BugEntry {
 }
 
 /** What each bug switch restores, the commit that fixed it, and what the oracles should find. */
+/**
+ * zap_pte_range's window met every round (the remap-commit workload): three CPUs (a compactor, a
+ * committer, a writer) in one process, a wide perturbation, runs of 1 000 rounds.
+ */
+const REMAP_COMMIT_TUNING: BugTuning = { workload: 'remap-commit', cpus: 3, ops: 1000, perturb: 0.5 };
+
 export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
   'mkclean-under-private-lock': {
     restores: 'try_to_free_buffers clears the page dirty via page_mkclean while holding private_lock (what the seed\'s fs/buffer.c hunk fixed)',
@@ -488,9 +494,10 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '3.15',
     expected: 'lost-write (a store through a stale TLB entry into a page being unmapped, missing from the backing store)',
     harmful: true,
-    // two processes: one's checkpointer munmaps a range while the other's msyncs it (page_mkclean
-    // plus writeback inside the window), and writers of the first still hold TLB entries
-    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, hostThreads: 64 },
+    // writers of a process store into the page its compactor munmaps while the committer's fsync
+    // cleans it (remap-commit: the first run; db-checkpoint's two processes needed the host OS's
+    // scheduling and tens of runs)
+    tuning: REMAP_COMMIT_TUNING,
   },
   'remove-rmap-before-flush': {
     restores: 'zap_pte_range drops the page\'s rmap (page_remove_rmap) before the forced flush of a dirty shared PTE: page_mkclean then finds the page unmapped, returns at once without waiting for the pte lock, and writeback cleans the page while a stale writable TLB entry still stores into it',
@@ -498,7 +505,7 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '6.2',
     expected: 'lost-write (as zap-deferred-flush, in the shorter window left by the 2014 fix)',
     harmful: true,
-    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, hostThreads: 64 },
+    tuning: REMAP_COMMIT_TUNING,
   },
   'mkclean-unlocked-check': {
     restores: 'page_check_address tests pte_present before taking the pte lock, also for page_mkclean: inside change_pte_range\'s clear-then-set window (mprotect) the PTE reads as not present, page_mkclean skips it, and the PTE comes back writable and dirty over a page that writeback then cleans',
@@ -533,18 +540,19 @@ export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
     fixedIn: '2.6.27',
     expected: 'lost-write (msync/fsync contract: a store made before the call is in the page but in no dirty buffer)',
     harmful: true,
-    // a checkpointer that munmaps ranges (zap's set_page_dirty-to-flush window) while writers of its
-    // process still store, the other process msyncing the same pages, and a busy journal
-    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, params: { remap: 6000, msync: 4000, mprotect: 0 }, daemons: { journalPeriod: 50_000 } },
+    // a compactor that munmaps the page its process's writers store into (zap's set_page_dirty-to-flush
+    // window), a busy journal hosted by the committer, whose loads before each fsync land around the
+    // munmap (remap-commit; db-checkpoint's two processes took 8-15 runs, this 1-3)
+    tuning: { ...REMAP_COMMIT_TUNING, daemons: { journalPeriod: 30_000 } },
   },
   'zap-dirty-before-flush': {
     restores: 'Linux\'s order in zap_pte_range for a shared mapping without dirty accounting: the page is marked dirty (set_page_dirty, every buffer dirty) before the forced TLB flush. Writeback of such a mapping runs no page_mkclean, so nothing waits for the pte lock: writepage can write the buffers inside the window, a stale TLB entry then stores into a page that stays dirty with clean buffers, and writepage or try_to_free_buffers drops the store',
     fixedBy: '(never in Linux: since the seed, every shared mapping that is written back accounts dirty pages and gets page_mkclean, which 1cf35d47712d makes wait for the flush; mappings without dirty accounting have no writeback. The model keeps them, as its stand-in for 2.6.18\'s dirty tracking, and its fixed kernel marks their pages dirty after the flush)',
     expected: 'lost-write (eviction: a page evicted clean that differs from the backing store)',
     harmful: true,
-    // writers of a process store into ranges its checkpointer unmaps, on a file without dirty
-    // accounting, while the flusher, the journal and the other process's msync write it back
-    tuning: { workload: 'db-checkpoint', procs: 2, perturb: 0.5, checkEvery: 500_000, params: { writenotify: false, remap: 6000, mprotect: 3000 } },
+    // remap-commit on a file without dirty accounting: the committer's fsync writes the page inside
+    // the window, the page is left alone for the next rounds, and reclaim evicts it
+    tuning: { ...REMAP_COMMIT_TUNING, params: { writenotify: false } },
   },
   'dirty-flag-after-private-lock': {
     restores: '2.6.20 __set_page_dirty_buffers: it marks the buffers dirty under private_lock and sets PG_dirty only after dropping it. A set_page_dirty without the page lock (zap_pte_range\'s, or with set-page-dirty-unlocked a write fault\'s) on a page that has no buffers yet, racing create_empty_buffers (write(2) giving the page buffers under the page lock), lets create_empty_buffers read the page as clean and attach clean buffers, and the page then becomes dirty with the buffers under its mapped stores clean: writepage (which writes dirty buffers only) drops those stores',
