@@ -174,11 +174,8 @@ const remapCommit: Workload = {
       return { role, ...stats };
     }
 
-    /** Waits while the step word holds `now`; returns the step it reached, and whether the partner stopped. */
-    const waitPast = (now: number): { at: number; stopped: boolean } => {
-      const v = api.shared.waitWhile(step, now);
-      return { at: v % STOPPED, stopped: v >= STOPPED };
-    };
+    /** Waits while the step word holds `now`; true if it moved because the partner stopped. */
+    const waitPast = (now: number): boolean => api.shared.waitWhile(step, now) >= STOPPED;
     // STOPPED on every way out (a violation, a stop of the machine too), so the partner's wait ends
     try {
       if (role === 'compactor') {
@@ -189,8 +186,7 @@ const remapCommit: Workload = {
           api.shared.add(step, 1); // 2r+1: the munmap begins
           remap(page);
           if (!alone) {
-            const w = waitPast(2 * r + 1);
-            alone = w.stopped;
+            alone = waitPast(2 * r + 1);
           } else {
             api.shared.add(step, 1); // no committer: the round ends here
           }
@@ -201,8 +197,7 @@ const remapCommit: Workload = {
       }
       if (role === 'committer') {
         for (let r = 0; api.running(); r++) {
-          const w = waitPast(2 * r);
-          if (w.stopped) break;
+          if (waitPast(2 * r)) break;
           commit(pageOf(r));
           api.shared.add(step, 1); // 2r+2
           api.op();
