@@ -16,9 +16,10 @@ const EXPECT: Record<string, RegExp> = {
 
 /**
  * The zap-window races' tuning before remap-commit (db-checkpoint, two processes), where the PCT counts
- * below were measured: their deterministic reproducers keep it (the run as stress tuned it then;
- * remap-commit's deterministic runs take seconds per schedule). Stress tunes them to remap-commit now,
- * which free mode finds in the first run (sharing-workloads.test.ts hunts each).
+ * below were measured: their deterministic reproducers keep it (the run as stress tuned it then; PCT
+ * on remap-commit finds them in one trial of three within 50 schedules, README's exploration table).
+ * Stress tunes them to remap-commit now, which free mode finds in the first run
+ * (sharing-workloads.test.ts hunts each).
  */
 const DB_CHECKPOINT_ZAP: Partial<RunOptions> = { workload: 'db-checkpoint', procs: 2, perturb: 0.5, checkEvery: 2_000_000 };
 
