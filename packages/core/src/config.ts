@@ -421,13 +421,13 @@ export interface BugEntry {
   readonly tuning?: BugTuning;
 }
 
-/** What each bug switch restores, the commit that fixed it, and what the oracles should find. */
 /**
  * zap_pte_range's window met every round (the remap-commit workload): three CPUs (a compactor, a
  * committer, a writer) in one process, a wide perturbation, runs of 1 000 rounds.
  */
 const REMAP_COMMIT_TUNING: BugTuning = { workload: 'remap-commit', cpus: 3, ops: 1000, perturb: 0.5 };
 
+/** What each bug switch restores, the commit that fixed it, and what the oracles should find. */
 export const BUG_CATALOGUE: Readonly<Record<BugId, BugEntry>> = {
   'mkclean-under-private-lock': {
     restores: 'try_to_free_buffers clears the page dirty via page_mkclean while holding private_lock (what the seed\'s fs/buffer.c hunk fixed)',
