@@ -30,7 +30,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload } from '../workload.js';
-import { boolParam, intParam } from './threads.js';
+import { boolParam, intParam, STOPPED, waitPast } from './threads.js';
 
 interface Conf {
   pages: number;
@@ -54,13 +54,11 @@ const HEADER_WORD = 0;
 const PROBE_WORD = 1020;
 
 /**
- * Pairs that step together through shared word k (the workload's 8), by atomic increments only: 2r+1
- * while the patcher's page of round r waits for the appender, 2r+2 once the appender has written it;
- * a CPU that stops (out of ops or time, or the machine stops) adds STOPPED, so its partner's wait ends
- * and no later increment hides it. The CPUs past the pairs run both roles alone, each on its own file.
+ * Pairs that step together through shared word k (the workload's 8), a hand-off word (threads.ts):
+ * 2r+1 while the patcher's page of round r waits for the appender, 2r+2 once the appender has written
+ * it. The CPUs past the pairs run both roles alone, each on its own file.
  */
 const MAX_PAIRS = 8;
-const STOPPED = 1 << 28;
 const pairsOf = (cpus: number) => Math.min(cpus >> 1, MAX_PAIRS);
 /** The files: one per pair, then one per CPU past the pairs. */
 const filesOf = (cpus: number) => pairsOf(cpus) + (cpus - 2 * pairsOf(cpus));
@@ -128,11 +126,6 @@ const mixedIo: Workload = {
       return { role: 'both', ...stats };
     }
 
-    /** Waits while the pair's word holds `now` (cpu_relax); returns the step it reached, and whether the partner stopped. */
-    const waitPast = (now: number): { step: number; stopped: boolean } => {
-      const v = api.shared.waitWhile(pair, now);
-      return { step: v % STOPPED, stopped: v >= STOPPED };
-    };
     /** Host-time work before the appender's write (no preemption point: it moves where the write lands). */
     let busy = 0;
     const work = (n: number): void => {
@@ -146,7 +139,7 @@ const mixedIo: Workload = {
         while (api.running()) {
           // (a new pass: the appender has written every page of the last, and waits for this one)
           patch(pageOf(r), () => api.shared.add(pair, 1));
-          const w = waitPast(2 * r + 1);
+          const w = waitPast(api, pair, 2 * r + 1);
           if (w.step < 2 * r + 2) break;
           r++;
           stats.pages++;
@@ -157,7 +150,7 @@ const mixedIo: Workload = {
       }
       // the appender
       while (api.running()) {
-        const w = waitPast(2 * r);
+        const w = waitPast(api, pair, 2 * r);
         if (w.stopped) break;
         work(c.spin > 0 ? api.rng.below(c.spin + 1) : 0);
         append(r % c.pages);

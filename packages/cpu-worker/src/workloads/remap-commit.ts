@@ -32,7 +32,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload, WorkloadOptions } from '../workload.js';
-import { boolParam, intParam, oneFile, segv, sharedMapping, threadOf, threadsOf, WRITENOTIFY_PARAM } from './threads.js';
+import { boolParam, intParam, oneFile, segv, sharedMapping, STOPPED, threadOf, threadsOf, waitPast, WRITENOTIFY_PARAM } from './threads.js';
 
 interface Conf {
   pages: number;
@@ -55,14 +55,12 @@ function confOf(p: Readonly<Record<string, unknown>>): Conf {
 }
 
 /**
- * Shared words: p, the first VPN of process p's mapping; STEP + p, process p's round, by atomic
- * increments only: 2r while round r's page is announced, 2r+1 once its munmap begins, 2r+2 when its
- * commit is done (the next round). A compactor or committer that stops adds STOPPED, so the other's
- * wait ends and no later increment hides it.
+ * Shared words: p, the first VPN of process p's mapping; STEP + p, process p's round, a hand-off word
+ * (threads.ts) of its compactor and committer: 2r while round r's page is announced, 2r+1 once its
+ * munmap begins, 2r+2 when its commit is done (the next round).
  */
 const MAX_PROCS = 4;
 const STEP = 4;
-const STOPPED = 1 << 28;
 
 type Role = 'compactor' | 'committer' | 'writer' | 'writer-committer' | 'solo';
 
@@ -174,8 +172,6 @@ const remapCommit: Workload = {
       return { role, ...stats };
     }
 
-    /** Waits while the step word holds `now`; true if it moved because the partner stopped. */
-    const waitPast = (now: number): boolean => api.shared.waitWhile(step, now) >= STOPPED;
     // STOPPED on every way out (a violation, a stop of the machine too), so the partner's wait ends
     try {
       if (role === 'compactor') {
@@ -186,7 +182,7 @@ const remapCommit: Workload = {
           api.shared.add(step, 1); // 2r+1: the munmap begins
           remap(page);
           if (!alone) {
-            alone = waitPast(2 * r + 1);
+            alone = waitPast(api, step, 2 * r + 1).stopped;
           } else {
             api.shared.add(step, 1); // no committer: the round ends here
           }
@@ -197,7 +193,7 @@ const remapCommit: Workload = {
       }
       if (role === 'committer') {
         for (let r = 0; api.running(); r++) {
-          if (waitPast(2 * r)) break;
+          if (waitPast(api, step, 2 * r).stopped) break;
           commit(pageOf(r));
           api.shared.add(step, 1); // 2r+2
           api.op();

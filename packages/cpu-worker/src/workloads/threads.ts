@@ -54,6 +54,19 @@ export function sharedMapping(api: CpuApi, slot: number, map: () => number): num
   return (vpn !== 0 ? vpn : api.shared.waitWhile(slot, 0)) * api.pageSize;
 }
 
+/**
+ * A hand-off word: a shared word CPUs step through by atomic increments only (mixed-io's pairs,
+ * remap-commit's rounds). A CPU that stops (out of ops or time, or the machine stops) adds STOPPED on
+ * every way out, so its partner's wait ends and no later increment hides the stop.
+ */
+export const STOPPED = 1 << 28;
+
+/** Waits while hand-off word `slot` holds `now`; the step it reached, and whether a partner stopped. */
+export function waitPast(api: CpuApi, slot: number, now: number): { step: number; stopped: boolean } {
+  const v = api.shared.waitWhile(slot, now);
+  return { step: v % STOPPED, stopped: v >= STOPPED };
+}
+
 /** The access was refused (SIGSEGV: the range is unmapped or read-only just now); anything else rethrown. */
 export function segv(e: unknown): true {
   if (e instanceof SegvError) return true;
