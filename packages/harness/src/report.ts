@@ -29,6 +29,11 @@ export function formatSummary(s: RunSummary): string {
       lines.push(`VIOLATION ${v.kind}${v.cpu !== undefined ? ` (cpu${v.cpu})` : ''}:`);
       lines.push(v.message.replace(/^/gm, '  '));
     }
+    if (s.afterStop?.length) {
+      lines.push('');
+      lines.push(`reported while the machine stopped (the same race seen again, or a consequence of the stop; not findings):`);
+      for (const v of s.afterStop) lines.push(`  ${v.kind}${v.cpu !== undefined ? ` (cpu${v.cpu})` : ''}: ${v.message.split('\n')[0]}`);
+    }
     lines.push('');
     lines.push(`reproduce: ${s.reproduce}`);
   }

@@ -198,8 +198,11 @@ export async function runMachine(partial: Partial<RunOptions>, pool?: CpuWorkerP
 /** The end of a run: the end-of-run oracles, the trace file, the summary. */
 function finish(o: RunOptions, m: Machine, run: WorkerRunResult, sched: SchedState | null, workload: Workload, hostWallMs: number, runTokens: number): RunSummary {
   const { results } = run;
-  // Each CPU's violations, then the run's own (a hang or a dead worker that broke it).
-  const violations: Violation[] = [...results.flatMap((r) => r.violations), ...run.violations];
+  // The CPU's violation that stopped the machine, then the run's own (a hang or a dead worker that
+  // broke it); those reported while it stopped are kept apart.
+  const all: Violation[] = [...results.flatMap((r) => r.violations), ...run.violations];
+  const violations = all.filter((v) => !v.secondary);
+  const afterStop = all.filter((v) => v.secondary);
   const finished = m.stopReason() === StopReason.Finished;
   if (violations.length === 0 && finished) o.beforeFinalCheck?.(m);
   if (violations.length === 0 && workload.oracle === 'owned-words' && finished) {
@@ -216,7 +219,7 @@ function finish(o: RunOptions, m: Machine, run: WorkerRunResult, sched: SchedSta
       throw new UsageError(`cannot write the trace to ${o.trace}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
-  const s = summarize(o, m, { workloadName: workload.name, results, violations, hostWallMs, maxDirtyOnlyInPte: m.maxDirtyOnlyInPte, runTokens });
+  const s = summarize(o, m, { workloadName: workload.name, results, violations, afterStop, hostWallMs, maxDirtyOnlyInPte: m.maxDirtyOnlyInPte, runTokens });
   if (sched?.timed) Object.assign(s, timedInfo(o, m, sched, results));
   else if (sched) {
     Object.assign(s, detInfo(o, sched));

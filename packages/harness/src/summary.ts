@@ -84,6 +84,12 @@ export interface RunSummary {
   seed: number;
   reproduce: string;
   violations: Violation[];
+  /**
+   * Violations other CPUs reported while the machine was stopping for the first (marked secondary):
+   * the same race seen twice, or a consequence of the stop unwinding kernel paths half done; not
+   * findings. Present only when there were some.
+   */
+  afterStop?: Violation[];
   config: {
     cpus: number;
     procs: number;
@@ -132,6 +138,7 @@ export interface RunOutcome {
   workloadName: string;
   results: CpuRunResult[];
   violations: Violation[];
+  afterStop?: Violation[];
   hostWallMs: number;
   /** The machine's high-water mark of pages dirty only in PTEs (read by runOnWorkers). */
   maxDirtyOnlyInPte: number;
@@ -147,6 +154,7 @@ export function summarize(o: RunOptions, m: Machine, r: RunOutcome): RunSummary 
     seed: o.seed,
     reproduce: reproduceLine(o),
     violations: r.violations,
+    ...(r.afterStop?.length ? { afterStop: r.afterStop } : {}),
     config: {
       cpus: o.cpus,
       procs: o.procs,

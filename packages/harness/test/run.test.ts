@@ -144,4 +144,20 @@ test('a workload that throws inside the run: violation crash naming the CPU, exi
   assert.match(s.violations[0].message, /cpu1/);
 });
 
+test("a violation reported while the machine stops is listed apart, not as the run's finding (a truncate unwound half done, then SIGBUS)", () => {
+  const r = cli('run', '--cpus', '2', '--ops', '10', '--workload', fx('unwound-truncate'), '--json');
+  assert.is(r.status, 1, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.violations.map((v: { kind: string; cpu: number }) => [v.kind, v.cpu]), [['invariant', 0]], r.stdout.slice(0, 2000));
+  assert.is(s.afterStop.length, 1, JSON.stringify(s.afterStop));
+  assert.is(s.afterStop[0].kind, 'crash');
+  assert.is(s.afterStop[0].secondary, true);
+  assert.match(s.afterStop[0].message, /^cpu1: BusError: SIGBUS at 0x[0-9a-f]+[7f]000 \(past the end of the file\)/);
+  const text = cli('run', '--cpus', '2', '--ops', '10', '--workload', fx('unwound-truncate'));
+  assert.is(text.status, 1, text.stderr);
+  assert.match(text.stdout, /VIOLATION invariant \(cpu0\)/);
+  assert.match(text.stdout, /reported while the machine stopped [^\n]*\n  crash \(cpu1\): cpu1: BusError: SIGBUS/);
+  assert.not.match(text.stdout, /VIOLATION crash/);
+});
+
 test.run();

@@ -35,6 +35,14 @@ export interface Violation {
   readonly message: string;
   readonly cpu?: number;
   readonly details?: Record<string, unknown>;
+  /**
+   * Reported after another CPU's violation (or an abort) had begun to stop the machine: a second
+   * sighting of the same race, or a consequence of the stop itself (CPUs unwind at their next
+   * preemption point, so a kernel path can be left half done: an ftruncate unwound between shrinking
+   * i_size and growing it back lets another CPU fault past the end). Not a finding of its own; runs
+   * list it apart (RunSummary.afterStop).
+   */
+  readonly secondary?: boolean;
 }
 
 /** The kernel's entry points, as the hardware reaches them. */

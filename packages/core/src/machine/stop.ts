@@ -12,12 +12,14 @@ import type { Machine } from './machine.js';
 
 /**
  * Stops the machine for `reason`. From a CPU (`by`): its violation, if any, is recorded on it and the
- * CPU claims the machine's first violation; afterwards its scheduler lets every CPU run free.
+ * CPU claims the machine's first violation; afterwards its scheduler lets every CPU run free. A
+ * violation reported once the machine is stopping for another (or an abort) is recorded as secondary.
  */
 export function stopMachine(m: Machine, reason: L.StopReason, by?: Cpu, violation?: Violation): void {
   if (by && violation) {
-    by.violations.push(violation);
-    claimFirstViolation(m, by.id);
+    // (the watchdog claims before it reports, so "already mine" is still the first)
+    const first = stopRequested(m.meta) ? Atomics.load(m.meta, L.G_VIOLATION) === by.id + 1 : claimFirstViolation(m, by.id);
+    by.violations.push(first ? violation : { ...violation, secondary: true });
   }
   Atomics.store(m.meta, L.G_STOP, reason);
   wakeAll(m);
