@@ -67,7 +67,11 @@ export class Cpu {
   vmaCache = -1;
   /** The mm of the task this CPU runs (-1: none yet). */
   mmId = -1;
-  /** Countdown to the next slow path of the preemption point. */
+  /**
+   * Countdown to the next slow path of the preemption point, decremented by every user access and
+   * every kernel preemption point. What it counted down since it was last set (budgetSet) is where
+   * the access counters come from: the hot path increments nothing else (publishCounters).
+   */
   budget = PREEMPT_INTERVAL;
   /** Set when the run's host-time deadline has passed. */
   timeUp = false;
@@ -124,8 +128,16 @@ export class Cpu {
   private lastVpn = -1;
   private lastBase = 0;
   private lastWritable = false;
-  private accesses = 0;
-  private tlbHits = 0;
+  /** The value `budget` was last set to (setBudget). */
+  private budgetSet = PREEMPT_INTERVAL;
+  /** Budget counted down in earlier intervals, not yet published. */
+  private budgetUsed = 0;
+  /** Kernel preemption points passed (they count down the budget but are not accesses), not yet published. */
+  private points = 0;
+  /** Accesses that took the slow path (translate), not yet published; the others hit the L1 TLB. */
+  private slowAccesses = 0;
+  /** A sink for delay()'s loop, so that it is not optimized away. */
+  private delaySink = 0;
   private inHook = false;
   private perturb: number;
   /** Accesses between calls of preemptSlow: shorter when perturbation is on, so delays land inside kernel windows. */
@@ -171,7 +183,8 @@ export class Cpu {
     this.interval = this.perturb > 0 ? 16 : PREEMPT_INTERVAL;
     if (this.interval === PREEMPT_INTERVAL) {
       // the first full slow path still comes after PREEMPT_INTERVAL accesses
-      this.interval = this.budget = IRQ_POLL_INTERVAL;
+      this.interval = IRQ_POLL_INTERVAL;
+      this.setBudget(IRQ_POLL_INTERVAL);
       this.pollsPerSlow = this.irqPolls = PREEMPT_INTERVAL / IRQ_POLL_INTERVAL - 1;
     }
     this.lockstat = m.config.kernel.lockStat ? m.lockstat.subarray(id * LOCK_CLASS_COUNT * LS_FIELDS, (id + 1) * LOCK_CLASS_COUNT * LS_FIELDS) : null;
@@ -185,7 +198,8 @@ export class Cpu {
   useWaiter(w: CpuWaiter): void {
     this.waiter = w;
     if (w.interval > 0) {
-      this.interval = this.budget = w.interval;
+      this.interval = w.interval;
+      this.setBudget(w.interval);
       this.pollsPerSlow = this.irqPolls = 0;
     }
     if (!w.hostDelays) this.perturb = 0;
@@ -195,11 +209,9 @@ export class Cpu {
 
   /** Loads the 32-bit word at virtual address `addr` (the low two bits are ignored). */
   load(addr: number): number {
-    if (--this.budget <= 0) this.preemptSlow();
+    if (--this.budget <= 0) this.accessSlow();
     const vpn = (addr / 4096) | 0;
     if (vpn === this.lastVpn) {
-      this.accesses++;
-      this.tlbHits++;
       return this.mem[this.lastBase | ((addr & 4095) >>> 2)]!;
     }
     const t = this.meta;
@@ -208,8 +220,6 @@ export class Cpu {
     for (; e < end; e += L.TLB_FIELDS) {
       if (t[e] === vpn) {
         t[e + L.TLB_LRU] = ++this.lru;
-        this.accesses++;
-        this.tlbHits++;
         this.remember(vpn, t[e + L.TLB_PFN]!, t[e + L.TLB_PERM]!);
         return this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)]!;
       }
@@ -249,11 +259,9 @@ export class Cpu {
 
   /** Stores `value` to the 32-bit word at `addr`. */
   store(addr: number, value: number): void {
-    if (--this.budget <= 0) this.preemptSlow();
+    if (--this.budget <= 0) this.accessSlow();
     const vpn = (addr / 4096) | 0;
     if (vpn === this.lastVpn && this.lastWritable) {
-      this.accesses++;
-      this.tlbHits++;
       this.mem[this.lastBase | ((addr & 4095) >>> 2)] = value;
       return;
     }
@@ -266,8 +274,6 @@ export class Cpu {
           // Writable and dirty in the TLB: straight to memory, no PTE access. This is why a stale
           // entry keeps writing until its CPU has flushed it.
           t[e + L.TLB_LRU] = ++this.lru;
-          this.accesses++;
-          this.tlbHits++;
           this.remember(vpn, t[e + L.TLB_PFN]!, t[e + L.TLB_PERM]!);
           this.mem[(t[e + L.TLB_PFN]! << 10) | ((addr & 4095) >>> 2)] = value;
           return;
@@ -285,14 +291,19 @@ export class Cpu {
   }
 
   private loadSlow(addr: number): number {
+    // (the access is counted once it is done, as the counters published meanwhile always were)
+    this.points++;
     const pfn = this.translate(addr, false);
-    this.accesses++;
+    this.points--;
+    this.slowAccesses++;
     return this.mem[pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2)]!;
   }
 
   private storeSlow(addr: number, value: number): void {
+    this.points++;
     const pfn = this.translate(addr, true);
-    this.accesses++;
+    this.points--;
+    this.slowAccesses++;
     this.mem[pfn * WORDS_PER_PAGE + ((addr & 4095) >>> 2)] = value;
   }
 
@@ -523,16 +534,43 @@ export class Cpu {
 
   /** A preemption point: a counter decrement; the slow path runs every PREEMPT_INTERVAL (see preemptSlow). */
   preempt(): void {
+    this.points++;
     if (--this.budget <= 0) this.preemptSlow();
   }
 
-  /** Publishes the hot-path counters to the stats buffer. */
+  /**
+   * The preemption point's slow path reached from an access, before the access is made: it is not
+   * counted in what the slow path publishes (an access counts once it is done; an access that never
+   * completes, a fault's SIGSEGV or a stop, never counts).
+   */
+  private accessSlow(): void {
+    this.points++;
+    this.preemptSlow();
+    this.points--;
+  }
+
+  /** Sets the countdown to the next slow path, keeping what the last one counted. */
+  private setBudget(n: number): void {
+    this.budgetUsed += this.budgetSet - this.budget;
+    this.budget = this.budgetSet = n;
+  }
+
+  /**
+   * Publishes the hot-path counters to the stats buffer. They are derived, not counted: every load
+   * and store counts the budget down once, as does every kernel preemption point (counted apart), so
+   * accesses = budget spent - points; those that took the slow path are counted there, the rest hit
+   * the L1 TLB (the slow path counts its own TLB hits).
+   */
   publishCounters(): void {
-    this.ctr[CTR.accesses]! += this.accesses;
-    this.ctr[CTR.tlbHits]! += this.tlbHits;
-    this.ctr[CTR.cycles]! += this.accesses * this.config.costs.tlbHit;
-    this.accesses = 0;
-    this.tlbHits = 0;
+    const spent = this.budgetUsed + this.budgetSet - this.budget;
+    this.budgetUsed = 0;
+    this.budgetSet = this.budget;
+    const accesses = spent - this.points;
+    this.ctr[CTR.accesses]! += accesses;
+    this.ctr[CTR.tlbHits]! += accesses - this.slowAccesses;
+    this.ctr[CTR.cycles]! += accesses * this.config.costs.tlbHit;
+    this.points = 0;
+    this.slowAccesses = 0;
   }
 
   /**
@@ -547,12 +585,12 @@ export class Cpu {
       // interrupt in msync-region on one CPU: it then always fell in kernel mode, the user-mode
       // hooks never ran, and a --duration run never ended.)
       this.irqPolls--;
-      this.budget = IRQ_POLL_INTERVAL;
+      this.setBudget(IRQ_POLL_INTERVAL);
       if ((this.meta[this.base + L.C_IPI_PENDING]! & ~L.DISK_PENDING) !== 0) this.pollFlushIpis();
       return;
     }
     this.irqPolls = this.pollsPerSlow;
-    this.budget = this.interval;
+    this.setBudget(this.interval);
     this.publishCounters();
     if (this.lru > LRU_RENORM) this.renormLru();
     this.meta[this.base + L.C_HEARTBEAT]!++;
@@ -606,7 +644,7 @@ export class Cpu {
     const n = 50 + (this.rng.chance(0.2) ? this.rng.below(40000) : this.rng.below(2000));
     let x = 0;
     for (let i = 0; i < n; i++) x = (x + i) | 0;
-    if (x === 42) this.budget++;
+    this.delaySink = x;
   }
 
   private renormLru(): void {
