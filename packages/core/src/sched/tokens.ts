@@ -392,7 +392,12 @@ export class TokenWaiter extends FreeWaiter {
     this.findTarget(this.proxyTarget);
   }
 
-  /** Takes CPU c's pending flush IPIs on its behalf, if it is parked with interrupts on and no disk interrupt pending. */
+  /**
+   * Takes CPU c's pending flush IPIs on its behalf, if it is parked with interrupts on. Only the flush
+   * vectors: a disk completion pending beside them stays for c to take when it runs (the invalidate
+   * IPIs' vectors are above every device's, so a CPU with both pending takes the flush first, as a
+   * running CPU's early look does, Cpu.pollFlushIpis; the disk counts its latency in c's own polls).
+   */
   private proxy(c: number): void {
     const cpu = this.cpu;
     const meta = cpu.meta;
@@ -402,18 +407,19 @@ export class TokenWaiter extends FreeWaiter {
     const st = v & STATE;
     if (!waiting(st) && st !== TokenState.Handed) return;
     if (meta[cb + L.C_IRQ] === 0) return;
-    const pending = Atomics.load(meta, cb + L.C_IPI_PENDING);
-    if (pending === 0 || (pending & L.DISK_PENDING) !== 0) return;
+    if ((Atomics.load(meta, cb + L.C_IPI_PENDING) & ~L.DISK_PENDING) === 0) return;
     if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Busy) !== v) return;
+    const p = this.view(c);
     try {
       // re-checked under BUSY: c cannot have run since, but a flag may have changed before the swap
-      if (meta[cb + L.C_IRQ] !== 0 && (Atomics.load(meta, cb + L.C_IPI_PENDING) & L.DISK_PENDING) === 0) {
-        const p = this.view(c);
+      if (meta[cb + L.C_IRQ] !== 0) {
         const before = p.ctr[CTR.ipisReceived]!;
+        p.dueVectors = ~L.DISK_PENDING;
         p.kernel!.interrupt(p);
         p.ctr[CTR.ipisProxied]! += p.ctr[CTR.ipisReceived]! - before;
       }
     } finally {
+      p.dueVectors = -1;
       // back to its state (PARKED, WOKEN or HANDED) with the generation moved on; c is not woken (it sees the
       // generation when it resumes, and waking it would only put another thread on the host's cores)
       Atomics.store(meta, w, (v & ~STATE) + GEN + st);
