@@ -50,6 +50,27 @@ test("run tokens: a parked CPU's flush IPI is taken by proxy even with its disk 
   assert.equal(a.violations, []);
 });
 
+test('run tokens: a CPU asleep in a kernel wait without a token, interrupts on (SLEEPING), has its flush IPI taken by proxy', () => {
+  const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000 });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(addr, 1);
+  b.load(addr);
+  initTokens(m.meta, m.layout, 1);
+  a.useWaiter(new TokenWaiter(a, 200));
+  a.waiter.enter();
+  // cpu1 waits in the kernel (a spinlock, say) and sleeps there: its host thread is not scheduled
+  const tok = m.layout.cpu(1) + L.C_TOKEN;
+  Atomics.store(m.meta, tok, TokenState.Sleeping);
+  a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
+  assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
+  assert.is(m.counter(1, 'ipisProxied'), 1);
+  const st = Atomics.load(m.meta, tok);
+  assert.is(st & 7, TokenState.Sleeping, 'back to SLEEPING, for cpu1 to take back to NONE when its sleep ends');
+  assert.ok(st >>> 3 > 0, 'with the proxy generation moved on');
+  assert.equal(a.violations, []);
+});
+
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {
   const { m, cpus } = small({ files: [file(1), file(1)] });
   const [a, b] = cpus as [Cpu, Cpu];

@@ -51,6 +51,12 @@ export const enum TokenState {
   Handed = 4,
   /** Parked after a wait ended (a woken task): handed a token before PARKED CPUs, and sooner. */
   Woken = 5,
+  /**
+   * No token, asleep in a kernel wait with interrupts on (a spinlock or rwsem waiter, a flush
+   * initiator): its flush IPIs may be taken by proxy, as the wait loop would take them between two
+   * looks. It takes SLEEPING -> NONE back when its sleep ends (after a proxy's BUSY).
+   */
+  Sleeping = 6,
 }
 const STATE = 7;
 const GEN = 8;
@@ -216,6 +222,35 @@ export class TokenWaiter extends FreeWaiter {
     }
     // without a parked CPU to take it, the token is free (G_TOKENS) for whoever asks next
     this.handOver(to, false);
+  }
+
+  /**
+   * The wait sleeps now: without a token and with interrupts on, the CPU is SLEEPING until it wakes,
+   * so a flush initiator takes its IPIs by proxy instead of waiting for this host thread to be
+   * scheduled (the holder of the pte lock this CPU spins on, say, flushing under it). Nothing of this
+   * CPU runs meanwhile (the proxy's handler writes its interrupt flag and context words). Interrupts
+   * off: it stays NONE (isBlocked sees it).
+   */
+  protected override sleepBegins(): void {
+    const cpu = this.cpu;
+    if (this.held || cpu.meta[cpu.base + L.C_IRQ] === 0) return;
+    const v = Atomics.load(cpu.meta, this.word);
+    if ((v & STATE) === TokenState.None) Atomics.compareExchange(cpu.meta, this.word, v, (v & ~STATE) | TokenState.Sleeping);
+  }
+
+  /** The sleep is over: SLEEPING -> NONE, once a proxy taking this CPU's interrupts (BUSY) is done. */
+  protected override afterSleep(): void {
+    const meta = this.cpu.meta;
+    const w = this.word;
+    for (;;) {
+      const v = Atomics.load(meta, w);
+      const st = v & STATE;
+      if (st === TokenState.Busy) {
+        Atomics.wait(meta, w, v, 1);
+        continue;
+      }
+      if (st !== TokenState.Sleeping || Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.None) === v) return;
+    }
   }
 
   protected override afterWait(): void {
@@ -405,7 +440,7 @@ export class TokenWaiter extends FreeWaiter {
     const w = cb + L.C_TOKEN;
     const v = Atomics.load(meta, w);
     const st = v & STATE;
-    if (!waiting(st) && st !== TokenState.Handed) return;
+    if (!waiting(st) && st !== TokenState.Handed && st !== TokenState.Sleeping) return;
     if (meta[cb + L.C_IRQ] === 0) return;
     if ((Atomics.load(meta, cb + L.C_IPI_PENDING) & ~L.DISK_PENDING) === 0) return;
     if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Busy) !== v) return;

@@ -128,6 +128,15 @@ export class FreeWaiter implements CpuWaiter {
   /** The wait is about to sleep (give its host core away). */
   protected beforeSleep(_kind: L.WaitKind, _obj: number): void {}
 
+  /**
+   * The wait sleeps now: nothing of this CPU runs until it wakes (its wait found not over, only
+   * Cpu.sleepOn's reads follow). Then afterSleep, also when it did not sleep.
+   */
+  protected sleepBegins(): void {}
+
+  /** The wait's sleep is over (woken or timed out; or not slept: the wait was found over first). */
+  protected afterSleep(): void {}
+
   /** The wait is over (also when the machine stops it). */
   protected afterWait(): void {}
 
@@ -174,8 +183,16 @@ export class FreeWaiter implements CpuWaiter {
         this.beforeSleep(kind, obj);
         const v = Atomics.load(meta, sleepAt);
         if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
-        const done = ready();
-        if (!done) cpu.sleepOn(sleepAt, v, p.sleepMs);
+        let done: boolean;
+        try {
+          done = ready();
+          if (!done) {
+            this.sleepBegins();
+            cpu.sleepOn(sleepAt, v, p.sleepMs);
+          }
+        } finally {
+          this.afterSleep();
+        }
         if (sleepers >= 0) Atomics.sub(meta, sleepers, 1);
         return done;
       });
