@@ -24,13 +24,17 @@
  *   vCPU. The target is parked at an instruction boundary with interrupts on and cannot run meanwhile
  *   (its state word is BUSY), so the kernel sees what it would see if the target took the IPI at its
  *   next preemption point; the target drops its one-entry translation cache when it runs again (the
- *   generation in its state word moved). Counted as ipisProxied.
+ *   generation in its state word moved). Counted as ipisProxied. The same for a target without a
+ *   token asleep in a kernel wait with interrupts on (SLEEPING: a spinlock's waiter takes IPIs between
+ *   two looks at the lock), so a lock holder flushing under the lock does not wait for its waiters'
+ *   host threads to be scheduled; only the flush vectors are taken, a disk completion stays pending.
  *
  * Each CPU's state word (C_TOKEN) holds a state in its low three bits and the proxy generation above:
- * NONE (no token: in a wait, asleep or taking its interrupts itself), RUNNING (holds a token), PARKED
+ * NONE (no token: in a wait, or taking its interrupts itself), SLEEPING (no token, asleep in a wait
+ * with interrupts on), RUNNING (holds a token), PARKED
  * (wants one; sleeps on this word), WOKEN (parked as its wait ended: a woken task, which the host OS
  * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
- * one, its host thread not yet awake: still parked for a proxy), BUSY (parked or handed, a proxy
+ * one, its host thread not yet awake: still parked for a proxy), BUSY (parked, handed or sleeping, a proxy
  * taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
  * at most one token and never while BUSY; it takes it up with HANDED -> RUNNING.
  *
