@@ -24,51 +24,46 @@ test('inline waiter: a flush to another CPU of the thread is acknowledged while 
   assert.is(m.meta[m.layout.cpu(0) + L.C_WAIT_KIND], WaitKind.None, 'the wait is over');
 });
 
-test("run tokens: a parked CPU's flush IPI is taken by proxy even with its disk interrupt pending, which stays for it", () => {
-  // (the watchdog bounds the flush's wait: a proxy that refused this target would be a deadlock report)
+/**
+ * Run tokens in one thread: cpu1 caches a translation, then cpu0 (holding the one token) flushes it
+ * while cpu1, whose host thread never runs here, is in token state `state` with `pending` interrupts
+ * besides the flush. The watchdog bounds the flush's wait: a proxy that refused cpu1 is a deadlock
+ * report. Returns cpu1's token word after the flush.
+ */
+function flushWhileOff(state: TokenState, pending = 0) {
   const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000 });
   const [a, b] = cpus as [Cpu, Cpu];
   const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
   a.store(addr, 1);
   b.load(addr);
   assert.ok(m.tlbEntry(1, vpnOf(addr)), 'cpu1 caches the translation');
-  // one token, held by cpu0; cpu1 parked at a user-mode point, interrupts on, a disk completion pending
   initTokens(m.meta, m.layout, 1);
   a.useWaiter(new TokenWaiter(a, 200));
   a.waiter.enter();
   const tok = m.layout.cpu(1) + L.C_TOKEN;
-  Atomics.store(m.meta, tok, TokenState.Parked);
-  Atomics.or(m.meta, m.layout.cpu(1) + L.C_IPI_PENDING, L.DISK_PENDING);
+  Atomics.store(m.meta, tok, state);
+  Atomics.or(m.meta, m.layout.cpu(1) + L.C_IPI_PENDING, pending);
   a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
+  assert.equal(a.violations, []);
   assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
   assert.is(m.counter(1, 'ipisProxied'), 1);
   assert.is(m.counter(1, 'ipisReceived'), 1);
+  return { m, st: Atomics.load(m.meta, tok) };
+}
+
+test("run tokens: a parked CPU's flush IPI is taken by proxy even with its disk interrupt pending, which stays for it", () => {
+  // cpu1 parked at a user-mode point, interrupts on, a disk completion pending
+  const { m, st } = flushWhileOff(TokenState.Parked, L.DISK_PENDING);
   assert.is(Atomics.load(m.meta, m.layout.cpu(1) + L.C_IPI_PENDING), L.DISK_PENDING, 'the disk interrupt is still pending, for cpu1 to take');
-  const st = Atomics.load(m.meta, tok);
   assert.is(st & 7, TokenState.Parked, 'cpu1 is still parked');
   assert.ok(st >>> 3 > 0, 'with the proxy generation moved on (its one-entry translation cache goes when it runs)');
-  assert.equal(a.violations, []);
 });
 
 test('run tokens: a CPU asleep in a kernel wait without a token, interrupts on (SLEEPING), has its flush IPI taken by proxy', () => {
-  const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000 });
-  const [a, b] = cpus as [Cpu, Cpu];
-  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
-  a.store(addr, 1);
-  b.load(addr);
-  initTokens(m.meta, m.layout, 1);
-  a.useWaiter(new TokenWaiter(a, 200));
-  a.waiter.enter();
   // cpu1 waits in the kernel (a spinlock, say) and sleeps there: its host thread is not scheduled
-  const tok = m.layout.cpu(1) + L.C_TOKEN;
-  Atomics.store(m.meta, tok, TokenState.Sleeping);
-  a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
-  assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
-  assert.is(m.counter(1, 'ipisProxied'), 1);
-  const st = Atomics.load(m.meta, tok);
+  const { st } = flushWhileOff(TokenState.Sleeping);
   assert.is(st & 7, TokenState.Sleeping, 'back to SLEEPING, for cpu1 to take back to NONE when its sleep ends');
   assert.ok(st >>> 3 > 0, 'with the proxy generation moved on');
-  assert.equal(a.violations, []);
 });
 
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {
