@@ -459,7 +459,7 @@ export class TokenWaiter extends FreeWaiter {
       }
     } finally {
       p.dueVectors = -1;
-      // back to its state (PARKED, WOKEN or HANDED) with the generation moved on; c is not woken (it sees the
+      // back to its state (PARKED, WOKEN, HANDED or SLEEPING) with the generation moved on; c is not woken (it sees the
       // generation when it resumes, and waking it would only put another thread on the host's cores)
       Atomics.store(meta, w, (v & ~STATE) + GEN + st);
     }
