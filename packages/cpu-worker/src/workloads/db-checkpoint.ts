@@ -33,7 +33,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload, WorkloadOptions } from '../workload.js';
-import { boolParam, intParam, oneFile, segv, sharedMapping, threadOf, threadsOf, WRITENOTIFY_PARAM } from './threads.js';
+import { boolParam, intParam, oneFile, ownedPerPage, segv, sharedMapping, threadOf, threadsOf, WRITENOTIFY_PARAM } from './threads.js';
 
 interface Conf {
   pages: number;
@@ -132,7 +132,7 @@ const dbCheckpoint: Workload = {
     // ---- writer
     const nW = writers.length;
     const wi = writers.indexOf(api.cpu);
-    const ownPerPage = wi < 0 ? 0 : Math.floor((1024 - wi - 1) / nW) + 1; // words wi + nW*j
+    const ownPerPage = ownedPerPage(wi, nW); // words wi + nW*j
     const writeRow = () => {
       const page = pickPage();
       const read = rng.below(10000) < c.load;

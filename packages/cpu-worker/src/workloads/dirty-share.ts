@@ -27,6 +27,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload } from '../workload.js';
+import { ownedPerPage } from './threads.js';
 
 interface Mix {
   files: number;
@@ -95,7 +96,7 @@ const dirtyShare: Workload = {
     const m = mixOf(api.params);
     const cpus = api.cpus;
     const me = api.cpu;
-    const ownPerPage = Math.floor((1024 - me - 1) / cpus) + 1; // words k = me + cpus*j of each page
+    const ownPerPage = ownedPerPage(me, cpus); // words k = me + cpus*j of each page
     const bases = new Float64Array(m.files);
     // Per file and page: is this CPU's mapping of it writable now (mprotect cycles)?
     const writable = new Uint8Array(m.files * m.pages).fill(1);

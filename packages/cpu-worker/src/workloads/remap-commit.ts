@@ -32,7 +32,7 @@
  */
 import type { CpuApi } from '../api.js';
 import type { Workload, WorkloadOptions } from '../workload.js';
-import { boolParam, intParam, oneFile, segv, sharedMapping, STOPPED, threadOf, threadsOf, waitPast, WRITENOTIFY_PARAM } from './threads.js';
+import { boolParam, intParam, oneFile, ownedPerPage, segv, sharedMapping, STOPPED, threadOf, threadsOf, waitPast, WRITENOTIFY_PARAM } from './threads.js';
 
 interface Conf {
   pages: number;
@@ -128,7 +128,7 @@ const remapCommit: Workload = {
     // ---- writer
     const nW = writers.length;
     const wi = writers.indexOf(api.cpu);
-    const ownPerPage = wi < 0 ? 0 : Math.floor((1024 - wi - 1) / nW) + 1; // words wi + nW*j
+    const ownPerPage = ownedPerPage(wi, nW); // words wi + nW*j
     const writeRow = (page: number) => {
       const j0 = rng.below(ownPerPage);
       try {

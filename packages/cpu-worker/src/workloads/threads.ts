@@ -6,7 +6,7 @@
  * With `--procs P`, CPU c runs a thread of process c mod P; its thread number in the process is
  * floor(c / P), so thread 0 of process p is CPU p.
  */
-import { SegvError } from '@smpsim/core';
+import { SegvError, WORDS_PER_PAGE } from '@smpsim/core';
 import type { CpuApi } from '../api.js';
 
 /** How many CPUs (threads) process `proc` has. */
@@ -66,6 +66,13 @@ export function waitPast(api: CpuApi, slot: number, now: number): { step: number
   const v = api.shared.waitWhile(slot, now);
   return { step: v % STOPPED, stopped: v >= STOPPED };
 }
+
+/**
+ * The owned-word rule of the sharing workloads: of `n` writers, writer `w` owns words w, w + n,
+ * w + 2n, ... of every page (no word has two owners, so the owned-word oracle is exact). How many
+ * that is per page; 0 for a CPU that is no writer (w < 0).
+ */
+export const ownedPerPage = (w: number, n: number): number => (w < 0 ? 0 : Math.floor((WORDS_PER_PAGE - w - 1) / n) + 1);
 
 /** The access was refused (SIGSEGV: the range is unmapped or read-only just now); anything else rethrown. */
 export function segv(e: unknown): true {
