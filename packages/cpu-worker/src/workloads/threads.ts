@@ -1,7 +1,8 @@
 /**
  * Helpers for workloads whose CPUs are threads of processes sharing one mapping (db-checkpoint,
- * rtorrent): where a CPU sits among its process's threads, one mapping set up by one thread and
- * published to the others, parameter parsing with one-line errors, and SIGSEGV recognition.
+ * rtorrent, mixed-io, remap-commit): where a CPU sits among its process's threads, one mapping set up
+ * by one thread and published to the others, parameter parsing with one-line errors, the hand-off
+ * word, the owned-word rule (dirty-share's too), and SIGSEGV recognition.
  *
  * With `--procs P`, CPU c runs a thread of process c mod P; its thread number in the process is
  * floor(c / P), so thread 0 of process p is CPU p.
