@@ -25,7 +25,7 @@ export { lockdepEdges, lockdepUsage, heldLocksLines, USAGE_STR, type LockdepEdge
 export { lostWriteMessage, lostWriteDetails, type WordAt } from './oracles/lost-write.js';
 export { checkInvariants, checkMachine, checkBackingStore, checkDurableAtFsync, dirtyCancelled, cachedPageFlags, pageCacheState, syncMustBeDurable, locateWord, forEachPte, lookupPte, type CheckFinding } from './oracles/checks.js';
 export { watchdogReport, cpuWaits, waitCycle, type CpuWait } from './oracles/watchdog.js';
-export { type CpuWaiter, FreeWaiter } from './sched/wait.js';
+export { type CpuWaiter, FreeWaiter, NAP_MS } from './sched/wait.js';
 export { DetWaiter, newExecution, releaseAll, POLICIES } from './sched/det.js';
 export { TimedWaiter, TIMED_INTERVAL } from './sched/timed.js';
 export { TokenWaiter, TokenState, initTokens, DEFAULT_TOKEN_SLICE_US } from './sched/tokens.js';

@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, PROT_READ, PROT_WRITE, runCpu, StopReason, sysMmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
+import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, PROT_READ, PROT_WRITE, runCpu, StopReason, sysMmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
 import { file, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { diskWord, small, vpnOf } from './helpers.js';
 
@@ -64,6 +64,79 @@ test('run tokens: a CPU asleep in a kernel wait without a token, interrupts on (
   const { st } = flushWhileOff(TokenState.Sleeping);
   assert.is(st & 7, TokenState.Sleeping, 'back to SLEEPING, for cpu1 to take back to NONE when its sleep ends');
   assert.ok(st >>> 3 > 0, 'with the proxy generation moved on');
+});
+
+/** Atomics.wait and Atomics.notify, replaced for a test that watches them. */
+const spied = Atomics as unknown as {
+  wait: (ta: Int32Array, idx: number, v: number, ms?: number) => string;
+  notify: (ta: Int32Array, idx: number, n?: number) => number;
+};
+
+test('run tokens: a flush initiator spins while a running target makes progress, and naps without being woken by the acknowledgement once it does not', () => {
+  // cpu1 holds the other token and runs, but its host thread is off the host's cores (its heartbeat
+  // stands still): cpu0 spins its share, then its progress check, then naps on its own interrupt
+  // word (not on the acknowledgement word, so cpu1's handler makes no host wake-up); during the nap
+  // cpu1 runs and takes the IPI, and the flush completes
+  const { m, cpus } = small({ files: [file(2)], watchdogMs: 5000 });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(addr, 1);
+  b.load(addr);
+  initTokens(m.meta, m.layout, 2);
+  a.useWaiter(new TokenWaiter(a, 200));
+  a.waiter.enter();
+  Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Running);
+  Atomics.sub(m.meta, L.G_TOKENS, 1);
+  const naps: Array<{ idx: number; ms: number; published: number; heartbeat: number }> = [];
+  const wait = spied.wait;
+  spied.wait = (_ta, idx, _v, ms) => {
+    naps.push({ idx, ms: ms ?? Infinity, published: Atomics.load(m.meta, m.layout.cpu(0) + L.C_SLEEP_ADDR), heartbeat: m.meta[m.layout.cpu(0) + L.C_HEARTBEAT]! });
+    b.pollInterrupts(); // cpu1 gets a core and takes its interrupt
+    return 'timed-out';
+  };
+  const before = m.meta[m.layout.cpu(0) + L.C_HEARTBEAT]!;
+  try {
+    a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
+  } finally {
+    spied.wait = wait;
+  }
+  assert.equal(a.violations, []);
+  assert.is(naps.length, 1, 'one nap');
+  assert.is(naps[0]!.idx, m.layout.cpu(0) + L.C_IPI_PENDING, "on cpu0's interrupt word");
+  assert.is(naps[0]!.published, m.layout.cpu(0) + L.C_IPI_PENDING, 'published as such: an IPI wakes it, the acknowledgement does not');
+  assert.is(naps[0]!.ms, NAP_MS);
+  assert.ok(naps[0]!.heartbeat - before > 256 + 512, `after its spins and a progress check without progress (${naps[0]!.heartbeat - before} idle steps)`);
+  assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
+  assert.is(m.counter(1, 'ipisProxied'), 0, 'cpu1 took the IPI itself');
+  assert.is(m.counter(1, 'ipisReceived'), 1);
+});
+
+test('run tokens: a CPU that hands its token over at a user-mode point is PARKED before it wakes the taker', () => {
+  // A wake-up can take the giver's host thread off its core at once: from then on its flush IPIs must
+  // be open to a proxy. Atomics.notify is watched: at the wake-up of cpu1, cpu0's state is recorded
+  // and the machine stopped (so that cpu0's wait for a token returns in this one thread).
+  const { m, cpus } = small({ files: [file(2)] });
+  const a = cpus[0]!;
+  initTokens(m.meta, m.layout, 1);
+  a.useWaiter(new TokenWaiter(a, 200));
+  a.waiter.enter();
+  Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Parked);
+  const seen: number[] = [];
+  const notify = spied.notify;
+  spied.notify = (ta, idx, n) => {
+    if (idx === m.layout.cpu(1) + L.C_TOKEN && seen.length === 0) {
+      seen.push(Atomics.load(m.meta, m.layout.cpu(1) + L.C_TOKEN) & 7, Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7);
+      m.abort();
+    }
+    return notify(ta, idx, n);
+  };
+  try {
+    a.waiter.pause(-1, 0); // a workload's busy-wait in user mode: hand the token to a parked CPU
+  } finally {
+    spied.notify = notify;
+  }
+  assert.equal(seen, [TokenState.Handed, TokenState.Parked], 'cpu1 handed the token, cpu0 already parked');
+  assert.is(m.counter(0, 'tokenSwitches'), 1);
 });
 
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {

@@ -17,7 +17,7 @@
  * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
  *   holds the spinlock it waits for when that one is parked (yield_to in KVM's pause-loop exiting),
  *   to a parked target of its flush, else to the parked CPU next in turn. A flush initiator keeps its
- *   token while its targets can acknowledge without one (see beforeSleep).
+ *   token and spins while its targets can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
  *   memory), as timed mode does (sched/timed.ts) and as KVM's paravirtual flush does for a preempted
@@ -32,7 +32,8 @@
  * Each CPU's state word (C_TOKEN) holds a state in its low three bits and the proxy generation above:
  * NONE (no token: in a wait, or taking its interrupts itself), SLEEPING (no token, asleep in a wait
  * with interrupts on), RUNNING (holds a token), PARKED
- * (wants one; sleeps on this word), WOKEN (parked as its wait ended: a woken task, which the host OS
+ * (wants one; sleeps on this word, or is about to: a CPU that hands its token over at a user-mode
+ * point is PARKED before it wakes the taker), WOKEN (parked as its wait ended: a woken task, which the host OS
  * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
  * one, its host thread not yet awake: still parked for a proxy), BUSY (parked, handed or sleeping, a proxy
  * taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
@@ -45,7 +46,7 @@ import type { Cpu } from '../hw/cpu.js';
 import * as L from '../machine/layout.js';
 import { CTR } from '../machine/machine.js';
 import { stopReason } from '../machine/stop.js';
-import { FreeWaiter } from './wait.js';
+import { FreeWaiter, Sleep } from './wait.js';
 
 export const enum TokenState {
   None = 0,
@@ -77,6 +78,13 @@ const waiting = (st: number): boolean => st === TokenState.Parked || st === Toke
  */
 const LONG_PREEMPT = 1 / 8;
 
+/**
+ * Failed checks of a flush wait (past its spins) between two looks at its targets' heartbeats. A
+ * running CPU's heartbeat moves every 256 accesses (1-4 µs in the shootdown bench), a check takes
+ * about 20-40 ns, so a target that passed no preemption point in 512 is not on a host core.
+ */
+const PROGRESS_SPINS = 512;
+
 /** Preemption points between two readings of the host clock for the slice's end. */
 const SLICE_CHECK = 8;
 
@@ -106,6 +114,11 @@ export class TokenWaiter extends FreeWaiter {
   private countdown = SLICE_CHECK;
   /** Probability of a random hand-over at a preemption point (a quarter of --perturb's). */
   private readonly randomSwitch: number;
+  /** A flush wait's progress check (targetsStalled): the targets' heartbeats summed at the last one (-1: none yet in this wait). */
+  private beats = -1;
+  private beatSum = 0;
+  /** Calls of targetsStalled until its next look at the heartbeats (1: the first call of a wait looks). */
+  private beatSpins = 1;
 
   constructor(cpu: Cpu, sliceUs: number) {
     super(cpu);
@@ -184,8 +197,9 @@ export class TokenWaiter extends FreeWaiter {
     if (this.held) this.switchIfParked();
   }
 
+  /** Hands the token to a parked CPU, if one waits, and parks (at a point where a proxy may take this CPU's interrupts). */
   private switchIfParked(): void {
-    if (!this.handOver(-1, true)) {
+    if (!this.handOver(-1, true, TokenState.Parked)) {
       this.sliceEnd = performance.now() + this.sliceMs;
       return;
     }
@@ -209,23 +223,33 @@ export class TokenWaiter extends FreeWaiter {
    * About to sleep: give the token away, to the holder of the awaited spinlock if it is parked. A CPU
    * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve);
    * otherwise it keeps it while the targets can acknowledge without one (running, or in a wait with
-   * interrupts on, which takes them), and the ack wakes it. A target without a token and with
-   * interrupts off (spinning in spin_lock_irqsave on a lock whose holder is parked) acknowledges only
-   * once the holder has run, which may need this token: then it goes to the parked CPUs (found as a
-   * watchdog report on dirty-share, 8 CPUs, when the token was always kept).
+   * interrupts on, which takes them), and spins on (Sleep.Spin) as long as they make progress (their
+   * heartbeats move): a sleep costs a host wake-up on both sides. (It used to sleep with the token
+   * kept after its spins, for the ack to wake it: the target's handler then made a futex wake, which
+   * on the 2-core VM put the woken initiator on the target's core, and the initiator's next flush
+   * found the target still descheduled inside that handler; in the 3-CPU shootdown bench 57 % of
+   * flushes slept, p50 28 µs.) Once the targets' heartbeats stand still for PROGRESS_SPINS checks,
+   * their host threads are off the cores (a token hand-over's wake-up has put one thread more than
+   * the tokens on the host's cores for a moment): then this CPU naps (NAP_MS, token kept, not woken
+   * by the acknowledgement, so the target's handler makes no host wake-up) and lets the host run them.
+   * A target without a token and with interrupts off (spinning in spin_lock_irqsave on a lock whose
+   * holder is parked) acknowledges only once the holder has run, which may need this token: then it
+   * goes to the parked CPUs (found as a watchdog report on dirty-share, 8 CPUs, when the token was
+   * always kept) and the initiator sleeps.
    */
-  protected override beforeSleep(kind: L.WaitKind, obj: number): void {
-    if (!this.held) return;
+  protected override beforeSleep(kind: L.WaitKind, obj: number): Sleep {
+    if (!this.held) return Sleep.Watched;
     let to = -1;
     if (kind === L.WaitKind.FlushAck) {
       to = this.parkedTarget();
-      if (to < 0 && !this.blockedTarget()) return;
+      if (to < 0 && !this.blockedTarget()) return this.targetsStalled() ? Sleep.Nap : Sleep.Spin;
     } else if (kind === L.WaitKind.Spin || kind === L.WaitKind.BufferLock) {
       const owner = Atomics.load(this.cpu.meta, obj) - 1;
       if (owner >= 0 && owner < this.cpu.layout.cpus) to = owner;
     }
     // without a parked CPU to take it, the token is free (G_TOKENS) for whoever asks next
     this.handOver(to, false);
+    return Sleep.Watched;
   }
 
   /**
@@ -258,22 +282,45 @@ export class TokenWaiter extends FreeWaiter {
   }
 
   protected override afterWait(): void {
+    this.beats = -1;
+    this.beatSpins = 1;
     if (!this.held) this.acquire(true);
   }
+
+  /**
+   * Called at each failed check of a flush wait past its spins: true once the heartbeats of the
+   * targets that have not acknowledged stood still for PROGRESS_SPINS checks (their host threads are
+   * off the cores), and then again only after as many more. The first call takes the baseline.
+   */
+  private targetsStalled(): boolean {
+    if (--this.beatSpins > 0) return false;
+    this.beatSpins = PROGRESS_SPINS;
+    this.beatSum = 0;
+    this.findTarget(this.addBeat);
+    const stalled = this.beatSum === this.beats;
+    this.beats = this.beatSum;
+    return stalled;
+  }
+
+  private readonly addBeat = (c: number): boolean => {
+    this.beatSum = (this.beatSum + Atomics.load(this.cpu.meta, this.cpu.layout.cpu(c) + L.C_HEARTBEAT)) | 0;
+    return false;
+  };
 
   // ---- tokens ----
 
   /**
    * Gives this CPU's token up: to `to` if it is parked (a directed yield), else to the next parked
    * CPU in turn; with none parked, keeps it and returns false if `keep`, else frees it (G_TOKENS).
+   * This CPU then takes state `then` (see dropped).
    */
-  private handOver(to: number, keep: boolean): boolean {
+  private handOver(to: number, keep: boolean, then: TokenState.None | TokenState.Parked = TokenState.None): boolean {
     const cpu = this.cpu;
     const meta = cpu.meta;
     const n = cpu.layout.cpus;
     if (to >= 0 && to !== cpu.id && this.give(to, false)) {
       cpu.ctr[CTR.directedYields]!++;
-      this.dropped();
+      this.dropped(to, then);
       return true;
     }
     // the woken first, then the parked, each in turn
@@ -283,18 +330,18 @@ export class TokenWaiter extends FreeWaiter {
         const c = (this.next + i) % n;
         if (c !== cpu.id && this.give(c, wokenOnly)) {
           this.next = (c + 1) % n;
-          this.dropped();
+          this.dropped(c, then);
           return true;
         }
       }
     }
     if (keep) return false;
     Atomics.add(meta, L.G_TOKENS, 1);
-    this.dropped();
+    this.dropped(-1, then);
     return true;
   }
 
-  /** Hands a token to CPU c if it is parked (PARKED or WOKEN, or only WOKEN) and wakes it. */
+  /** Hands a token to CPU c if it is parked (PARKED or WOKEN, or only WOKEN): HANDED, woken by dropped. */
   private give(c: number, wokenOnly: boolean): boolean {
     const meta = this.cpu.meta;
     const w = this.cpu.layout.cpu(c) + L.C_TOKEN;
@@ -303,15 +350,22 @@ export class TokenWaiter extends FreeWaiter {
     if (wokenOnly ? st !== TokenState.Woken : !waiting(st)) return false;
     if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Handed) !== v) return false;
     if (st === TokenState.Woken) Atomics.sub(meta, L.G_TOKENS, WOKEN);
-    Atomics.notify(meta, w);
     return true;
   }
 
-  private dropped(): void {
+  /**
+   * This CPU's token is gone (to CPU `to`, or freed: -1): its state becomes `then`, and only then is
+   * `to`'s host thread woken. The wake-up can take this thread off its host core at once (the host
+   * runs the woken thread in its place) until the host schedules it again; a CPU that gave its token
+   * at a user-mode point (switchIfParked) is already PARKED then, so its flush IPIs are taken by proxy
+   * meanwhile (before, it stayed RUNNING until it ran again, and a flush initiator waited for it).
+   */
+  private dropped(to: number, then: TokenState.None | TokenState.Parked): void {
     this.held = false;
     const meta = this.cpu.meta;
     const v = Atomics.load(meta, this.word);
-    Atomics.store(meta, this.word, (v & ~STATE) | TokenState.None);
+    Atomics.store(meta, this.word, (v & ~STATE) | then);
+    if (to >= 0) Atomics.notify(meta, this.cpu.layout.cpu(to) + L.C_TOKEN);
   }
 
   /**

@@ -90,6 +90,22 @@ export const WAIT_POLICY: readonly WaitPolicy[] = [
   /* BufferLock: held only for the copy of one block */ { spins: 64, sleepMs: 1, watchdog: true, spinCost: false },
 ];
 
+/** How a free-mode wait spends a step once it has spun its share (FreeWaiter.beforeSleep). */
+export const enum Sleep {
+  /** Spin on: the check comes again at once. */
+  Spin = 0,
+  /** Sleep until the watched word changes (its changer wakes this thread), an interrupt comes, or sleepMs. */
+  Watched = 1,
+  /**
+   * Sleep NAP_MS, woken early only by an interrupt: the watched word's changer does not wake this
+   * thread (a host wake-up costs the waker too; see TokenWaiter.beforeSleep).
+   */
+  Nap = 2,
+}
+
+/** A nap's length (ms): on the 2-core VM a timed Atomics.wait of 50 µs returns after about 140 (p50 of 20 000). */
+export const NAP_MS = 0.05;
+
 /**
  * The loop every waiter runs, written once because its order is part of deterministic mode's traces:
  * ready()? take interrupts; ready()? then (a lock spin costing lockAcquire cycles) one idle step, the
@@ -125,8 +141,13 @@ export class FreeWaiter implements CpuWaiter {
   /** Every failed check of a wait, before its spin-or-sleep decision. */
   protected idleStep(_kind: L.WaitKind, _obj: number): void {}
 
-  /** The wait is about to sleep (give its host core away). */
-  protected beforeSleep(_kind: L.WaitKind, _obj: number): void {}
+  /**
+   * The wait has spun its share and would sleep now (give its host core away): how it spends this
+   * step instead (asked again at the next).
+   */
+  protected beforeSleep(_kind: L.WaitKind, _obj: number): Sleep {
+    return Sleep.Watched;
+  }
 
   /**
    * The wait sleeps now: nothing of this CPU runs until it wakes (its wait found not over, only
@@ -180,15 +201,17 @@ export class FreeWaiter implements CpuWaiter {
         this.idleStep(kind, obj);
         if (spins <= p.spins) return false;
         // Give the host core away: sleep until the watched word changes or an interrupt arrives.
-        this.beforeSleep(kind, obj);
-        const v = Atomics.load(meta, sleepAt);
+        const how = this.beforeSleep(kind, obj);
+        if (how === Sleep.Spin) return false;
+        const at = how === Sleep.Watched ? sleepAt : cpu.base + L.C_IPI_PENDING;
+        const v = Atomics.load(meta, at);
         if (sleepers >= 0) Atomics.add(meta, sleepers, 1);
         let done: boolean;
         try {
           done = ready();
           if (!done) {
             this.sleepBegins();
-            cpu.sleepOn(sleepAt, v, p.sleepMs);
+            cpu.sleepOn(at, v, how === Sleep.Watched ? p.sleepMs : NAP_MS);
           }
         } finally {
           this.afterSleep();
