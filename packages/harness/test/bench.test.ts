@@ -86,6 +86,15 @@ test('shootdown: synced single-page flush latency percentiles', async () => {
   const two = b.points[1]!.threads!;
   assert.ok(two.counters.ipisSent >= two.latency!.samples);
   assert.ok(two.extra.busyAccessesPerCpu! > 0);
+  // the native round between processes (flush_ping.c): none at one CPU; at two, the initiator's rate
+  assert.is(b.points[0]!.baseline, undefined, 'no native round at one CPU');
+  if (hasCc) {
+    assert.ok(b.baseline?.available, JSON.stringify(b.baseline));
+    const p = b.points[1]!;
+    assert.ok(p.baseline && p.baseline.tasks === 2 && p.baseline.total > 0 && p.baseline.ops > 0, JSON.stringify(p.baseline));
+    assert.ok(p.ratio! > 0 && Math.abs(p.ratio! - p.perCpu / p.baseline.total) < 1e-9);
+    assert.match(formatBench(b), /native µs/);
+  } else assert.is(b.baseline?.available, false);
   try {
     await runBench('shootdown', [2], TIME, { pool, warmupMs: 0, modes: ['processes'] });
     assert.unreachable('processes mode must be refused');

@@ -25,15 +25,17 @@ export function formatBench(b: BenchResult): string {
   const cpuCol = (p: BenchPoint) => `${p.cpus}${p.oversubscribed && !sim ? '*' : ' '}`.padStart(5);
   const idle = (r: ModeResult | undefined) => (r?.idlePct === undefined ? '-' : r.idlePct.toFixed(1));
   if (b.suite === 'shootdown') {
-    lines.push(' cpus   flushes/s    p50 µs   p90 µs   p99 µs   max µs   busy accesses/s/cpu   idle%');
+    const native = b.points.some((p) => p.baseline);
+    lines.push(` cpus   flushes/s    p50 µs   p90 µs   p99 µs   max µs   busy accesses/s/cpu   idle%${native ? '  native µs' : ''}`);
     for (const p of b.points) {
       const t = p.threads!;
       const l = t.latency;
       const note = p.cpus === 1 ? '   (no other CPU: local flush only)' : '';
-      lines.push(`${cpuCol(p)}  ${sci(t.total).padStart(10)}  ${us(l?.p50Ns).padStart(8)} ${us(l?.p90Ns).padStart(8)} ${us(l?.p99Ns).padStart(8)} ${us(l?.maxNs).padStart(8)}   ${sci(t.extra.busyAccessesPerCpu ?? 0).padStart(19)}   ${idle(t).padStart(5)}${note}`);
+      const round = !native ? '' : p.baseline && p.baseline.total > 0 ? us(1e9 / p.baseline.total).padStart(11) : '-'.padStart(11);
+      lines.push(`${cpuCol(p)}  ${sci(t.total).padStart(10)}  ${us(l?.p50Ns).padStart(8)} ${us(l?.p90Ns).padStart(8)} ${us(l?.p99Ns).padStart(8)} ${us(l?.maxNs).padStart(8)}   ${sci(t.extra.busyAccessesPerCpu ?? 0).padStart(19)}   ${idle(t).padStart(5)}${round}${note}`);
     }
     const timer = b.points[0]?.threads?.latency?.timerNs;
-    if (timer !== undefined && !sim) lines.push(`(each sample includes ~${timer} ns of timer calls)`);
+    if (timer !== undefined && !sim) lines.push(`(each sample includes ~${timer} ns of timer calls${native ? "; native µs: the host's mean round, request to last acknowledgement, between as many processes that the host OS schedules (flush_ping.c)" : ''})`);
     if (sim) lines.push('(flushes/s and latencies in simulated time)');
   } else {
     const hasBase = b.points.some((p) => p.baseline);

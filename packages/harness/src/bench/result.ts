@@ -66,7 +66,10 @@ export interface BenchPoint {
   threads?: ModeResult;
   /** The native baseline with as many processes as simulated CPUs. */
   baseline?: BaselinePoint;
-  /** smpsim per CPU / baseline per task, primary mode (e.g. 0.2 = the simulator is 5x slower). */
+  /**
+   * smpsim per CPU / baseline per task, primary mode (e.g. 0.2 = the simulator is 5x slower); for
+   * shootdown, flushes per second / the baseline's rounds per second (its initiator's).
+   */
   ratio?: number;
 }
 

@@ -77,6 +77,11 @@ export const BENCH_SUITES: Readonly<Record<BenchSuite, SuiteDef>> = {
     modes: ['threads'],
     primary: 'threads',
     params: { pages: 8, range: 1, gap: 256 },
+    baseline: {
+      source: 'flush_ping.c',
+      description: "the host's floor: one process publishes a request in a cache line and waits until each other process has acknowledged it in a line of its own; one op is a round (a flush without the flush)",
+      args: () => [],
+    },
     measure: (s) => [{ ops: num(res(s, 0)?.flushes), ms: num(res(s, 0)?.ms) }],
     extra: (s, cpus) => {
       let rate = 0;

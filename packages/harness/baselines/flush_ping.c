@@ -1,0 +1,71 @@
+/*
+ * Native baseline of smpsim's `shootdown` workload: the floor a synced cross-CPU step has on this
+ * host. Task 0 publishes a request (a sequence number in one cache line) and waits until each other
+ * task has acknowledged it in a line of its own; the others spin on the request line and acknowledge.
+ * One op is one such round: a flush's request and its last acknowledgement, without the flush. Spins
+ * call sched_yield every 4096 looks, so more tasks than cores still make progress (the host OS then
+ * decides who runs, as it does for smpsim without run tokens). Only task 0 counts ops.
+ *
+ *   flush_ping TASKS MILLISECONDS
+ */
+#include "common.h"
+#include <sched.h>
+
+#define LINE 16 /* ints per 64-byte line */
+
+static volatile int *words; /* [0]: request; [t * LINE]: task t's acknowledgement; shared, mapped before fork */
+static int ntasks = 1;
+
+static void relax(unsigned *spins)
+{
+	if ((++*spins & 4095) == 0)
+		sched_yield();
+}
+
+static long long testcase(int task, long long deadline_ns, long long *minflt)
+{
+	*minflt = 0;
+	unsigned spins = 0;
+	if (task != 0) {
+		int last = 0;
+		for (;;) {
+			int v = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
+			if (v < 0)
+				return 0;
+			if (v != last) {
+				__atomic_store_n(&words[task * LINE], v, __ATOMIC_RELEASE);
+				last = v;
+			} else
+				relax(&spins);
+		}
+	}
+	long long n = 0;
+	for (int seq = 1;; seq++) {
+		__atomic_store_n(&words[0], seq, __ATOMIC_SEQ_CST);
+		for (int t = 1; t < ntasks; t++)
+			while (__atomic_load_n(&words[t * LINE], __ATOMIC_ACQUIRE) != seq)
+				relax(&spins);
+		n++;
+		if ((n & 63) == 0 && now_ns() >= deadline_ns)
+			break;
+	}
+	__atomic_store_n(&words[0], -1, __ATOMIC_RELEASE);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s TASKS MILLISECONDS\n", argv[0]);
+		return 2;
+	}
+	ntasks = atoi(argv[1]);
+	if (ntasks < 1 || ntasks > MAX_TASKS) {
+		fprintf(stderr, "tasks must be from 1 to %d\n", MAX_TASKS);
+		return 2;
+	}
+	words = mmap(NULL, (size_t)(MAX_TASKS + 1) * LINE * sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (words == MAP_FAILED)
+		die("mmap");
+	return run_tasks(ntasks, atoll(argv[2]));
+}
