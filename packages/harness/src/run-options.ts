@@ -182,7 +182,7 @@ export const RUN_OPTIONS = {
   },
   workload: {
     flag: '--workload <name|path>',
-    description: 'tlb-hit, page-fault3, dirty-share, or a module path',
+    description: `a built-in workload (${Object.keys(BUILTIN_WORKLOADS).join(', ')}) or the path of a workload module`,
     default: 'dirty-share',
     parse: (v) => v,
     file: { schema: nonEmpty('expected a workload name or module path') },

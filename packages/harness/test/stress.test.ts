@@ -189,6 +189,12 @@ test('a campaign line runs the same campaign again; msync-region campaigns take 
   const again = await cli([...line.replace(/^npx smpsim /, '').split(' '), '--runs', '1', '--jobs', '1', '--json']);
   assert.ok(again.code === 0 || again.code === 1, again.stderr);
   assert.is((JSON.parse(again.stdout) as CampaignSummary).campaign, line);
+  // the tuning says what it set (on stderr), also for a chosen workload; --no-tune: nothing
+  const tuned = await cli(['stress', '--workload', 'dirty-share', '--cpus', '2', '--ops', '300', '--runs', '1', '--jobs', '1', '--bug', 'mkclean-unlocked-check', '--json']);
+  assert.ok(tuned.code === 0 || tuned.code === 1, tuned.stderr);
+  assert.match(tuned.stderr, /stress: the tuning of --bug mkclean-unlocked-check set perturb 0\.5 \(options left at their defaults; --no-tune for none\)/);
+  assert.ok((JSON.parse(tuned.stdout) as CampaignSummary).campaign.includes(' --perturb 0.5 '));
+  assert.not.match(first.stderr, /the tuning of/);
   // msync-region's op is an msync of its whole region: 200 of them, not stress's 20 000
   const region = await cli(['stress', '--workload', 'msync-region', '--cpus', '2', '--runs', '1', '--json']);
   assert.is(region.code, 0, region.stderr);

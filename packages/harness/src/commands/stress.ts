@@ -53,6 +53,14 @@ export function registerStress(p: Command): Command {
     const tune = (flags.tune as boolean | undefined) ?? (flags.portfolio === undefined && parsed.bugs.length > 0);
     const portfolio = !given('workload') && !(tune && parsed.bugs.length > 0);
     const run = tuneForStress(parsed, source, tune);
+    if (tune && parsed.bugs.length > 0) {
+      // say what the tuning changed, so that a campaign of a chosen configuration is not silently another
+      const plain = tuneForStress(parsed, source, false);
+      const changed = (['workload', 'params', 'cpus', 'procs', 'ops', 'perturb', 'checkEvery', 'daemonConfig', 'hostThreads'] as const)
+        .filter((k) => JSON.stringify(run[k]) !== JSON.stringify(plain[k]))
+        .map((k) => `${k} ${typeof run[k] === 'object' ? JSON.stringify(run[k]) : String(run[k])}`);
+      if (changed.length) process.stderr.write(`stress: the tuning of ${parsed.bugs.map((b) => `--bug ${b}`).join(', ')} set ${changed.join(', ')} (options left at their defaults; --no-tune for none)\n`);
+    }
     // no length given and none tuned: the workload's own default (msync-region's ops are whole-region msyncs)
     if (!portfolio && flags.ops === undefined && flags.duration === undefined && run.ops === parsed.ops) run.ops = await defaultStressOps(run);
     const options: CampaignOptions = {
