@@ -32,7 +32,7 @@
  * Each CPU's state word (C_TOKEN) holds a state in its low three bits and the proxy generation above:
  * NONE (no token: in a wait, or taking its interrupts itself), SLEEPING (no token, asleep in a wait
  * with interrupts on), RUNNING (holds a token), PARKED
- * (wants one; sleeps on this word, or is about to: a CPU that hands its token over at a user-mode
+ * (wants one; sleeps on this word, or is about to: a CPU that hands its token over at a preemption
  * point is PARKED before it wakes the taker), WOKEN (parked as its wait ended: a woken task, which the host OS
  * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
  * one, its host thread not yet awake: still parked for a proxy), BUSY (parked, handed or sleeping, a proxy
@@ -357,8 +357,10 @@ export class TokenWaiter extends FreeWaiter {
    * This CPU's token is gone (to CPU `to`, or freed: -1): its state becomes `then`, and only then is
    * `to`'s host thread woken. The wake-up can take this thread off its host core at once (the host
    * runs the woken thread in its place) until the host schedules it again; a CPU that gave its token
-   * at a user-mode point (switchIfParked) is already PARKED then, so its flush IPIs are taken by proxy
-   * meanwhile (before, it stayed RUNNING until it ran again, and a flush initiator waited for it).
+   * at a preemption point where it parks next (switchIfParked: a slice's end in user mode, a random
+   * switch with no lock held, a workload's busy-wait) is already PARKED then, so its flush IPIs are
+   * taken by proxy meanwhile (before, it stayed RUNNING until it ran again, and a flush initiator
+   * waited for it).
    */
   private dropped(to: number, then: TokenState.None | TokenState.Parked): void {
     this.held = false;
