@@ -26,6 +26,8 @@ function rows(b: BenchResult): { data: Row[]; yTitle: string; log: boolean } {
       if (!l) continue;
       data.push({ cpus: p.cpus, series: 'p50', value: l.p50Ns / 1000, dashed: false });
       data.push({ cpus: p.cpus, series: 'p99', value: l.p99Ns / 1000, dashed: false });
+      // the host's own round between as many processes (the native baseline), dashed
+      if (p.baseline && p.baseline.total > 0) data.push({ cpus: p.cpus, series: 'native round (mean)', value: 1e6 / p.baseline.total, dashed: true });
     }
     const vals = data.map((d) => d.value).filter((v) => v > 0);
     return { data, yTitle: `flush latency (µs, ${b.timeBase === 'simulated' ? 'simulated' : 'host'} time)`, log: vals.length > 0 && Math.max(...vals) / Math.min(...vals) > 50 };
@@ -104,7 +106,8 @@ export function plotSpec(b: BenchResult): TopLevelSpec {
       : `host: ${b.hostCores} cores; ${b.timeMs} ms per run${c.lockdep ? '' : '; lockdep off'}`;
   const title = { text: `smpsim bench ${b.suite}`, subtitle: [b.title, setup] };
   const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
-  const ratios = b.points.filter((p) => p.ratio !== undefined).map((p) => ({ cpus: p.cpus, ratio: p.ratio! }));
+  // (shootdown's native round is a series of its latency chart)
+  const ratios = b.suite === 'shootdown' ? [] : b.points.filter((p) => p.ratio !== undefined).map((p) => ({ cpus: p.cpus, ratio: p.ratio! }));
   if (ratios.length === 0) return { $schema: schema, title, width: 520, height: 320, layer: main };
   const ratioChart: Layer[] = [
     ...oversubscribed(b, minCpus, maxCpus, false),
