@@ -72,12 +72,13 @@ const spied = Atomics as unknown as {
   notify: (ta: Int32Array, idx: number, n?: number) => number;
 };
 
-test('run tokens: a flush initiator spins while a running target makes progress, and naps without being woken by the acknowledgement once it does not', () => {
-  // cpu1 holds the other token and runs, but its host thread is off the host's cores (its heartbeat
-  // stands still): cpu0 spins its share, then its progress check, then naps on its own interrupt
-  // word (not on the acknowledgement word, so cpu1's handler makes no host wake-up); during the nap
-  // cpu1 runs and takes the IPI, and the flush completes
-  const { m, cpus } = small({ files: [file(2)], watchdogMs: 5000 });
+/**
+ * cpu0 (a token) flushes a page cpu1 caches; cpu1 holds the other token but its host thread is off
+ * the host's cores (its heartbeat stands still). Atomics.wait is watched: at each of cpu0's sleeps,
+ * what it waits on is recorded and cpu1 gets a core and takes its interrupt. Perturbation `perturb`.
+ */
+function flushWithRunningTarget(perturb: number) {
+  const { m, cpus } = small({ files: [file(2)], watchdogMs: 5000, perturb });
   const [a, b] = cpus as [Cpu, Cpu];
   const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
   a.store(addr, 1);
@@ -101,21 +102,39 @@ test('run tokens: a flush initiator spins while a running target makes progress,
     spied.wait = wait;
   }
   assert.equal(a.violations, []);
+  assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
+  assert.is(m.counter(1, 'ipisProxied'), 0, 'cpu1 took the IPI itself');
+  assert.is(m.counter(1, 'ipisReceived'), 1);
+  return { m, naps, steps: naps.map((n) => n.heartbeat - before) };
+}
+
+test('run tokens: a flush initiator spins while a running target makes progress, and naps without being woken by the acknowledgement once it does not', () => {
+  // cpu0 spins its share, then its progress check, then naps on its own interrupt word (not on the
+  // acknowledgement word, so cpu1's handler makes no host wake-up); during the nap cpu1 runs
+  const { m, naps, steps } = flushWithRunningTarget(0);
   assert.is(naps.length, 1, 'one nap');
   assert.is(naps[0]!.idx, m.layout.cpu(0) + L.C_IPI_PENDING, "on cpu0's interrupt word");
   assert.is(naps[0]!.published, m.layout.cpu(0) + L.C_IPI_PENDING, 'published as such: an IPI wakes it, the acknowledgement does not');
   assert.is(naps[0]!.ms, NAP_MS);
-  assert.ok(naps[0]!.heartbeat - before > 256 + 512, `after its spins and a progress check without progress (${naps[0]!.heartbeat - before} idle steps)`);
-  assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
-  assert.is(m.counter(1, 'ipisProxied'), 0, 'cpu1 took the IPI itself');
-  assert.is(m.counter(1, 'ipisReceived'), 1);
+  assert.ok(steps[0]! > 256 + 512, `after its spins and a progress check without progress (${steps[0]} idle steps)`);
 });
 
-test('run tokens: a CPU that hands its token over at a user-mode point is PARKED before it wakes the taker', () => {
-  // A wake-up can take the giver's host thread off its core at once: from then on its flush IPIs must
-  // be open to a proxy. Atomics.notify is watched: at the wake-up of cpu1, cpu0's state is recorded
-  // and the machine stopped (so that cpu0's wait for a token returns in this one thread).
-  const { m, cpus } = small({ files: [file(2)] });
+test('run tokens with perturbation on: the flush initiator sleeps on its acknowledgement word after its spins, as before (the delays find races)', () => {
+  const { m, naps, steps } = flushWithRunningTarget(0.5);
+  assert.is(naps.length, 1, 'one sleep');
+  assert.is(naps[0]!.idx, m.layout.cpu(0) + L.C_FLUSH_ACK, 'on the acknowledgement word, which wakes it');
+  assert.is(naps[0]!.published, m.layout.cpu(0) + L.C_FLUSH_ACK);
+  assert.is(naps[0]!.ms, 1);
+  assert.ok(steps[0]! > 256 && steps[0]! < 256 + 512, `after its spins only (${steps[0]} idle steps)`);
+});
+
+/**
+ * cpu0 (the one token) hands it to the parked cpu1 in a workload's busy-wait. Atomics.notify is
+ * watched: at the wake-up of cpu1, both CPUs' token states are recorded and the machine stopped (so
+ * that cpu0's wait for a token returns in this one thread).
+ */
+function handOver(perturb: number) {
+  const { m, cpus } = small({ files: [file(2)], perturb });
   const a = cpus[0]!;
   initTokens(m.meta, m.layout, 1);
   a.useWaiter(new TokenWaiter(a, 200));
@@ -135,8 +154,18 @@ test('run tokens: a CPU that hands its token over at a user-mode point is PARKED
   } finally {
     spied.notify = notify;
   }
-  assert.equal(seen, [TokenState.Handed, TokenState.Parked], 'cpu1 handed the token, cpu0 already parked');
   assert.is(m.counter(0, 'tokenSwitches'), 1);
+  return seen;
+}
+
+test('run tokens: a CPU that hands its token over at a user-mode point is PARKED before it wakes the taker', () => {
+  // a wake-up can take the giver's host thread off its core at once: from then on its flush IPIs
+  // must be open to a proxy
+  assert.equal(handOver(0), [TokenState.Handed, TokenState.Parked], 'cpu1 handed the token, cpu0 already parked');
+});
+
+test('run tokens with perturbation on: the taker is woken first, as before', () => {
+  assert.equal(handOver(0.5), [TokenState.Handed, TokenState.Running], 'cpu1 handed the token, cpu0 not parked yet');
 });
 
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {
