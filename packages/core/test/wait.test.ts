@@ -3,7 +3,9 @@
  * interrupts (a flush completes with no worker), a wait nothing in the thread can end is reported by
  * the watchdog at once; the free waiter's watchdog fires after its threshold with the kernel-style
  * report; runCpu takes a one-CPU machine through its task, a checkpoint, the invariants, the final
- * sync and the stop; a task that throws is a crash naming the CPU.
+ * sync and the stop; a task that throws is a crash naming the CPU. Run tokens in one thread: flushes
+ * taken by proxy, the flush initiator's spin and nap, the order of a hand-over, each with
+ * perturbation off and (where it differs) on.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
