@@ -17,7 +17,7 @@
  * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
  *   holds the spinlock it waits for when that one is parked (yield_to in KVM's pause-loop exiting),
  *   to a parked target of its flush, else to the parked CPU next in turn. A flush initiator keeps its
- *   token and spins while its targets can acknowledge without one (see beforeSleep).
+ *   token and (perturbation off) spins while its targets can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
  *   memory), as timed mode does (sched/timed.ts) and as KVM's paravirtual flush does for a preempted
@@ -232,8 +232,9 @@ export class TokenWaiter extends FreeWaiter {
    * About to sleep: give the token away, to the holder of the awaited spinlock if it is parked. A CPU
    * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve);
    * otherwise it keeps it while the targets can acknowledge without one (running, or in a wait with
-   * interrupts on, which takes them), and spins on (Sleep.Spin) as long as they make progress (their
-   * heartbeats move): a sleep costs a host wake-up on both sides. (It used to sleep with the token
+   * interrupts on, which takes them), and with perturbation off spins on (Sleep.Spin) as long as they
+   * make progress (their heartbeats move): a sleep costs a host wake-up on both sides (with it on, it
+   * sleeps after its spins, woken by the ack, as before: see quiet). (It used to sleep with the token
    * kept after its spins, for the ack to wake it: the target's handler then made a futex wake, which
    * on the 2-core VM put the woken initiator on the target's core, and the initiator's next flush
    * found the target still descheduled inside that handler; in the 3-CPU shootdown bench 57 % of
