@@ -56,7 +56,7 @@ export function registerStress(p: Command): Command {
     if (tune && parsed.bugs.length > 0) {
       // say what the tuning changed, so that a campaign of a chosen configuration is not silently another
       const plain = tuneForStress(parsed, source, false);
-      const changed = (['workload', 'params', 'cpus', 'procs', 'ops', 'perturb', 'checkEvery', 'daemonConfig', 'hostThreads'] as const)
+      const changed = RUN_OPTION_ROWS.map(([k]) => k)
         .filter((k) => JSON.stringify(run[k]) !== JSON.stringify(plain[k]))
         .map((k) => `${k} ${typeof run[k] === 'object' ? JSON.stringify(run[k]) : String(run[k])}`);
       if (changed.length) process.stderr.write(`stress: the tuning of ${parsed.bugs.map((b) => `--bug ${b}`).join(', ')} set ${changed.join(', ')} (options left at their defaults; --no-tune for none)\n`);
