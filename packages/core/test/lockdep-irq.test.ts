@@ -282,6 +282,7 @@ function irqEveryPoint(self: Cpu, peers: readonly Cpu[]): CpuWaiter {
       w.point();
       Atomics.or(self.meta, self.base + L.C_IPI_PENDING, 1);
     },
+    userReturn: () => w.userReturn(),
     preemptHere: () => w.preemptHere(),
     waitUntil: (kind, obj, ready) => w.waitUntil(kind, obj, ready),
     pause: () => w.pause(),

@@ -2,8 +2,9 @@
  * Run tokens (core's sched/tokens.ts): free mode with more simulated CPUs than host threads. The
  * number of host threads is given (--host-threads), so these runs use tokens on any host: the
  * machine finishes with every CPU's work done, tokens change hands, flush IPIs of parked CPUs are
- * taken by proxy, the correct kernel stays silent, a planted bug is still found, and a machine with
- * no more CPUs than host threads runs without tokens.
+ * taken by proxy, the correct kernel stays silent, a planted bug is still found, a workload whose
+ * slow paths all fall in kernel paths still rotates its tokens, and a machine with no more CPUs than
+ * host threads runs without tokens.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,6 +32,18 @@ test('shootdown on 4 CPUs with 2 host threads: parked targets\' flush IPIs are t
   assert.ok(s.stats.tokens.ipisProxied > 0, JSON.stringify(s.stats.tokens));
   // a proxied IPI is an IPI the target received: the counts still balance
   assert.is(s.stats.shootdowns.ipisReceived, s.stats.shootdowns.ipisSent);
+});
+
+test('page-fault3 (256 pages) for 500 ms on 4 CPUs with 2 host threads: slices end, the kernel threads run, the run ends on time', async () => {
+  // every slow path of its CPUs fell inside a fault or munmap: before the return to user mode took
+  // their user-mode part, the run ended only by the hang watchdog after 76 s (2 slice hand-overs,
+  // no writeback); 1 CPU, no tokens, likewise
+  for (const cpus of [4, 1]) {
+    const s = await runMachine({ workload: 'page-fault3', cpus, durationMs: 500, seed: 1, hostThreads: 2 });
+    assert.ok(s.ok, `${cpus} CPUs: ${s.violations.map((v) => `${v.kind}: ${v.message}`).join('\n')}`);
+    if (cpus > 2) assert.ok(s.stats.tokens.switches > 10, `${cpus} CPUs: ${JSON.stringify(s.stats.tokens)}`);
+    assert.ok(s.stats.writeback.flusherRuns > 0, `${cpus} CPUs: the flusher never ran`);
+  }
 });
 
 test('no tokens when the machine has no more CPUs than host threads', async () => {

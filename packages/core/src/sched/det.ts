@@ -187,6 +187,9 @@ export class DetWaiter implements CpuWaiter {
     this.decide(false);
   }
 
+  /** Never called: with a slow path at every point nothing waits for the return to user mode (Cpu.preemptSlow). */
+  userReturn(): void {}
+
   pause(idx: number, expected: number): void {
     this.block(idx, expected);
   }

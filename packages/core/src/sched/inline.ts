@@ -38,6 +38,8 @@ export class InlineWaiter implements CpuWaiter {
     this.servicePeers();
   }
 
+  userReturn(): void {}
+
   pause(): void {
     this.servicePeers();
   }

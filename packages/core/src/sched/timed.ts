@@ -124,6 +124,9 @@ export class TimedWaiter implements CpuWaiter {
     if (now >= this.limit) this.decide();
   }
 
+  /** Nothing of point() waits for user mode here (the hooks and the deadline are the Cpu's). */
+  userReturn(): void {}
+
   pause(idx: number, expected: number): void {
     this.block(idx, expected);
   }

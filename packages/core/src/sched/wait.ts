@@ -38,6 +38,11 @@ export interface CpuWaiter {
   /** The scheduling part of a preemption point: nothing in free mode; a decision in deterministic mode. */
   point(): void;
   /**
+   * A kernel path returned to user mode after a preemption point's slow path had fallen inside it
+   * (Cpu.returnToUser): what point() does only in user mode is due now (run tokens: a slice's end).
+   */
+  userReturn(): void;
+  /**
    * A perturbation at a kernel race point (Cpu.racePoint) chose to delay this CPU: with run tokens
    * (sched/tokens.ts) it is parked instead, as the host OS used to preempt it; returns true if so
    * (it has run again), false if the caller should spin its random delay.
@@ -164,6 +169,8 @@ export class FreeWaiter implements CpuWaiter {
   enter(): void {}
 
   point(): void {}
+
+  userReturn(): void {}
 
   preemptHere(): boolean {
     return false;
