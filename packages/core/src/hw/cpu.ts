@@ -22,7 +22,7 @@ import { Rng } from '../random.js';
 import { type CpuWaiter, FreeWaiter } from '../sched/wait.js';
 import type { Tracer } from '../trace.js';
 import { type CacheLines, memLine, metaLine } from './coherence.js';
-import { type KernelEntry, MachineStop, type Violation } from './entry.js';
+import { BusError, type KernelEntry, MachineStop, SegvError, type Violation } from './entry.js';
 import { PF_PROT, PF_USER, PF_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US, tableIndex } from './pte.js';
 
 export { BusError, MachineStop, SegvError, type KernelEntry, type Violation } from './entry.js';
@@ -518,13 +518,20 @@ export class Cpu {
     if (!this.kernel) throw new Error(`cpu${this.id}: page fault with no kernel attached`);
     this.meta[b + L.C_IN_KERNEL]!++;
     if (this.tracer !== null) this.tracer.fault(addr, errcode);
+    let signal: SegvError | BusError | null = null;
     try {
       this.kernel.pageFault(this, addr, errcode);
+    } catch (e) {
+      if (!(e instanceof SegvError || e instanceof BusError)) throw e; // a stop unwinds: nothing more runs
+      signal = e;
     } finally {
       this.meta[b + L.C_IN_KERNEL]!--;
       if (this.tracer !== null) this.tracer.faultEnd();
     }
+    // the return to user mode, where a signal is delivered too: a workload retrying a store that gets
+    // SIGSEGV (remap-commit's writers while the page is unmapped) must still park at a checkpoint
     if (this.userDue) this.returnToUser();
+    if (signal !== null) throw signal;
   }
 
   /**
