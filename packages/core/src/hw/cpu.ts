@@ -87,7 +87,10 @@ export class Cpu {
   private userDue = false;
   /** Violations this CPU found. */
   readonly violations: Violation[] = [];
-  /** Called at user-mode preemption slow paths: kernel threads, checkpoints, schedulers. */
+  /**
+   * Called at user-mode preemption slow paths, or at the return to user mode after a slow path that
+   * fell in a kernel path (returnToUser): kernel threads, checkpoints, schedulers.
+   */
   readonly userHooks: Array<(cpu: Cpu) => void> = [];
   /**
    * The end-of-run fsync-durability check (kernel.ts finalSync), run after a plain fsync of every
