@@ -709,9 +709,9 @@ export class Cpu {
 
   /** Takes pending interrupts if the interrupt flag is set: the kernel's interrupt vector runs. */
   pollInterrupts(): void {
-    // (a plain read first: most polls find nothing, and Atomics.load is a builtin call here, not inlined)
-    const pending = this.base + L.C_IPI_PENDING;
-    if (this.meta[this.base + L.C_IRQ] !== 0 && this.meta[pending] !== 0 && Atomics.load(this.meta, pending) !== 0 && this.waiter.interruptDue()) this.kernel!.interrupt(this);
+    // (a plain read, as the early look's: the handler takes its mailbox with atomics itself, and
+    // Atomics.load is a builtin call here, not inlined)
+    if (this.meta[this.base + L.C_IRQ] !== 0 && this.meta[this.base + L.C_IPI_PENDING] !== 0 && this.waiter.interruptDue()) this.kernel!.interrupt(this);
   }
 
   /**
