@@ -69,6 +69,12 @@ test('run tokens: a CPU asleep in a kernel wait without a token, interrupts on (
   assert.ok(st >>> 3 > 0, 'with the proxy generation moved on');
 });
 
+test('run tokens: a token holder napping in its own flush wait, interrupts on (NAPPING), has its flush IPI taken by proxy', () => {
+  const { st } = flushWhileOff(TokenState.Napping);
+  assert.is(st & 7, TokenState.Napping, 'back to NAPPING, for cpu1 to take back to RUNNING when its nap ends');
+  assert.ok(st >>> 3 > 0, 'with the proxy generation moved on');
+});
+
 /** Atomics.wait and Atomics.notify, replaced for a test that watches them. */
 const spied = Atomics as unknown as {
   wait: (ta: Int32Array, idx: number, v: number, ms?: number) => string;
@@ -129,6 +135,54 @@ test('run tokens with perturbation on: the flush initiator sleeps on its acknowl
   assert.is(naps[0]!.published, m.layout.cpu(0) + L.C_FLUSH_ACK);
   assert.is(naps[0]!.ms, 1);
   assert.ok(steps[0]! > 256 && steps[0]! < 256 + 512, `after its spins only (${steps[0]} idle steps)`);
+});
+
+test("run tokens: two token holders flushing each other: the one napping in its wait has the other's IPI taken by proxy, and is RUNNING again after the nap", () => {
+  // write-notify with 8 CPUs of one mm on 2 cores: both token holders flush at once, each waits for
+  // the other's acknowledgement; before, one napping made the other find its heartbeat still and nap
+  // as well, both until their naps' timeouts
+  const { m, cpus } = small({ files: [file(2)], watchdogMs: 1000 });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const p0 = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  const p1 = p0 + 4096;
+  a.store(p0, 1);
+  b.load(p1);
+  initTokens(m.meta, m.layout, 2);
+  for (const c of [a, b]) {
+    c.useWaiter(new TokenWaiter(c, 200));
+    c.waiter.enter();
+  }
+  let dropped = 0;
+  const forget = a.tlbChangedElsewhere.bind(a);
+  a.tlbChangedElsewhere = () => {
+    dropped++;
+    forget();
+  };
+  const states: number[] = [];
+  const wait = spied.wait;
+  spied.wait = (_ta, _idx, _v, _ms) => {
+    if (states.length === 0) {
+      // cpu0 naps in its flush of p1, waiting for cpu1 (whose heartbeat stood still): cpu1 runs now and
+      // flushes p0, which cpu0 caches
+      states.push(Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7);
+      b.kernelMode(() => flushTlbPage(b, b.mmId, vpnOf(p0), FlushCause.Fault));
+    }
+    return 'timed-out';
+  };
+  try {
+    a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(p1), FlushCause.Fault));
+  } finally {
+    spied.wait = wait;
+  }
+  assert.equal(a.violations, []);
+  assert.equal(b.violations, []);
+  assert.equal(states, [TokenState.Napping], 'cpu0 napped as NAPPING');
+  assert.is(m.counter(0, 'ipisProxied'), 1, "cpu1 took cpu0's IPI by proxy");
+  assert.is(m.counter(1, 'ipisProxied'), 0, 'cpu1 took its own (in its wait)');
+  assert.is(m.tlbEntry(0, vpnOf(p0)), null, "cpu0's entry for p0 is gone");
+  assert.is(m.tlbEntry(1, vpnOf(p1)), null, "cpu1's entry for p1 is gone");
+  assert.is(Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7, TokenState.Running, 'cpu0 holds its token, RUNNING');
+  assert.is(dropped, 1, 'cpu0 dropped its one-entry translation cache after the nap');
 });
 
 /**

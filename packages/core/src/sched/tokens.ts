@@ -28,15 +28,19 @@
  *   token asleep in a kernel wait with interrupts on (SLEEPING: a spinlock's waiter takes IPIs between
  *   two looks at the lock), so a lock holder flushing under the lock does not wait for its waiters'
  *   host threads to be scheduled; only the flush vectors are taken, a disk completion stays pending.
+ *   And for a token holder napping in its own flush wait (NAPPING): two token holders that flush the
+ *   same mm at once each wait for the other's acknowledgement, and one napping (its targets' threads
+ *   looked off the cores) used to make the other nap too, both until their naps' timeouts.
  *
  * Each CPU's state word (C_TOKEN) holds a state in its low three bits and the proxy generation above:
  * NONE (no token: in a wait, or taking its interrupts itself), SLEEPING (no token, asleep in a wait
- * with interrupts on), RUNNING (holds a token), PARKED
+ * with interrupts on), RUNNING (holds a token), NAPPING (holds a token, napping in a flush wait with
+ * interrupts on), PARKED
  * (wants one; sleeps on this word, or is about to: a CPU that hands its token over at a preemption
  * point is PARKED before it wakes the taker), WOKEN (parked as its wait ended: a woken task, which the host OS
  * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
- * one, its host thread not yet awake: still parked for a proxy), BUSY (parked, handed or sleeping, a proxy
- * taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
+ * one, its host thread not yet awake: still parked for a proxy), BUSY (parked, handed, sleeping or napping, a
+ * proxy taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
  * at most one token and never while BUSY; it takes it up with HANDED -> RUNNING.
  *
  * Tokens change only host scheduling: what any CPU does next is what it would have done under some
@@ -62,6 +66,12 @@ export const enum TokenState {
    * looks. It takes SLEEPING -> NONE back when its sleep ends (after a proxy's BUSY).
    */
   Sleeping = 6,
+  /**
+   * Holds a token, napping in a flush wait with interrupts on (TokenWaiter.beforeSleep's Sleep.Nap):
+   * its flush IPIs may be taken by proxy, as SLEEPING's. It takes NAPPING -> RUNNING back when its
+   * nap ends (after a proxy's BUSY) and drops its one-entry translation cache if a proxy ran.
+   */
+  Napping = 7,
 }
 const STATE = 7;
 const GEN = 8;
@@ -277,16 +287,24 @@ export class TokenWaiter extends FreeWaiter {
    * so a flush initiator takes its IPIs by proxy instead of waiting for this host thread to be
    * scheduled (the holder of the pte lock this CPU spins on, say, flushing under it). Nothing of this
    * CPU runs meanwhile (the proxy's handler writes its interrupt flag and context words). Interrupts
-   * off: it stays NONE (isBlocked sees it).
+   * off: it stays NONE (isBlocked sees it). With its token (a flush wait's nap, the only sleep that
+   * keeps it), NAPPING: the other token holder flushing the same mm takes this CPU's IPI by proxy
+   * instead of finding its heartbeat still and napping in turn (write-notify, 8 CPUs of one mm on 2
+   * cores: two in three of the naps were of a token holder whose target was the other, napping).
    */
   protected override sleepBegins(): void {
     const cpu = this.cpu;
-    if (this.held || cpu.meta[cpu.base + L.C_IRQ] === 0) return;
+    if (cpu.meta[cpu.base + L.C_IRQ] === 0) return;
     const v = Atomics.load(cpu.meta, this.word);
-    if ((v & STATE) === TokenState.None) Atomics.compareExchange(cpu.meta, this.word, v, (v & ~STATE) | TokenState.Sleeping);
+    if ((v & STATE) === (this.held ? TokenState.Running : TokenState.None)) {
+      Atomics.compareExchange(cpu.meta, this.word, v, (v & ~STATE) | (this.held ? TokenState.Napping : TokenState.Sleeping));
+    }
   }
 
-  /** The sleep is over: SLEEPING -> NONE, once a proxy taking this CPU's interrupts (BUSY) is done. */
+  /**
+   * The sleep is over: SLEEPING -> NONE, or NAPPING -> RUNNING (dropping the one-entry translation
+   * cache if a proxy ran meanwhile), once a proxy taking this CPU's interrupts (BUSY) is done.
+   */
   protected override afterSleep(): void {
     const meta = this.cpu.meta;
     const w = this.word;
@@ -296,6 +314,11 @@ export class TokenWaiter extends FreeWaiter {
       if (st === TokenState.Busy) {
         Atomics.wait(meta, w, v, 1);
         continue;
+      }
+      if (st === TokenState.Napping) {
+        if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Running) !== v) continue;
+        this.checkGen();
+        return;
       }
       if (st !== TokenState.Sleeping || Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.None) === v) return;
     }
@@ -510,7 +533,8 @@ export class TokenWaiter extends FreeWaiter {
   }
 
   /**
-   * Takes CPU c's pending flush IPIs on its behalf, if it is parked with interrupts on. Only the flush
+   * Takes CPU c's pending flush IPIs on its behalf, if it is parked or asleep in a wait (SLEEPING,
+   * NAPPING) with interrupts on. Only the flush
    * vectors: a disk completion pending beside them stays for c to take when it runs (the invalidate
    * IPIs' vectors are above every device's, so a CPU with both pending takes the flush first, as a
    * running CPU's early look does, Cpu.pollFlushIpis; the disk counts its latency in c's own polls).
@@ -522,7 +546,7 @@ export class TokenWaiter extends FreeWaiter {
     const w = cb + L.C_TOKEN;
     const v = Atomics.load(meta, w);
     const st = v & STATE;
-    if (!waiting(st) && st !== TokenState.Handed && st !== TokenState.Sleeping) return;
+    if (!waiting(st) && st !== TokenState.Handed && st !== TokenState.Sleeping && st !== TokenState.Napping) return;
     if (meta[cb + L.C_IRQ] === 0) return;
     if ((Atomics.load(meta, cb + L.C_IPI_PENDING) & ~L.DISK_PENDING) === 0) return;
     if (Atomics.compareExchange(meta, w, v, (v & ~STATE) | TokenState.Busy) !== v) return;
@@ -537,7 +561,7 @@ export class TokenWaiter extends FreeWaiter {
       }
     } finally {
       p.dueVectors = -1;
-      // back to its state (PARKED, WOKEN, HANDED or SLEEPING) with the generation moved on; c is not woken (it sees the
+      // back to its state (PARKED, WOKEN, HANDED, SLEEPING or NAPPING) with the generation moved on; c is not woken (it sees the
       // generation when it resumes, and waking it would only put another thread on the host's cores)
       Atomics.store(meta, w, (v & ~STATE) + GEN + st);
     }
