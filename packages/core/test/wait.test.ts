@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
 import { file, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { diskWord, small, vpnOf } from './helpers.js';
+import type { Pfn } from '@smpsim/core';
 
 test('inline waiter: a flush to another CPU of the thread is acknowledged while the initiator waits', () => {
   const { m, cpus } = small({ files: [file(2)] });
@@ -223,6 +224,48 @@ test('run tokens: a CPU that hands its token over at a user-mode point is PARKED
 
 test('run tokens with perturbation on: the taker is woken first, as before', () => {
   assert.equal(handOver(0.5), [TokenState.Handed, TokenState.Running], 'cpu1 handed the token, cpu0 not parked yet');
+});
+
+/**
+ * cpu1, parked, holds a lock that cpu0 (the one token) then waits for: cpu0's wait, past its spins,
+ * hands its token to cpu1 (a directed yield). Atomics.notify is watched: at cpu1's wake-up, both
+ * CPUs' token states are recorded and the machine stopped (cpu0's wait then ends in this one thread).
+ */
+function yieldToParkedHolder(take: (c: Cpu) => void, wait = take) {
+  const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000 });
+  const [a, b] = cpus as [Cpu, Cpu];
+  b.kernelMode(() => take(b));
+  initTokens(m.meta, m.layout, 1);
+  a.useWaiter(new TokenWaiter(a, 200));
+  a.waiter.enter();
+  Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Parked);
+  const seen: number[] = [];
+  const notify = spied.notify;
+  spied.notify = (ta, idx, n) => {
+    if (idx === m.layout.cpu(1) + L.C_TOKEN && seen.length === 0) {
+      seen.push(Atomics.load(m.meta, m.layout.cpu(1) + L.C_TOKEN) & 7, m.counter(0, 'directedYields'));
+      m.abort();
+    }
+    return notify(ta, idx, n);
+  };
+  try {
+    assert.throws(() => a.kernelMode(() => wait(a)), (e: unknown) => e instanceof MachineStop);
+  } finally {
+    spied.notify = notify;
+  }
+  return seen;
+}
+
+test('run tokens: a CPU that waits for a spinlock, an rw-semaphore or a page lock held by a parked CPU hands that CPU its token', () => {
+  const spin = (c: Cpu) => locks.spinLock(c, (c.layout.file(1) + L.F_PRIVATE_LOCK) as LockIdx, LockClass.Test0, SITES.test_site);
+  const write = (c: Cpu) => locks.downWrite(c, (c.layout.mm(0) + L.MM_SEM) as LockIdx, LockClass.MmapSem, SITES.handle_mm_fault);
+  const read = (c: Cpu) => locks.downRead(c, (c.layout.mm(0) + L.MM_SEM) as LockIdx, LockClass.MmapSem, SITES.handle_mm_fault);
+  const page = (c: Cpu) => locks.lockPage(c, 1 as Pfn, SITES.lock_page);
+  assert.equal(yieldToParkedHolder(spin), [TokenState.Handed, 1], 'spinlock: its owner word names cpu1');
+  // rw-semaphores and page locks record no owner: the holder is found on the held-lock stacks
+  assert.equal(yieldToParkedHolder(write, read), [TokenState.Handed, 1], 'a reader waiting for the writer');
+  assert.equal(yieldToParkedHolder(read, write), [TokenState.Handed, 1], 'a writer waiting for a reader');
+  assert.equal(yieldToParkedHolder(page), [TokenState.Handed, 1], 'a page lock');
 });
 
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {

@@ -15,8 +15,9 @@
  *   there instead, locks held or not (one park in eight keeps it off the host 0-2 ms), and user-mode
  *   points where it holds no lock hand over at random with probability p/4 (seeded).
  * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
- *   holds the spinlock it waits for when that one is parked (yield_to in KVM's pause-loop exiting),
- *   to a parked target of its flush, else to the parked CPU next in turn. A flush initiator keeps its
+ *   holds the spinlock (or buffer lock, rw-semaphore, page lock) it waits for when that one is parked
+ *   (yield_to in KVM's pause-loop exiting), to a parked target of its flush, else to the parked CPU
+ *   next in turn. A flush initiator keeps its
  *   token and (perturbation off) spins while its targets can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
@@ -249,7 +250,9 @@ export class TokenWaiter extends FreeWaiter {
   }
 
   /**
-   * About to sleep: give the token away, to the holder of the awaited spinlock if it is parked. A CPU
+   * About to sleep: give the token away, to the holder of the awaited lock if it is parked (a
+   * spinlock's or buffer lock's owner word; an rw-semaphore's or page lock's holders on the held-lock
+   * stacks, which is also where the watchdog finds them). A CPU
    * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve);
    * otherwise it keeps it while the targets can acknowledge without one (running, or in a wait with
    * interrupts on, which takes them), and with perturbation off spins on (Sleep.Spin) as long as they
@@ -276,6 +279,8 @@ export class TokenWaiter extends FreeWaiter {
     } else if (kind === L.WaitKind.Spin || kind === L.WaitKind.BufferLock) {
       const owner = Atomics.load(this.cpu.meta, obj) - 1;
       if (owner >= 0 && owner < this.cpu.layout.cpus) to = owner;
+    } else if (kind === L.WaitKind.RwsemRead || kind === L.WaitKind.RwsemWrite || kind === L.WaitKind.PageLock) {
+      to = this.parkedHolder(obj);
     }
     // without a parked CPU to take it, the token is free (G_TOKENS) for whoever asks next
     this.handOver(to, false);
@@ -349,6 +354,24 @@ export class TokenWaiter extends FreeWaiter {
     this.beatSum = (this.beatSum + Atomics.load(this.cpu.meta, this.cpu.layout.cpu(c) + L.C_HEARTBEAT)) | 0;
     return false;
   };
+
+  /**
+   * A parked CPU that holds lock `obj` (an rw-semaphore, a page lock), found on the held-lock stacks,
+   * or -1. These locks record no owner (a semaphore has many readers); a parked CPU's stack does not
+   * change while it is parked, and one read as it unparks only makes the yield undirected.
+   */
+  private parkedHolder(obj: number): number {
+    const cpu = this.cpu;
+    const meta = cpu.meta;
+    for (let c = 0; c < cpu.layout.cpus; c++) {
+      if (c === cpu.id || !this.isParked(c)) continue;
+      const b = cpu.layout.cpu(c);
+      for (let i = 0, d = Atomics.load(meta, b + L.C_HELD_DEPTH); i < d; i++) {
+        if (meta[b + L.C_HELD + i * L.HELD_FIELDS + L.HELD_LOCK] === obj) return c;
+      }
+    }
+    return -1;
+  }
 
   // ---- tokens ----
 
