@@ -187,31 +187,39 @@ test("run tokens: two token holders flushing each other: the one napping in its 
 });
 
 /**
- * cpu0 (the one token) hands it to the parked cpu1 in a workload's busy-wait. Atomics.notify is
- * watched: at the wake-up of cpu1, both CPUs' token states are recorded and the machine stopped (so
- * that cpu0's wait for a token returns in this one thread).
+ * cpu0 takes the one token, cpu1 is parked; then `act` runs with Atomics.notify watched: at cpu1's
+ * wake-up, `record()` is kept and the machine stopped (so that a wait of cpu0's returns in this one
+ * thread). Returns what was recorded.
  */
-function handOver(perturb: number) {
-  const { m, cpus } = small({ files: [file(2)], perturb });
-  const a = cpus[0]!;
+function atWakeOfParkedCpu1(m: Machine, a: Cpu, record: () => number[], act: () => void): number[] {
   initTokens(m.meta, m.layout, 1);
   a.useWaiter(new TokenWaiter(a, 200));
   a.waiter.enter();
   Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Parked);
-  const seen: number[] = [];
+  let seen: number[] = [];
   const notify = spied.notify;
   spied.notify = (ta, idx, n) => {
     if (idx === m.layout.cpu(1) + L.C_TOKEN && seen.length === 0) {
-      seen.push(Atomics.load(m.meta, m.layout.cpu(1) + L.C_TOKEN) & 7, Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7);
+      seen = record();
       m.abort();
     }
     return notify(ta, idx, n);
   };
   try {
-    a.waiter.pause(-1, 0); // a workload's busy-wait in user mode: hand the token to a parked CPU
+    act();
   } finally {
     spied.notify = notify;
   }
+  return seen;
+}
+
+/** cpu0 (the one token) hands it to the parked cpu1 in a workload's busy-wait: both CPUs' token states at the wake-up. */
+function handOver(perturb: number) {
+  const { m, cpus } = small({ files: [file(2)], perturb });
+  const a = cpus[0]!;
+  const state = (c: number) => Atomics.load(m.meta, m.layout.cpu(c) + L.C_TOKEN) & 7;
+  // a workload's busy-wait in user mode: hand the token to a parked CPU
+  const seen = atWakeOfParkedCpu1(m, a, () => [state(1), state(0)], () => a.waiter.pause(-1, 0));
   assert.is(m.counter(0, 'tokenSwitches'), 1);
   return seen;
 }
@@ -227,33 +235,20 @@ test('run tokens with perturbation on: the taker is woken first, as before', () 
 });
 
 /**
- * cpu1, parked, holds a lock that cpu0 (the one token) then waits for: cpu0's wait, past its spins,
- * hands its token to cpu1 (a directed yield). Atomics.notify is watched: at cpu1's wake-up, both
- * CPUs' token states are recorded and the machine stopped (cpu0's wait then ends in this one thread).
+ * cpu1, parked, holds a lock (taken by `take`) that cpu0 (the one token) then waits for (`wait`):
+ * cpu0's wait, past its spins, hands its token to cpu1 (a directed yield). Returns cpu1's token state
+ * and cpu0's directed yields at cpu1's wake-up.
  */
 function yieldToParkedHolder(take: (c: Cpu) => void, wait = take) {
   const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000 });
   const [a, b] = cpus as [Cpu, Cpu];
   b.kernelMode(() => take(b));
-  initTokens(m.meta, m.layout, 1);
-  a.useWaiter(new TokenWaiter(a, 200));
-  a.waiter.enter();
-  Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Parked);
-  const seen: number[] = [];
-  const notify = spied.notify;
-  spied.notify = (ta, idx, n) => {
-    if (idx === m.layout.cpu(1) + L.C_TOKEN && seen.length === 0) {
-      seen.push(Atomics.load(m.meta, m.layout.cpu(1) + L.C_TOKEN) & 7, m.counter(0, 'directedYields'));
-      m.abort();
-    }
-    return notify(ta, idx, n);
-  };
-  try {
-    assert.throws(() => a.kernelMode(() => wait(a)), (e: unknown) => e instanceof MachineStop);
-  } finally {
-    spied.notify = notify;
-  }
-  return seen;
+  return atWakeOfParkedCpu1(
+    m,
+    a,
+    () => [Atomics.load(m.meta, m.layout.cpu(1) + L.C_TOKEN) & 7, m.counter(0, 'directedYields')],
+    () => assert.throws(() => a.kernelMode(() => wait(a)), (e: unknown) => e instanceof MachineStop),
+  );
 }
 
 test('run tokens: a CPU that waits for a spinlock, an rw-semaphore or a page lock held by a parked CPU hands that CPU its token', () => {
