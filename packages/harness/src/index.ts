@@ -30,7 +30,7 @@ export { replaySchedule, type ReplayResult } from './replay.js';
 export { shrinkSchedule, formatShrink, type ShrinkOptions, type ShrinkResult } from './shrink.js';
 // campaigns and the tables built on them
 export { runCampaign, tuneForStress, STRESS_DEFAULTS, parseShard, defaultJobs, DEFAULT_STRESS_OPS, DEFAULT_STRESS_RUNS, type CampaignOptions } from './campaign.js';
-export { CampaignProgress } from './progress.js';
+export { CampaignProgress, fmtSecs } from './progress.js';
 export { mergeRecords } from './merge.js';
 export { readRecords, summarizeRecords, formatCampaign, findingsOf, type CampaignSummary, type Finding, type RunRecord } from './records.js';
 export { Portfolio, PORTFOLIO, PORTFOLIO_DRAWS, DRAWN_KEYS, portfolioWeights, formatDrawn, type PortfolioRow, type PortfolioWeights, type Draw, type Drawn } from './portfolio.js';

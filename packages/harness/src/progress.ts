@@ -80,9 +80,11 @@ export class CampaignProgress {
   }
 }
 
-function fmtSecs(s: number): string {
+/** Time left, rounded up to whole seconds first (359.6 s is 6m00s, not 5m60s). */
+export function fmtSecs(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${Math.ceil(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  const t = Math.ceil(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
 }

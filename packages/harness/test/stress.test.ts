@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deriveSeed } from '@smpsim/core';
-import { type CampaignSummary, mergeRecords, parseConfigText, runCampaign, type RunRecord } from '@smpsim/harness';
+import { type CampaignSummary, fmtSecs, mergeRecords, parseConfigText, runCampaign, type RunRecord } from '@smpsim/harness';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpsim-stress-'));
 const clobber = fileURLToPath(new URL('./fixtures/clobber.js', import.meta.url));
@@ -203,5 +203,10 @@ test('a campaign line runs the same campaign again; msync-region campaigns take 
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the time left on the progress line rounds up to whole seconds before it splits them', () => {
+  assert.equal([58.2, 59.6, 60, 119.5, 359.6, 3599.5, 3600, 7325].map(fmtSecs), ['59s', '1m00s', '1m00s', '2m00s', '6m00s', '1h00m', '1h00m', '2h02m']);
+  assert.is(fmtSecs(Infinity), '?');
+});
 
 test.run();
