@@ -98,10 +98,11 @@ function flushWithRunningTarget(perturb: number) {
   a.waiter.enter();
   Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Running);
   Atomics.sub(m.meta, L.G_TOKENS, 1);
-  const naps: Array<{ idx: number; ms: number; published: number; heartbeat: number }> = [];
+  const naps: Array<{ idx: number; ms: number; published: number; heartbeat: number; state: number }> = [];
   const wait = spied.wait;
   spied.wait = (_ta, idx, _v, ms) => {
-    naps.push({ idx, ms: ms ?? Infinity, published: Atomics.load(m.meta, m.layout.cpu(0) + L.C_SLEEP_ADDR), heartbeat: m.meta[m.layout.cpu(0) + L.C_HEARTBEAT]! });
+    const w0 = m.layout.cpu(0);
+    naps.push({ idx, ms: ms ?? Infinity, published: Atomics.load(m.meta, w0 + L.C_SLEEP_ADDR), heartbeat: m.meta[w0 + L.C_HEARTBEAT]!, state: Atomics.load(m.meta, w0 + L.C_TOKEN) & 7 });
     b.pollInterrupts(); // cpu1 gets a core and takes its interrupt
     return 'timed-out';
   };
@@ -126,7 +127,9 @@ test('run tokens: a flush initiator spins while a running target makes progress,
   assert.is(naps[0]!.idx, m.layout.cpu(0) + L.C_IPI_PENDING, "on cpu0's interrupt word");
   assert.is(naps[0]!.published, m.layout.cpu(0) + L.C_IPI_PENDING, 'published as such: an IPI wakes it, the acknowledgement does not');
   assert.is(naps[0]!.ms, NAP_MS);
+  assert.is(naps[0]!.state, TokenState.Napping, 'NAPPING meanwhile: open to a proxy');
   assert.ok(steps[0]! > 256 + 512, `after its spins and a progress check without progress (${steps[0]} idle steps)`);
+  assert.is(Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7, TokenState.Running, 'RUNNING again after it');
 });
 
 test('run tokens with perturbation on: the flush initiator sleeps on its acknowledgement word after its spins, as before (the delays find races)', () => {
@@ -135,6 +138,7 @@ test('run tokens with perturbation on: the flush initiator sleeps on its acknowl
   assert.is(naps[0]!.idx, m.layout.cpu(0) + L.C_FLUSH_ACK, 'on the acknowledgement word, which wakes it');
   assert.is(naps[0]!.published, m.layout.cpu(0) + L.C_FLUSH_ACK);
   assert.is(naps[0]!.ms, 1);
+  assert.is(naps[0]!.state, TokenState.Running, 'RUNNING meanwhile, as before (no proxy takes its IPIs)');
   assert.ok(steps[0]! > 256 && steps[0]! < 256 + 512, `after its spins only (${steps[0]} idle steps)`);
 });
 

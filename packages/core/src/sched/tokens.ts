@@ -17,8 +17,8 @@
  * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
  *   holds the spinlock (or buffer lock, rw-semaphore, page lock) it waits for when that one is parked
  *   (yield_to in KVM's pause-loop exiting), to a parked target of its flush, else to the parked CPU
- *   next in turn. A flush initiator keeps its
- *   token and (perturbation off) spins while its targets can acknowledge without one (see beforeSleep).
+ *   next in turn. A flush initiator keeps its token and (perturbation off) spins while its targets
+ *   can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
  *   memory), as timed mode does (sched/timed.ts) and as KVM's paravirtual flush does for a preempted
@@ -29,20 +29,21 @@
  *   token asleep in a kernel wait with interrupts on (SLEEPING: a spinlock's waiter takes IPIs between
  *   two looks at the lock), so a lock holder flushing under the lock does not wait for its waiters'
  *   host threads to be scheduled; only the flush vectors are taken, a disk completion stays pending.
- *   And for a token holder napping in its own flush wait (NAPPING): two token holders that flush the
- *   same mm at once each wait for the other's acknowledgement, and one napping (its targets' threads
- *   looked off the cores) used to make the other nap too, both until their naps' timeouts.
+ *   And (perturbation off) for a token holder napping in its own flush wait (NAPPING): two token
+ *   holders that flush the same mm at once each wait for the other's acknowledgement, and one napping
+ *   (its targets' threads looked off the cores) used to make the other nap too, both until their
+ *   naps' timeouts.
  *
  * Each CPU's state word (C_TOKEN) holds a state in its low three bits and the proxy generation above:
  * NONE (no token: in a wait, or taking its interrupts itself), SLEEPING (no token, asleep in a wait
  * with interrupts on), RUNNING (holds a token), NAPPING (holds a token, napping in a flush wait with
- * interrupts on), PARKED
- * (wants one; sleeps on this word, or is about to: a CPU that hands its token over at a preemption
- * point is PARKED before it wakes the taker), WOKEN (parked as its wait ended: a woken task, which the host OS
- * would run at once; running CPUs hand it their token at their next user-mode point), HANDED (given
- * one, its host thread not yet awake: still parked for a proxy), BUSY (parked, handed, sleeping or napping, a
- * proxy taking its interrupts). Hand-overs are compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed
- * at most one token and never while BUSY; it takes it up with HANDED -> RUNNING.
+ * interrupts on), PARKED (wants one; sleeps on this word, or is about to: a CPU that hands its token
+ * over at a preemption point is PARKED before it wakes the taker), WOKEN (parked as its wait ended: a
+ * woken task, which the host OS would run at once; running CPUs hand it their token at their next
+ * user-mode point), HANDED (given one, its host thread not yet awake: still parked for a proxy), BUSY
+ * (parked, handed, sleeping or napping, a proxy taking its interrupts). Hand-overs are
+ * compare-and-swaps PARKED/WOKEN -> HANDED, so a CPU is handed at most one token and never while BUSY;
+ * it takes it up with HANDED -> RUNNING.
  *
  * Tokens change only host scheduling: what any CPU does next is what it would have done under some
  * OS schedule, so correctness never depends on them.
@@ -127,10 +128,11 @@ export class TokenWaiter extends FreeWaiter {
   private readonly randomSwitch: number;
   /**
    * Perturbation off: flush waits spin while their targets progress, and a hand-over parks before it
-   * wakes the taker (see beforeSleep, dropped). With perturbation on, both as before: the host-level
-   * noise of a sleeping initiator and of a giver that stays RUNNING until the host runs it again
-   * widened race windows (dirty-after-writable's tuned campaign found its race in 21 % of runs on
-   * the build before, 8 % with both changes, 10 % with either).
+   * wakes the taker (see beforeSleep, dropped); a holder napping in a flush wait is NAPPING, open to a
+   * proxy (sleepBegins). With perturbation on, all as before: the host-level noise of a sleeping
+   * initiator and of a giver that stays RUNNING until the host runs it again widened race windows
+   * (dirty-after-writable's tuned campaign found its race in 21 % of runs on the build before, 8 %
+   * with the first two changes, 10 % with either).
    */
   private readonly quiet: boolean;
   /** A flush wait's progress check (targetsStalled): the targets' heartbeats summed at the last one (-1: none yet in this wait). */
@@ -252,8 +254,8 @@ export class TokenWaiter extends FreeWaiter {
   /**
    * About to sleep: give the token away, to the holder of the awaited lock if it is parked (a
    * spinlock's or buffer lock's owner word; an rw-semaphore's or page lock's holders on the held-lock
-   * stacks, which is also where the watchdog finds them). A CPU
-   * waiting for flush acknowledgements gives it to a parked target (one the proxy could not serve);
+   * stacks, which is also where the watchdog finds them). A CPU waiting for flush acknowledgements
+   * gives it to a parked target (one the proxy could not serve);
    * otherwise it keeps it while the targets can acknowledge without one (running, or in a wait with
    * interrupts on, which takes them), and with perturbation off spins on (Sleep.Spin) as long as they
    * make progress (their heartbeats move): a sleep costs a host wake-up on both sides (with it on, it
@@ -293,13 +295,15 @@ export class TokenWaiter extends FreeWaiter {
    * scheduled (the holder of the pte lock this CPU spins on, say, flushing under it). Nothing of this
    * CPU runs meanwhile (the proxy's handler writes its interrupt flag and context words). Interrupts
    * off: it stays NONE (isBlocked sees it). With its token (a flush wait's nap, the only sleep that
-   * keeps it), NAPPING: the other token holder flushing the same mm takes this CPU's IPI by proxy
-   * instead of finding its heartbeat still and napping in turn (write-notify, 8 CPUs of one mm on 2
-   * cores: two in three of the naps were of a token holder whose target was the other, napping).
+   * keeps it with perturbation off), NAPPING: the other token holder flushing the same mm takes this
+   * CPU's IPI by proxy instead of finding its heartbeat still and napping in turn (write-notify, 8
+   * CPUs of one mm on 2 cores: two in three of the naps were of a token holder whose target was the
+   * other, napping). With perturbation on, a holder's sleep in a flush wait stays RUNNING, as before
+   * (see quiet: the other's wait for it is noise that finds races).
    */
   protected override sleepBegins(): void {
     const cpu = this.cpu;
-    if (cpu.meta[cpu.base + L.C_IRQ] === 0) return;
+    if (cpu.meta[cpu.base + L.C_IRQ] === 0 || (this.held && !this.quiet)) return;
     const v = Atomics.load(cpu.meta, this.word);
     if ((v & STATE) === (this.held ? TokenState.Running : TokenState.None)) {
       Atomics.compareExchange(cpu.meta, this.word, v, (v & ~STATE) | (this.held ? TokenState.Napping : TokenState.Sleeping));
@@ -557,10 +561,10 @@ export class TokenWaiter extends FreeWaiter {
 
   /**
    * Takes CPU c's pending flush IPIs on its behalf, if it is parked or asleep in a wait (SLEEPING,
-   * NAPPING) with interrupts on. Only the flush
-   * vectors: a disk completion pending beside them stays for c to take when it runs (the invalidate
-   * IPIs' vectors are above every device's, so a CPU with both pending takes the flush first, as a
-   * running CPU's early look does, Cpu.pollFlushIpis; the disk counts its latency in c's own polls).
+   * NAPPING) with interrupts on. Only the flush vectors: a disk completion pending beside them stays
+   * for c to take when it runs (the invalidate IPIs' vectors are above every device's, so a CPU with
+   * both pending takes the flush first, as a running CPU's early look does, Cpu.pollFlushIpis; the
+   * disk counts its latency in c's own polls).
    */
   private proxy(c: number): void {
     const cpu = this.cpu;
