@@ -100,8 +100,17 @@ const PROGRESS_SPINS = 512;
 /** Preemption points between two readings of the host clock for the slice's end. */
 const SLICE_CHECK = 8;
 
-/** The host-time slice of a token, in µs, unless the run says otherwise. */
-export const DEFAULT_TOKEN_SLICE_US = 200;
+/**
+ * The host-time slice of a token, in µs, unless the run says otherwise. Each hand-over costs the
+ * host a thread switch (on the 2-core VM about 100 µs of a core: the taker's thread must be woken,
+ * the giver's core may idle meanwhile) and the taker's caches, so a slice is long beside it, as the
+ * host OS's own (CFS gives a few ms); a woken CPU does not wait for it (WOKEN: handed the next token
+ * at a user-mode point). Alternated 200 / 1 000 µs, four rounds (`bench access --cpus 2,8 --mode
+ * processes` and `bench faults --cpus 2,8`, 2 s): total at 8 over total at 2, medians 0.64 / 0.84
+ * (access), 0.58 / 0.66 (faults, processes), 0.57 / 0.64 (faults, threads); the shootdown p50 at 3,
+ * 4 and 8 CPUs no worse.
+ */
+export const DEFAULT_TOKEN_SLICE_US = 1000;
 
 /** Sets up run tokens on a machine before its CPUs start: `k` tokens, every CPU without one. */
 export function initTokens(meta: Int32Array, layout: { cpus: number; cpu(c: number): number }, k: number): void {
