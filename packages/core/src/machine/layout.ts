@@ -301,6 +301,23 @@ export const USAGE_STRIDE = 8;
 /** 2.6.20 x86_64 NUM_INVALIDATE_TLB_VECTORS: flush senders share this many slots (cpu % 8). */
 export const FLUSH_SLOTS = 8;
 
+/**
+ * Looks for lock `idx` on the CPUs' held-lock stacks (read without the holders' cooperation: a
+ * running CPU's stack may change meanwhile). Calls `found(c, h)` for each record of it, in CPU order,
+ * with h the record's meta index; returns the first CPU for which it returns true, else -1.
+ */
+export function findHolder(meta: Int32Array, lay: Layout, idx: number, found: (c: number, h: number) => boolean): number {
+  for (let c = 0; c < lay.cpus; c++) {
+    const b = lay.cpu(c);
+    const d = Math.min(Atomics.load(meta, b + C_HELD_DEPTH), HELD_MAX);
+    for (let i = 0; i < d; i++) {
+      const h = b + C_HELD + i * HELD_FIELDS;
+      if (meta[h + HELD_LOCK] === idx && found(c, h)) return c;
+    }
+  }
+  return -1;
+}
+
 export class Layout {
   readonly frames: number;
   readonly cpus: number;

@@ -32,20 +32,13 @@ const KIND_NAMES: Record<number, string> = {
 
 /** The CPUs holding the lock at meta index `idx` (from their held-lock stacks), and its class. */
 function holdersOf(m: Machine, idx: number): { cpus: number[]; cls: string } {
-  const lay = m.layout;
   const cpus: number[] = [];
   let cls = `lock@${idx}`;
-  for (let c = 0; c < lay.cpus; c++) {
-    const b = lay.cpu(c);
-    const d = Math.min(Atomics.load(m.meta, b + L.C_HELD_DEPTH), L.HELD_MAX);
-    for (let i = 0; i < d; i++) {
-      const h = b + L.C_HELD + i * L.HELD_FIELDS;
-      if (m.meta[h + L.HELD_LOCK] === idx) {
-        cpus.push(c);
-        cls = `${LOCK_CLASS_NAMES[m.meta[h + L.HELD_CLASS]!]} (lock@${idx}, taken at ${SITE_NAMES[m.meta[h + L.HELD_SITE]!]})`;
-      }
-    }
-  }
+  L.findHolder(m.meta, m.layout, idx, (c, h) => {
+    cpus.push(c);
+    cls = `${LOCK_CLASS_NAMES[m.meta[h + L.HELD_CLASS]!]} (lock@${idx}, taken at ${SITE_NAMES[m.meta[h + L.HELD_SITE]!]})`;
+    return false;
+  });
   return { cpus, cls };
 }
 

@@ -369,22 +369,16 @@ export class TokenWaiter extends FreeWaiter {
   };
 
   /**
-   * A parked CPU that holds lock `obj` (an rw-semaphore, a page lock), found on the held-lock stacks,
-   * or -1. These locks record no owner (a semaphore has many readers); a parked CPU's stack does not
-   * change while it is parked, and one read as it unparks only makes the yield undirected.
+   * A parked CPU that holds lock `obj` (an rw-semaphore, a page lock), found on the held-lock stacks
+   * as the watchdog finds holders, or -1. These locks record no owner (a semaphore has many readers);
+   * a parked CPU's stack does not change while it is parked, and a running one's record read as it
+   * changes only makes the yield undirected (give() hands a token to a parked CPU only).
    */
   private parkedHolder(obj: number): number {
-    const cpu = this.cpu;
-    const meta = cpu.meta;
-    for (let c = 0; c < cpu.layout.cpus; c++) {
-      if (c === cpu.id || !this.isParked(c)) continue;
-      const b = cpu.layout.cpu(c);
-      for (let i = 0, d = Atomics.load(meta, b + L.C_HELD_DEPTH); i < d; i++) {
-        if (meta[b + L.C_HELD + i * L.HELD_FIELDS + L.HELD_LOCK] === obj) return c;
-      }
-    }
-    return -1;
+    return L.findHolder(this.cpu.meta, this.cpu.layout, obj, this.otherParked);
   }
+
+  private readonly otherParked = (c: number): boolean => c !== this.cpu.id && this.isParked(c);
 
   // ---- tokens ----
 
