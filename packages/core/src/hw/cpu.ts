@@ -139,7 +139,8 @@ export class Cpu {
    */
   private lastVpn = -1;
   private lastBase = 0;
-  private lastWritable = false;
+  /** lastVpn when that translation may be stored to (writable and dirty), else -1: store()'s one compare. */
+  private lastVpnW = -1;
   /** The value `budget` was last set to (setBudget). */
   private budgetSet = PREEMPT_INTERVAL;
   /** Budget counted down in earlier intervals, not yet published. */
@@ -219,9 +220,12 @@ export class Cpu {
 
   // ------------------------------------------------------------------ user-mode accesses
 
-  /** Loads the 32-bit word at virtual address `addr` (the low two bits are ignored). */
+  /**
+   * Loads the 32-bit word at virtual address `addr` (the low two bits are ignored). (The budget is
+   * counted down as `(budget - 1) | 0`: an int32 subtraction the JIT need not check for overflow.)
+   */
   load(addr: number): number {
-    if (--this.budget <= 0) this.accessSlow();
+    if ((this.budget = (this.budget - 1) | 0) <= 0) this.accessSlow();
     const vpn = (addr / 4096) | 0;
     if (vpn === this.lastVpn) {
       return this.mem[this.lastBase | ((addr & 4095) >>> 2)]!;
@@ -242,11 +246,12 @@ export class Cpu {
   private remember(vpn: number, pfn: number, perm: number): void {
     this.lastVpn = vpn;
     this.lastBase = pfn << 10;
-    this.lastWritable = (perm & (L.TLBP_W | L.TLBP_D)) === (L.TLBP_W | L.TLBP_D);
+    this.lastVpnW = (perm & (L.TLBP_W | L.TLBP_D)) === (L.TLBP_W | L.TLBP_D) ? vpn : -1;
   }
 
   private forget(): void {
     this.lastVpn = -1;
+    this.lastVpnW = -1;
   }
 
   /**
@@ -271,9 +276,9 @@ export class Cpu {
 
   /** Stores `value` to the 32-bit word at `addr`. */
   store(addr: number, value: number): void {
-    if (--this.budget <= 0) this.accessSlow();
+    if ((this.budget = (this.budget - 1) | 0) <= 0) this.accessSlow();
     const vpn = (addr / 4096) | 0;
-    if (vpn === this.lastVpn && this.lastWritable) {
+    if (vpn === this.lastVpnW) {
       this.mem[this.lastBase | ((addr & 4095) >>> 2)] = value;
       return;
     }
@@ -574,7 +579,7 @@ export class Cpu {
   /** A preemption point: a counter decrement; the slow path runs every PREEMPT_INTERVAL (see preemptSlow). */
   preempt(): void {
     this.points++;
-    if (--this.budget <= 0) this.preemptSlow();
+    if ((this.budget = (this.budget - 1) | 0) <= 0) this.preemptSlow();
   }
 
   /**
