@@ -10,10 +10,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
+import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, type Pfn, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
 import { file, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { diskWord, small, vpnOf } from './helpers.js';
-import type { Pfn } from '@smpsim/core';
+
+/** CPU c's run-token state (the low bits of its C_TOKEN word). */
+const tokenState = (m: Machine, c: number): number => Atomics.load(m.meta, m.layout.cpu(c) + L.C_TOKEN) & 7;
 
 test('inline waiter: a flush to another CPU of the thread is acknowledged while the initiator waits', () => {
   const { m, cpus } = small({ files: [file(2)] });
@@ -102,7 +104,7 @@ function flushWithRunningTarget(perturb: number) {
   const wait = spied.wait;
   spied.wait = (_ta, idx, _v, ms) => {
     const w0 = m.layout.cpu(0);
-    naps.push({ idx, ms: ms ?? Infinity, published: Atomics.load(m.meta, w0 + L.C_SLEEP_ADDR), heartbeat: m.meta[w0 + L.C_HEARTBEAT]!, state: Atomics.load(m.meta, w0 + L.C_TOKEN) & 7 });
+    naps.push({ idx, ms: ms ?? Infinity, published: Atomics.load(m.meta, w0 + L.C_SLEEP_ADDR), heartbeat: m.meta[w0 + L.C_HEARTBEAT]!, state: tokenState(m, 0) });
     b.pollInterrupts(); // cpu1 gets a core and takes its interrupt
     return 'timed-out';
   };
@@ -129,7 +131,7 @@ test('run tokens: a flush initiator spins while a running target makes progress,
   assert.is(naps[0]!.ms, NAP_MS);
   assert.is(naps[0]!.state, TokenState.Napping, 'NAPPING meanwhile: open to a proxy');
   assert.ok(steps[0]! > 256 + 512, `after its spins and a progress check without progress (${steps[0]} idle steps)`);
-  assert.is(Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7, TokenState.Running, 'RUNNING again after it');
+  assert.is(tokenState(m, 0), TokenState.Running, 'RUNNING again after it');
 });
 
 test('run tokens with perturbation on: the flush initiator sleeps on its acknowledgement word after its spins, as before (the delays find races)', () => {
@@ -169,7 +171,7 @@ test("run tokens: two token holders flushing each other: the one napping in its 
     if (states.length === 0) {
       // cpu0 naps in its flush of p1, waiting for cpu1 (whose heartbeat stood still): cpu1 runs now and
       // flushes p0, which cpu0 caches
-      states.push(Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7);
+      states.push(tokenState(m, 0));
       b.kernelMode(() => flushTlbPage(b, b.mmId, vpnOf(p0), FlushCause.Fault));
     }
     return 'timed-out';
@@ -186,7 +188,7 @@ test("run tokens: two token holders flushing each other: the one napping in its 
   assert.is(m.counter(1, 'ipisProxied'), 0, 'cpu1 took its own (in its wait)');
   assert.is(m.tlbEntry(0, vpnOf(p0)), null, "cpu0's entry for p0 is gone");
   assert.is(m.tlbEntry(1, vpnOf(p1)), null, "cpu1's entry for p1 is gone");
-  assert.is(Atomics.load(m.meta, m.layout.cpu(0) + L.C_TOKEN) & 7, TokenState.Running, 'cpu0 holds its token, RUNNING');
+  assert.is(tokenState(m, 0), TokenState.Running, 'cpu0 holds its token, RUNNING');
   assert.is(dropped, 1, 'cpu0 dropped its one-entry translation cache after the nap');
 });
 
@@ -221,9 +223,8 @@ function atWakeOfParkedCpu1(m: Machine, a: Cpu, record: () => number[], act: () 
 function handOver(perturb: number) {
   const { m, cpus } = small({ files: [file(2)], perturb });
   const a = cpus[0]!;
-  const state = (c: number) => Atomics.load(m.meta, m.layout.cpu(c) + L.C_TOKEN) & 7;
   // a workload's busy-wait in user mode: hand the token to a parked CPU
-  const seen = atWakeOfParkedCpu1(m, a, () => [state(1), state(0)], () => a.waiter.pause(-1, 0));
+  const seen = atWakeOfParkedCpu1(m, a, () => [tokenState(m, 1), tokenState(m, 0)], () => a.waiter.pause(-1, 0));
   assert.is(m.counter(0, 'tokenSwitches'), 1);
   return seen;
 }
@@ -250,7 +251,7 @@ function yieldToParkedHolder(take: (c: Cpu) => void, wait = take) {
   return atWakeOfParkedCpu1(
     m,
     a,
-    () => [Atomics.load(m.meta, m.layout.cpu(1) + L.C_TOKEN) & 7, m.counter(0, 'directedYields')],
+    () => [tokenState(m, 1), m.counter(0, 'directedYields')],
     () => assert.throws(() => a.kernelMode(() => wait(a)), (e: unknown) => e instanceof MachineStop),
   );
 }
