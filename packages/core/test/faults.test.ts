@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkInvariants, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, SegvError, sysFsync, sysMmap, sysMunmap } from '@smpsim/core';
+import { checkInvariants, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, SegvError, sysFsync, sysMmap, sysMunmap } from '@smpsim/core';
 import { file, layout as L, pte as P } from '@smpsim/core/testing';
 import { buffers, cachedPfn, diskWord, dirtyTag, isDirty, memWord, pageField, pteOf, recordFaults, small } from './helpers.js';
 
@@ -139,6 +139,28 @@ test('SIGSEGV: an access outside any VMA; the kernel left nothing held', () => {
   assert.is(m.meta[b + L.C_IN_KERNEL], 0, 'back in user mode');
   a.store(addr, 1); // the CPU goes on
   assert.is(a.load(addr), 1);
+});
+
+test('addresses past 2^31 and 2^32 reach their own pages; those outside [0, TASK_SIZE) fault (load and store shift small addresses)', () => {
+  const { cpus } = small({ files: [file(3)] });
+  const a = cpus[0]!;
+  const rw = PROT_READ | PROT_WRITE;
+  const low = sysMmap(a, 0, 0, 1, rw, MAP_SHARED);
+  const past31 = sysMmap(a, 0, 1, 1, rw, MAP_SHARED | MAP_FIXED, 'none', 2 ** 31 + low);
+  const past32 = sysMmap(a, 0, 2, 1, rw, MAP_SHARED | MAP_FIXED, 'none', 2 ** 32 + low); // low's page modulo 2^32
+  assert.is(past32, 2 ** 32 + low);
+  for (let round = 0; round < 2; round++) {
+    // the one-entry translation cache holds each page in turn before the next is used
+    a.store(low, 1 + round);
+    a.store(past32, 10 + round);
+    a.store(past31, 20 + round);
+    assert.equal([a.load(low), a.load(past32), a.load(past31), a.load(low + 4)], [1 + round, 10 + round, 20 + round, 0]);
+  }
+  a.load(low);
+  for (const bad of [-4, -4096 - 4, -0.5, -(2 ** 32) + low, 2 ** 43 + low]) segv(() => a.load(bad));
+  segv(() => a.store(-4, 1));
+  segv(() => a.store(2 ** 43 + low, 1));
+  assert.is(a.load(low), 2, 'nothing stored through an address outside the user range');
 });
 
 test('SIGSEGV: a write to a read-only mapping, faulted in or not', () => {
