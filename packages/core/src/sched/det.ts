@@ -198,6 +198,10 @@ export class DetWaiter implements CpuWaiter {
 
   ipiSent(): void {}
 
+  proxiesIpi(): boolean {
+    return false;
+  }
+
   interruptDue(): boolean {
     return true;
   }

@@ -48,6 +48,10 @@ export class InlineWaiter implements CpuWaiter {
 
   ipiSent(): void {}
 
+  proxiesIpi(): boolean {
+    return false;
+  }
+
   interruptDue(): boolean {
     return true;
   }
