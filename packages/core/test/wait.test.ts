@@ -10,7 +10,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type BugId, Cpu, CpuState, DEFAULT_KERNEL, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, type Pfn, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
+import { Cpu, CpuState, DEFAULT_KERNEL, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, type Pfn, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
 import { file, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
 import { diskWord, small, vpnOf } from './helpers.js';
 
@@ -31,13 +31,14 @@ test('inline waiter: a flush to another CPU of the thread is acknowledged while 
 });
 
 /**
- * Run tokens in one thread: cpu1 caches a translation, cpu0 holds the one token, and cpu1, whose host
- * thread never runs here, is in token state `state` with `pending` interrupts besides a flush to come.
- * `flush()` has cpu0 flush the page; `woken` lists the CPUs whose host threads its IPIs would have
- * woken (Cpu.wake, recorded instead).
+ * Run tokens in one thread: cpu1 caches a translation, then cpu0 (holding the one token) flushes it
+ * while cpu1, whose host thread never runs here, is in token state `state` with `pending` interrupts
+ * besides the flush. The watchdog bounds the flush's wait: a proxy that refused cpu1 is a deadlock
+ * report. Returns cpu1's token word after the flush, and the CPUs whose host threads the IPIs
+ * would have woken (Cpu.wake, recorded instead).
  */
-function offTargetRig(state: TokenState, o: { pending?: number; perturb?: number; bugs?: BugId[] } = {}) {
-  const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000, perturb: o.perturb ?? 0, kernel: { ...DEFAULT_KERNEL, bugs: o.bugs ?? [] } });
+function flushWhileOff(state: TokenState, pending = 0, perturb = 0) {
+  const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000, perturb });
   const [a, b] = cpus as [Cpu, Cpu];
   const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
   a.store(addr, 1);
@@ -48,21 +49,10 @@ function offTargetRig(state: TokenState, o: { pending?: number; perturb?: number
   a.waiter.enter();
   const tok = m.layout.cpu(1) + L.C_TOKEN;
   Atomics.store(m.meta, tok, state);
-  Atomics.or(m.meta, m.layout.cpu(1) + L.C_IPI_PENDING, o.pending ?? 0);
+  Atomics.or(m.meta, m.layout.cpu(1) + L.C_IPI_PENDING, pending);
   const woken: number[] = [];
   a.wake = (c: number) => void woken.push(c);
-  const flush = () => a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
-  return { m, a, addr, tok, woken, flush };
-}
-
-/**
- * The rig's flush, which returns only when cpu1's IPI has been taken by proxy. The watchdog bounds
- * the flush's wait: a proxy that refused cpu1 is a deadlock report. Returns cpu1's token word after
- * the flush, and the CPUs the IPIs would have woken.
- */
-function flushWhileOff(state: TokenState, pending = 0, perturb = 0) {
-  const { m, a, addr, tok, woken, flush } = offTargetRig(state, { pending, perturb });
-  flush();
+  a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
   assert.equal(a.violations, []);
   assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
   assert.is(m.counter(1, 'ipisProxied'), 1);
@@ -89,8 +79,18 @@ test('run tokens: a CPU asleep in a kernel wait without a token, interrupts on (
 });
 
 test('run tokens, no-flush-wait: an initiator that does not wait wakes a SLEEPING target (no proxy will take its IPI)', () => {
-  const { m, addr, woken, flush } = offTargetRig(TokenState.Sleeping, { bugs: ['no-flush-wait'] });
-  flush();
+  const { m, cpus } = small({ files: [file(2)], kernel: { ...DEFAULT_KERNEL, bugs: ['no-flush-wait'] } });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const addr = sysMmap(a, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+  a.store(addr, 1);
+  b.load(addr);
+  initTokens(m.meta, m.layout, 1);
+  a.useWaiter(new TokenWaiter(a, 200));
+  a.waiter.enter();
+  Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Sleeping);
+  const woken: number[] = [];
+  a.wake = (c: number) => void woken.push(c);
+  a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
   assert.equal(woken, [1]);
   assert.ok(m.tlbEntry(1, vpnOf(addr)), 'the flush returned before cpu1 took it');
   assert.is(m.counter(1, 'ipisProxied'), 0);
