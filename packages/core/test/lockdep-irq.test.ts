@@ -288,7 +288,6 @@ function irqEveryPoint(self: Cpu, peers: readonly Cpu[]): CpuWaiter {
     pause: () => w.pause(),
     released: () => w.released(),
     ipiSent: () => w.ipiSent(),
-    proxiesIpi: () => false,
     interruptDue: () => w.interruptDue(),
     release: () => w.release(),
   };

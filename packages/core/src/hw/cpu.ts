@@ -790,15 +790,14 @@ export class Cpu {
    * Sends an inter-processor interrupt to CPU `c` (the local APIC's ICR write): it is taken there at
    * its next instruction boundary with interrupts on. Our bit goes into c's initiator mask first,
    * then the mask word's bit into c's summary word (which c tests, sleeps on and clears before it
-   * reads the mask: see smpInvalidateInterrupt), then c is woken — unless this CPU will wait for
-   * c's acknowledgement (`waits`) and that wait takes the IPI by proxy (CpuWaiter.proxiesIpi).
+   * reads the mask: see smpInvalidateInterrupt), then c is woken.
    */
-  sendIpi(c: number, waits = false): void {
+  sendIpi(c: number): void {
     this.waiter.ipiSent(c);
     if (this.lines !== null) this.lines.write(this, metaLine(this.layout.cpu(c) + L.C_IPI_PENDING));
     Atomics.or(this.meta, this.layout.cpuMasks(c) + L.CM_IPI_FROM + this.maskWord, this.bit);
     Atomics.or(this.meta, this.layout.cpu(c) + L.C_IPI_PENDING, 1 << this.maskWord);
-    if (!waits || !this.waiter.proxiesIpi(c)) this.wake(c);
+    this.wake(c);
   }
 
   // ------------------------------------------------------------------ sleeping and waking

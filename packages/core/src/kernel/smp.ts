@@ -182,7 +182,7 @@ export function flushTlbOthers(cpu: Cpu, mm: number, start: number, end: number,
     for (let t = targets[w]!; t !== 0; ) {
       const j = 31 - Math.clz32(t);
       t &= ~(1 << j);
-      cpu.sendIpi((w << 5) | j, wait);
+      cpu.sendIpi((w << 5) | j);
     }
   }
   cpu.ctr[CTR.ipisSent]! += n;

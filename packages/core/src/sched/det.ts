@@ -198,10 +198,6 @@ export class DetWaiter implements CpuWaiter {
 
   ipiSent(): void {}
 
-  proxiesIpi(): boolean {
-    return false;
-  }
-
   interruptDue(): boolean {
     return true;
   }

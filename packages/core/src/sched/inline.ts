@@ -48,10 +48,6 @@ export class InlineWaiter implements CpuWaiter {
 
   ipiSent(): void {}
 
-  proxiesIpi(): boolean {
-    return false;
-  }
-
   interruptDue(): boolean {
     return true;
   }

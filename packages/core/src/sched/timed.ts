@@ -146,10 +146,6 @@ export class TimedWaiter implements CpuWaiter {
     if (at < s.f[k]!) s.f[k] = at;
   }
 
-  proxiesIpi(): boolean {
-    return false;
-  }
-
   /**
    * Pending IPIs are taken once the earliest has arrived at this CPU's clock; the disk's interrupt
    * (raised by this CPU's own submissions, its latency counted in these polls) whenever it is pending.

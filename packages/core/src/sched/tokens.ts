@@ -255,24 +255,6 @@ export class TokenWaiter extends FreeWaiter {
     for (let c = 0; c < cpu.layout.cpus; c++) Atomics.notify(cpu.meta, cpu.layout.cpu(c) + L.C_TOKEN);
   }
 
-  /**
-   * Perturbation off: a target asleep in a wait without a token (SLEEPING, interrupts on) is not
-   * woken by the flush IPI: the initiator's wait takes it by proxy at its first failed check
-   * (proxyFlushTargets), so a wake-up would only bring a host thread onto the cores to find its IPI
-   * taken (or to race the proxy for it) and go back to sleep; in dirty-share on 8 CPUs, 94 % of the
-   * IPIs are proxied and their senders' futex wakes were 7 % of the busy host time. A target that
-   * stops sleeping meanwhile takes it itself (its wait looks at its interrupts before it sleeps
-   * again). A napping token holder (NAPPING) is still woken: its nap keeps a token off the host. With
-   * perturbation on, every target is woken, as before (see quiet): that wake-up's noise found
-   * mkclean-unlocked-check faster (`stress --bug mkclean-unlocked-check --time 60s`, seeds 1-11:
-   * median 10.9 s waking, 14.9 s not).
-   */
-  override proxiesIpi(c: number): boolean {
-    if (!this.quiet) return false;
-    const cb = this.cpu.layout.cpu(c);
-    return (Atomics.load(this.cpu.meta, cb + L.C_TOKEN) & STATE) === TokenState.Sleeping && this.cpu.meta[cb + L.C_IRQ] !== 0;
-  }
-
   /** Waiting for flush acknowledgements: take the flush IPIs of parked targets by proxy. */
   protected override idleStep(kind: L.WaitKind): void {
     if (kind === L.WaitKind.FlushAck) this.proxyFlushTargets();

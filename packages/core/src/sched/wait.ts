@@ -61,12 +61,6 @@ export interface CpuWaiter {
   released(word: number): void;
   /** This CPU sends an IPI to `target` (timed mode stamps its arrival time). */
   ipiSent(target: number): void;
-  /**
-   * This CPU has sent `target` a flush IPI and will wait for its acknowledgement: true if that wait
-   * takes the IPI by proxy (run tokens: the target is asleep in a wait without being able to run
-   * anyway), so its host thread need not be woken for it. Called after the IPI is pending.
-   */
-  proxiesIpi(target: number): boolean;
   /** An interrupt is pending: may it be taken now? (Timed mode: once it has arrived at this CPU's clock.) */
   interruptDue(): boolean;
   /** The machine stopped: nobody waits for a turn any more; every CPU runs free to unwind. */
@@ -187,10 +181,6 @@ export class FreeWaiter implements CpuWaiter {
   released(): void {}
 
   ipiSent(): void {}
-
-  proxiesIpi(_target: number): boolean {
-    return false;
-  }
 
   interruptDue(): boolean {
     return true;
