@@ -54,14 +54,14 @@ const IRQ_POLL_INTERVAL = 32;
 const LRU_RENORM = 1 << 30;
 
 /**
- * The page number of a user address, as load() and store() look it up: a shift when the address is a
- * small integer (below 2^31, where every mapping of the first gigabyte above the mmap base lies), a
- * division otherwise. The JIT drops the test while addresses have been small integers, and `>>> 12`
- * is one instruction where `(addr / 4096) | 0` is four (it rounds toward zero for negatives): the
- * TLB-hit loop ran 5-7 % faster. Equal to translate()'s `(addr / 4096) | 0` for every address in
- * [0, TASK_SIZE). No mapping has a negative address: a negative small integer comes out as a page in
- * [2^19, 2^20), where it could only find a TLB entry for the address 2^32 above it; any other
- * negative number as -2, which no TLB entry holds (-1 marks an empty one); translate() then faults.
+ * The page number of a user address, as load(), store() and translate() look it up: a shift when the
+ * address is a small integer (below 2^31, where every mapping of the first gigabyte above the mmap
+ * base lies), a division otherwise. The JIT drops the test while addresses have been small integers,
+ * and `>>> 12` is one instruction where `(addr / 4096) | 0` is four (it rounds toward zero for
+ * negatives): the TLB-hit loop ran 5-7 % faster. Exact for every address in [0, TASK_SIZE). No
+ * mapping has a negative address: a negative small integer comes out as a page in [2^19, 2^20),
+ * where load() and store() could only find a TLB entry for the address 2^32 above it; any other
+ * negative number as -2, which no TLB entry holds (-1 marks an empty one); translate() faults first.
  */
 const userVpn = (addr: number): number => ((addr | 0) === addr ? addr >>> 12 : addr >= 0 ? Math.floor(addr / 4096) : -2);
 
@@ -342,10 +342,11 @@ export class Cpu {
    * Returns the PFN; the TLB then holds the translation.
    */
   translate(addr: number, write: boolean): number {
-    const vpn = (addr / 4096) | 0;
-    // Outside [0, TASK_SIZE) nothing is mapped, and the page number would wrap (to -1, which marks an
-    // empty TLB entry, for [-8191, -4096]): straight to the fault handler, whose SIGSEGV ends it.
+    // Outside [0, TASK_SIZE) nothing is mapped, and a page number would not be the address's (it
+    // wrapped to -1, the empty TLB entry's tag, for [-8191, -4096]): straight to the fault handler,
+    // whose SIGSEGV ends it.
     if (!(addr >= 0 && addr < TASK_SIZE)) this.pageFault(addr, PF_USER | (write ? PF_WRITE : 0));
+    const vpn = userVpn(addr);
     for (let attempt = 0; ; attempt++) {
       if (attempt > MAX_FAULT_RETRIES) throw new Error(`access at 0x${addr.toString(16)} keeps faulting: the fault handler makes no progress`);
       let e = this.tlbFind(vpn);
