@@ -30,6 +30,13 @@ export interface BaselinePoint {
   /** Minor faults the tasks took in their measured loops (for the fault baselines: one per op). */
   readonly minorFaults: number;
   readonly ops: number;
+  /**
+   * A latency baseline's round times (flush_ping.c times each of its task 0's rounds): median and
+   * 90th percentile in ns, to compare with smpsim's p50 and p90 (a mean is pulled up by the rounds the
+   * host OS interrupts). Absent for the other baselines.
+   */
+  readonly roundP50Ns?: number;
+  readonly roundP90Ns?: number;
 }
 
 /** A compiled baseline, or the reason there is none. */
@@ -91,7 +98,10 @@ export async function runBaseline(b: Baseline & { available: true }, tasks: numb
   let ops = 0;
   let minorFaults = 0;
   let total = NaN;
+  let round: { roundP50Ns: number; roundP90Ns: number } | null = null;
   for (const line of stdout.split('\n')) {
+    const r = /^task 0 round_ns p50 (\d+) p90 (\d+)/.exec(line);
+    if (r) round = { roundP50Ns: Number(r[1]), roundP90Ns: Number(r[2]) };
     const t = /^task \d+ ops (\d+) ns \d+ minflt (\d+)/.exec(line);
     if (t) {
       ops += Number(t[1]);
@@ -101,5 +111,5 @@ export async function runBaseline(b: Baseline & { available: true }, tasks: numb
     if (m) total = Number(m[1]);
   }
   if (!Number.isFinite(total)) throw new Error(`baseline ${b.spec.source} printed no total: ${stdout.slice(0, 200)}`);
-  return { tasks, total, perTask: total / tasks, minorFaults, ops };
+  return { tasks, total, perTask: total / tasks, minorFaults, ops, ...round };
 }

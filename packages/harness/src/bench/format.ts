@@ -26,16 +26,16 @@ export function formatBench(b: BenchResult): string {
   const idle = (r: ModeResult | undefined) => (r?.idlePct === undefined ? '-' : r.idlePct.toFixed(1));
   if (b.suite === 'shootdown') {
     const native = b.points.some((p) => p.baseline);
-    lines.push(` cpus   flushes/s    p50 µs   p90 µs   p99 µs   max µs   busy accesses/s/cpu   idle%${native ? '  native µs' : ''}`);
+    lines.push(` cpus   flushes/s    p50 µs   p90 µs   p99 µs   max µs   busy accesses/s/cpu   idle%${native ? '  native p50 µs  mean µs' : ''}`);
     for (const p of b.points) {
       const t = p.threads!;
       const l = t.latency;
       const note = p.cpus === 1 ? '   (no other CPU: local flush only)' : '';
-      const round = !native ? '' : p.baseline && p.baseline.total > 0 ? us(1e9 / p.baseline.total).padStart(11) : '-'.padStart(11);
+      const round = !native ? '' : `${us(p.baseline?.roundP50Ns).padStart(15)}${(p.baseline && p.baseline.total > 0 ? us(1e9 / p.baseline.total) : '-').padStart(9)}`;
       lines.push(`${cpuCol(p)}  ${sci(t.total).padStart(10)}  ${us(l?.p50Ns).padStart(8)} ${us(l?.p90Ns).padStart(8)} ${us(l?.p99Ns).padStart(8)} ${us(l?.maxNs).padStart(8)}   ${sci(t.extra.busyAccessesPerCpu ?? 0).padStart(19)}   ${idle(t).padStart(5)}${round}${note}`);
     }
     const timer = b.points[0]?.threads?.latency?.timerNs;
-    if (timer !== undefined && !sim) lines.push(`(each sample includes ~${timer} ns of timer calls${native ? "; native µs: the host's mean round, request to last acknowledgement, between as many processes that the host OS schedules (flush_ping.c)" : ''})`);
+    if (timer !== undefined && !sim) lines.push(`(each sample includes ~${timer} ns of timer calls${native ? "; native: the host's round, request to last acknowledgement, between as many processes that the host OS schedules (flush_ping.c), its median (one clock read included, 8 ns buckets) and its mean" : ''})`);
     if (sim) lines.push('(flushes/s and latencies in simulated time)');
   } else {
     const hasBase = b.points.some((p) => p.baseline);
