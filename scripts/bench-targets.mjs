@@ -45,7 +45,7 @@ const faults = await runBench('faults', [1, cores, over], ms, { modes: ['process
 const shoot = await runBench('shootdown', [...new Set([2, 3, cores, 2 * cores, 4 * cores])].sort((x, y) => x - y), ms, { onProgress: log });
 const faultsThreads = await runBench('faults', [cores, over], ms, { modes: ['threads'], onProgress: log });
 // dirty-share: simulated ops per second of workload time, the same ops per CPU at each size. One run
-// is short (0.6 s at 2 CPUs, much of it the workers' JIT warm-up), so one pair's ratio ranged 0.6-0.9
+// is short (0.6 s at 2 CPUs, much of it the workers' JIT warm-up), so one pair's ratio ranged 0.60-0.94
 // from run to run: the sizes run in turn, `--rounds` times, and each ratio is the median of its rounds'
 // ratios (each from runs next to each other), all of them printed
 const dirtyShare = [];
