@@ -191,6 +191,11 @@ export const PAGE_SHIFT = 12;
 export const WORDS_PER_PAGE = PAGE_SIZE / 4;
 /** Simulated user address space ends here (2^43): every VPN fits a signed 32-bit integer. */
 export const TASK_SIZE = 2 ** 43;
+/**
+ * An address in the user range [0, TASK_SIZE): the only ones a mapping, a TLB entry or a page-table
+ * walk can have (x86_64's do_page_fault sends `address >= TASK_SIZE64` from user mode to SIGSEGV).
+ */
+export const isUserAddress = (addr: number): boolean => addr >= 0 && addr < TASK_SIZE;
 /** CPUs a machine may have: per-CPU bitmasks (cpumask.ts) are MASK_WORDS 32-bit words. A multiple of 32. */
 export const MAX_CPUS = 64;
 /** 32-bit words of every per-CPU bitmask (cpu_vm_mask, IPI initiators, flush targets, the scheduler's sets). */

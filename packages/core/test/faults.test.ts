@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkInvariants, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, SegvError, sysFsync, sysMmap, sysMunmap } from '@smpsim/core';
 import { file, layout as L, pte as P } from '@smpsim/core/testing';
-import { buffers, cachedPfn, diskWord, dirtyTag, isDirty, memWord, pageField, pteOf, recordFaults, small } from './helpers.js';
+import { buffers, cachedPfn, diskWord, dirtyTag, isDirty, memWord, pageField, pteOf, recordFaults, small, vpnOf } from './helpers.js';
 
 const RWD = P.PTE_P | P.PTE_RW | P.PTE_US | P.PTE_A | P.PTE_D;
 
@@ -142,7 +142,7 @@ test('SIGSEGV: an access outside any VMA; the kernel left nothing held', () => {
 });
 
 test('addresses past 2^31 and 2^32 reach their own pages; those outside [0, TASK_SIZE) fault (load and store shift small addresses)', () => {
-  const { cpus } = small({ files: [file(3)] });
+  const { m, cpus } = small({ files: [file(3)] });
   const a = cpus[0]!;
   const rw = PROT_READ | PROT_WRITE;
   const low = sysMmap(a, 0, 0, 1, rw, MAP_SHARED);
@@ -157,7 +157,9 @@ test('addresses past 2^31 and 2^32 reach their own pages; those outside [0, TASK
     assert.equal([a.load(low), a.load(past32), a.load(past31), a.load(low + 4)], [1 + round, 10 + round, 20 + round, 0]);
   }
   a.load(low);
-  for (const bad of [-4, -4096 - 4, -0.5, -(2 ** 32) + low, 2 ** 43 + low]) segv(() => a.load(bad));
+  for (const bad of [-4, -4096 - 4, -0.5, -(2 ** 32) + low, 2 ** 43 + low, 2 ** 44 + low]) segv(() => a.load(bad));
+  // the fault at 2^44 + low (page 2^32 + low's) left low's translation alone
+  assert.ok(m.tlbEntry(0, vpnOf(low)) !== null, "low's TLB entry survives the faults outside the user range");
   segv(() => a.store(-4, 1));
   segv(() => a.store(2 ** 43 + low, 1));
   assert.is(a.load(low), 2, 'nothing stored through an address outside the user range');

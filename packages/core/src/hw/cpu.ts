@@ -12,7 +12,7 @@
  * Hot path (`load`/`store` on an L1 TLB hit): one preemption-point decrement, one set scan over a
  * shared Int32Array with plain reads, one plain data access. No allocation, no BigInt, no Atomics.
  */
-import { type MachineConfig, TASK_SIZE, WORDS_PER_PAGE } from '../config.js';
+import { isUserAddress, type MachineConfig, WORDS_PER_PAGE } from '../config.js';
 import { type CpuMask, newMask } from '../cpumask.js';
 import * as L from '../machine/layout.js';
 import { CTR, CTR_COUNT, LS_FIELDS, type Machine } from '../machine/machine.js';
@@ -345,7 +345,7 @@ export class Cpu {
     // Outside [0, TASK_SIZE) nothing is mapped, and a page number would not be the address's (it
     // wrapped to -1, the empty TLB entry's tag, for [-8191, -4096]): straight to the fault handler,
     // whose SIGSEGV ends it.
-    if (!(addr >= 0 && addr < TASK_SIZE)) this.pageFault(addr, PF_USER | (write ? PF_WRITE : 0));
+    if (!isUserAddress(addr)) this.pageFault(addr, PF_USER | (write ? PF_WRITE : 0));
     const vpn = userVpn(addr);
     for (let attempt = 0; ; attempt++) {
       if (attempt > MAX_FAULT_RETRIES) throw new Error(`access at 0x${addr.toString(16)} keeps faulting: the fault handler makes no progress`);
@@ -531,9 +531,10 @@ export class Cpu {
 
   /** Raises a page fault: CR2 and the error code go to the per-CPU area, then the kernel runs. */
   pageFault(addr: number, errcode: number): void {
-    const vpn = (addr / 4096) | 0;
-    // A page fault invalidates the TLB entries for the faulting address (SDM §4.10.4.1).
-    this.invlpg(vpn);
+    // A page fault invalidates the TLB entries for the faulting address (SDM §4.10.4.1). One outside
+    // the user range has none (translate fills none), and its page number would be another's (from
+    // 2^44 up, `| 0` wrapped it onto a live user page): -1, the empty entries' tag, drops nothing.
+    this.invlpg(isUserAddress(addr) ? userVpn(addr) : -1);
     const b = this.base;
     this.meta[b + L.C_CR2_LO] = addr % 2 ** 32 | 0;
     this.meta[b + L.C_CR2_HI] = Math.floor(addr / 2 ** 32);

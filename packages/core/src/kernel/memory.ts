@@ -7,7 +7,7 @@ import { BusError, SegvError } from '../hw/entry.js';
 import { mkPte, PF_WRITE, PTE_FLAGS_MASK, pteDirty, pteMkdirty, pteMkwrite, pteMkyoung, ptePfn, ptePresent, pteWrite } from '../hw/pte.js';
 import * as L from '../machine/layout.js';
 import { assertHeld, downRead, lockPage, spinLock, spinUnlock, unlockPage, upRead, waitOnPageLocked } from './locking/locks.js';
-import { hasBug, PAGE_SIZE, TASK_SIZE, WORDS_PER_PAGE } from '../config.js';
+import { hasBug, isUserAddress, PAGE_SIZE, WORDS_PER_PAGE } from '../config.js';
 import { LockClass, S } from './locking/lockorder.js';
 import { CTR } from '../machine/machine.js';
 import { fileSize, readCachePage, truncateCount } from './filemap.js';
@@ -47,7 +47,7 @@ const maybeMkwrite = (pte: number, flags: number): number => (flags & VM_WRITE ?
 export function handleMmFault(cpu: Cpu, addr: number, errcode: number): void {
   // do_page_fault's `address >= TASK_SIZE64` (arch/x86_64/mm/fault.c): from user mode that is
   // bad_area_nosemaphore, SIGSEGV before mmap_sem (a negative address here is one above the user range)
-  if (!(addr >= 0 && addr < TASK_SIZE)) throw new SegvError(addr, errcode);
+  if (!isUserAddress(addr)) throw new SegvError(addr, errcode);
   const mm = currentMm(cpu);
   const vpn = ((addr / PAGE_SIZE) | 0) as Vpn;
   const write = (errcode & PF_WRITE) !== 0;
