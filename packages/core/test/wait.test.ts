@@ -10,9 +10,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cpu, CpuState, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, type Pfn, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
-import { file, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
-import { diskWord, small, vpnOf } from './helpers.js';
+import { Cpu, CpuState, type FileId, FlushCause, flushTlbPage, FreeWaiter, initTokens, type LockIdx, Machine, MachineStop, MAP_SHARED, NAP_MS, type Pfn, type PgOff, PROT_READ, PROT_WRITE, runCpu, SegvError, StopReason, sysMmap, sysMunmap, TokenState, TokenWaiter, WaitKind } from '@smpsim/core';
+import { file, kdaemons, layout as L, LockClass, locks, SITES } from '@smpsim/core/testing';
+import { cachedPfn, diskWord, pageField, small, vpnOf } from './helpers.js';
 
 /** CPU c's run-token state (the low bits of its C_TOKEN word). */
 const tokenState = (m: Machine, c: number): number => Atomics.load(m.meta, m.layout.cpu(c) + L.C_TOKEN) & 7;
@@ -266,6 +266,28 @@ test('run tokens: a CPU that waits for a spinlock, an rw-semaphore or a page loc
   assert.equal(yieldToParkedHolder(write, read), [TokenState.Handed, 1], 'a reader waiting for the writer');
   assert.equal(yieldToParkedHolder(read, write), [TokenState.Handed, 1], 'a writer waiting for a reader');
   assert.equal(yieldToParkedHolder(page), [TokenState.Handed, 1], 'a page lock');
+});
+
+test('run tokens: a CPU that waits for a write in flight on a parked CPU (a buffer lock, PG_writeback) hands that CPU its token', () => {
+  // only the submitting CPU's interrupt polls complete its disk queue; a buffer's state word names
+  // no owner (its BH_* flags were read as one: an undirected hand-over)
+  const waitFor = (wait: (c: Cpu, pfn: Pfn) => void) => {
+    const { m, cpus } = small({ files: [file(2)], watchdogMs: 2000 });
+    const [a, b] = cpus as [Cpu, Cpu];
+    b.store(sysMmap(b, 0, 0, 2, PROT_READ | PROT_WRITE, MAP_SHARED), 1);
+    kdaemons.asKernelThread(b, () => kdaemons.flusherPass(b, 16, { file: 0 as FileId, index: 0 as PgOff }));
+    const pfn = cachedPfn(m, 0, 0) as Pfn;
+    assert.ok(pageField(m, pfn, L.PG_FLAGS) & L.PG_writeback, "under writeback on cpu1's disk queue");
+    assert.ok(Atomics.load(m.meta, m.layout.bh(pfn, 0)) & L.BH_Lock, 'its buffer locked until the write completes');
+    return atWakeOfParkedCpu1(
+      m,
+      a,
+      () => [tokenState(m, 1), m.counter(0, 'directedYields')],
+      () => assert.throws(() => a.kernelMode(() => wait(a, pfn)), (e: unknown) => e instanceof MachineStop),
+    );
+  };
+  assert.equal(waitFor((c, pfn) => locks.lockBuffer(c, c.layout.bh(pfn, 0))), [TokenState.Handed, 1], 'lock_buffer');
+  assert.equal(waitFor((c, pfn) => locks.waitOnPageWriteback(c, pfn)), [TokenState.Handed, 1], 'wait_on_page_writeback');
 });
 
 test('inline waiter: a lock another CPU of the thread holds is a deadlock at once, with the report', () => {

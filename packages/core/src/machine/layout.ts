@@ -318,6 +318,25 @@ export function findHolder(meta: Int32Array, lay: Layout, idx: number, found: (c
   return -1;
 }
 
+/**
+ * Looks for a write in flight on the CPUs' disk queues (kernel/disk.ts) that `word` waits for: a
+ * buffer head's state word (its BH_Lock is held until the write completes) or a page's flags word
+ * (PG_writeback, until its last buffer's write completes). Only the submitting CPU's interrupt polls
+ * complete its queue. Returns the first CPU, in CPU order, with such a write that passes `found`,
+ * else -1. Read without the owners' cooperation: a running CPU's queue may change meanwhile.
+ */
+export function findWriter(meta: Int32Array, lay: Layout, word: number, found: (c: number) => boolean): number {
+  for (let c = 0; c < lay.cpus; c++) {
+    const q = lay.diskQueue(c);
+    const tail = Atomics.load(meta, q + DQ_TAIL);
+    for (let i = Atomics.load(meta, q + DQ_HEAD); i < tail; i++) {
+      const e = lay.diskEntry(c, i % DISK_QUEUE);
+      if ((Atomics.load(meta, e + DQE_BH) === word || lay.page(Atomics.load(meta, e + DQE_PFN)) + PG_FLAGS === word) && found(c)) return c;
+    }
+  }
+  return -1;
+}
+
 export class Layout {
   readonly frames: number;
   readonly cpus: number;

@@ -15,9 +15,10 @@
  *   there instead, locks held or not (one park in eight keeps it off the host 0-2 ms), and user-mode
  *   points where it holds no lock hand over at random with probability p/4 (seeded).
  * - **Directed yield**: a CPU about to sleep in a wait gives its token away at once, to the CPU that
- *   holds the spinlock (or buffer lock, rw-semaphore, page lock) it waits for when that one is parked
- *   (yield_to in KVM's pause-loop exiting), to a parked target of its flush, else to the parked CPU
- *   next in turn. A flush initiator keeps its token and (perturbation off) spins while its targets
+ *   holds the spinlock (or rw-semaphore, page lock) it waits for when that one is parked (yield_to in
+ *   KVM's pause-loop exiting), or that must complete the write it waits for (a buffer lock, a page
+ *   under writeback: only the submitting CPU completes its disk queue), to a parked target of its
+ *   flush, else to the parked CPU next in turn. A flush initiator keeps its token and (perturbation off) spins while its targets
  *   can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
@@ -262,8 +263,9 @@ export class TokenWaiter extends FreeWaiter {
 
   /**
    * About to sleep: give the token away, to the holder of the awaited lock if it is parked (a
-   * spinlock's or buffer lock's owner word; an rw-semaphore's or page lock's holders on the held-lock
-   * stacks, which is also where the watchdog finds them). A CPU waiting for flush acknowledgements
+   * spinlock's owner word; an rw-semaphore's or page lock's holders on the held-lock stacks, which is
+   * also where the watchdog finds them), or to the parked CPU whose disk queue holds the write a
+   * buffer lock or PG_writeback waits for (parkedWriter). A CPU waiting for flush acknowledgements
    * gives it to a parked target (one the proxy could not serve);
    * otherwise it keeps it while the targets can acknowledge without one (running, or in a wait with
    * interrupts on, which takes them), and with perturbation off spins on (Sleep.Spin) as long as they
@@ -287,11 +289,14 @@ export class TokenWaiter extends FreeWaiter {
     if (kind === L.WaitKind.FlushAck) {
       to = this.parkedTarget();
       if (to < 0 && !this.blockedTarget()) return !this.quiet ? Sleep.Watched : this.targetsStalled() ? Sleep.Nap : Sleep.Spin;
-    } else if (kind === L.WaitKind.Spin || kind === L.WaitKind.BufferLock) {
+    } else if (kind === L.WaitKind.Spin) {
       const owner = Atomics.load(this.cpu.meta, obj) - 1;
       if (owner >= 0 && owner < this.cpu.layout.cpus) to = owner;
     } else if (kind === L.WaitKind.RwsemRead || kind === L.WaitKind.RwsemWrite || kind === L.WaitKind.PageLock) {
       to = this.parkedHolder(obj);
+      if (to < 0 && kind === L.WaitKind.PageLock) to = this.parkedWriter(obj);
+    } else if (kind === L.WaitKind.BufferLock) {
+      to = this.parkedWriter(obj);
     }
     // without a parked CPU to take it, the token is free (G_TOKENS) for whoever asks next
     this.handOver(to, false);
@@ -376,6 +381,16 @@ export class TokenWaiter extends FreeWaiter {
    */
   private parkedHolder(obj: number): number {
     return L.findHolder(this.cpu.meta, this.cpu.layout, obj, this.otherParked);
+  }
+
+  /**
+   * A parked CPU with a write in flight that the wait on `obj` needs completed (a buffer lock held
+   * for asynchronous I/O, a page's PG_writeback), or -1: only its own interrupt polls complete it
+   * (kernel/disk.ts), so nothing ends the wait until it runs. (A buffer's state word records no
+   * owner: the BH_* flags were read as one here before.)
+   */
+  private parkedWriter(obj: number): number {
+    return L.findWriter(this.cpu.meta, this.cpu.layout, obj, this.otherParked);
   }
 
   private readonly otherParked = (c: number): boolean => c !== this.cpu.id && this.isParked(c);
