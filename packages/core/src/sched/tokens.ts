@@ -18,8 +18,8 @@
  *   holds the spinlock (or rw-semaphore, page lock) it waits for when that one is parked (yield_to in
  *   KVM's pause-loop exiting), or that must complete the write it waits for (a buffer lock, a page
  *   under writeback: only the submitting CPU completes its disk queue), to a parked target of its
- *   flush, else to the parked CPU next in turn. A flush initiator keeps its token and (perturbation off) spins while its targets
- *   can acknowledge without one (see beforeSleep).
+ *   flush, else to the parked CPU next in turn. A flush initiator keeps its token and (perturbation
+ *   off) spins while its targets can acknowledge without one (see beforeSleep).
  * - **Flush by proxy**: a CPU waiting for flush acknowledgements takes the flush IPI of a parked
  *   target itself, on a view of that CPU (its TLB, counters and acknowledgement words are in shared
  *   memory), as timed mode does (sched/timed.ts) and as KVM's paravirtual flush does for a preempted
