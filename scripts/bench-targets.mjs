@@ -48,7 +48,6 @@ const log = (l) => process.stderr.write(l + '\n');
 // and each access row is the median of the per-round ratios, all of them printed
 const accessRounds = [];
 for (let r = 0; r < rounds; r++) accessRounds.push(await runBench('access', [1, cores, over], ms, { modes: ['processes'], onProgress: log }));
-const access = accessRounds[0];
 const faults = await runBench('faults', [1, cores, over], ms, { modes: ['processes'], onProgress: log });
 const shoot = await runBench('shootdown', [...new Set([2, 3, cores, 2 * cores, 4 * cores])].sort((x, y) => x - y), ms, { onProgress: log });
 // faults in threads mode: one round's 8/2 ranged 0.35-0.82 in one day (the 2-CPU side alone 2.6e4
@@ -78,6 +77,13 @@ const rows = [];
 const add = (target, measured, threshold, pass, note) => rows.push({ target, measured, threshold, pass, note });
 /** The median of the rounds' values, and the values for the note ('median of N rounds (a, b, c); '). */
 const ofRounds = (xs) => ({ value: median(xs), note: rounds > 1 ? `median of ${rounds} rounds (${xs.map((q) => q.toFixed(3)).join(', ')}); ` : '' });
+/** A row of the rounds' median ratio of a suite's total at `over` CPUs to its total at `cores`; `min` is the threshold. */
+const totalsRow = (target, suiteRounds, min, unit) => {
+  const xs = suiteRounds.map((b) => at(b, over)?.total ?? 0);
+  const ys = suiteRounds.map((b) => at(b, cores)?.total ?? 0);
+  const r = ofRounds(xs.map((x, i) => (ys[i] > 0 ? x / ys[i] : NaN)));
+  add(target, r.value, `>= ${min}`, r.value >= min, `${r.note}${median(xs).toExponential(3)} vs ${median(ys).toExponential(3)} ${unit}${rounds > 1 ? ' (medians)' : ''}`);
+};
 for (const cpus of [1, cores]) {
   const ps = accessRounds.map((b) => at(b, cpus));
   if (ps.every((p) => p?.ratio !== undefined)) {
@@ -97,12 +103,7 @@ for (const cpus of [2, 3]) {
   const p50 = l ? l.p50Ns / 1000 : NaN;
   add(`shootdown p50, ${cpus - 1} busy CPU(s) (µs)`, p50, '< 2', p50 < 2, l ? `p99 ${(l.p99Ns / 1000).toFixed(2)} µs, ${l.samples} flushes, timer ${l.timerNs} ns included${cpus > cores ? `; ${cpus} simulated CPUs on ${cores} cores` : ''}` : 'no samples');
 }
-{
-  const xs = accessRounds.map((b) => at(b, over)?.total ?? 0);
-  const ys = accessRounds.map((b) => at(b, cores)?.total ?? 0);
-  const r = ofRounds(xs.map((x, i) => (ys[i] > 0 ? x / ys[i] : NaN)));
-  add(`access: total at ${over} / at ${cores} CPUs`, r.value, '>= 0.8', r.value >= 0.8, `${r.note}${median(xs).toExponential(3)} vs ${median(ys).toExponential(3)} ${access.unit}${rounds > 1 ? ' (medians)' : ''}`);
-}
+totalsRow(`access: total at ${over} / at ${cores} CPUs`, accessRounds, 0.8, accessRounds[0].unit);
 {
   const x = at(faults, over)?.total ?? 0;
   const y = at(faults, cores)?.total ?? 0;
@@ -123,12 +124,7 @@ for (const [k, lim] of [[2, 5], [4, 10]]) {
   const r = p50(k * cores) / p50(cores);
   add(`shootdown p50 at ${k * cores} / at ${cores} CPUs`, r, `<= ${lim}`, r <= lim, `${p50(k * cores).toFixed(2)} vs ${p50(cores).toFixed(2)} µs`);
 }
-{
-  const xs = faultsThreadsRounds.map((b) => at(b, over)?.total ?? 0);
-  const ys = faultsThreadsRounds.map((b) => at(b, cores)?.total ?? 0);
-  const r = ofRounds(xs.map((x, i) => (ys[i] > 0 ? x / ys[i] : NaN)));
-  add(`faults threads: total at ${over} / at ${cores} CPUs`, r.value, '>= 0.5', r.value >= 0.5, `${r.note}${median(xs).toExponential(3)} vs ${median(ys).toExponential(3)} faults/s${rounds > 1 ? ' (medians)' : ''}`);
-}
+totalsRow(`faults threads: total at ${over} / at ${cores} CPUs`, faultsThreadsRounds, 0.5, 'faults/s');
 for (const cpus of [2 * cores, over]) {
   const ratios = [];
   for (let r = 0; r < rounds; r++) {
@@ -136,10 +132,10 @@ for (const cpus of [2 * cores, over]) {
     const y = dirtyShare.find((d) => d.round === r && d.cpus === cores);
     ratios.push(x.opsPerSec / y.opsPerSec);
   }
-  const r = median(ratios);
+  const r = ofRounds(ratios);
   const ops = (c) => median(dirtyShare.filter((d) => d.cpus === c).map((d) => d.opsPerSec)).toExponential(3);
   const tokens = dirtyShare.find((d) => d.cpus === cpus).tokens;
-  add(`dirty-share ops/s at ${cpus} / at ${cores} CPUs`, r, '>= 0.7', r >= 0.7, `${rounds > 1 ? `median of ${rounds} rounds (${ratios.map((q) => q.toFixed(2)).join(', ')}); ` : ''}${ops(cpus)} vs ${ops(cores)} simulated ops/s${rounds > 1 ? ' (medians)' : ''} (run tokens: ${tokens || 'none'})`);
+  add(`dirty-share ops/s at ${cpus} / at ${cores} CPUs`, r.value, '>= 0.7', r.value >= 0.7, `${r.note}${ops(cpus)} vs ${ops(cores)} simulated ops/s${rounds > 1 ? ' (medians)' : ''} (run tokens: ${tokens || 'none'})`);
 }
 
 if (a.json) process.stdout.write(JSON.stringify({ hostCores: cores, timeMs: ms, rows, results: { access: accessRounds, faults, shootdown: shoot, faultsThreads: faultsThreadsRounds, dirtyShare } }) + '\n');
