@@ -288,6 +288,7 @@ function irqEveryPoint(self: Cpu, peers: readonly Cpu[]): CpuWaiter {
     pause: () => w.pause(),
     released: () => w.released(),
     ipiSent: () => w.ipiSent(),
+    wakeForIpi: () => w.wakeForIpi(),
     interruptDue: () => w.interruptDue(),
     release: () => w.release(),
   };

@@ -30,6 +30,12 @@ test('inline waiter: a flush to another CPU of the thread is acknowledged while 
   assert.is(m.meta[m.layout.cpu(0) + L.C_WAIT_KIND], WaitKind.None, 'the wait is over');
 });
 
+/** Atomics.wait and Atomics.notify, replaced for a test that watches them. */
+const spied = Atomics as unknown as {
+  wait: (ta: Int32Array, idx: number, v: number, ms?: number) => string;
+  notify: (ta: Int32Array, idx: number, n?: number) => number;
+};
+
 /**
  * Run tokens in one thread: cpu1 caches a translation, then cpu0 (holding the one token) flushes it
  * while cpu1, whose host thread never runs here, is in token state `state` with `pending` interrupts
@@ -49,8 +55,22 @@ function flushWhileOff(state: TokenState, pending = 0) {
   const tok = m.layout.cpu(1) + L.C_TOKEN;
   Atomics.store(m.meta, tok, state);
   Atomics.or(m.meta, m.layout.cpu(1) + L.C_IPI_PENDING, pending);
-  a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
+  // asleep in a wait: its sleep address is published, as Cpu.sleepOn does (a PARKED CPU publishes none)
+  const sleepAddr = m.layout.cpu(1) + L.C_IPI_PENDING;
+  if (state === TokenState.Sleeping || state === TokenState.Napping) Atomics.store(m.meta, m.layout.cpu(1) + L.C_SLEEP_ADDR, sleepAddr);
+  let wakes = 0;
+  const notify = spied.notify;
+  spied.notify = (ta, idx, n) => {
+    if (idx === sleepAddr) wakes++;
+    return notify(ta, idx, n);
+  };
+  try {
+    a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
+  } finally {
+    spied.notify = notify;
+  }
   assert.equal(a.violations, []);
+  assert.is(wakes, 0, "cpu1's host thread is not woken: the proxy took its IPI");
   assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
   assert.is(m.counter(1, 'ipisProxied'), 1);
   assert.is(m.counter(1, 'ipisReceived'), 1);
@@ -78,11 +98,64 @@ test('run tokens: a token holder napping in its own flush wait, interrupts on (N
   assert.ok(st >>> 3 > 0, 'with the proxy generation moved on');
 });
 
-/** Atomics.wait and Atomics.notify, replaced for a test that watches them. */
-const spied = Atomics as unknown as {
-  wait: (ta: Int32Array, idx: number, v: number, ms?: number) => string;
-  notify: (ta: Int32Array, idx: number, n?: number) => number;
-};
+test('run tokens: an IPI wakes a sleeping CPU unless it sleeps in a wait with interrupts on (SLEEPING, NAPPING), where the initiator takes it by proxy', () => {
+  const cases: Array<[string, TokenState, boolean]> = [
+    ['SLEEPING', TokenState.Sleeping, false],
+    ['NAPPING', TokenState.Napping, false],
+    // asleep without a token and with interrupts off (SLEEPING is only set with them on): no proxy takes it
+    ['NONE', TokenState.None, true],
+    ['RUNNING', TokenState.Running, true],
+  ];
+  for (const [name, state, woken] of cases) {
+    const { m, cpus } = small({ files: [file(2)] });
+    const a = cpus[0]!;
+    initTokens(m.meta, m.layout, 1);
+    a.useWaiter(new TokenWaiter(a, 200));
+    a.waiter.enter();
+    const b1 = m.layout.cpu(1);
+    Atomics.store(m.meta, b1 + L.C_TOKEN, state);
+    Atomics.store(m.meta, b1 + L.C_SLEEP_ADDR, b1 + L.C_IPI_PENDING);
+    const notified: number[] = [];
+    const notify = spied.notify;
+    spied.notify = (ta, idx, n) => {
+      notified.push(idx);
+      return notify(ta, idx, n);
+    };
+    try {
+      a.sendIpi(1);
+    } finally {
+      spied.notify = notify;
+    }
+    assert.ok(Atomics.load(m.meta, b1 + L.C_IPI_PENDING) !== 0, `${name}: the IPI is pending`);
+    assert.is(notified.includes(b1 + L.C_IPI_PENDING), woken, `${name}: woken`);
+  }
+});
+
+test("up_read wakes the rw-semaphore's sleepers only when the last reader leaves (__up_read); up_write always", () => {
+  const { m, cpus } = small({ files: [file(2)] });
+  const [a, b] = cpus as [Cpu, Cpu];
+  const sem = (m.layout.mm(0) + L.MM_SEM) as LockIdx;
+  const notified: number[] = [];
+  const notify = spied.notify;
+  spied.notify = (ta, idx, n) => {
+    notified.push(idx);
+    return notify(ta, idx, n);
+  };
+  try {
+    a.kernelMode(() => locks.downRead(a, sem, LockClass.MmapSem, SITES.handle_mm_fault));
+    b.kernelMode(() => locks.downRead(b, sem, LockClass.MmapSem, SITES.handle_mm_fault));
+    Atomics.store(m.meta, sem + L.RWSEM_SLEEPERS, 1); // a writer sleeps, waiting for the count to reach 0
+    a.kernelMode(() => locks.upRead(a, sem));
+    assert.equal(notified, [], 'a reader left, one remains: nobody woken');
+    b.kernelMode(() => locks.upRead(b, sem));
+    assert.equal(notified, [sem + L.RWSEM_COUNT], 'the last reader wakes the sleepers');
+    a.kernelMode(() => locks.downWrite(a, sem, LockClass.MmapSem, SITES.handle_mm_fault));
+    a.kernelMode(() => locks.upWrite(a, sem));
+    assert.equal(notified, [sem + L.RWSEM_COUNT, sem + L.RWSEM_COUNT], 'up_write wakes them');
+  } finally {
+    spied.notify = notify;
+  }
+});
 
 /**
  * cpu0 (a token) flushes a page cpu1 caches; cpu1 holds the other token but its host thread is off

@@ -46,13 +46,21 @@ for (const workload of ['db-checkpoint', 'rtorrent']) {
 }
 
 test('db-checkpoint: the checkpointer unmaps and write-protects ranges under the writers, whose stores there get SIGSEGV and are not recorded', async () => {
-  const s = await runMachine({ workload: 'db-checkpoint', cpus: 4, ops: 3000, seed: 3 }, pool);
-  assert.ok(s.ok, why(s));
-  const r = results(s);
-  assert.equal(r.map((x) => x.role), ['checkpointer', 'writer', 'writer', 'writer']);
-  assert.ok(Number(r[0]!.remaps) > 0 && Number(r[0]!.mprotects) > 0 && Number(r[0]!.msyncs) > 0);
-  assert.ok(r.slice(1).some((x) => Number(x.segv) > 0), 'a writer met an unmapped or read-only range');
-  assert.ok(s.stats.shootdowns.byCause.munmap > 0 && s.stats.shootdowns.byCause.mprotect > 0);
+  // Whether a writer's store meets a range while it is unmapped or read-only is host timing (free
+  // mode): one run in ten of seed 3 met none, with or without the change that made this a hunt. So
+  // seeds 3..7 in turn, every run clean, until one does.
+  const met: string[] = [];
+  for (let seed = 3; seed <= 7; seed++) {
+    const s = await runMachine({ workload: 'db-checkpoint', cpus: 4, ops: 3000, seed }, pool);
+    assert.ok(s.ok, why(s));
+    const r = results(s);
+    assert.equal(r.map((x) => x.role), ['checkpointer', 'writer', 'writer', 'writer']);
+    assert.ok(Number(r[0]!.remaps) > 0 && Number(r[0]!.mprotects) > 0 && Number(r[0]!.msyncs) > 0);
+    assert.ok(s.stats.shootdowns.byCause.munmap > 0 && s.stats.shootdowns.byCause.mprotect > 0);
+    met.push(`seed ${seed}: ${r.slice(1).map((x) => x.segv).join('/')}`);
+    if (r.slice(1).some((x) => Number(x.segv) > 0)) return;
+  }
+  assert.unreachable(`no writer met an unmapped or read-only range (SIGSEGVs per writer: ${met.join(', ')})`);
 });
 
 /** Seeds `seeds` in turn, each for `ms` of host time, until one finds a violation. */

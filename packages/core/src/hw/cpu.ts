@@ -799,7 +799,7 @@ export class Cpu {
     if (this.lines !== null) this.lines.write(this, metaLine(this.layout.cpu(c) + L.C_IPI_PENDING));
     Atomics.or(this.meta, this.layout.cpuMasks(c) + L.CM_IPI_FROM + this.maskWord, this.bit);
     Atomics.or(this.meta, this.layout.cpu(c) + L.C_IPI_PENDING, 1 << this.maskWord);
-    this.wake(c);
+    if (this.waiter.wakeForIpi(c)) this.wake(c);
   }
 
   // ------------------------------------------------------------------ sleeping and waking

@@ -198,6 +198,10 @@ export class DetWaiter implements CpuWaiter {
 
   ipiSent(): void {}
 
+  wakeForIpi(): boolean {
+    return true;
+  }
+
   interruptDue(): boolean {
     return true;
   }

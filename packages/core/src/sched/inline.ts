@@ -48,6 +48,10 @@ export class InlineWaiter implements CpuWaiter {
 
   ipiSent(): void {}
 
+  wakeForIpi(): boolean {
+    return true;
+  }
+
   interruptDue(): boolean {
     return true;
   }

@@ -137,6 +137,10 @@ export class TimedWaiter implements CpuWaiter {
 
   private readonly blockFn = (a1: number, v1: number, a2: number, v2: number): void => this.block(a1, v1, a2, v2);
 
+  wakeForIpi(): boolean {
+    return true;
+  }
+
   /** An IPI from this CPU to `target`: it arrives ipiLatency cycles from now. */
   ipiSent(target: number): void {
     const s = this.s;

@@ -61,6 +61,11 @@ export interface CpuWaiter {
   released(word: number): void;
   /** This CPU sends an IPI to `target` (timed mode stamps its arrival time). */
   ipiSent(target: number): void;
+  /**
+   * Whether this CPU's IPI to `target` (its pending word already set) must wake target's host thread
+   * if it sleeps (run tokens: not when a proxy takes it, see TokenWaiter).
+   */
+  wakeForIpi(target: number): boolean;
   /** An interrupt is pending: may it be taken now? (Timed mode: once it has arrived at this CPU's clock.) */
   interruptDue(): boolean;
   /** The machine stopped: nobody waits for a turn any more; every CPU runs free to unwind. */
@@ -181,6 +186,10 @@ export class FreeWaiter implements CpuWaiter {
   released(): void {}
 
   ipiSent(): void {}
+
+  wakeForIpi(_target: number): boolean {
+    return true;
+  }
 
   interruptDue(): boolean {
     return true;
