@@ -128,7 +128,7 @@ export interface BenchOptions {
    * that the first points do not pay for thread start-up and JIT compilation (a fresh worker needs
    * about a second of its own CPU time before the kernel paths run at full speed). Default: `timeMs`
    * (at most 1 s) times the number of simulated CPUs per host core, so that each worker gets about
-   * that much CPU time; 0 for none.
+   * that much CPU time; 0 for none. Run as two machines of half the time each (see runBench).
    */
   warmupMs?: number;
   /** Workers to reuse (closed by the caller); a private pool otherwise. */
