@@ -36,6 +36,22 @@ const spied = Atomics as unknown as {
   notify: (ta: Int32Array, idx: number, n?: number) => number;
 };
 
+/** Runs `fn` with Atomics.notify watched: the indices it notified, in order. */
+function notifiedBy(fn: () => void): number[] {
+  const notified: number[] = [];
+  const notify = spied.notify;
+  spied.notify = (ta, idx, n) => {
+    notified.push(idx);
+    return notify(ta, idx, n);
+  };
+  try {
+    fn();
+  } finally {
+    spied.notify = notify;
+  }
+  return notified;
+}
+
 /**
  * Run tokens in one thread: cpu1 caches a translation, then cpu0 (holding the one token) flushes it
  * while cpu1, whose host thread never runs here, is in token state `state` with `pending` interrupts
@@ -58,19 +74,9 @@ function flushWhileOff(state: TokenState, pending = 0) {
   // asleep in a wait: its sleep address is published, as Cpu.sleepOn does (a PARKED CPU publishes none)
   const sleepAddr = m.layout.cpu(1) + L.C_IPI_PENDING;
   if (state === TokenState.Sleeping || state === TokenState.Napping) Atomics.store(m.meta, m.layout.cpu(1) + L.C_SLEEP_ADDR, sleepAddr);
-  let wakes = 0;
-  const notify = spied.notify;
-  spied.notify = (ta, idx, n) => {
-    if (idx === sleepAddr) wakes++;
-    return notify(ta, idx, n);
-  };
-  try {
-    a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault));
-  } finally {
-    spied.notify = notify;
-  }
+  const notified = notifiedBy(() => a.kernelMode(() => flushTlbPage(a, a.mmId, vpnOf(addr), FlushCause.Fault)));
   assert.equal(a.violations, []);
-  assert.is(wakes, 0, "cpu1's host thread is not woken: the proxy took its IPI");
+  assert.not.ok(notified.includes(sleepAddr), "cpu1's host thread is not woken: the proxy took its IPI");
   assert.is(m.tlbEntry(1, vpnOf(addr)), null, "cpu1's entry is gone when the flush returns");
   assert.is(m.counter(1, 'ipisProxied'), 1);
   assert.is(m.counter(1, 'ipisReceived'), 1);
@@ -115,17 +121,7 @@ test('run tokens: an IPI wakes a sleeping CPU unless it sleeps in a wait with in
     const b1 = m.layout.cpu(1);
     Atomics.store(m.meta, b1 + L.C_TOKEN, state);
     Atomics.store(m.meta, b1 + L.C_SLEEP_ADDR, b1 + L.C_IPI_PENDING);
-    const notified: number[] = [];
-    const notify = spied.notify;
-    spied.notify = (ta, idx, n) => {
-      notified.push(idx);
-      return notify(ta, idx, n);
-    };
-    try {
-      a.sendIpi(1);
-    } finally {
-      spied.notify = notify;
-    }
+    const notified = notifiedBy(() => a.sendIpi(1));
     assert.ok(Atomics.load(m.meta, b1 + L.C_IPI_PENDING) !== 0, `${name}: the IPI is pending`);
     assert.is(notified.includes(b1 + L.C_IPI_PENDING), woken, `${name}: woken`);
   }
@@ -135,26 +131,13 @@ test("up_read wakes the rw-semaphore's sleepers only when the last reader leaves
   const { m, cpus } = small({ files: [file(2)] });
   const [a, b] = cpus as [Cpu, Cpu];
   const sem = (m.layout.mm(0) + L.MM_SEM) as LockIdx;
-  const notified: number[] = [];
-  const notify = spied.notify;
-  spied.notify = (ta, idx, n) => {
-    notified.push(idx);
-    return notify(ta, idx, n);
-  };
-  try {
-    a.kernelMode(() => locks.downRead(a, sem, LockClass.MmapSem, SITES.handle_mm_fault));
-    b.kernelMode(() => locks.downRead(b, sem, LockClass.MmapSem, SITES.handle_mm_fault));
-    Atomics.store(m.meta, sem + L.RWSEM_SLEEPERS, 1); // a writer sleeps, waiting for the count to reach 0
-    a.kernelMode(() => locks.upRead(a, sem));
-    assert.equal(notified, [], 'a reader left, one remains: nobody woken');
-    b.kernelMode(() => locks.upRead(b, sem));
-    assert.equal(notified, [sem + L.RWSEM_COUNT], 'the last reader wakes the sleepers');
-    a.kernelMode(() => locks.downWrite(a, sem, LockClass.MmapSem, SITES.handle_mm_fault));
-    a.kernelMode(() => locks.upWrite(a, sem));
-    assert.equal(notified, [sem + L.RWSEM_COUNT, sem + L.RWSEM_COUNT], 'up_write wakes them');
-  } finally {
-    spied.notify = notify;
-  }
+  a.kernelMode(() => locks.downRead(a, sem, LockClass.MmapSem, SITES.handle_mm_fault));
+  b.kernelMode(() => locks.downRead(b, sem, LockClass.MmapSem, SITES.handle_mm_fault));
+  Atomics.store(m.meta, sem + L.RWSEM_SLEEPERS, 1); // a writer sleeps, waiting for the count to reach 0
+  assert.equal(notifiedBy(() => a.kernelMode(() => locks.upRead(a, sem))), [], 'a reader left, one remains: nobody woken');
+  assert.equal(notifiedBy(() => b.kernelMode(() => locks.upRead(b, sem))), [sem + L.RWSEM_COUNT], 'the last reader wakes the sleepers');
+  a.kernelMode(() => locks.downWrite(a, sem, LockClass.MmapSem, SITES.handle_mm_fault));
+  assert.equal(notifiedBy(() => a.kernelMode(() => locks.upWrite(a, sem))), [sem + L.RWSEM_COUNT], 'up_write wakes them');
 });
 
 /**
