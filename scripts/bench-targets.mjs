@@ -75,14 +75,17 @@ const median = (xs) => {
 const at = (b, cpus) => b.points.find((p) => p.cpus === cpus);
 const rows = [];
 const add = (target, measured, threshold, pass, note) => rows.push({ target, measured, threshold, pass, note });
-/** The median of the rounds' values, and the values for the note ('median of N rounds (a, b, c); '). */
-const ofRounds = (xs) => ({ value: median(xs), note: rounds > 1 ? `median of ${rounds} rounds (${xs.map((q) => q.toFixed(3)).join(', ')}); ` : '' });
-/** A row of the rounds' median ratio of a suite's total at `over` CPUs to its total at `cores`; `min` is the threshold. */
+/** The median of the rounds' values, and the values for the note ('median of N rounds (a, b, c); '; none for one). */
+const ofRounds = (xs) => ({ value: median(xs), note: xs.length > 1 ? `median of ${xs.length} rounds (${xs.map((q) => q.toFixed(3)).join(', ')}); ` : '' });
+/**
+ * A row of the median ratio, over a suite's runs (its rounds, or one run), of its total at `over`
+ * CPUs to its total at `cores`; `min` is the threshold.
+ */
 const totalsRow = (target, suiteRounds, min, unit) => {
   const xs = suiteRounds.map((b) => at(b, over)?.total ?? 0);
   const ys = suiteRounds.map((b) => at(b, cores)?.total ?? 0);
   const r = ofRounds(xs.map((x, i) => (ys[i] > 0 ? x / ys[i] : NaN)));
-  add(target, r.value, `>= ${min}`, r.value >= min, `${r.note}${median(xs).toExponential(3)} vs ${median(ys).toExponential(3)} ${unit}${rounds > 1 ? ' (medians)' : ''}`);
+  add(target, r.value, `>= ${min}`, r.value >= min, `${r.note}${median(xs).toExponential(3)} vs ${median(ys).toExponential(3)} ${unit}${suiteRounds.length > 1 ? ' (medians)' : ''}`);
 };
 for (const cpus of [1, cores]) {
   const ps = accessRounds.map((b) => at(b, cpus));
@@ -104,12 +107,7 @@ for (const cpus of [2, 3]) {
   add(`shootdown p50, ${cpus - 1} busy CPU(s) (µs)`, p50, '< 2', p50 < 2, l ? `p99 ${(l.p99Ns / 1000).toFixed(2)} µs, ${l.samples} flushes, timer ${l.timerNs} ns included${cpus > cores ? `; ${cpus} simulated CPUs on ${cores} cores` : ''}` : 'no samples');
 }
 totalsRow(`access: total at ${over} / at ${cores} CPUs`, accessRounds, 0.8, accessRounds[0].unit);
-{
-  const x = at(faults, over)?.total ?? 0;
-  const y = at(faults, cores)?.total ?? 0;
-  const r = y > 0 ? x / y : NaN;
-  add(`faults: total at ${over} / at ${cores} CPUs`, r, '>= 0.8', r >= 0.8, `${x.toExponential(3)} vs ${y.toExponential(3)} ${faults.unit}`);
-}
+totalsRow(`faults: total at ${over} / at ${cores} CPUs`, [faults], 0.8, faults.unit);
 
 const p50 = (cpus) => (at(shoot, cpus)?.threads?.latency?.p50Ns ?? NaN) / 1000;
 {
