@@ -21,7 +21,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { runBench, runMachine } from '@smpsim/harness';
+import { hostIdentity, runBench, runMachine } from '@smpsim/harness';
 
 const usage = (why) => {
   process.stderr.write(`bench-targets: ${why}\nusage: node scripts/bench-targets.mjs [--time 1s] [--rounds 3] [--json]\n`);
@@ -136,9 +136,10 @@ for (const cpus of [2 * cores, over]) {
   add(`dirty-share ops/s at ${cpus} / at ${cores} CPUs`, r.value, '>= 0.7', r.value >= 0.7, `${r.note}${ops(cpus)} vs ${ops(cores)} simulated ops/s${rounds > 1 ? ' (medians)' : ''} (run tokens: ${tokens || 'none'})`);
 }
 
-if (a.json) process.stdout.write(JSON.stringify({ hostCores: cores, timeMs: ms, rows, results: { access: accessRounds, faults, shootdown: shoot, faultsThreads: faultsThreadsRounds, dirtyShare } }) + '\n');
+const host = hostIdentity();
+if (a.json) process.stdout.write(JSON.stringify({ hostCores: cores, host, timeMs: ms, rows, results: { access: accessRounds, faults, shootdown: shoot, faultsThreads: faultsThreadsRounds, dirtyShare } }) + '\n');
 else {
-  console.log(`bench targets: host ${cores} cores, ${ms} ms per run (ratios measured together; access, faults threads and dirty-share: ${rounds} round${rounds > 1 ? "s" : ""})`);
+  console.log(`bench targets: host ${cores} cores of ${host.cpu}, Node ${host.node} (V8 ${host.v8}); ${ms} ms per run (ratios measured together; access, faults threads and dirty-share: ${rounds} round${rounds > 1 ? "s" : ""})`);
   for (const r of rows) console.log(`${r.pass ? 'met ' : 'MISS'}  ${r.target.padEnd(42)} ${Number.isFinite(r.measured) ? r.measured.toFixed(3).padStart(9) : '      n/a'}  (${r.threshold})  ${r.note}`);
 }
 process.exitCode = accessRounds.every((b) => b.ok) && faults.ok && shoot.ok && faultsThreadsRounds.every((b) => b.ok) && dirtyShare.every((d) => d.ok) ? 0 : 1;

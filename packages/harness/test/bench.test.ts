@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus as hostCpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -29,6 +29,11 @@ function sanePoints(b: BenchResult, cpus: number[]): void {
     cpus,
   );
   assert.ok(b.hostCores >= 1);
+  // who ran it: the host CPU's model as the kernel names it (with its family and model numbers on
+  // Linux), the Node.js and V8 versions
+  assert.ok(b.host.cpu.startsWith(hostCpus()[0]?.model.trim() || 'unknown'), b.host.cpu);
+  if (existsSync('/proc/cpuinfo')) assert.match(b.host.cpu, /\(family \d+, model \d+\)$/);
+  assert.equal([b.host.node, b.host.v8], [process.versions.node, process.versions.v8]);
   for (const p of b.points) {
     assert.is(p.oversubscribed, p.cpus > b.hostCores);
     for (const m of b.modes) {
@@ -59,6 +64,7 @@ test('access: TLB-hit accesses per CPU in both modes, with the native loop as ba
   } else assert.is(b.baseline?.available, false);
   const table = formatBench(b);
   assert.match(table, /host: \d+ core/);
+  assert.ok(table.includes(`core(s) of ${b.host.cpu}, Node ${process.versions.node} (V8 ${process.versions.v8})`), table);
   if (hasCc) assert.match(table, /smpsim\/native/);
 });
 

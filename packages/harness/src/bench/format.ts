@@ -12,7 +12,7 @@ export function formatBench(b: BenchResult): string {
     `smpsim bench ${b.suite}: ${b.title}`,
     sim
       ? `simulated time: timed mode, ${b.ops ? `${b.ops} ops per CPU` : `${b.timeMs} ms of simulated time`} per run; costs ${costsLine(b)}, quantum ${b.config.quantum} cycles; ${setup}`
-      : `host: ${b.hostCores} core(s); * marks points where simulated CPUs outnumber them. ${b.ops ? `${b.ops} ops per CPU` : `${b.timeMs} ms`} per run after a ${b.warmupMs} ms warm-up; ${setup}`,
+      : `host: ${b.hostCores} core(s) of ${b.host.cpu}, Node ${b.host.node} (V8 ${b.host.v8}); * marks points where simulated CPUs outnumber them. ${b.ops ? `${b.ops} ops per CPU` : `${b.timeMs} ms`} per run after a ${b.warmupMs} ms warm-up; ${setup}`,
   ];
   if (b.baseline?.available) {
     lines.push(`baseline: ${b.baseline.program} (${b.baseline.description}), ${b.baseline.compiler}${b.suite === 'faults' ? `, file on ${b.baseline.fs}` : ''}`);

@@ -20,7 +20,8 @@
  * CPUs in one process, so every TLB flush of the mm reaches all of them. Output: a table, the
  * will-it-scale CSV (`--csv`), JSON (`--json`), and an SVG plot (`--plot`).
  */
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { type CounterName, costPreset, DEFAULT_COSTS, defaultConfig, KERNEL_PRESETS } from '@smpsim/core';
 import { formatTlb, UsageError } from '../parse.js';
 import { costPresetName, CpuWorkerPool, runMachine } from '../run.js';
@@ -28,7 +29,7 @@ import { DEFAULT_RUN, type RunOptions } from '../run-options.js';
 import { counterOf, type RunSummary } from '../summary.js';
 import { type Baseline, compileBaseline, runBaseline } from './baseline.js';
 import { cpuTimes, idlePercent } from './host-idle.js';
-import type { BenchMode, BenchOptions, BenchPoint, BenchResult, BenchSuite, LatencyStats, ModeResult } from './result.js';
+import type { BenchMode, BenchOptions, BenchPoint, BenchResult, BenchSuite, HostIdentity, LatencyStats, ModeResult } from './result.js';
 import { BENCH_RUN, BENCH_SUITE_NAMES, BENCH_SUITES, num, res, type SuiteDef } from './suites.js';
 
 type Hdr = typeof import('hdr-histogram-js');
@@ -115,6 +116,24 @@ async function runMode(hdr: Hdr, def: SuiteDef, cpus: number, mode: BenchMode, t
 function benchMemory(cpus: number, params: Record<string, string | number | boolean>): number {
   const need = 2 * cpus * Number(params.pages ?? 0) * 4096;
   return Math.max(defaultConfig().memoryBytes, 2 ** Math.ceil(Math.log2(Math.max(1, need))));
+}
+
+/**
+ * This host's CPU model as the kernel names it ('unknown' where it does not), with its family and
+ * model numbers where /proc/cpuinfo gives them (a VM may name only the vendor's line: "AMD EPYC"),
+ * and the Node.js and V8 versions.
+ */
+export function hostIdentity(): HostIdentity {
+  let cpu = cpus()[0]?.model.trim() || 'unknown';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1];
+    const model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
+    if (family !== undefined && model !== undefined) cpu += ` (family ${family}, model ${model})`;
+  } catch {
+    // not Linux: the model name alone
+  }
+  return { cpu, node: process.versions.node, v8: process.versions.v8 };
 }
 
 /** The cost model of a simulated-time bench: the preset's name, its clock and the overrides. */
@@ -215,6 +234,7 @@ export async function runBench(suite: string, cpusList: number[], timeMs: number
     workload: def.workload,
     params,
     hostCores,
+    host: hostIdentity(),
     timeMs: o.ops ? 0 : timeMs,
     ops: o.ops ?? 0,
     warmupMs,

@@ -103,7 +103,7 @@ export function plotSpec(b: BenchResult): TopLevelSpec {
   const setup =
     b.timeBase === 'simulated'
       ? `simulated time (timed mode): ${b.ops ? `${b.ops} ops per CPU` : `${b.timeMs} ms`} per run; costs ${c.costs?.preset ?? '-'} (${c.costs?.ghz ?? '-'} GHz); ${c.flushProtocol}${c.flushProtocol === 'linux-2.6.20' && c.arch === 'i386' ? ' (i386)' : ''} flush protocol${c.lockdep ? '' : '; lockdep off'}`
-      : `host: ${b.hostCores} cores; ${b.timeMs} ms per run${c.lockdep ? '' : '; lockdep off'}`;
+      : `host: ${b.hostCores} cores of ${b.host.cpu}, Node ${b.host.node}; ${b.timeMs} ms per run${c.lockdep ? '' : '; lockdep off'}`;
   const title = { text: `smpsim bench ${b.suite}`, subtitle: [b.title, setup] };
   const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
   // (shootdown's native round is a series of its latency chart)

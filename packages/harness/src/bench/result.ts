@@ -52,6 +52,12 @@ export interface ModeResult {
   latency?: LatencyStats;
 }
 
+export interface HostIdentity {
+  cpu: string;
+  node: string;
+  v8: string;
+}
+
 export interface BenchPoint {
   cpus: number;
   hostCores: number;
@@ -81,6 +87,13 @@ export interface BenchResult {
   workload: string;
   params: Record<string, string | number | boolean>;
   hostCores: number;
+  /**
+   * What ran it: the host CPU's model name and the Node.js and V8 versions. The host-time figures
+   * depend on them (a 2-core VM of one CPU kind gave a cross-core round trip 5x as fast as another;
+   * the JIT decides what an Atomics operation costs), so results from different hosts are compared
+   * with these beside them.
+   */
+  host: HostIdentity;
   timeMs: number;
   /** Ops per CPU that ended each run (0: `timeMs` did). */
   ops: number;
