@@ -88,7 +88,8 @@ export interface BenchResult {
   params: Record<string, string | number | boolean>;
   hostCores: number;
   /**
-   * What ran it: the host CPU's model name and the Node.js and V8 versions. The host-time figures
+   * What ran it: the host CPU's model name (with its family and model numbers where /proc/cpuinfo
+   * gives them) and the Node.js and V8 versions. The host-time figures
    * depend on them (a 2-core VM of one CPU kind gave a cross-core round trip 5x as fast as another;
    * the JIT decides what an Atomics operation costs), so results from different hosts are compared
    * with these beside them.
