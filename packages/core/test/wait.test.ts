@@ -36,12 +36,11 @@ const spied = Atomics as unknown as {
   notify: (ta: Int32Array, idx: number, n?: number) => number;
 };
 
-/** Runs `fn` with Atomics.notify watched: the indices it notified, in order. */
-function notifiedBy(fn: () => void): number[] {
-  const notified: number[] = [];
+/** Runs `fn` with Atomics.notify watched: `onNotify` sees each index notified, before the notify. */
+function watchNotify(fn: () => void, onNotify: (idx: number) => void): void {
   const notify = spied.notify;
   spied.notify = (ta, idx, n) => {
-    notified.push(idx);
+    onNotify(idx);
     return notify(ta, idx, n);
   };
   try {
@@ -49,6 +48,12 @@ function notifiedBy(fn: () => void): number[] {
   } finally {
     spied.notify = notify;
   }
+}
+
+/** Runs `fn` with Atomics.notify watched: the indices it notified, in order. */
+function notifiedBy(fn: () => void): number[] {
+  const notified: number[] = [];
+  watchNotify(fn, (idx) => notified.push(idx));
   return notified;
 }
 
@@ -259,19 +264,12 @@ function atWakeOfParkedCpu1(m: Machine, a: Cpu, record: () => number[], act: () 
   a.waiter.enter();
   Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Parked);
   let seen: number[] = [];
-  const notify = spied.notify;
-  spied.notify = (ta, idx, n) => {
+  watchNotify(act, (idx) => {
     if (idx === m.layout.cpu(1) + L.C_TOKEN && seen.length === 0) {
       seen = record();
       m.abort();
     }
-    return notify(ta, idx, n);
-  };
-  try {
-    act();
-  } finally {
-    spied.notify = notify;
-  }
+  });
   return seen;
 }
 
@@ -475,19 +473,15 @@ test('run tokens: a token holder whose slow paths all fall inside kernel paths h
   a.waiter.enter();
   Atomics.store(m.meta, m.layout.cpu(1) + L.C_TOKEN, TokenState.Parked);
   let atWake = -1;
-  const notify = spied.notify;
-  spied.notify = (ta, idx, n) => {
-    if (idx === m.layout.cpu(1) + L.C_TOKEN && atWake < 0) {
-      atWake = a.meta[a.base + L.C_IN_KERNEL]!;
-      m.abort(); // so that cpu0's wait for the token returns in this one thread
-    }
-    return notify(ta, idx, n);
-  };
-  try {
-    kernelBound(a, addr, 64);
-  } finally {
-    spied.notify = notify;
-  }
+  watchNotify(
+    () => kernelBound(a, addr, 64),
+    (idx) => {
+      if (idx === m.layout.cpu(1) + L.C_TOKEN && atWake < 0) {
+        atWake = a.meta[a.base + L.C_IN_KERNEL]!;
+        m.abort(); // so that cpu0's wait for the token returns in this one thread
+      }
+    },
+  );
   assert.is(m.counter(0, 'tokenSwitches'), 1, 'one hand-over');
   assert.is(atWake, 0, 'made in user mode');
 });
