@@ -21,7 +21,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { hostIdentity, runBench, runMachine } from '@smpsim/harness';
+import { runBench, runMachine } from '@smpsim/harness';
 
 const usage = (why) => {
   process.stderr.write(`bench-targets: ${why}\nusage: node scripts/bench-targets.mjs [--time 1s] [--rounds 3] [--json]\n`);
@@ -136,7 +136,8 @@ for (const cpus of [2 * cores, over]) {
   add(`dirty-share ops/s at ${cpus} / at ${cores} CPUs`, r.value, '>= 0.7', r.value >= 0.7, `${r.note}${ops(cpus)} vs ${ops(cores)} simulated ops/s${rounds > 1 ? ' (medians)' : ''} (run tokens: ${tokens || 'none'})`);
 }
 
-const host = hostIdentity();
+// (every bench result names the host; the first one's stands for the run)
+const host = accessRounds[0].host;
 if (a.json) process.stdout.write(JSON.stringify({ hostCores: cores, host, timeMs: ms, rows, results: { access: accessRounds, faults, shootdown: shoot, faultsThreads: faultsThreadsRounds, dirtyShare } }) + '\n');
 else {
   console.log(`bench targets: host ${cores} cores of ${host.cpu}, Node ${host.node} (V8 ${host.v8}); ${ms} ms per run (ratios measured together; access, faults threads and dirty-share: ${rounds} round${rounds > 1 ? "s" : ""})`);

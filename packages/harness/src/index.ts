@@ -38,7 +38,7 @@ export { violationSignature, runSignatures, stripNumbers, type SignedViolation }
 export { runExploration, formatExploration, type ExploreCell, type ExploreResult, type ExploreOptions, type Strategy } from './explore.js';
 export { runCatalogue, formatCatalogue, type CatalogueRow, type CatalogueResult } from './catalogue.js';
 // benchmarks
-export { runBench, hostIdentity } from './bench/measure.js';
+export { runBench } from './bench/measure.js';
 export { formatBench, formatBenchCsv } from './bench/format.js';
 export { BENCH_SUITES } from './bench/suites.js';
 export type { LinePoint } from './bench/plot.js';

@@ -123,7 +123,7 @@ function benchMemory(cpus: number, params: Record<string, string | number | bool
  * model numbers where /proc/cpuinfo gives them (a VM may name only the vendor's line: "AMD EPYC"),
  * and the Node.js and V8 versions.
  */
-export function hostIdentity(): HostIdentity {
+function hostIdentity(): HostIdentity {
   let cpu = cpus()[0]?.model.trim() || 'unknown';
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
